@@ -1,0 +1,34 @@
+"""The ``station`` command. Each command is a few lines over ``station.store.Station``.
+
+Textual is imported only when the app opens, so scripted commands (``station list --json``)
+start fast and work on machines without a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from station.cli.common import run
+from station.cli.demo import demo_cmd
+from station.cli.records import catalogue_cmd, edit_cmd, import_cmd, list_cmd, show_cmd
+from station.cli.vault import agent_group, init_cmd, passwd_cmd, recover_cmd
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="station")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """station — records for village service stations (村/社区便民服务站), offline first."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list_cmd, show_cmd,
+                edit_cmd, catalogue_cmd, demo_cmd):
+    cli.add_command(command)
+
+
+def main() -> None:
+    sys.exit(run(cli))

@@ -1,0 +1,165 @@
+"""What every ``station`` command shares: options, passphrases, output, errors, exit codes.
+
+Exit codes (DESIGN §9): 0 ok, 1 a user error (a sentence on stderr, never a traceback),
+2 usage, 3 the centre cannot be reached (the work is kept for later). Data goes to stdout —
+one JSON document with ``--json`` — and messages to stderr, so scripts can pipe the output.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import locale
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from station.domain.errors import StationError
+from station.store.home import resolve_home
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NoPassphrase(StationError):
+    code = "cli.no_passphrase"
+    zh = "需要口令：请在终端中运行，或用 --passphrase-file 指定口令文件"
+    en = "A passphrase is needed: run in a terminal, or give --passphrase-file"
+
+
+class PassphraseFileError(StationError):
+    code = "cli.passphrase_file"
+    zh = "无法读取口令文件 {path}：{detail}"
+    en = "Cannot read the passphrase file {path}: {detail}"
+
+
+class Mismatch(StationError):
+    code = "cli.mismatch"
+    zh = "两次输入的口令不一致"
+    en = "The two passphrases do not match"
+
+
+def detect_lang(explicit: str | None = None) -> str:
+    """``--lang`` wins; otherwise follow the locale (zh_* → Chinese), English by default."""
+    if explicit:
+        return explicit
+    for var in ("STATION_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    loc = locale.getlocale()[0] or ""
+    return "zh" if loc.lower().startswith("zh") else "en"
+
+
+@dataclass
+class Env:
+    """The shared options of one command invocation."""
+
+    home: Path
+    lang: str
+    passphrase_file: Path | None
+    agent: str | None
+    as_json: bool = False
+
+    def say(self, zh: str, en: str) -> None:
+        """A message for the person, on stderr, in their language."""
+        click.echo(zh if self.lang == "zh" else en, err=True)
+
+    def t(self, zh: str, en: str) -> str:
+        return zh if self.lang == "zh" else en
+
+    def passphrase(self, prompt_zh: str = "口令", prompt_en: str = "Passphrase",
+                   confirm: bool = False) -> str:
+        if self.passphrase_file is not None:
+            return read_passphrase_file(self.passphrase_file)
+        if not sys.stdin.isatty():
+            raise NoPassphrase()
+        first = click.prompt(self.t(prompt_zh, prompt_en), hide_input=True, err=True)
+        if confirm:
+            again = click.prompt(self.t("再输入一次", "Again"), hide_input=True, err=True)
+            if again != first:
+                raise Mismatch()
+        return str(first)
+
+    def emit(self, data: Any, human: Callable[[], None]) -> None:
+        """Print ``data`` as one JSON document with --json, else call ``human``."""
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            human()
+
+
+def read_passphrase_file(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        raise PassphraseFileError(path=str(path), detail=detail) from None
+    return text.splitlines()[0] if text.splitlines() else ""
+
+
+def common(json_output: bool = False) -> Callable[[F], F]:
+    """Add --home, --passphrase-file, --agent, --lang (and --json) and pass an ``Env``."""
+
+    def decorate(fn: F) -> F:
+        @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                      envvar="STATION_HOME", help="Data directory of the station.")
+        @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                      envvar="STATION_PASSPHRASE_FILE", help="Read the passphrase from a file.")
+        @click.option("--agent", envvar="STATION_AGENT", help="Which agent is unlocking.")
+        @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages.")
+        @functools.wraps(fn)
+        def wrapper(*args: Any, home: Path | None, passphrase_file: Path | None,
+                    agent: str | None, lang: str | None, **kwargs: Any) -> Any:
+            as_json = bool(kwargs.pop("as_json", False))
+            env = Env(resolve_home(home), detect_lang(lang), passphrase_file, agent, as_json)
+            return fn(env, *args, **kwargs)
+
+        if json_output:
+            wrapper = click.option("--json", "as_json", is_flag=True,
+                                   help="Print one JSON document on stdout.")(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def run(cli: click.Group, argv: list[str] | None = None) -> int:
+    """Run the CLI and turn every error into a sentence and an exit code."""
+    lang = _lang_from_argv(argv, detect_lang())
+    try:
+        cli.main(args=argv, prog_name="station", standalone_mode=False)
+    except StationError as exc:
+        click.echo(exc.message(lang), err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("已取消" if lang == "zh" else "Cancelled", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: a sentence, not a traceback
+        if os.environ.get("STATION_DEBUG"):
+            raise
+        click.echo(("内部错误：{}（设置 STATION_DEBUG=1 可查看详细信息）" if lang == "zh"
+                    else "Internal error: {} (set STATION_DEBUG=1 for details)")
+                   .format(f"{type(exc).__name__}: {exc}"), err=True)
+        return 1
+    return 0
+
+
+def _lang_from_argv(argv: list[str] | None, fallback: str) -> str:
+    args = sys.argv[1:] if argv is None else argv
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args) and args[i + 1] in ("zh", "en"):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return fallback if fallback in ("zh", "en") else "en"

@@ -1,0 +1,247 @@
+"""``station import | list | show | edit | catalogue``: records from the command line.
+
+Each command is a few lines over ``Station``; scripted edits obey the same rules as the TUI.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+
+from station.cli.common import Env, common
+from station.cli.vault import unlock
+from station.domain.records import SCHEMAS, field_for, split_items
+from station.domain.status import LATTICES
+from station.store.importer import ImportRefused, import_file
+from station.store.projection import Record
+from station.store.service import Station, Summary, current_catalogue
+
+KIND_ZH = {"application": "代办件", "visit": "上门服务", "resident": "居民"}
+
+
+def _console() -> Console:
+    # Piped output is read by people too (less, a printout): at least 120 columns.
+    console = Console(soft_wrap=False, highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    return console
+
+
+def status_label(kind: str, status: str, lang: str) -> str:
+    lattice = LATTICES[kind]
+    return lattice.label(status, lang) if status in lattice.states else status
+
+
+def print_summaries(env: Env, rows: list[Summary], station: Station) -> None:
+    cells = []
+    for s in rows:
+        matter = ""
+        if s.matter and s.matter in station.catalogue:
+            matter = station.catalogue.get(s.matter).name(env.lang)
+        cells.append((s.receipt or s.id, env.t(KIND_ZH[s.kind], s.kind),
+                      status_label(s.kind, s.status, env.lang), s.name, matter,
+                      s.next_due or "", str(s.conflicts or "")))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    headers = (("编号", "Receipt"), ("类型", "Kind"), ("状态", "Status"), ("姓名", "Name"),
+               ("事项", "Matter"), ("到期", "Due"), ("冲突", "!"))
+    for i, (zh, en) in enumerate(headers):
+        # Everything but the matter's name keeps its full width; the name is cut to fit.
+        widest = max((cell_len(row[i]) for row in cells), default=0)
+        table.add_column(env.t(zh, en), no_wrap=True, overflow="ellipsis",
+                         min_width=None if i == 4 else widest,
+                         max_width=36 if i == 4 else None)
+    for row in cells:
+        table.add_row(*row)
+    _console().print(table)
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--kind", "default_kind", type=click.Choice(list(SCHEMAS)), default="resident",
+              show_default=True, help="Kind of rows that do not say (CSV of residents).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows, list the bad ones.")
+@common(json_output=True)
+def import_cmd(env: Env, path: Path, default_kind: str, skip_bad: bool) -> None:
+    """Import records from a .csv or .jsonl file; nothing is half-imported."""
+    with unlock(env) as station:
+        bar: Any = None
+        if sys.stderr.isatty() and not env.as_json:
+            bar = click.progressbar(length=1, label=env.t("导入", "Importing"), file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        try:
+            report = import_file(station, path, default_kind=default_kind, skip_bad=skip_bad,
+                                 progress=progress)
+        except ImportRefused as exc:
+            if bar is not None:
+                bar.render_finish()
+            for row in exc.params["report"].bad[:50]:
+                click.echo(row.message(env.lang), err=True)
+            raise
+        finally:
+            if bar is not None:
+                bar.render_finish()
+    for row in report.bad[:50]:
+        click.echo(row.message(env.lang), err=True)
+    data = {"imported": report.imported, "skipped": len(report.bad),
+            "bad_lines": [row.line for row in report.bad]}
+    env.emit(data, lambda: env.say(
+        f"已导入 {report.imported} 条记录" + (f"，跳过 {len(report.bad)} 行" if report.bad else ""),
+        f"Imported {report.imported} records"
+        + (f", skipped {len(report.bad)} bad rows" if report.bad else "")))
+
+
+@click.command("list")
+@click.option("--kind", type=click.Choice(list(SCHEMAS)), help="Only this kind of record.")
+@click.option("--status", help="Only this status (e.g. received, awaiting_materials).")
+@click.option("--matter", help="Only this matter code.")
+@click.option("--search", "query", help="Name (or pinyin), receipt no., ID number or phone.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many.")
+@common(json_output=True)
+def list_cmd(env: Env, kind: str | None, status: str | None, matter: str | None,
+             query: str | None, limit: int | None) -> None:
+    """List records, newest first."""
+    with unlock(env) as station:
+        if query:
+            rows = [s for s in station.search(query, kind=kind)
+                    if (not status or s.status == status) and (not matter or s.matter == matter)]
+            rows = rows[:limit] if limit else rows
+        else:
+            rows = station.list(kind=kind, status=status, matter=matter, limit=limit)
+        env.emit([s.as_dict() for s in rows], lambda: print_summaries(env, rows, station))
+
+
+def _label(kind: str, name: str, lang: str) -> str:
+    spec = field_for(kind, name)
+    if spec is None:
+        return name
+    base = spec.zh if lang == "zh" else spec.en
+    return f"{base} {name[len(spec.name) + 1:]}" if spec.merge == "map" else base
+
+
+def print_record(env: Env, record: Record, station: Station) -> None:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(env.t("编号", "Receipt"), record.receipt or record.id)
+    table.add_row(env.t("类型", "Kind"), env.t(KIND_ZH[record.kind], record.kind))
+    table.add_row(env.t("状态", "Status"),
+                  status_label(record.kind, record.status["to"], env.lang)
+                  + (f"（{record.status['reason']}）" if record.status.get("reason") else ""))
+    for name, value in record.fields.items():
+        if name == "receipt" or value in (None, [], ""):
+            continue
+        if name == "matter" and value in station.catalogue:
+            value = f"{value} {station.catalogue.get(value).name(env.lang)}"
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            value = "\n".join(f"{e['at'][:13]} {e['by']}: {e['entry']}" for e in value)
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        table.add_row(_label(record.kind, name, env.lang), str(value))
+    for conflict in record.conflicts:
+        heads = "; ".join(f"{h.value!r} ({h.author}, {h.device})" for h in conflict.heads)
+        table.add_row(env.t("冲突", "Conflict"), f"{_label(record.kind, conflict.field, env.lang)}:"
+                      f" {heads}")
+    _console().print(table)
+
+
+@click.command("show")
+@click.argument("ref")
+@click.option("--history", is_flag=True, help="Also list every change: who, when, which device.")
+@common(json_output=True)
+def show_cmd(env: Env, ref: str, history: bool) -> None:
+    """Show one record by receipt number or id."""
+    with unlock(env) as station:
+        record = station.get(ref)
+        data = record.as_dict()
+        changes = station.history(ref) if history else []
+        if history:
+            data["history"] = changes
+
+        def human() -> None:
+            print_record(env, record, station)
+            for change in changes:
+                fields = ", ".join(sorted({op["f"] for op in change["ops"]}))
+                click.echo(f"  {change['hlc'][:13]} {change['author']} @ {change['device']}: "
+                           f"{fields}")
+
+        env.emit(data, human)
+
+
+def _parse_sets(kind: str, pairs: tuple[str, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not FIELD=VALUE", param_hint="--set")
+        name, value = pair.split("=", 1)
+        name = name.strip()
+        spec = field_for(kind, name)
+        values[name] = split_items(value) if spec is not None and spec.merge == "orset" else value
+    return values
+
+
+@click.command("edit")
+@click.argument("ref")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Change a field (repeatable); sets take a;b;c.")
+@click.option("--status", help="Move to this status (same rules as the TUI).")
+@click.option("--reason", default="", help="Why (needed to void; kept in the history).")
+@common(json_output=True)
+def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reason: str) -> None:
+    """Change fields or the status of a record, as one change each."""
+    if not sets and not status:
+        raise click.UsageError("give --set FIELD=VALUE and/or --status STATUS")
+    with unlock(env) as station:
+        record = station.get(ref)
+        if sets:
+            record = station.update(record.id, _parse_sets(record.kind, sets))
+        if status:
+            record = station.change_status(record.id, status, reason=reason)
+        env.emit(record.as_dict(), lambda: print_record(env, record, station))
+
+
+@click.command("catalogue")
+@click.argument("code", required=False)
+@common(json_output=True)
+def catalogue_cmd(env: Env, code: str | None) -> None:
+    """The matter catalogue (事项清单), or one matter with its materials."""
+    catalogue = current_catalogue(env.home)
+    if code:
+        matter = catalogue.get(code.upper())
+
+        def one() -> None:
+            click.echo(f"{matter.code} {matter.name(env.lang)} — {matter.department(env.lang)}")
+            click.echo(env.t(f"法定时限 {matter.time_limit_days} 个工作日；",
+                             f"Time limit {matter.time_limit_days} working days; ")
+                       + env.t("村站可办结" if matter.decided_at == "station" else "镇中心决定",
+                               "decided at the station" if matter.decided_at == "station"
+                               else "decided at the centre"))
+            for m in matter.materials:
+                mark = env.t("必要", "essential") if m.essential else env.t("可容缺", "optional")
+                click.echo(f"  {m.code} [{mark}] {m.name(env.lang)}")
+
+        env.emit(matter.to_dict(), one)
+        return
+
+    def table() -> None:
+        t = Table(box=None, header_style="bold", pad_edge=False)
+        for zh, en in (("编码", "Code"), ("事项", "Matter"), ("部门", "Department"),
+                       ("时限", "Days"), ("决定", "Decided")):
+            t.add_column(env.t(zh, en))
+        for m in catalogue:
+            t.add_row(m.code, m.name(env.lang), m.department(env.lang), str(m.time_limit_days),
+                      env.t("村站", "station") if m.decided_at == "station"
+                      else env.t("中心", "centre"))
+        _console().print(t)
+
+    env.emit(catalogue.to_dict(), table)

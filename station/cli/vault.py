@@ -1,0 +1,137 @@
+"""``station init``, ``station agent …``, ``station passwd`` and ``station recover``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from station.cli.common import Env, common, read_passphrase_file
+from station.store.service import Station
+from station.store.vault import DEFAULT_KDF, FAST_KDF, KdfParams
+
+fast_kdf_option = click.option(
+    "--insecure-fast-kdf", "fast_kdf", is_flag=True, hidden=True,
+    help="Cheap Argon2id parameters, for tests and the demo only.")
+
+
+def kdf_of(fast: bool) -> KdfParams:
+    return FAST_KDF if fast else DEFAULT_KDF
+
+
+def unlock(env: Env) -> Station:
+    """Open the station in ``env.home`` with the agent's passphrase."""
+    return Station.open(env.home, env.passphrase(), agent=env.agent)
+
+
+def _agent_name(env: Env, agent: str | None) -> str:
+    name = agent or env.agent
+    if name:
+        return name
+    return str(click.prompt(env.t("代办员姓名", "Agent name"), err=True))
+
+
+@click.command("init")
+@click.option("--station", "station_id", required=True, help="Station id, e.g. V001 or BUS01.")
+@click.option("--name", required=True, help="Station name, e.g. 青石村便民服务站.")
+@click.option("--force", is_flag=True, help="Replace an existing station (refused while "
+              "unsent work remains).")
+@fast_kdf_option
+@common(json_output=True)
+def init_cmd(env: Env, station_id: str, name: str, force: bool, fast_kdf: bool) -> None:
+    """Create a new station vault and show its recovery key once."""
+    agent = _agent_name(env, None)
+    passphrase = env.passphrase(f"{agent} 的口令", f"Passphrase for {agent}", confirm=True)
+    station, recovery = Station.init(env.home, station_id=station_id, name=name, agent=agent,
+                                     passphrase=passphrase, kdf=kdf_of(fast_kdf), force=force)
+    with station:
+        info = {"station": station.station_id, "name": station.station_name,
+                "home": str(env.home), "agent": agent, "recovery_key": recovery}
+
+    def human() -> None:
+        env.say(f"已创建站点 {info['station']}（{name}），数据目录 {env.home}",
+                f"Created station {info['station']} ({name}) in {env.home}")
+        env.say("恢复密钥（只显示这一次；请抄在纸上，与电脑分开保管）：",
+                "Recovery key (shown only this once; copy it on paper and keep it apart "
+                "from the laptop):")
+        click.echo(f"\n    {recovery}\n")
+
+    env.emit(info, human)
+
+
+@click.group("agent")
+def agent_group() -> None:
+    """Agents' key slots: each agent opens the station with their own passphrase."""
+
+
+@agent_group.command("list")
+@common(json_output=True)
+def agent_list(env: Env) -> None:
+    """List the agents who can open this station."""
+    with unlock(env) as station:
+        agents = station.agents()
+    env.emit({"agents": agents}, lambda: [click.echo(a) for a in agents])
+
+
+@agent_group.command("add")
+@click.argument("name")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the new agent's passphrase from a file.")
+@fast_kdf_option
+@common()
+def agent_add(env: Env, name: str, new_passphrase_file: Path | None, fast_kdf: bool) -> None:
+    """Give another agent their own passphrase (unlock with yours first)."""
+    with unlock(env) as station:
+        new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
+               else env.passphrase(f"{name} 的新口令", f"New passphrase for {name}",
+                                   confirm=True))
+        station.add_agent(name, new, kdf_of(fast_kdf))
+    env.say(f"已为代办员“{name}”添加口令", f"Added a key slot for agent “{name}”")
+
+
+@agent_group.command("remove")
+@click.argument("name")
+@common()
+def agent_remove(env: Env, name: str) -> None:
+    """Remove an agent's key slot (someone who left); the last one cannot be removed."""
+    with unlock(env) as station:
+        station.remove_agent(name)
+    env.say(f"已删除代办员“{name}”的口令", f"Removed the key slot of agent “{name}”")
+
+
+@click.command("passwd")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the new passphrase from a file.")
+@common()
+def passwd_cmd(env: Env, new_passphrase_file: Path | None) -> None:
+    """Change your passphrase (nothing else is re-encrypted)."""
+    with unlock(env) as station:
+        new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
+               else env.passphrase("新口令", "New passphrase", confirm=True))
+        station.change_passphrase(new)
+        who = station.agent
+    env.say(f"代办员“{who}”的口令已更改", f"Changed the passphrase of agent “{who}”")
+
+
+@click.command("recover")
+@click.option("--recovery-key", help="The recovery key (asked for when omitted).")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the new passphrase from a file.")
+@fast_kdf_option
+@common()
+def recover_cmd(env: Env, recovery_key: str | None, new_passphrase_file: Path | None,
+                fast_kdf: bool) -> None:
+    """Open the station with its recovery key and set a new passphrase for an agent."""
+    key = recovery_key or str(click.prompt(env.t("恢复密钥", "Recovery key"), err=True))
+    agent = _agent_name(env, None)
+    new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
+           else env.passphrase(f"{agent} 的新口令", f"New passphrase for {agent}",
+                               confirm=True))
+    Station.recover(env.home, key, agent=agent, new_passphrase=new,
+                    kdf=kdf_of(fast_kdf)).close()
+    env.say(f"已用恢复密钥为“{agent}”设置新口令", f"Set a new passphrase for “{agent}” "
+            "with the recovery key")
+
+
+agent_group.add_command(passwd_cmd)
+agent_group.add_command(recover_cmd)

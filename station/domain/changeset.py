@@ -1,0 +1,128 @@
+"""Changesets: one user action = one changeset = the unit of signing, syncing and de-duplication.
+
+A changeset carries field-level ops for one record (DESIGN §4):
+
+- ``set(field, value, prev)``      a register's new value; ``prev`` names the ops it replaces
+- ``add(field, element)``          an element into an observed-remove set (its tag is the op id)
+- ``remove(field, element, tags)`` removes the add-tags of ``element`` that the writer saw
+- ``append(field, entry)``         a log entry (contacts, notes)
+- ``status(value, prev)``          a status value ``{"to", "round", …}``; ``prev`` only when it
+                                   settles a conflict between two outcomes
+
+An op is named ``<changeset id>:<index>``. The dict form (``to_dict``) is what the wire codec
+serialises; ``from_dict`` checks its shape so a malformed changeset from the network or a USB
+stick is refused with a reason instead of crashing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from station.domain.errors import ChangesetError
+from station.domain.hlc import HLC
+from station.domain.records import KINDS
+
+OpKind = Literal["set", "add", "remove", "append", "status"]
+OP_KINDS = ("set", "add", "remove", "append", "status")
+CENTRE = "centre"  # the origin of changesets written by town-centre staff
+
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_OP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,4}$")
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9_:-]{1,64}$")
+MAX_OPS = 200
+
+
+@dataclass(frozen=True)
+class Op:
+    op: OpKind
+    field: str
+    value: Any = None
+    prev: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "f": self.field}
+        if self.value is not None:
+            out["v"] = self.value
+        if self.prev:
+            out["p"] = list(self.prev)
+        if self.tags:
+            out["t"] = list(self.tags)
+        return out
+
+
+@dataclass(frozen=True)
+class Changeset:
+    id: str
+    record: str
+    kind: str
+    scope: str  # the village the record belongs to: what decides who pulls it
+    origin: str  # the station that wrote it, or "centre"
+    author: str  # the agent (or centre staff member) who made the change
+    hlc: HLC
+    ops: tuple[Op, ...]
+
+    def op_id(self, index: int) -> str:
+        return f"{self.id}:{index}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "r": self.record,
+            "k": self.kind,
+            "s": self.scope,
+            "o": self.origin,
+            "a": self.author,
+            "h": [self.hlc.wall, self.hlc.counter, self.hlc.device],
+            "ops": [op.to_dict() for op in self.ops],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Changeset:
+        """Rebuild a changeset, refusing anything that does not have the expected shape."""
+        try:
+            return _parse(data)
+        except ChangesetError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ChangesetError(detail=f"malformed changeset ({type(exc).__name__})") from None
+
+
+def _need(cond: bool, detail: str) -> None:
+    if not cond:
+        raise ChangesetError(detail=detail)
+
+
+def _ids(values: Any, what: str) -> tuple[str, ...]:
+    _need(isinstance(values, list) and len(values) <= 1000, f"{what} must be a short list")
+    for v in values:
+        _need(isinstance(v, str) and bool(_OP_ID.match(v)), f"{what} holds a bad op id")
+    return tuple(values)
+
+
+def _parse(data: Any) -> Changeset:
+    _need(isinstance(data, dict), "not an object")
+    cid, rid = data["id"], data["r"]
+    _need(isinstance(cid, str) and bool(_ID.match(cid)), "bad changeset id")
+    _need(isinstance(rid, str) and bool(_ID.match(rid)), "bad record id")
+    _need(data["k"] in KINDS, f"unknown record kind {data['k']!r}")
+    for key in ("s", "o"):
+        _need(isinstance(data[key], str) and bool(_CODE.match(data[key])), f"bad {key!r} code")
+    _need(isinstance(data["a"], str) and 0 < len(data["a"]) <= 64, "bad author")
+    wall, counter, device = data["h"]
+    _need(isinstance(wall, int) and isinstance(counter, int) and wall >= 0 and counter >= 0,
+          "bad timestamp")
+    _need(isinstance(device, str) and bool(_DEVICE.match(device)), "bad device id")
+    raw_ops = data["ops"]
+    _need(isinstance(raw_ops, list) and 0 < len(raw_ops) <= MAX_OPS, "ops must be 1–200 items")
+    ops = []
+    for raw in raw_ops:
+        _need(isinstance(raw, dict) and raw["op"] in OP_KINDS, "bad op kind")
+        _need(isinstance(raw["f"], str) and 0 < len(raw["f"]) <= 64, "bad field name")
+        ops.append(Op(raw["op"], raw["f"], raw.get("v"), _ids(raw.get("p", []), "prev"),
+                      _ids(raw.get("t", []), "tags")))
+    return Changeset(cid, rid, data["k"], data["s"], data["o"], data["a"],
+                     HLC(wall, counter, device), tuple(ops))

@@ -1,0 +1,223 @@
+"""Validation of what people type: ID numbers, mobile numbers, dates and free text.
+
+Every check returns the cleaned value or raises ``ValidationError`` with one ``Problem`` per
+field, each with a sentence in Chinese and English, so a form can show it next to the field.
+
+ID numbers follow GB 11643-1999: 17 digits (6-digit region code, 8-digit birth date, 3-digit
+sequence) and an ISO 7064 MOD 11-2 check character (0-9 or X). A lowercase x is accepted and
+normalised to X. Region codes are checked for shape (a real province-level prefix, no zero
+county part) rather than against the full, yearly-changing list of county codes, so residents
+registered under a since-renamed county still validate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from station.domain.errors import ValidationError
+from station.domain.records import choice_code
+
+PROBLEM_TEXT: dict[str, tuple[str, str]] = {
+    # code: (zh, en)
+    "required": ("{label_zh}不能为空", "{label_en} is required"),
+    "too_long": ("{label_zh}不能超过 {max} 个字", "{label_en} must be at most {max} characters"),
+    "control_chars": ("{label_zh}含有不可见的控制字符", "{label_en} contains control characters"),
+    "id_length": (
+        "身份证号码应为 18 位（现为 {length} 位）",
+        "An ID number has 18 characters (this one has {length})",
+    ),
+    "id_chars": (
+        "身份证号码前 17 位应为数字，最后一位为数字或 X",
+        "An ID number is 17 digits followed by a digit or X",
+    ),
+    "id_region": (
+        "身份证号码的地区码 {region} 不存在",
+        "The region code {region} of the ID number does not exist",
+    ),
+    "id_birth_date": (
+        "身份证号码中的出生日期 {birth} 不是有效日期",
+        "The birth date {birth} in the ID number is not a real date",
+    ),
+    "id_birth_future": (
+        "身份证号码中的出生日期 {birth} 晚于今天",
+        "The birth date {birth} in the ID number is in the future",
+    ),
+    "id_birth_past": (
+        "身份证号码中的出生日期 {birth} 早于 1900 年",
+        "The birth date {birth} in the ID number is before 1900",
+    ),
+    "id_checksum": (
+        "身份证号码校验位不符（应为 {expected}），请核对是否抄错",
+        "The ID number's check character should be {expected}: please check for a typo",
+    ),
+    "mobile": (
+        "手机号码应为 1 开头、第二位为 3–9 的 11 位数字",
+        "A mobile number has 11 digits, starting 13–19",
+    ),
+    "date_format": (
+        "{label_zh}应为 年-月-日 格式的日期（如 2026-11-23）",
+        "{label_en} must be a date like 2026-11-23",
+    ),
+    "date_far_past": (
+        "{label_zh} {value} 太早了（早于 {limit}）",
+        "{label_en} {value} is too far in the past (before {limit})",
+    ),
+    "date_far_future": (
+        "{label_zh} {value} 太晚了（晚于 {limit}）",
+        "{label_en} {value} is too far in the future (after {limit})",
+    ),
+    "choice": (
+        "{label_zh}只能是：{choices}",
+        "{label_en} must be one of: {choices}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refused field: which field, why (a code of ``PROBLEM_TEXT``), and the details."""
+
+    field: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str = "en") -> str:
+        zh, en = PROBLEM_TEXT[self.code]
+        template = zh if lang == "zh" else en
+        return template.format(**self.params)
+
+
+def invalid(field_name: str, code: str, **params: Any) -> ValidationError:
+    """A ``ValidationError`` for one field."""
+    return ValidationError([Problem(field_name, code, params)])
+
+
+# --- ID numbers (GB 11643-1999) -----------------------------------------------------------
+
+# Province-level codes of GB/T 2260 (plus 71 Taiwan, 81/82 Hong Kong/Macao, 83 the residence
+# permits of Taiwan residents, 91 overseas issued).
+PROVINCE_CODES = frozenset(
+    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83, 91}
+)
+_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+_CHECK_CHARS = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+
+def id_check_char(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARS[total % 11]
+
+
+def id_birth_date(id_number: str) -> dt.date:
+    """The birth date encoded in a (valid) ID number."""
+    return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number") -> str:
+    """Return the ID number normalised (trimmed, X upper-case), or raise ``ValidationError``."""
+    text = str(value).strip().replace(" ", "").upper()
+    if len(text) != 18:
+        raise invalid(field_name, "id_length", length=len(text))
+    if not _ID_SHAPE.match(text):
+        raise invalid(field_name, "id_chars")
+    region = text[:6]
+    if int(region[:2]) not in PROVINCE_CODES or (region[2:] == "0000" and region[:2] not in (
+        "71", "81", "82", "83", "91"
+    )):
+        raise invalid(field_name, "id_region", region=region)
+    birth = f"{text[6:10]}-{text[10:12]}-{text[12:14]}"
+    try:
+        born = id_birth_date(text)
+    except ValueError:
+        raise invalid(field_name, "id_birth_date", birth=birth) from None
+    if born > today:
+        raise invalid(field_name, "id_birth_future", birth=birth)
+    if born.year < 1900:
+        raise invalid(field_name, "id_birth_past", birth=birth)
+    expected = id_check_char(text[:17])
+    if text[17] != expected:
+        raise invalid(field_name, "id_checksum", expected=expected)
+    return text
+
+
+# --- phones, dates, text ------------------------------------------------------------------
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def check_mobile(value: str, *, field_name: str = "phone") -> str:
+    """Return an 11-digit mainland mobile number (spaces, dashes and +86 removed)."""
+    text = re.sub(r"[\s\-]", "", str(value))
+    if text.startswith("+86"):
+        text = text[3:]
+    if not _MOBILE.match(text):
+        raise invalid(field_name, "mobile")
+    return text
+
+
+def check_date(
+    value: str | dt.date,
+    *,
+    today: dt.date,
+    label: tuple[str, str],
+    field_name: str,
+    past_years: int = 120,
+    future_years: int = 5,
+) -> dt.date:
+    """Parse an ISO date and refuse one absurdly far in the past or future."""
+    label_zh, label_en = label
+    if isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise invalid(field_name, "date_format", label_zh=label_zh, label_en=label_en) from None
+    low = today.replace(year=today.year - past_years, day=min(today.day, 28))
+    high = today.replace(year=today.year + future_years, day=min(today.day, 28))
+    if day < low:
+        raise invalid(field_name, "date_far_past", label_zh=label_zh, label_en=label_en,
+                      value=day.isoformat(), limit=low.isoformat())
+    if day > high:
+        raise invalid(field_name, "date_far_future", label_zh=label_zh, label_en=label_en,
+                      value=day.isoformat(), limit=high.isoformat())
+    return day
+
+
+def check_text(
+    value: Any,
+    *,
+    label: tuple[str, str],
+    field_name: str,
+    max_len: int = 200,
+    required: bool = False,
+    multiline: bool = False,
+) -> str:
+    """Trim text, normalise it to NFC, refuse control characters and overlong values."""
+    label_zh, label_en = label
+    text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
+    if required and not text:
+        raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)
+    if len(text) > max_len:
+        raise invalid(field_name, "too_long", label_zh=label_zh, label_en=label_en, max=max_len)
+    return text
+
+
+def check_choice(value: Any, choices: tuple[str, ...], *, label: tuple[str, str],
+                 field_name: str) -> str:
+    """Accept only one of ``choices`` (or its Chinese label)."""
+    text = choice_code(str(value), choices)
+    if text not in choices:
+        raise invalid(field_name, "choice", label_zh=label[0], label_en=label[1],
+                      choices=", ".join(choices))
+    return text

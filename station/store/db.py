@@ -1,0 +1,116 @@
+"""Opening the station database safely, and the one way to write to it.
+
+The file is SQLite in WAL mode with ``synchronous=FULL``: when a write commits, it is on disk
+(G1). Writes go through ``write()``, a ``BEGIN IMMEDIATE`` transaction, so two processes (the
+TUI and an unattended ``station sync``) never interleave half-made changes and the receipt
+counter cannot hand out the same number twice.
+
+Before anything is written, the file is checked: it must be SQLite, pass ``PRAGMA
+quick_check``, and not come from a newer schema. A bad file raises a clear error and is left
+untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from station.store.errors import Busy, CorruptDatabase, NewerSchema, NotAStation
+from station.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "station.db"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 15000
+
+
+def db_path(home: Path) -> Path:
+    return home / DB_NAME
+
+
+def _check_file(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise CorruptDatabase(path=str(path), detail=exc.strerror or str(exc)) from None
+    if head != SQLITE_MAGIC:
+        raise CorruptDatabase(path=str(path), detail="not an SQLite database")
+
+
+def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_utils.Database:
+    """Open (or with ``create``, make) the database with the station's pragmas."""
+    if not create:
+        if not path.exists():
+            raise NotAStation(home=str(path.parent))
+        _check_file(path)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        db = sqlite_utils.Database(conn)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if check and not create:
+            row = conn.execute("PRAGMA quick_check").fetchone()
+            if row[0] != "ok":
+                conn.close()
+                raise CorruptDatabase(path=str(path), detail=row[0])
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabase(path=str(path), detail=str(exc)) from None
+    return db
+
+
+def check_schema(db: sqlite_utils.Database) -> None:
+    """Refuse a database made by a newer station, before anything is written."""
+    known = {m.name for m in MIGRATIONS._migrations}
+    applied = {m.name for m in MIGRATIONS.applied(db)}
+    newer = sorted(applied - known)
+    if newer:
+        raise NewerSchema(detail=", ".join(newer))
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise NewerSchema(detail=f"schema {version}, this program knows {SCHEMA_VERSION}")
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema forward; refuse a database from a newer station."""
+    check_schema(db)
+    if MIGRATIONS.pending(db):
+        MIGRATIONS.apply(db)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    if "meta" not in db.table_names():
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One immediate transaction: committed durably on success, rolled back on any error.
+
+    Inside an open transaction (a bulk import), it joins the outer one, so the whole batch
+    commits or rolls back together."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield db
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise Busy() from None
+        raise
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,125 @@
+"""Errors of the local store and vault. Each leaves the data as it was.
+
+    StoreError
+     ├── NotAStation       the data dir has no station (or the file is not ours)
+     ├── CorruptDatabase   not an SQLite file, or PRAGMA checks failed
+     ├── NewerSchema       made by a newer station: refuse rather than guess
+     ├── StationExists     init over an existing vault without --force
+     ├── UnsentWork        a reset would drop changesets never sent or exported
+     ├── NoSuchRecord      no record with that receipt number or id
+     ├── Busy              another process holds the database too long
+     └── VaultError
+          ├── WrongPassphrase   no key slot opens with that passphrase
+          ├── WeakPassphrase    too short to protect residents' data
+          ├── BadRecoveryKey    mistyped or not this station's
+          ├── UnknownAgent      no key slot for that agent
+          ├── AgentExists       that agent already has a slot
+          ├── LastSlot          removing it would lock everyone out
+          └── Tampered          a ciphertext failed authentication (names the row)
+"""
+
+from __future__ import annotations
+
+from station.domain.errors import StationError
+
+
+class StoreError(StationError):
+    code = "store.error"
+    zh = "本地数据出错：{detail}"
+    en = "Local data problem: {detail}"
+
+
+class NotAStation(StoreError):
+    code = "store.not_a_station"
+    zh = "{home} 不是一个站点数据目录；请先运行 station init"
+    en = "{home} is not a station data directory; run `station init` first"
+
+
+class CorruptDatabase(StoreError):
+    code = "store.corrupt"
+    zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail}）；"
+          "请从备份或同步恢复，文件未做任何改动")
+    en = ("The database file {path} is corrupt or not an SQLite file ({detail}); restore it "
+          "from a backup or re-sync. The file was left untouched")
+
+
+class NewerSchema(StoreError):
+    code = "store.newer_schema"
+    zh = "数据库由更新版本的 station 创建（{detail}）；请升级本程序，数据未做任何改动"
+    en = ("The database was made by a newer version of station ({detail}); upgrade this "
+          "program. Nothing was changed")
+
+
+class StationExists(StoreError):
+    code = "store.exists"
+    zh = "{home} 已有站点 {station}；如确需重建请加 --force（未发送的数据会先被拒绝）"
+    en = ("{home} already holds station {station}; add --force to replace it (it refuses "
+          "while unsent work remains)")
+
+
+class UnsentWork(StoreError):
+    code = "store.unsent"
+    zh = "还有 {count} 条变更尚未发送到镇中心；请先同步，或用 station bundle export 导出后再重建"
+    en = ("{count} changes have not reached the town centre yet; sync first, or export them "
+          "with `station bundle export` before replacing this station")
+
+
+class NoSuchRecord(StoreError):
+    code = "store.no_record"
+    zh = "没有编号为 {ref} 的记录"
+    en = "There is no record {ref}"
+
+
+class Busy(StoreError):
+    code = "store.busy"
+    zh = "数据库正被另一个程序使用，请稍后再试"
+    en = "The database is in use by another program; try again in a moment"
+
+
+class VaultError(StoreError):
+    code = "vault.error"
+    zh = "密钥库出错：{detail}"
+    en = "Vault problem: {detail}"
+
+
+class WrongPassphrase(VaultError):
+    code = "vault.wrong_passphrase"
+    zh = "口令不正确，未做任何更改"
+    en = "Wrong passphrase. Nothing was changed"
+
+
+class WeakPassphrase(VaultError):
+    code = "vault.weak_passphrase"
+    zh = "口令至少需要 {min} 个字符"
+    en = "A passphrase needs at least {min} characters"
+
+
+class BadRecoveryKey(VaultError):
+    code = "vault.bad_recovery_key"
+    zh = "恢复密钥不正确：请核对每一组字符（{detail}）"
+    en = "That recovery key does not open this station: check each group ({detail})"
+
+
+class UnknownAgent(VaultError):
+    code = "vault.unknown_agent"
+    zh = "没有名为“{agent}”的代办员口令"
+    en = "There is no key slot for an agent named “{agent}”"
+
+
+class AgentExists(VaultError):
+    code = "vault.agent_exists"
+    zh = "代办员“{agent}”已有口令；修改口令请用 station agent passwd"
+    en = "Agent “{agent}” already has a key slot; use `station agent passwd` to change it"
+
+
+class LastSlot(VaultError):
+    code = "vault.last_slot"
+    zh = "不能删除最后一个代办员的口令，否则将无人能打开数据"
+    en = "Cannot remove the last agent's key slot: nobody could open the data"
+
+
+class Tampered(VaultError):
+    code = "vault.tampered"
+    zh = "记录 {row} 的密文校验失败（被篡改或损坏），已跳过；其他记录不受影响"
+    en = ("The ciphertext of {row} failed authentication (tampered or damaged) and was not "
+          "used; other records are unaffected")

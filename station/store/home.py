@@ -1,0 +1,50 @@
+"""Where a station's files live: ``--home``, else ``STATION_HOME``, else the platform data dir.
+
+Several stations can live on one machine (the bus laptop carrying a colleague's bundle, a
+trainer's demo) by giving each its own home. The transport credential — the key that signs
+sync requests so unattended sync works while the vault is locked — is a separate file with
+mode 0600, revocable at the centre; it protects no personal data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from station.wire.keys import Signer
+
+TRANSPORT_KEY = "transport.key"
+CALENDAR_OVERRIDES = "calendar_overrides.json"
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    if home:
+        return Path(home).expanduser()
+    env = os.environ.get("STATION_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("station", appauthor=False))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read, atomically (never a half-written key)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def make_transport_key(home: Path) -> Signer:
+    signer = Signer.generate()
+    write_private(home / TRANSPORT_KEY, signer.private_bytes().hex().encode() + b"\n")
+    return signer
+
+
+def load_transport_key(home: Path) -> Signer:
+    return Signer.from_bytes(bytes.fromhex((home / TRANSPORT_KEY).read_text().strip()))

@@ -1,0 +1,178 @@
+"""Bulk import of records from CSV or JSON Lines (e.g. the village's list of elderly residents).
+
+Every row is validated first and every bad row is reported with its line number; nothing is
+written unless all rows are good — or, with ``skip_bad``, the good ones are written and the
+bad ones listed. The write is one transaction: a crash half-way leaves no half-import.
+
+CSV files may use the field names (``resident.name``) or the headers a village spreadsheet
+has (姓名, 身份证号, 手机号, 住址, 村民小组, 类别 …); person columns go to the record kind's
+person (``applicant.`` for applications). Files from Excel are often UTF-8 with a BOM or
+GB18030; both are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from station.domain.errors import StationError
+from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
+from station.store.errors import StoreError
+from station.store.service import Prepared, Station
+
+Progress = Callable[[int, int], None]
+
+PERSON_HEADERS = {
+    "姓名": "name", "name": "name",
+    "身份证号": "id_number", "身份证号码": "id_number", "公民身份号码": "id_number",
+    "id_number": "id_number",
+    "手机号": "phone", "手机号码": "phone", "联系电话": "phone", "电话": "phone", "phone": "phone",
+    "住址": "address", "地址": "address", "家庭住址": "address", "address": "address",
+    "村民小组": "village_group", "组别": "village_group", "village_group": "village_group",
+}
+OTHER_HEADERS = {"类别": "categories", "人员类别": "categories", "类型": "kind", "记录类型": "kind",
+                 "事项": "matter", "事项编码": "matter", "备注": "notes"}
+KIND_WORDS = {"居民": "resident", "代办件": "application", "上门服务": "visit"}
+
+
+class ImportFileError(StoreError):
+    code = "store.import_file"
+    zh = "无法读取导入文件 {path}：{detail}"
+    en = "Cannot read the import file {path}: {detail}"
+
+
+class NotAJsonObject(StoreError):
+    code = "store.bad_json_line"
+    zh = "这一行不是有效的 JSON 对象"
+    en = "this line is not a JSON object"
+
+
+class ImportRefused(StoreError):
+    code = "store.import_refused"
+    zh = "{bad} 行有误，未导入任何记录（可加 --skip-bad 只导入正确的行）"
+    en = "{bad} rows are invalid, so nothing was imported (add --skip-bad to import the rest)"
+
+
+@dataclass
+class RowError:
+    line: int
+    error: StationError
+
+    def message(self, lang: str) -> str:
+        word = "第 {} 行" if lang == "zh" else "line {}"
+        return f"{word.format(self.line)}: {self.error.message(lang)}"
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    bad: list[RowError] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(path=str(path), detail=exc.strerror or str(exc)) from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text")
+
+
+def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        spec = field_for(kind, name)
+        if isinstance(value, dict) and (spec is None or spec.merge != "map"):
+            out.update(_flatten(kind, value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _csv_row(row: dict[str, str], default_kind: str) -> tuple[str, dict[str, Any]]:
+    kind_text = (row.get("kind") or row.get("类型") or row.get("记录类型") or "").strip()
+    kind = KIND_WORDS.get(kind_text, kind_text) or default_kind
+    person = PERSON_PREFIX.get(kind, "resident")
+    values: dict[str, Any] = {}
+    for header, cell in row.items():
+        if header is None or cell is None:
+            continue
+        key = header.strip()
+        cell = cell.strip()
+        if key in ("kind", "类型", "记录类型") or not cell:
+            continue
+        if key in PERSON_HEADERS:
+            values[f"{person}.{PERSON_HEADERS[key]}"] = cell
+        else:
+            values[OTHER_HEADERS.get(key, key)] = cell
+    return kind, values
+
+
+Row = tuple[int, str, dict[str, Any] | StationError]
+
+
+def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
+    """(line number, kind, values — or why the line is unreadable) for each row."""
+    text = _read_text(path)
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                data = None
+            if not isinstance(data, dict):
+                yield n, "", NotAJsonObject()
+                continue
+            kind = str(data.pop("kind", default_kind))
+            yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data
+    elif path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            raise ImportFileError(path=str(path), detail="no header row")
+        for row in reader:
+            kind, values = _csv_row(row, default_kind)
+            yield reader.line_num, kind, values
+    else:
+        raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl")
+
+
+def import_file(station: Station, path: Path, *, default_kind: str = "resident",
+                skip_bad: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Validate every row, then write the good ones in one transaction."""
+    report = ImportReport()
+    prepared: list[Prepared] = []
+    rows = list(rows_from_file(path, default_kind))
+    total = len(rows)
+    for i, (line, kind, values) in enumerate(rows, start=1):
+        try:
+            if isinstance(values, StationError):
+                raise values
+            prepared.append(station.prepare(kind, values))
+        except StationError as exc:
+            report.bad.append(RowError(line, exc))
+        if progress and i % 500 == 0:
+            progress(i, total * 2)
+    if report.bad and not skip_bad:
+        raise ImportRefused(bad=len(report.bad), report=report)
+    with station.batch():
+        for i, item in enumerate(prepared, start=1):
+            report.receipts.append(station.commit_new(item).receipt or "")
+            if progress and i % 500 == 0:
+                progress(total + i, total * 2)
+    report.imported = len(prepared)
+    if progress:
+        progress(total * 2, total * 2)
+    return report

@@ -1,0 +1,128 @@
+"""From a record's merged state to what is stored and shown.
+
+The ``records`` row keeps the merged state encrypted, plus plaintext columns for what lists,
+filters and the monthly rules need and that identifies nobody: status, matter, channel, dates,
+the rating grade, flags. The resident's name is kept separately encrypted (``label``) so the
+in-memory search index can be built without opening every full body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from station.domain import merge
+from station.domain.records import PERSON_PREFIX
+from station.domain.status import LATTICES, VOID
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as a person sees it."""
+
+    id: str
+    kind: str
+    scope: str
+    receipt: str | None
+    status: dict[str, Any]
+    fields: dict[str, Any]
+    conflicts: tuple[merge.Conflict, ...]
+    created: str
+    updated: str
+    creator: str
+
+    @property
+    def person(self) -> dict[str, Any]:
+        prefix = PERSON_PREFIX[self.kind] + "."
+        return {k[len(prefix):]: v for k, v in self.fields.items() if k.startswith(prefix)}
+
+    @property
+    def name(self) -> str:
+        return str(self.person.get("name") or "")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "scope": self.scope, "receipt": self.receipt,
+            "status": self.status, "fields": self.fields, "created": self.created,
+            "updated": self.updated, "creator": self.creator,
+            "conflicts": [
+                {"field": c.field, "heads": [
+                    {"op": h.op_id, "value": h.value, "author": h.author, "device": h.device,
+                     "hlc": h.hlc} for h in c.heads]}
+                for c in self.conflicts
+            ],
+        }
+
+
+def view(state: merge.State) -> Record:
+    fields = merge.fields(state)
+    return Record(
+        id=state["id"], kind=state["kind"], scope=state["scope"],
+        receipt=fields.get("receipt"), status=fields.pop("status"), fields=fields,
+        conflicts=tuple(merge.conflicts(state)), created=state["first"] or "",
+        updated=state["last"] or "", creator=state["creator"] or "",
+    )
+
+
+def is_open(record: Record) -> bool:
+    """Open = not voided and not at a terminal outcome."""
+    to = record.status["to"]
+    return to != VOID and not LATTICES[record.kind].state(to).terminal
+
+
+def next_due(record: Record) -> str | None:
+    """The earliest promise still pending: completion date, or a missing material's date."""
+    if not is_open(record):
+        return None
+    if record.kind == "application":
+        received = set(record.get("materials.received") or [])
+        dates = [v for k, v in record.fields.items()
+                 if k.startswith("materials.due.") and v and k.rsplit(".", 1)[1] not in received]
+        if record.get("promised_date"):
+            dates.append(record.get("promised_date"))
+        return min(dates) if dates else None
+    if record.kind == "visit":
+        when = record.get("scheduled_at")
+        return when[:10] if when else None
+    return None
+
+
+def columns(record: Record, version: int) -> dict[str, Any]:
+    """The plaintext columns of the ``records`` row (nothing personal)."""
+    contacts = record.get("contacts") or []
+    rating = record.get("rating") or {}
+    followup = record.get("followup") or {}
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "scope": record.scope,
+        "receipt": record.receipt,
+        "status": record.status["to"],
+        "round": int(record.status.get("round", 0)),
+        "matter": record.get("matter"),
+        "channel": record.get("channel"),
+        "received_on": record.get("received_on"),
+        "promised_date": record.get("promised_date"),
+        "next_due": next_due(record),
+        "last_contact": max((c["entry"].get("on") or "" for c in contacts), default="") or None,
+        "rating": rating.get("grade"),
+        "followup_open": int(followup.get("state") == "open"),
+        "conflicts": len(record.conflicts),
+        "created": record.created,
+        "updated": record.updated,
+        "version": version,
+    }
+
+
+def blind_values(record: Record) -> list[tuple[str, str]]:
+    """(what, normalised value) pairs to index by HMAC token: ID number and phone."""
+    person = record.person
+    out = []
+    if person.get("id_number"):
+        out.append(("id", person["id_number"]))
+    if person.get("phone"):
+        out.append(("phone", person["phone"]))
+    return out

@@ -1,0 +1,661 @@
+"""``Station``: the one API the CLI, the TUI and sync use to do anything with local data.
+
+Open it with a passphrase (``Station.open``); every method that changes something makes one
+changeset in one transaction through the ledger. Forms pass plain values keyed by dotted
+field names; the station validates them all at once (so a form can show every problem next
+to its field), turns them into ops against what the record holds now, and commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from station.domain import merge
+from station.domain.casework import check_materials, due_problems, missing_materials, plan_move
+from station.domain.catalogue import Catalogue, Matter, shipped_catalogue
+from station.domain.changeset import Op
+from station.domain.errors import AuthorityRefused, ValidationError
+from station.domain.records import SCHEMAS, field_for, split_items
+from station.domain.rules import clean_element, clean_value
+from station.domain.status import LATTICES
+from station.domain.validate import Problem, check_id_number, check_mobile, check_text
+from station.domain.workdays import WorkCalendar
+from station.store import db as dbmod
+from station.store.errors import (
+    AgentExists,
+    LastSlot,
+    NoSuchRecord,
+    NotAStation,
+    StationExists,
+    Tampered,
+    UnknownAgent,
+    UnsentWork,
+    WrongPassphrase,
+)
+from station.store.home import CALENDAR_OVERRIDES, make_transport_key
+from station.store.ledger import Ledger, Sealing, new_id
+from station.store.projection import Record
+from station.store.search import NameIndex
+from station.store.vault import (
+    DEFAULT_KDF,
+    RECOVERY_LABEL,
+    KdfParams,
+    Keys,
+    Slot,
+    agent_slot,
+    new_dek,
+    new_recovery_key,
+    open_agent_slot,
+    open_recovery_slot,
+    recovery_slot,
+)
+from station.wire.keys import SealKey, Signer
+
+Now = Callable[[], dt.datetime]
+_STATION_CODE = ("站点编号", "Station id")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated new record, ready to commit."""
+
+    kind: str
+    cleaned: dict[str, Any]
+    status: dict[str, Any] | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One line of a list: what lists and search results show."""
+
+    id: str
+    kind: str
+    receipt: str | None
+    status: str
+    name: str
+    matter: str | None
+    next_due: str | None
+    updated: str
+    conflicts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def _meta(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def _set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+
+def _slots(db: sqlite_utils.Database) -> list[Slot]:
+    rows = db.execute("SELECT label, kind, params, salt, wrapped FROM keyslots ORDER BY created")
+    return [Slot(*row) for row in rows.fetchall()]
+
+
+def _save_slot(db: sqlite_utils.Database, slot: Slot, now: dt.datetime) -> None:
+    db.execute("INSERT OR REPLACE INTO keyslots(label, kind, params, salt, wrapped, created) "
+               "VALUES (?,?,?,?,?,?)",
+               [slot.label, slot.kind, slot.params, slot.salt, slot.wrapped, now.isoformat()])
+
+
+def _check_station_code(code: str) -> str:
+    text = check_text(code, label=_STATION_CODE, field_name="station", max_len=16, required=True)
+    if not text.replace("-", "").replace("_", "").isalnum() or not text.isascii():
+        raise ValidationError([Problem("station", "choice", {
+            "label_zh": "站点编号", "label_en": "A station id",
+            "choices": "letters, digits, - and _ (e.g. V001, BUS01)"})])
+    return text.upper()
+
+
+def _catalogue_in(db: sqlite_utils.Database) -> Catalogue:
+    """The newest catalogue this station has pulled, else the one shipped with the program."""
+    raw = _meta(db, "catalogue")
+    return Catalogue.from_json_bytes(raw.encode()) if raw else shipped_catalogue()
+
+
+def current_catalogue(home: Path) -> Catalogue:
+    """The station's catalogue without unlocking (it is public reference data)."""
+    if not dbmod.db_path(home).exists():
+        return shipped_catalogue()
+    db = dbmod.connect(dbmod.db_path(home), check=False)
+    try:
+        return _catalogue_in(db) if "meta" in db.table_names() else shipped_catalogue()
+    finally:
+        db.close()
+
+
+class Station:
+    """An unlocked station: its data, keys, catalogue and calendar."""
+
+    def __init__(self, home: Path, db: sqlite_utils.Database, keys: Keys, agent: str,
+                 now: Now) -> None:
+        self.home = home
+        self.db = db
+        self.keys = keys
+        self.agent = agent
+        self.now = now
+        self.station_id = _meta(db, "station") or ""
+        self.station_name = _meta(db, "name") or ""
+        self.device = _meta(db, "device") or ""
+        self.signer = Signer.from_bytes(self._secret("sign"))
+        self.seal_key = SealKey.from_bytes(self._secret("seal"))
+        self.ledger = Ledger(db, keys, self.device, self._sealing(),
+                             now_ms=lambda: int(self.now().timestamp() * 1000))
+        self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
+        self._catalogue: Catalogue | None = None
+        self._names: NameIndex | None = None
+        self.ledger.on_change.append(self._index_record)
+
+    # --- opening and closing ---------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: Path, *, station_id: str, name: str, agent: str, passphrase: str,
+             kdf: KdfParams = DEFAULT_KDF, force: bool = False,
+             now: Now = _utc_now) -> tuple[Station, str]:
+        """Make a new station vault; returns it and the recovery key (shown once)."""
+        station_id = _check_station_code(station_id)
+        name = check_text(name, label=("站点名称", "Station name"), field_name="name",
+                          max_len=60, required=True)
+        agent = check_text(agent, label=("代办员", "Agent"), field_name="agent", max_len=50,
+                           required=True)
+        path = dbmod.db_path(home)
+        if path.exists():
+            cls._refuse_replace(home, force)
+        home.mkdir(parents=True, exist_ok=True)
+        dek = new_dek()
+        recovery = new_recovery_key()
+        slot = agent_slot(agent, passphrase, dek, kdf)  # refuses a weak passphrase first
+        tmp = home / (dbmod.DB_NAME + ".new")
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        db = dbmod.connect(tmp, create=True)
+        dbmod.migrate(db)
+        keys = Keys(dek)
+        stamp = now()
+        with dbmod.write(db):
+            _save_slot(db, slot, stamp)
+            _save_slot(db, recovery_slot(recovery, dek), stamp)
+            for key, value in (("station", station_id), ("name", name),
+                               ("device", f"{station_id}-{os.urandom(3).hex()}"),
+                               ("created", stamp.isoformat())):
+                _set_meta(db, key, value)
+            for secret, raw in (("sign", Signer.generate().private_bytes()),
+                                ("seal", SealKey.generate().private_bytes())):
+                db.execute("INSERT INTO secrets(name, body) VALUES (?, ?)",
+                           [secret, keys.seal("secrets", raw, f"secrets|{secret}|1")])
+        db.close()
+        if path.exists():
+            cls._archive(home)
+        os.replace(tmp, path)
+        make_transport_key(home)
+        return cls.open(home, passphrase, agent=agent, now=now), recovery
+
+    @staticmethod
+    def _refuse_replace(home: Path, force: bool) -> None:
+        db = dbmod.connect(dbmod.db_path(home))
+        try:
+            station = _meta(db, "station") or "?"
+            if not force:
+                raise StationExists(home=str(home), station=station)
+            unsent = db.execute("SELECT count(*) FROM changesets "
+                                "WHERE local=1 AND acked=0 AND exported=0").fetchone()[0]
+            if unsent:
+                raise UnsentWork(count=unsent)
+        finally:
+            db.close()
+
+    @staticmethod
+    def _archive(home: Path) -> None:
+        """``init --force`` never deletes: the old vault is kept beside the new one."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            old = home / (dbmod.DB_NAME + suffix)
+            if old.exists():
+                shutil.move(old, home / f"{dbmod.DB_NAME}.replaced-{stamp}{suffix}")
+
+    @classmethod
+    def open(cls, home: Path, passphrase: str, *, agent: str | None = None,
+             now: Now = _utc_now) -> Station:
+        """Unlock with an agent's passphrase. A wrong one changes nothing on disk."""
+        db = dbmod.connect(dbmod.db_path(home))
+        try:
+            dek, label = cls._unlock(db, passphrase, agent)
+            dbmod.migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return cls(home, db, Keys(dek), label, now)
+
+    @staticmethod
+    def _unlock(db: sqlite_utils.Database, passphrase: str,
+                agent: str | None) -> tuple[bytes, str]:
+        if "keyslots" not in db.table_names() or _meta(db, "station") is None:
+            raise NotAStation(home=str(Path(db.conn.execute("PRAGMA database_list")
+                                            .fetchone()[2]).parent))
+        dbmod.check_schema(db)
+        slots = [s for s in _slots(db) if s.kind == "agent"]
+        if agent is not None:
+            slots = [s for s in slots if s.label == agent]
+            if not slots:
+                raise UnknownAgent(agent=agent)
+        for slot in slots:
+            try:
+                return open_agent_slot(slot, passphrase), slot.label
+            except WrongPassphrase:
+                continue
+        raise WrongPassphrase()
+
+    @classmethod
+    def recover(cls, home: Path, recovery_key: str, *, agent: str, new_passphrase: str,
+                kdf: KdfParams = DEFAULT_KDF, now: Now = _utc_now) -> Station:
+        """Open with the recovery key and give ``agent`` a new passphrase."""
+        db = dbmod.connect(dbmod.db_path(home))
+        try:
+            if "keyslots" not in db.table_names():
+                raise NotAStation(home=str(home))
+            slot = next((s for s in _slots(db) if s.kind == "recovery"), None)
+            if slot is None:
+                raise NotAStation(home=str(home))
+            dek = open_recovery_slot(slot, recovery_key)
+            new_slot = agent_slot(agent, new_passphrase, dek, kdf)
+            dbmod.migrate(db)
+            with dbmod.write(db):
+                _save_slot(db, new_slot, now())
+        except BaseException:
+            db.close()
+            raise
+        return cls(home, db, Keys(dek), agent, now)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _secret(self, name: str) -> bytes:
+        row = self.db.execute("SELECT body FROM secrets WHERE name=?", [name]).fetchone()
+        return self.keys.open("secrets", row[0], f"secrets|{name}|1")
+
+    def _sealing(self) -> Sealing | None:
+        centre = _meta(self.db, "centre.seal_public")
+        if centre is None:
+            return None
+        return Sealing(self.station_id, self.signer, bytes.fromhex(centre))
+
+    # --- agents ----------------------------------------------------------------------------
+
+    def agents(self) -> list[str]:
+        return [s.label for s in _slots(self.db) if s.kind == "agent"]
+
+    def add_agent(self, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
+        name = check_text(name, label=("代办员", "Agent"), field_name="agent", max_len=50,
+                          required=True)
+        if name in self.agents() or name == RECOVERY_LABEL:
+            raise AgentExists(agent=name)
+        slot = agent_slot(name, passphrase, self.keys.dek, kdf)
+        with dbmod.write(self.db):
+            _save_slot(self.db, slot, self.now())
+
+    def change_passphrase(self, new_passphrase: str, *, agent: str | None = None,
+                          kdf: KdfParams | None = None) -> None:
+        who = agent or self.agent
+        old = next((s for s in _slots(self.db) if s.kind == "agent" and s.label == who), None)
+        if old is None:
+            raise UnknownAgent(agent=who)
+        params = kdf or KdfParams.from_json(old.params)
+        slot = agent_slot(who, new_passphrase, self.keys.dek, params)
+        with dbmod.write(self.db):
+            _save_slot(self.db, slot, self.now())
+
+    def remove_agent(self, name: str) -> None:
+        agents = self.agents()
+        if name not in agents:
+            raise UnknownAgent(agent=name)
+        if len(agents) == 1:
+            raise LastSlot()
+        with dbmod.write(self.db):
+            self.db.execute("DELETE FROM keyslots WHERE label=? AND kind='agent'", [name])
+
+    # --- reference data --------------------------------------------------------------------
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            self._catalogue = _catalogue_in(self.db)
+        return self._catalogue
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    # --- records: writing ------------------------------------------------------------------
+
+    def prepare(self, kind: str, values: dict[str, Any], *, status: str | None = None,
+                scope: str | None = None) -> Prepared:
+        """Validate a new record's form values without writing anything (all problems at once).
+
+        Applications are received (受理), or awaiting materials when non-essential ones are
+        missing, unless ``status="draft"``."""
+        if kind not in SCHEMAS:
+            raise ValidationError([Problem("kind", "choice", {
+                "label_zh": "记录类型", "label_en": "Record kind",
+                "choices": ", ".join(SCHEMAS)})])
+        cleaned = self._clean(kind, self._defaults(kind, values), current={})
+        matter = self._matter_rules(kind, cleaned, status)
+        initial = self._initial_status(kind, cleaned, matter, status)
+        return Prepared(kind, cleaned, initial, (scope or self.station_id).upper())
+
+    def commit_new(self, prepared: Prepared) -> Record:
+        """Write a prepared record as one changeset (its receipt number is allocated here)."""
+        today = self.today()
+
+        def build(state: merge.State) -> list[Op]:
+            ops = [Op("set", "receipt", self.ledger.next_receipt(self.station_id, today))]
+            ops += self._ops(state, prepared.kind, prepared.cleaned)
+            if prepared.status is not None:
+                ops.append(Op("status", "status", prepared.status))
+            return ops
+
+        _, record = self.ledger.commit(record_id=new_id(), kind=prepared.kind,
+                                       scope=prepared.scope, author=self.agent,
+                                       origin=self.station_id, build=build, today=today)
+        return record
+
+    def create(self, kind: str, values: dict[str, Any], *, status: str | None = None,
+               scope: str | None = None) -> Record:
+        """Make a new record from form values: ``prepare`` then ``commit_new``."""
+        return self.commit_new(self.prepare(kind, values, status=status, scope=scope))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes in one transaction (bulk import): all commit, or none does."""
+        self._names = None  # rebuilt once afterwards instead of once per record
+        with dbmod.write(self.db):
+            yield
+
+    def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        if kind == "application":
+            out.setdefault("agent", self.agent)
+            out.setdefault("channel", "station")
+            out.setdefault("received_on", self.today().isoformat())
+        elif kind == "visit":
+            out.setdefault("staff", self.agent)
+        return out
+
+    def _initial_status(self, kind: str, cleaned: dict[str, Any], matter: Matter | None,
+                        status: str | None) -> dict[str, Any] | None:
+        if kind != "application":
+            if status in (None, "scheduled", "active"):
+                return None
+            lattice = LATTICES[kind]
+            return plan_move(kind, cleaned, {"to": lattice.initial, "round": 0}, status)
+        if status == "draft":
+            return None
+        assert matter is not None
+        _, optional = missing_materials(matter, set(cleaned.get("materials.received") or []))
+        to = status or ("awaiting_materials" if optional else "received")
+        return plan_move(kind, cleaned, {"to": "draft", "round": 0}, to, matter=matter)
+
+    def _matter_rules(self, kind: str, cleaned: dict[str, Any],
+                      status: str | None) -> Matter | None:
+        if kind != "application":
+            return None
+        code = cleaned.get("matter")
+        if not code:
+            raise ValidationError([Problem("matter", "required",
+                                           {"label_zh": "事项", "label_en": "The matter"})])
+        matter = self.catalogue.get(code)
+        check_materials(matter, cleaned)
+        if status != "draft":
+            problems = due_problems(matter, cleaned)
+            if problems:
+                raise ValidationError(problems)
+        if not cleaned.get("promised_date") and cleaned.get("received_on"):
+            start = dt.date.fromisoformat(cleaned["received_on"])
+            cleaned["promised_date"] = self.calendar.add_working_days(
+                start, matter.time_limit_days).isoformat()
+        return matter
+
+    def update(self, ref: str, values: dict[str, Any]) -> Record:
+        """Change fields of a record; only what differs from its current value is written."""
+        record_id = self.resolve(ref)
+        current = self.get(record_id)
+        cleaned = self._clean(current.kind, values, current=current.fields)
+        if current.kind == "application":
+            merged = {**current.fields, **cleaned}
+            matter = self.catalogue.get(merged["matter"])
+            check_materials(matter, merged)
+            if current.status["to"] in ("received", "awaiting_materials"):
+                problems = due_problems(matter, merged)
+                if problems:
+                    raise ValidationError(problems)
+
+        def build(state: merge.State) -> list[Op]:
+            return self._ops(state, current.kind, cleaned)
+
+        return self._commit(record_id, current, build)
+
+    def change_status(self, ref: str, to: str, *, reason: str = "") -> Record:
+        """Move a record along its status lattice, with the casework rules (refusals say why)."""
+        record_id = self.resolve(ref)
+        current = self.get(record_id)
+        matter = (self.catalogue.get(current.fields["matter"])
+                  if current.kind == "application" and current.fields.get("matter") else None)
+        value = plan_move(current.kind, current.fields, current.status, to, reason=reason,
+                          matter=matter)
+        return self._commit(record_id, current, lambda state: [Op("status", "status", value)])
+
+    def void(self, ref: str, reason: str) -> Record:
+        return self.change_status(ref, "voided", reason=reason)
+
+    def _commit(self, record_id: str, current: Record,
+                build: Callable[[merge.State], list[Op]]) -> Record:
+        def checked(state: merge.State) -> list[Op]:
+            ops = build(state)
+            if not ops:
+                raise ValidationError([Problem("record", "required", {
+                    "label_zh": "修改内容", "label_en": "A change"})])
+            return ops
+
+        _, record = self.ledger.commit(record_id=record_id, kind=current.kind,
+                                       scope=current.scope, author=self.agent,
+                                       origin=self.station_id, build=checked,
+                                       today=self.today())
+        return record
+
+    def _clean(self, kind: str, values: dict[str, Any], *,
+               current: dict[str, Any]) -> dict[str, Any]:
+        """Validate every value; all problems are reported together."""
+        problems: list[Problem] = []
+        cleaned: dict[str, Any] = {}
+        today = self.today()
+        for name, value in values.items():
+            spec = field_for(kind, name)
+            if spec is None or spec.merge == "status" or name == "receipt":
+                problems.append(Problem(name, "choice", {
+                    "label_zh": f"字段 {name}", "label_en": f"Field {name}",
+                    "choices": ", ".join(f.name for f in SCHEMAS[kind]
+                                         if f.merge not in ("status", "authority"))}))
+                continue
+            if spec.merge == "authority":
+                raise AuthorityRefused(field=name)
+            try:
+                if spec.merge == "orset":
+                    items = value if isinstance(value, list | tuple | set) else \
+                        split_items(str(value))
+                    cleaned[name] = sorted({clean_element(kind, name, v) for v in items})
+                elif spec.merge == "log":
+                    entries = value if isinstance(value, list) else [value]
+                    cleaned[name] = [check_text(e, label=(spec.zh, spec.en), field_name=name,
+                                                max_len=spec.max_len, multiline=True)
+                                     for e in entries if str(e).strip()]
+                elif spec.merge == "map" and isinstance(value, dict):
+                    for key, sub in value.items():
+                        cleaned[f"{name}.{key}"] = clean_value(kind, f"{name}.{key}", sub,
+                                                               today=today)
+                else:
+                    cleaned[name] = clean_value(kind, name, value, today=today)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        return cleaned
+
+    def _ops(self, state: merge.State, kind: str, cleaned: dict[str, Any]) -> list[Op]:
+        """Ops that take the record from ``state`` to the cleaned form values."""
+        ops: list[Op] = []
+        current = merge.fields(state)
+        for name, value in cleaned.items():
+            spec = field_for(kind, name)
+            assert spec is not None
+            if spec.merge == "orset":
+                have = set(merge.canonical(v) for v in current.get(name, []))
+                want = {merge.canonical(v): v for v in value}
+                for key, element in sorted(want.items()):
+                    if key not in have:
+                        ops.append(Op("add", name, element))
+                for element in current.get(name, []):
+                    if merge.canonical(element) not in want:
+                        ops.append(Op("remove", name, element,
+                                      tags=tuple(merge.set_tags(state, name, element))))
+            elif spec.merge == "log":
+                ops.extend(Op("append", name, entry) for entry in value)
+            else:
+                heads = merge.register_heads(state, name)
+                if len(heads) == 1 and merge.canonical(heads[0].value) == merge.canonical(value):
+                    continue
+                if not heads and value is None:
+                    continue
+                ops.append(Op("set", name, value, prev=tuple(h.op_id for h in heads)))
+        return ops
+
+    # --- records: reading ------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """A record id from a receipt number or an id (exact)."""
+        text = str(ref).strip()
+        row = self.db.execute("SELECT id FROM records WHERE id=? OR receipt=?",
+                              [text, text.upper()]).fetchone()
+        if row is None:
+            raise NoSuchRecord(ref=text)
+        return row[0]
+
+    def get(self, ref: str) -> Record:
+        return self.ledger.record(self.resolve(ref))
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        return self.ledger.history(self.resolve(ref))
+
+    @property
+    def names(self) -> NameIndex:
+        """The in-memory name index, built on first use (decrypts only the names)."""
+        if self._names is None:
+            index = NameIndex()
+            rows = self.db.execute("SELECT id, version, label FROM records").fetchall()
+            names = {}
+            for rid, version, label in rows:
+                try:
+                    names[rid] = self.keys.open("labels", label,
+                                                f"labels|{rid}|{version}").decode()
+                except Tampered:
+                    names[rid] = "⚠"  # shown as damaged; every other name still loads
+            index.bulk_load(names)
+            self._names = index
+        return self._names
+
+    def _index_record(self, record: Record) -> None:
+        if self._names is not None:
+            self._names.put(record.id, record.name)
+
+    def list(self, *, kind: str | None = None, status: str | None = None,
+             matter: str | None = None, ids: Iterable[str] | None = None,
+             limit: int | None = None) -> list[Summary]:
+        where, args = [], []
+        for column, value in (("kind", kind), ("status", status), ("matter", matter)):
+            if value:
+                where.append(f"{column}=?")
+                args.append(value)
+        if ids is not None:
+            id_list = list(ids)
+            where.append(f"id IN ({','.join('?' for _ in id_list)})")
+            args.extend(id_list)
+        sql = ("SELECT id, kind, receipt, status, matter, next_due, updated, conflicts "
+               "FROM records")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY updated DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        names = self.names
+        return [Summary(rid, k, receipt, st, names.name(rid), mt, due, upd, nc)
+                for rid, k, receipt, st, mt, due, upd, nc in self.db.execute(sql, args)]
+
+    def search(self, text: str, *, kind: str | None = None, limit: int = 200) -> list[Summary]:
+        """Find by name (characters, pinyin, initials), receipt no., ID number or phone."""
+        query = text.strip()
+        if not query:
+            return []
+        ids: list[str] = []
+        compact = query.replace(" ", "")
+        for what, check in (("id", lambda v: check_id_number(v, today=self.today())),
+                            ("phone", check_mobile)):
+            try:
+                token = self.keys.blind(what, check(compact))
+            except ValidationError:
+                continue
+            ids += [r[0] for r in self.db.execute(
+                "SELECT record FROM blind_index WHERE token=?", [token])]
+        ids += [r[0] for r in self.db.execute(
+            "SELECT id FROM records WHERE receipt LIKE ? LIMIT ?",
+            [compact.upper() + "%", limit])]
+        ids += self.names.query(query, limit=limit)
+        ids = list(dict.fromkeys(ids))[:limit]
+        if not ids:
+            return []
+        found = {s.id: s for s in self.list(kind=kind, ids=ids)}
+        return [found[i] for i in ids if i in found]
+
+    def same_person(self, id_number: str) -> list[Summary]:
+        """Every record for one ID number, through the blind index (一办到底)."""
+        token = self.keys.blind("id", check_id_number(id_number, today=self.today()))
+        ids = [r[0] for r in self.db.execute("SELECT record FROM blind_index WHERE token=?",
+                                             [token])]
+        return self.list(ids=ids) if ids else []
+
+    def counts(self) -> dict[str, int]:
+        out = {f"{kind}s": 0 for kind in SCHEMAS}
+        for kind, n in self.db.execute("SELECT kind, count(*) FROM records GROUP BY kind"):
+            out[f"{kind}s"] = n
+        out["changesets"] = self.db.execute("SELECT count(*) FROM changesets").fetchone()[0]
+        out["unsent"] = self.db.execute(
+            "SELECT count(*) FROM outbox WHERE refused IS NULL").fetchone()[0]
+        out["conflicts"] = self.db.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"station": self.station_id, "name": self.station_name, "device": self.device,
+                "agent": self.agent, "agents": self.agents(), "home": str(self.home),
+                "catalogue": self.catalogue.version, "enrolled": self._sealing() is not None,
+                **self.counts()}
+

@@ -1,0 +1,86 @@
+"""Changeset bytes: canonical JSON, compressed before sealing (ciphertext does not compress).
+
+The first byte names the format so that a newer dictionary can ship beside the old one:
+``0x01`` zstd without a dictionary, ``0x02`` zstd with the shipped dictionary v1 (trained on
+sample records; see ``station/wire/data``). Decoding refuses oversized output, so a hostile
+"zip bomb" cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import zstandard
+
+from station.domain.changeset import Changeset
+from station.wire.errors import Malformed
+
+MAX_PLAIN = 256 * 1024
+PLAIN_ZSTD = 0x01
+DICT_V1 = 0x02
+_LEVEL = 6
+
+
+@cache
+def _dictionary() -> zstandard.ZstdCompressionDict | None:
+    path = resources.files("station.wire").joinpath("data/changeset-v1.zdict")
+    if not path.is_file():
+        return None
+    return zstandard.ZstdCompressionDict(path.read_bytes())
+
+
+@cache
+def _compressor() -> tuple[int, zstandard.ZstdCompressor]:
+    zdict = _dictionary()
+    if zdict is None:
+        return PLAIN_ZSTD, zstandard.ZstdCompressor(level=_LEVEL, write_content_size=True)
+    return DICT_V1, zstandard.ZstdCompressor(level=_LEVEL, dict_data=zdict,
+                                             write_content_size=True, write_dict_id=False)
+
+
+@cache
+def _decompressor(tag: int) -> zstandard.ZstdDecompressor:
+    if tag == DICT_V1:
+        zdict = _dictionary()
+        if zdict is None:
+            raise Malformed(what="changeset", detail="made with a dictionary this version lacks")
+        return zstandard.ZstdDecompressor(dict_data=zdict)
+    return zstandard.ZstdDecompressor()
+
+
+def to_json_bytes(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compress(raw: bytes) -> bytes:
+    tag, zc = _compressor()
+    return bytes([tag]) + zc.compress(raw)
+
+
+def decompress(blob: bytes, what: str = "changeset") -> bytes:
+    if not blob or blob[0] not in (PLAIN_ZSTD, DICT_V1):
+        raise Malformed(what=what, detail="unknown compression")
+    try:
+        raw = _decompressor(blob[0]).decompress(blob[1:], max_output_size=MAX_PLAIN)
+    except zstandard.ZstdError as exc:
+        raise Malformed(what=what, detail=str(exc)) from None
+    if len(raw) > MAX_PLAIN:
+        raise Malformed(what=what, detail="too large")
+    return raw
+
+
+def encode_changeset(cs: Changeset) -> bytes:
+    """Compressed canonical bytes of a changeset: what gets sealed and stored."""
+    return compress(to_json_bytes(cs.to_dict()))
+
+
+def decode_changeset(blob: bytes) -> Changeset:
+    raw = decompress(blob)
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Malformed(what="changeset", detail="not JSON") from None
+    return Changeset.from_dict(data)

@@ -1,0 +1,108 @@
+"""ID numbers (GB 11643-1999), mobiles, dates and text, as an agent types them."""
+
+import datetime as dt
+
+import pytest
+
+from station.domain.errors import ValidationError
+from station.domain.validate import (
+    check_date,
+    check_id_number,
+    check_mobile,
+    check_text,
+    id_check_char,
+)
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def make_id(region: str = "110105", birth: str = "19491231", seq: str = "002") -> str:
+    first17 = region + birth + seq
+    return first17 + id_check_char(first17)
+
+
+def problem_code(exc: pytest.ExceptionInfo[ValidationError]) -> str:
+    return exc.value.problems[0].code
+
+
+def test_check_character_matches_the_standard_example():
+    # GB 11643-1999 appendix example: 11010519491231002X
+    assert id_check_char("11010519491231002") == "X"
+    assert check_id_number("11010519491231002X", today=TODAY) == "11010519491231002X"
+
+
+@pytest.mark.parametrize("region", ["110105", "440305", "513722", "650102", "810000"])
+def test_computed_valid_numbers_pass(region):
+    number = make_id(region=region, birth="19800229", seq="123")
+    assert check_id_number(number, today=TODAY) == number
+
+
+def test_lowercase_x_and_spaces_are_normalised():
+    assert check_id_number(" 11010519491231002x ", today=TODAY) == "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("1101051949123100", "id_length"),
+        ("11010519491231002X1", "id_length"),
+        ("1101051949123100AX", "id_chars"),
+        (make_id(region="990105"), "id_region"),
+        (make_id(region="110000"), "id_region"),
+        (make_id(birth="19490230"), "id_birth_date"),
+        (make_id(birth="20261231"), "id_birth_future"),
+        (make_id(birth="18991231"), "id_birth_past"),
+        ("110105194912310021", "id_checksum"),
+    ],
+)
+def test_each_kind_of_bad_id_number_is_refused_with_its_reason(number, code):
+    with pytest.raises(ValidationError) as exc:
+        check_id_number(number, today=TODAY)
+    assert problem_code(exc) == code
+    assert exc.value.message("zh") and exc.value.message("en")
+
+
+def test_checksum_message_says_what_the_check_character_should_be():
+    with pytest.raises(ValidationError) as exc:
+        check_id_number("110105194912310021", today=TODAY)
+    assert "X" in exc.value.message("en")
+    assert "校验位" in exc.value.message("zh")
+
+
+@pytest.mark.parametrize("phone", ["13912345678", "139 1234 5678", "+86 139-1234-5678",
+                                   "19912345678"])
+def test_mobile_numbers_accepted_in_the_ways_people_write_them(phone):
+    assert check_mobile(phone) == phone.replace(" ", "").replace("-", "").replace("+86", "")
+
+
+@pytest.mark.parametrize("phone", ["12912345678", "1391234567", "139123456789", "0571-8888888",
+                                   "1391234567a"])
+def test_bad_mobile_numbers_refused(phone):
+    with pytest.raises(ValidationError):
+        check_mobile(phone)
+
+
+def test_dates_far_in_the_future_or_past_are_refused():
+    label = ("承诺日期", "Promised date")
+    day = check_date("2026-12-01", today=TODAY, label=label, field_name="d")
+    assert day == dt.date(2026, 12, 1)
+    for bad, code in (("2036-01-01", "date_far_future"), ("1800-01-01", "date_far_past"),
+                      ("2026-13-01", "date_format"), ("next week", "date_format")):
+        with pytest.raises(ValidationError) as exc:
+            check_date(bad, today=TODAY, label=label, field_name="d")
+        assert problem_code(exc) == code
+
+
+def test_text_is_trimmed_length_limited_and_control_characters_refused():
+    label = ("姓名", "Name")
+    assert check_text("  王桂英 ", label=label, field_name="n") == "王桂英"
+    with pytest.raises(ValidationError) as exc:
+        check_text("王\x00桂英", label=label, field_name="n")
+    assert problem_code(exc) == "control_chars"
+    with pytest.raises(ValidationError) as exc:
+        check_text("王" * 51, label=label, field_name="n", max_len=50)
+    assert problem_code(exc) == "too_long"
+    with pytest.raises(ValidationError) as exc:
+        check_text("   ", label=label, field_name="n", required=True)
+    assert "姓名不能为空" in exc.value.message("zh")
+    assert check_text("line one\nline two", label=label, field_name="n", multiline=True)

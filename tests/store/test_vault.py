@@ -1,0 +1,149 @@
+"""Key slots, the recovery key, and ciphertexts bound to their rows."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from station.store.db import db_path
+from station.store.errors import (
+    AgentExists,
+    BadRecoveryKey,
+    LastSlot,
+    Tampered,
+    UnknownAgent,
+    WeakPassphrase,
+    WrongPassphrase,
+)
+from station.store.service import Station
+from station.store.vault import (
+    DEFAULT_KDF,
+    FAST_KDF,
+    KdfParams,
+    Keys,
+    agent_slot,
+    new_dek,
+    new_recovery_key,
+    open_agent_slot,
+    parse_recovery_key,
+)
+from tests.conftest import PASSPHRASE
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_default_cost_is_stored_in_the_slot_and_used_to_open_it():
+    dek = new_dek()
+    slot = agent_slot("甲", "a long passphrase", dek, FAST_KDF)
+    assert KdfParams.from_json(slot.params) == FAST_KDF
+    assert open_agent_slot(slot, "a long passphrase") == dek
+    assert DEFAULT_KDF.memory_kib >= 65536  # ~0.3 s here; never the fast one by default
+
+
+def test_wrong_passphrase_is_refused_and_leaves_the_file_byte_identical(station, home, now):
+    station.create("resident", {"resident.name": "王桂英"})
+    station.close()
+    before = digest(db_path(home))
+    with pytest.raises(WrongPassphrase) as exc:
+        Station.open(home, "not the passphrase", now=now)
+    assert "Nothing was changed" in exc.value.message("en")
+    assert "口令不正确" in exc.value.message("zh")
+    assert digest(db_path(home)) == before
+
+
+def test_a_second_agent_opens_with_their_own_passphrase_and_can_be_removed(station, home, now):
+    station.add_agent("张建国", "another passphrase", FAST_KDF)
+    with pytest.raises(AgentExists):
+        station.add_agent("张建国", "and another one", FAST_KDF)
+    station.close()
+    other = Station.open(home, "another passphrase", now=now)
+    assert other.agent == "张建国"  # found by trying every slot
+    record = other.create("resident", {"resident.name": "赵秀兰"})
+    assert other.history(record.id)[0]["author"] == "张建国"
+    other.remove_agent("张建国")
+    other.close()
+    with pytest.raises(WrongPassphrase):
+        Station.open(home, "another passphrase", now=now)
+
+
+def test_the_last_agent_cannot_be_removed(station):
+    with pytest.raises(LastSlot):
+        station.remove_agent("李春梅")
+    with pytest.raises(UnknownAgent):
+        station.remove_agent("nobody")
+
+
+def test_changing_a_passphrase_rewraps_one_slot_only(station, home, now):
+    record = station.create("resident", {"resident.name": "王桂英"})
+    station.change_passphrase("a brand new passphrase")
+    station.close()
+    with pytest.raises(WrongPassphrase):
+        Station.open(home, PASSPHRASE, now=now)
+    with Station.open(home, "a brand new passphrase", now=now) as again:
+        assert again.get(record.id).name == "王桂英"
+
+
+def test_weak_passphrase_refused(home, now):
+    with pytest.raises(WeakPassphrase):
+        Station.init(home, station_id="V001", name="站", agent="甲", passphrase="short",
+                     kdf=FAST_KDF, now=now)
+    assert not db_path(home).exists()
+
+
+def test_recovery_key_opens_and_sets_a_new_passphrase(home, now):
+    station, recovery = Station.init(home, station_id="V001", name="站", agent="甲",
+                                     passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    record = station.create("resident", {"resident.name": "王桂英"})
+    station.close()
+    assert len(recovery.split("-")) == 8
+    typed = recovery.lower().replace("-", " ")  # as a person copies it back from paper
+    with Station.recover(home, typed, agent="甲", new_passphrase="new passphrase!",
+                         kdf=FAST_KDF, now=now) as st:
+        assert st.get(record.id).name == "王桂英"
+    with Station.open(home, "new passphrase!", now=now) as st:
+        assert st.agent == "甲"
+
+
+def test_a_mistyped_recovery_key_is_refused(home, now):
+    station, recovery = Station.init(home, station_id="V001", name="站", agent="甲",
+                                     passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    station.close()
+    with pytest.raises(BadRecoveryKey):
+        Station.recover(home, new_recovery_key(), agent="甲", new_passphrase="xxxxxxxxxx",
+                        kdf=FAST_KDF, now=now)
+    with pytest.raises(BadRecoveryKey) as exc:
+        parse_recovery_key(recovery[:-3])
+    assert "37 of 40" in exc.value.message("en")
+
+
+def test_recovery_key_tolerates_look_alike_digits():
+    key = "OIBAA-" * 7 + "OIBAA"
+    assert parse_recovery_key(key.replace("O", "0").replace("I", "1").replace("B", "8")) == \
+        parse_recovery_key(key)
+
+
+def test_ciphertext_moved_to_another_row_or_flipped_fails_to_open():
+    keys = Keys(new_dek())
+    blob = keys.seal("records", b"secret body", "records|A|1")
+    assert keys.open("records", blob, "records|A|1") == b"secret body"
+    with pytest.raises(Tampered) as exc:
+        keys.open("records", blob, "records|B|1")
+    assert "records|B|1" in exc.value.message("en")
+    with pytest.raises(Tampered):
+        keys.open("records", blob, "records|A|2")
+    flipped = bytearray(blob)
+    flipped[20] ^= 1
+    with pytest.raises(Tampered):
+        keys.open("records", bytes(flipped), "records|A|1")
+    with pytest.raises(Tampered):
+        keys.open("changesets", blob, "records|A|1")  # another purpose, another key
+
+
+def test_blind_index_is_keyed_per_station_and_per_kind_of_value():
+    a, b = Keys(new_dek()), Keys(new_dek())
+    assert a.blind("id", "11010519491231002X") == a.blind("id", "11010519491231002X")
+    assert a.blind("id", "11010519491231002X") != b.blind("id", "11010519491231002X")
+    assert a.blind("id", "13912345678") != a.blind("phone", "13912345678")
