@@ -64,7 +64,12 @@ def decompress(blob: bytes, what: str = "changeset") -> bytes:
     if not blob or blob[0] not in (PLAIN_ZSTD, DICT_V1):
         raise Malformed(what=what, detail="unknown compression")
     try:
-        raw = _decompressor(blob[0]).decompress(blob[1:], max_output_size=MAX_PLAIN)
+        # A frame that declares its size gets a buffer of that size up front, whatever
+        # max_output_size says: refuse an oversized declaration before allocating anything.
+        if zstandard.frame_content_size(blob[1:]) > MAX_PLAIN:
+            raise Malformed(what=what, detail="too large")
+        raw = _decompressor(blob[0]).decompress(blob[1:], max_output_size=MAX_PLAIN,
+                                                allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise Malformed(what=what, detail=str(exc)) from None
     if len(raw) > MAX_PLAIN:
@@ -81,6 +86,6 @@ def decode_changeset(blob: bytes) -> Changeset:
     raw = decompress(blob)
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, a 5000-digit int, [[[[…]]]]
         raise Malformed(what="changeset", detail="not JSON") from None
     return Changeset.from_dict(data)

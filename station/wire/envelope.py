@@ -65,6 +65,8 @@ def read_header(blob: bytes) -> SealedHeader:
     except UnicodeDecodeError:
         raise Malformed(what="sealed changeset", detail="bad station id") from None
     pos = 20 + n
+    if pos + 12 + SIG_LEN > len(blob):
+        raise Malformed(what=f"sealed changeset {cid}", detail="truncated or padded")
     kid = blob[pos:pos + 8]
     (length,) = struct.unpack(">I", blob[pos + 8:pos + 12])
     start = pos + 12

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -83,7 +83,7 @@ class SealKey:
 
     suite: int
     private: x25519.X25519PrivateKey | MLKEM768X25519PrivateKey
-    _raw: bytes
+    _raw: bytes = field(repr=False)  # the private key: never in a log line or traceback
     _public: bytes
 
     @classmethod
@@ -144,7 +144,10 @@ def _public_key(public: bytes) -> tuple[int, x25519.X25519PublicKey | MLKEM768X2
 def seal(plaintext: bytes, public: bytes, info: bytes) -> bytes:
     """HPKE-seal ``plaintext`` to the holder of ``public`` (suite-prefixed), bound to ``info``."""
     suite, key = _public_key(public)
-    return SUITES[suite].encrypt(plaintext, key, info=info)
+    try:
+        return SUITES[suite].encrypt(plaintext, key, info=info)
+    except ValueError as exc:  # e.g. a low-order X25519 point: no shared secret can come of it
+        raise Malformed(what="public key", detail=str(exc)) from None
 
 
 def key_id(public: bytes) -> bytes:

@@ -1,0 +1,143 @@
+"""The `station` command as a new user runs it: init → import → list → show → edit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+
+ROOT = Path(__file__).resolve().parents[2]
+CSV = """姓名,身份证号,手机号,住址,村民小组,类别
+王桂英,11010519491231002x,13912345678,青石村三组 12 号,三组,老年人
+"""
+
+
+@pytest.fixture
+def invoke(capsys, tmp_path, passphrase_file):
+    home = tmp_path / "home"
+
+    def call(*args: str, auth: bool = True) -> tuple[int, str, str]:
+        argv = [*list(args), "--home", str(home)]
+        if auth:
+            argv += ["--passphrase-file", str(passphrase_file)]
+        code = run(cli, argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    call.home = home
+    return call
+
+
+@pytest.fixture
+def ready(invoke, tmp_path):
+    code, _out, err = invoke("init", "--station", "V001", "--name", "青石村便民服务站",
+                            "--agent", "李春梅", "--insecure-fast-kdf", "--json")
+    assert code == 0, err
+    return invoke
+
+
+def test_init_prints_the_recovery_key_once(invoke):
+    code, out, err = invoke("init", "--station", "v001", "--name", "青石村便民服务站",
+                            "--agent", "李春梅", "--insecure-fast-kdf", "--lang", "zh")
+    assert code == 0
+    key = out.strip()
+    assert len(key.split("-")) == 8
+    assert "恢复密钥" in err and "V001" in err
+
+
+def test_init_import_list_show_as_the_readme_says(ready, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    code, out, err = ready("import", str(path))
+    assert code == 0, err
+    assert "Imported 1 records" in err
+    code, out, _ = ready("list", "--json")
+    rows = json.loads(out)
+    assert [(r["kind"], r["name"]) for r in rows] == [("resident", "王桂英")]
+    code, out, _ = ready("list")
+    assert "王桂英" in out and "resident" in out
+    code, out, _ = ready("show", rows[0]["receipt"], "--json")
+    assert json.loads(out)["fields"]["resident.id_number"] == "11010519491231002X"
+    code, out, _ = ready("list", "--search", "wgy", "--json")
+    assert len(json.loads(out)) == 1
+
+
+def test_edit_follows_the_same_rules_as_the_tui(ready, tmp_path):
+    path = tmp_path / "app.jsonl"
+    path.write_text(json.dumps({"kind": "application", "matter": "HJ-001",
+                                "applicant.name": "王桂英",
+                                "materials.received": ["M01", "M02", "M03", "M04"]},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    receipt = json.loads(ready("list", "--json")[1])[0]["receipt"]
+    code, out, err = ready("edit", receipt, "--set", "applicant.phone=13912345678", "--json")
+    assert code == 0, err
+    assert json.loads(out)["fields"]["applicant.phone"] == "13912345678"
+    code, _, err = ready("edit", receipt, "--status", "completed", "--lang", "zh")
+    assert code == 1
+    assert "镇中心决定" in err and "Traceback" not in err
+    code, _, err = ready("edit", receipt, "--set", "applicant.phone=123")
+    assert code == 1 and "mobile number" in err
+    code, out, _ = ready("edit", receipt, "--status", "voided", "--reason", "重复", "--json")
+    assert json.loads(out)["status"]["to"] == "voided"
+
+
+def test_wrong_passphrase_is_a_sentence_and_exit_1(ready, tmp_path):
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not the passphrase\n", encoding="utf-8")
+    code = run(cli, ["list", "--home", str(ready.home), "--passphrase-file", str(wrong)])
+    assert code == 1
+
+
+def test_errors_never_show_a_traceback(invoke, tmp_path, capsys):
+    code, _, err = invoke("list")
+    assert code == 1 and "station init" in err and "Traceback" not in err
+    code, _, err = invoke("list", "--passphrase-file", str(tmp_path / "nope.txt"), auth=False)
+    assert code == 1 and "nope.txt" in err
+    code, _, err = invoke("frobnicate")
+    assert code == 2
+    code, _, err = invoke("show", auth=False)
+    assert code == 2 and "Missing argument" in err
+
+
+def test_catalogue_needs_no_passphrase(invoke):
+    code, out, _ = invoke("catalogue", "--json", auth=False)
+    assert code == 0 and len(json.loads(out)["matters"]) >= 30
+    code, out, _ = invoke("catalogue", "hj-001", "--lang", "zh", auth=False)
+    assert "居住证" in out and "必要" in out
+    code, _, err = invoke("catalogue", "XX-000", auth=False)
+    assert code == 1 and "XX-000" in err
+
+
+def test_agents_passwd_and_recover(ready, tmp_path):
+    new = tmp_path / "new.txt"
+    new.write_text("second agent passphrase\n", encoding="utf-8")
+    code, _, err = ready("agent", "add", "张建国", "--new-passphrase-file", str(new),
+                         "--insecure-fast-kdf")
+    assert code == 0, err
+    code, out, _ = ready("agent", "list", "--json")
+    assert json.loads(out)["agents"] == ["李春梅", "张建国"]
+    code = run(cli, ["list", "--home", str(ready.home), "--passphrase-file", str(new)])
+    assert code == 0
+
+
+def test_list_json_never_loads_textual(ready, passphrase_file):
+    probe = ("import sys; from station.cli import main; sys.argv=['station','list','--json',"
+             f"'--home',{str(ready.home)!r},'--passphrase-file',{str(passphrase_file)!r}];\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "assert 'textual' not in sys.modules, 'textual was imported'")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_demo_runs_and_prints_a_list(invoke):
+    code, out, err = invoke("demo", auth=False)
+    assert code == 0, err
+    assert "V001-" in out and "Demo station V001" in err

@@ -1,0 +1,83 @@
+"""Bad input gets a clear sentence and changes nothing: not a station, not SQLite, corrupt,
+an existing vault under `init`, unsent work under `init --force`."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from station.store.db import db_path
+from station.store.errors import CorruptDatabase, NotAStation, StationExists, UnsentWork
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from tests.conftest import PASSPHRASE
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_directory_without_a_station(tmp_path, now):
+    with pytest.raises(NotAStation) as exc:
+        Station.open(tmp_path / "empty", PASSPHRASE, now=now)
+    assert "station init" in exc.value.message("en")
+
+
+def test_a_file_that_is_not_sqlite(tmp_path, now):
+    home = tmp_path / "h"
+    home.mkdir()
+    db_path(home).write_bytes("这不是数据库".encode() * 100)
+    before = digest(db_path(home))
+    with pytest.raises(CorruptDatabase) as exc:
+        Station.open(home, PASSPHRASE, now=now)
+    assert "not an SQLite database" in exc.value.message("en")
+    assert digest(db_path(home)) == before
+
+
+def test_a_corrupt_database_is_refused_untouched(station, home, now):
+    for i in range(30):
+        station.create("resident", {"resident.name": f"居民{i}"})
+    station.close()
+    data = bytearray(db_path(home).read_bytes())
+    page = 4096
+    for offset in range(2 * page + 8, len(data) - page, page):  # trash the b-tree pages
+        data[offset:offset + 64] = b"\xff" * 64
+    db_path(home).write_bytes(bytes(data))
+    before = digest(db_path(home))
+    with pytest.raises(CorruptDatabase) as exc:
+        Station.open(home, PASSPHRASE, now=now)
+    assert "corrupt" in exc.value.message("en")
+    assert "已损坏" in exc.value.message("zh")
+    assert digest(db_path(home)) == before
+
+
+def test_init_over_an_existing_station_needs_force(station, home, now):
+    station.close()
+    before = digest(db_path(home))
+    with pytest.raises(StationExists) as exc:
+        Station.init(home, station_id="V002", name="另一站", agent="甲", passphrase=PASSPHRASE,
+                     kdf=FAST_KDF, now=now)
+    assert "--force" in exc.value.message("en")
+    assert digest(db_path(home)) == before
+
+
+def test_init_force_refuses_while_unsent_work_remains(station, home, now):
+    station.create("resident", {"resident.name": "王桂英"})
+    station.close()
+    before = digest(db_path(home))
+    with pytest.raises(UnsentWork) as exc:
+        Station.init(home, station_id="V001", name="站", agent="甲", passphrase=PASSPHRASE,
+                     kdf=FAST_KDF, force=True, now=now)
+    assert "1 changes" in exc.value.message("en")
+    assert "bundle export" in exc.value.message("en")
+    assert digest(db_path(home)) == before
+
+
+def test_init_force_keeps_the_old_vault_beside_the_new_one(station, home, now):
+    station.close()  # nothing was ever written: nothing unsent
+    new, _ = Station.init(home, station_id="V002", name="新站", agent="甲",
+                          passphrase=PASSPHRASE, kdf=FAST_KDF, force=True, now=now)
+    assert new.station_id == "V002"
+    new.close()
+    assert list(home.glob("station.db.replaced-*"))

@@ -1,0 +1,96 @@
+"""Bulk import: every bad row named by its line, nothing half-imported unless --skip-bad."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from station.domain import sample
+from station.store.importer import ImportFileError, ImportRefused, import_file
+
+TODAY = dt.date(2026, 11, 23)
+
+CSV = """姓名,身份证号,手机号,住址,村民小组,类别
+王桂英,11010519491231002x,13912345678,青石村三组 12 号,三组,独居老人、老年人
+赵建国,,,青石村一组 3 号,一组,退役军人
+"""
+
+
+def test_a_village_spreadsheet_with_chinese_headers(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8-sig")
+    report = import_file(station, path)
+    assert report.imported == 2
+    found = station.search("wgy")[0]
+    record = station.get(found.id)
+    assert record.fields["resident.id_number"] == "11010519491231002X"
+    assert record.fields["categories"] == ["elderly", "living_alone"]
+    assert station.get(station.search("赵建国")[0].id).fields["categories"] == ["veteran"]
+
+
+def test_gb18030_files_from_excel_are_read(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_bytes(CSV.encode("gb18030"))
+    assert import_file(station, path).imported == 2
+
+
+def test_bad_rows_are_reported_by_line_and_nothing_is_imported(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV + "李四,110105194912310021,,,,\n张三,,12345,,,\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    bad = exc.value.params["report"].bad
+    assert [row.line for row in bad] == [4, 5]
+    assert "check character" in bad[0].message("en")
+    assert bad[1].message("zh").startswith("第 5 行")
+    assert "--skip-bad" in exc.value.message("en")
+    assert station.counts()["residents"] == 0
+
+
+def test_skip_bad_imports_the_good_rows(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV + "张三,,12345,,,\n", encoding="utf-8")
+    report = import_file(station, path, skip_bad=True)
+    assert report.imported == 2 and [r.line for r in report.bad] == [4]
+    assert station.counts()["residents"] == 2
+
+
+def test_jsonl_with_nested_fields_and_every_kind(station, tmp_path):
+    people = list(sample.residents(5, seed=1, today=TODAY))
+    rows = [
+        *people,
+        *sample.applications(3, catalogue=station.catalogue, seed=1, today=TODAY, people=people),
+        *sample.visits(2, seed=1, today=TODAY, people=people),
+        {"kind": "application", "matter": "HJ-001",
+         "applicant": {"name": "王桂英", "id_number": "11010519491231002X"},
+         "materials": {"received": ["M01", "M02", "M03", "M04"]}},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    report = import_file(station, path)
+    assert report.imported == len(rows)
+    counts = station.counts()
+    assert (counts["residents"], counts["applications"], counts["visits"]) == (5, 4, 2)
+
+
+def test_a_broken_jsonl_line_is_named(station, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"kind": "resident", "resident.name": "甲"}\n{oops\n[1, 2]\n',
+                    encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    assert [r.line for r in exc.value.params["report"].bad] == [2, 3]
+    assert "not a JSON object" in exc.value.params["report"].bad[0].message("en")
+
+
+def test_unreadable_files_get_a_clear_error(station, tmp_path):
+    with pytest.raises(ImportFileError):
+        import_file(station, tmp_path / "missing.csv")
+    odd = tmp_path / "rows.xlsx"
+    odd.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ImportFileError) as exc:
+        import_file(station, odd)
+    assert ".csv or .jsonl" in exc.value.message("en")
