@@ -7,6 +7,8 @@
      ├── StationExists     init over an existing vault without --force
      ├── UnsentWork        a reset would drop changesets never sent or exported
      ├── NoSuchRecord      no record with that receipt number or id
+     ├── NoSuchConflict    no open conflict with that id
+     ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── Busy              another process holds the database too long
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
@@ -68,6 +70,20 @@ class NoSuchRecord(StoreError):
     code = "store.no_record"
     zh = "没有编号为 {ref} 的记录"
     en = "There is no record {ref}"
+
+
+class NoSuchConflict(StoreError):
+    code = "store.no_conflict"
+    zh = "没有待处理的冲突 {ref}（可能已在别处解决）"
+    en = "There is no open conflict {ref} (it may have been settled elsewhere)"
+
+
+class SettleChoice(StoreError):
+    code = "store.settle_choice"
+    zh = ("请选择其中一个值（--pick 序号），或输入新值（--value），二者选一；"
+          "状态冲突只能选办结或退回")
+    en = ("Pick one of the listed values (--pick N) or enter a new one (--value), not both; "
+          "a status conflict settles on completed or returned")
 
 
 class Busy(StoreError):

@@ -20,12 +20,18 @@ from typing import Any
 import sqlite_utils
 
 from station.domain import merge
-from station.domain.casework import check_materials, due_problems, missing_materials, plan_move
+from station.domain.casework import (
+    OUTCOMES,
+    check_materials,
+    due_problems,
+    missing_materials,
+    plan_move,
+)
 from station.domain.catalogue import Catalogue, Matter, shipped_catalogue
 from station.domain.changeset import Op
 from station.domain.errors import AuthorityRefused, ValidationError
 from station.domain.records import SCHEMAS, field_for, split_items
-from station.domain.rules import clean_element, clean_value
+from station.domain.rules import check_status_value, clean_element, clean_value
 from station.domain.status import LATTICES
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
 from station.domain.workdays import WorkCalendar
@@ -33,8 +39,10 @@ from station.store import db as dbmod
 from station.store.errors import (
     AgentExists,
     LastSlot,
+    NoSuchConflict,
     NoSuchRecord,
     NotAStation,
+    SettleChoice,
     StationExists,
     Tampered,
     UnknownAgent,
@@ -72,6 +80,25 @@ class Prepared:
     cleaned: dict[str, Any]
     status: dict[str, Any] | None
     scope: str
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    """One open conflict: a field whose replicas disagree, with every competing value."""
+
+    id: str  # "<receipt>:<field>", what `station conflicts settle` takes
+    record: str
+    receipt: str | None
+    kind: str
+    field: str
+    heads: tuple[merge.Head, ...]  # the provisional (last-writer-wins) value first
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "record": self.record, "receipt": self.receipt,
+                "kind": self.kind, "field": self.field,
+                "heads": [{"pick": i, "value": h.value, "author": h.author, "device": h.device,
+                           "hlc": h.hlc, "op": h.op_id}
+                          for i, h in enumerate(self.heads, start=1)]}
 
 
 @dataclass(frozen=True)
@@ -642,6 +669,55 @@ class Station:
         ids = [r[0] for r in self.db.execute("SELECT record FROM blind_index WHERE token=?",
                                              [token])]
         return self.list(ids=ids) if ids else []
+
+    # --- conflicts -------------------------------------------------------------------------
+
+    def conflicts(self) -> list[ConflictView]:
+        """Every open conflict, with every competing value: who wrote it, when, from where."""
+        out = []
+        rows = self.db.execute("SELECT c.record, c.field, r.receipt FROM conflicts c "
+                               "JOIN records r ON r.id = c.record ORDER BY c.opened").fetchall()
+        for record_id, field_name, receipt in rows:
+            record = self.ledger.record(record_id)
+            for conflict in record.conflicts:
+                if conflict.field == field_name:
+                    out.append(ConflictView(f"{receipt or record_id}:{field_name}", record_id,
+                                            receipt, record.kind, field_name, conflict.heads))
+        return out
+
+    def settle(self, conflict_id: str, *, pick: int | None = None,
+               value: Any = None) -> Record:
+        """Close a conflict by picking a head (1-based, as listed) or entering a new value.
+
+        The op names every head as ``prev``, so the conflict closes on every replica that
+        receives it, whatever order things arrive in."""
+        ref, _, field_name = conflict_id.rpartition(":")
+        record = self.get(ref)
+        conflict = next((c for c in record.conflicts if c.field == field_name), None)
+        if conflict is None:
+            raise NoSuchConflict(ref=conflict_id)
+        if (pick is None) == (value is None):
+            raise SettleChoice()
+        if pick is not None:
+            if not 1 <= pick <= len(conflict.heads):
+                raise SettleChoice()
+            chosen = conflict.heads[pick - 1].value
+        elif field_name == "status":
+            chosen = {**conflict.heads[0].value, "to": str(value).strip()}
+        else:
+            chosen = self._clean(record.kind, {field_name: value}, current={})[field_name]
+        kind_of_op = "status" if field_name == "status" else "set"
+        if kind_of_op == "status":
+            chosen = check_status_value(record.kind, chosen)
+            if chosen["to"] not in OUTCOMES:
+                raise SettleChoice()
+
+        def build(state: merge.State) -> list[Op]:
+            heads = (merge.status_heads(state) if kind_of_op == "status"
+                     else merge.register_heads(state, field_name))
+            return [Op(kind_of_op, field_name, chosen, prev=tuple(h.op_id for h in heads))]
+
+        return self._commit(record.id, record, build)
 
     def counts(self) -> dict[str, int]:
         out = {f"{kind}s": 0 for kind in SCHEMAS}

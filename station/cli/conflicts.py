@@ -1,0 +1,54 @@
+"""``station conflicts``: see every disagreement between replicas, and settle one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from station.cli.common import Env, common
+from station.cli.vault import unlock
+from station.domain.records import field_for
+
+
+def _when(hlc: str) -> str:
+    wall = int(hlc.split(".", 1)[0])
+    return dt.datetime.fromtimestamp(wall / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group("conflicts", invoke_without_command=True)
+@common(json_output=True)
+@click.pass_context
+def conflicts_group(ctx: click.Context, env: Env) -> None:
+    """List open conflicts: every competing value, who wrote it, when, from which device."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with unlock(env) as station:
+        found = station.conflicts()
+
+    def human() -> None:
+        if not found:
+            env.say("没有待处理的冲突", "No open conflicts")
+        for c in found:
+            spec = field_for(c.kind, c.field)
+            label = (spec.zh if env.lang == "zh" else spec.en) if spec else c.field
+            click.echo(f"{c.id}  {label}")
+            for i, head in enumerate(c.heads, start=1):
+                mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
+                click.echo(f"  --pick {i}: {head.value!r}  {head.author} @ {head.device}, "
+                           f"{_when(head.hlc)}{mark}")
+
+    env.emit([c.as_dict() for c in found], human)
+
+
+@conflicts_group.command("settle")
+@click.argument("conflict_id")
+@click.option("--pick", type=int, help="Keep the N-th value as listed.")
+@click.option("--value", help="Enter a new value instead.")
+@common(json_output=True)
+def settle_cmd(env: Env, conflict_id: str, pick: int | None, value: str | None) -> None:
+    """Settle a conflict; it closes on every station once synced."""
+    with unlock(env) as station:
+        record = station.settle(conflict_id, pick=pick, value=value)
+    env.emit(record.as_dict(), lambda: env.say(f"已解决冲突 {conflict_id}",
+                                               f"Settled {conflict_id}"))

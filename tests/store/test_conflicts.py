@@ -1,0 +1,156 @@
+"""Two stores edit the same record apart, exchange changesets, see the conflict, settle it.
+
+This is the station side of DESIGN §6 end to end, without a network: the sync client later
+carries exactly these changesets between stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.domain import merge
+from station.store.errors import NoSuchConflict, SettleChoice
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from tests.conftest import PASSPHRASE, FakeNow
+
+YEAR = dt.timedelta(days=365)
+
+
+def make(tmp_path, name, now):
+    st, _ = Station.init(tmp_path / name, station_id=name, name=name, agent=f"agent-{name}",
+                         passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    return st
+
+
+def exchange(*stations: Station) -> None:
+    """Everyone gets every changeset everyone has (what sync will do)."""
+    everything = {}
+    for st in stations:
+        for (rid,) in st.db.execute("SELECT id FROM records"):
+            for cs in st.ledger.changesets_of(rid):
+                everything[cs.id] = cs
+    for st in stations:
+        st.ledger.receive(everything.values(), today=st.today())
+
+
+def states(*stations: Station) -> list[bytes]:
+    out = []
+    for st in stations:
+        ids = sorted(r[0] for r in st.db.execute("SELECT id FROM records"))
+        out.append(b"|".join(merge.dump(st.ledger.state(i)) for i in ids))
+    return out
+
+
+@pytest.fixture
+def pair(tmp_path):
+    village = make(tmp_path, "V001", FakeNow())
+    bus = make(tmp_path, "BUS01", FakeNow())
+    yield village, bus
+    village.close()
+    bus.close()
+
+
+def test_concurrent_edits_conflict_at_both_and_settling_converges(pair):
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "王桂英",
+                                         "resident.phone": "13900000000"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.phone": "13900000001"})
+    bus.update(record.id, {"resident.phone": "13900000002"})
+    exchange(village, bus)
+    for st in (village, bus):
+        (conflict,) = st.conflicts()
+        assert conflict.field == "resident.phone"
+        assert {h.value for h in conflict.heads} == {"13900000001", "13900000002"}
+        assert {h.author for h in conflict.heads} == {"agent-V001", "agent-BUS01"}
+    assert states(village, bus)[0] == states(village, bus)[1]
+    shown = village.get(record.id).fields["resident.phone"]
+    settled = village.settle(village.conflicts()[0].id, pick=2)
+    assert settled.fields["resident.phone"] != shown
+    exchange(village, bus)
+    assert village.conflicts() == bus.conflicts() == []
+    assert bus.get(record.id).fields["resident.phone"] == settled.fields["resident.phone"]
+    a, b = states(village, bus)
+    assert a == b
+
+
+def test_settling_with_a_new_value(pair):
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "赵秀兰"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.address": "青石村一组 1 号"})
+    bus.update(record.id, {"resident.address": "青石村二组 2 号"})
+    exchange(village, bus)
+    cid = bus.conflicts()[0].id
+    with pytest.raises(SettleChoice):
+        bus.settle(cid)
+    with pytest.raises(SettleChoice):
+        bus.settle(cid, pick=3)
+    bus.settle(cid, value="青石村三组 3 号")
+    exchange(village, bus)
+    assert village.get(record.id).fields["resident.address"] == "青石村三组 3 号"
+    with pytest.raises(NoSuchConflict):
+        village.settle(cid, pick=1)
+
+
+def test_causality_beats_clocks_five_years_ahead_and_two_days_behind(tmp_path):
+    ahead = make(tmp_path, "V001", FakeNow(FakeNow().value + 5 * YEAR))
+    behind = make(tmp_path, "V002", FakeNow(FakeNow().value - dt.timedelta(days=2)))
+    record = ahead.create("resident", {"resident.name": "钱多多",
+                                       "resident.phone": "13900000000"})
+    exchange(ahead, behind)
+    # The laptop two days behind edits after seeing the value from the one 5 years ahead:
+    behind.update(record.id, {"resident.phone": "13911111111"})
+    exchange(ahead, behind)
+    for st in (ahead, behind):
+        assert st.get(record.id).fields["resident.phone"] == "13911111111"
+        assert st.conflicts() == []
+    # and the wrong clock was noticed, not adopted
+    skew = behind.db.execute("SELECT device, ahead_ms FROM clock_skew").fetchall()
+    assert skew and skew[0][0] == ahead.device and skew[0][1] > 4 * 365 * 24 * 3600 * 1000
+    behind.update(record.id, {"resident.phone": "13922222222"})
+    latest = next(h for h in behind.history(record.id)
+                  if any(op.get("v") == "13922222222" for op in h["ops"]))
+    assert latest["wall"] < int(record.updated.split(".")[0])  # its own clock, not year+5
+    ahead.close()
+    behind.close()
+
+
+def test_applying_the_same_changesets_twice_changes_nothing(pair):
+    village, bus = pair
+    village.create("resident", {"resident.name": "孙悟空"})
+    exchange(village, bus)
+    before = states(bus)
+    exchange(village, bus)
+    report = bus.ledger.receive([cs for (rid,) in village.db.execute("SELECT id FROM records")
+                                 for cs in village.ledger.changesets_of(rid)],
+                                today=bus.today())
+    assert report.new == 0 and report.duplicates == 1
+    assert states(bus) == before
+
+
+def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys):
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "周秀英"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.village_group": "一组"})
+    bus.update(record.id, {"resident.village_group": "二组"})
+    exchange(village, bus)
+    village.close()
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    assert run(cli, ["conflicts", "--json", *common]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["field"] for c in listed] == ["resident.village_group"]
+    assert {h["value"] for h in listed[0]["heads"]} == {"一组", "二组"}
+    assert run(cli, ["conflicts", *common]) == 0
+    assert "--pick 2" in capsys.readouterr().out
+    assert run(cli, ["conflicts", "settle", listed[0]["id"], "--pick", "1", *common]) == 0
+    assert run(cli, ["conflicts", "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out) == []
