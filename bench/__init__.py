@@ -9,4 +9,5 @@ target. Targets are read from that JSON, never timed inside unit tests.
 BENCHMARKS = {
     "save": "bench.save",
     "import": "bench.import",  # ``import`` is a keyword: loaded with importlib
+    "merge": "bench.merge",
 }

@@ -1,9 +1,10 @@
 """``python -m bench [NAME ...] [--quick] [--repeats N] [--keep] [--strict]``.
 
 Runs the named benchmarks (all of them when none is named), prints each one's table and
-writes ``bench/out/<name>.json``. Missed targets are reported in the table and the JSON; the
-exit status is 1 for them only with ``--strict`` (a smoke test runs ``--quick`` and checks
-that it works, not how fast a shared machine happened to be).
+writes ``bench/out/<name>.json`` (``<name>.quick.json`` with ``--quick``). Missed targets
+are reported in the table and the JSON; the exit status is 1 for them only with
+``--strict`` (a smoke test runs ``--quick`` and checks that it works, not how fast a shared
+machine happened to be).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from bench.common import OUT_DIR, log, table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[2])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the station benchmarks: tables on stdout, JSON in bench/out/.")
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--quick", action="store_true",

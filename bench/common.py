@@ -2,7 +2,8 @@
 the aligned table, the JSON file, and the target checks.
 
 A benchmark returns a ``Report``; ``Report.finish()`` prints it and writes
-``bench/out/<name>.json``. Each target there is ``{"metric", "target", "value", "unit",
+``bench/out/<name>.json`` (``<name>.quick.json`` for ``--quick``, so a smoke run never
+overwrites a full result). Each target there is ``{"metric", "target", "value", "unit",
 "ok"}``; ``ok`` is what a later check reads (nothing here asserts on time).
 """
 
@@ -197,7 +198,8 @@ class Report:
 
     def write(self, out_dir: Path = OUT_DIR) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"{self.name}.json"
+        # a --quick smoke run never overwrites the result of a full run
+        path = out_dir / f"{self.name}{'.quick' if self.quick else ''}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n",
                        encoding="utf-8")

@@ -1,7 +1,7 @@
 """Where the time goes: cProfile of the saves and of an import (not a benchmark; no JSON).
 
-    python -m bench.profile save [--home DIR | --records N] [--saves N] [--top N]
-    python -m bench.profile import [--rows N] [--top N]
+    python -m bench.profile save [--home DIR | --records N] [--saves N] [--top N] [--sort S]
+    python -m bench.profile import [--rows N] [--top N] [--sort cumulative|tottime]
 
 ``save`` profiles ``--saves`` updates and as many application creates on a station with
 ``--records`` residents (or on a kept one: ``python -m bench save --keep`` leaves it under
@@ -32,20 +32,20 @@ from station.domain import sample
 from station.store.importer import import_file
 
 
-def show(title: str, fn: Callable[[], object], top: int) -> None:
+def show(title: str, fn: Callable[[], object], top: int, sort: str = "cumulative") -> None:
     profile = cProfile.Profile()
     profile.enable()
     fn()
     profile.disable()
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
-    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    stats.strip_dirs().sort_stats(sort).print_stats(top)
     print(f"=== {title} ===")
     print(out.getvalue().strip().split("\n", 2)[-1] if out.getvalue() else "")
     print()
 
 
-def profile_save(home: Path | None, records: int, saves: int, top: int) -> None:
+def profile_save(home: Path | None, records: int, saves: int, top: int, sort: str) -> None:
     with scratch("profile-save") as work:
         people: list[dict[str, Any]] | None = None
         if home is None:
@@ -75,20 +75,20 @@ def profile_save(home: Path | None, records: int, saves: int, top: int) -> None:
                     station.create("application", values)
 
             n = station.db.execute("SELECT count(*) FROM records").fetchone()[0]
-            show(f"{saves} updates (station.update), {n} records stored", updates, top)
-            show(f"{saves} creates (station.create application)", creates, top)
+            show(f"{saves} updates (station.update), {n} records stored", updates, top, sort)
+            show(f"{saves} creates (station.create application)", creates, top, sort)
         finally:
             station.close()
 
 
-def profile_import(rows: int, top: int) -> None:
+def profile_import(rows: int, top: int, sort: str) -> None:
     with scratch("profile-import") as work:
         csv_path = work / "residents.csv"
         write_residents_csv(csv_path, rows)
         station = new_station(work / "station")
         try:
             show(f"import_file of {rows} residents", lambda: import_file(station, csv_path),
-                 top)
+                 top, sort)
         finally:
             station.close()
 
@@ -101,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saves", type=int, default=200)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative")
     args = parser.parse_args(argv)
     if args.what == "save":
-        profile_save(args.home, args.records, args.saves, args.top)
+        profile_save(args.home, args.records, args.saves, args.top, args.sort)
     else:
-        profile_import(args.rows, args.top)
+        profile_import(args.rows, args.top, args.sort)
     return 0
 
 

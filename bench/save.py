@@ -55,8 +55,8 @@ def written_bytes(station: Station, record_id: str) -> int:
     """What the last save wrote that a bare commit must also write: the newest changeset's
     body, the record's encrypted state and label, and its blind-index tokens."""
     db = station.db
-    body = db.execute("SELECT length(body) FROM changesets ORDER BY seq DESC LIMIT 1"
-                      ).fetchone()[0]
+    body = db.execute("SELECT length(body) FROM changesets WHERE record=? "
+                      "ORDER BY hlc DESC LIMIT 1", [record_id]).fetchone()[0]
     state, label = db.execute("SELECT length(state), coalesce(length(label), 0) FROM records "
                               "WHERE id=?", [record_id]).fetchone()
     tokens = db.execute("SELECT coalesce(sum(length(token)), 0) FROM blind_index "

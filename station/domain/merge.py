@@ -24,10 +24,11 @@ The state is a plain dict so the store can serialise and encrypt it as the recor
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.records import SCHEMAS, field_for
@@ -43,17 +44,18 @@ def empty(kind: str, record: str, scope: str) -> State:
             "creator": None}
 
 
-def canonical(value: Any) -> str:
-    """The one serialisation used to compare values and to dump state byte-identically."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def dump(state: State) -> bytes:
-    return canonical(state).encode("utf-8")
+    """The one serialisation: sorted keys, compact, UTF-8. Equal states, equal bytes."""
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+
+
+def canonical(value: Any) -> str:
+    """A value as a string key, to compare values and to key set elements."""
+    return dump(value).decode("utf-8")
 
 
 def load(raw: bytes) -> State:
-    return json.loads(raw)
+    return orjson.loads(raw)
 
 
 def _has(sorted_ids: list[str], item: str) -> bool:
@@ -195,16 +197,23 @@ def status_value(state: State) -> dict[str, Any]:
     return {"to": LATTICES[state["kind"]].initial, "round": 0}
 
 
+def _lww(heads: dict[str, list[Any]]) -> Any:
+    """The provisional value among heads: highest HLC, then op id (same order as _heads)."""
+    if len(heads) == 1:
+        return next(iter(heads.values()))[0]
+    op_id = max(heads, key=lambda k: (heads[k][1], k))
+    return heads[op_id][0]
+
+
 def fields(state: State) -> dict[str, Any]:
     """The record as a person sees it: dotted field names to values."""
     out: dict[str, Any] = {}
     for name, slot in state["reg"].items():
-        heads = _heads(slot)
-        if heads:
-            out[name] = heads[0].value
+        if slot["heads"]:
+            out[name] = _lww(slot["heads"])
     for name, slot in state["set"].items():
         rm = set(slot["rm"])
-        live = [json.loads(el) for el, tags in slot["adds"].items() if set(tags) - rm]
+        live = [orjson.loads(el) for el, tags in slot["adds"].items() if set(tags) - rm]
         out[name] = sorted(live, key=canonical)
     for name, entries in state["log"].items():
         ordered = sorted(entries.items(), key=lambda kv: (kv[1][0], kv[0]))
@@ -217,8 +226,11 @@ def conflicts(state: State) -> list[Conflict]:
     """Every field whose heads disagree, for a person to settle."""
     found = []
     for name in sorted(state["reg"]):
-        heads = _heads(state["reg"][name])
-        if len(heads) > 1 and _disagree(heads):
+        slot = state["reg"][name]
+        if len(slot["heads"]) < 2:
+            continue
+        heads = _heads(slot)
+        if _disagree(heads):
             found.append(Conflict(name, tuple(heads)))
     heads = status_heads(state)
     if len(heads) > 1 and len({h.value["to"] for h in heads}) > 1:

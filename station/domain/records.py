@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 MergeKind = Literal["register", "map", "orset", "log", "status", "authority"]
@@ -101,12 +102,17 @@ CHOICE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+@cache
+def _by_label(choices: tuple[str, ...]) -> dict[str, str]:
+    return {CHOICE_LABELS[code][0]: code for code in choices if code in CHOICE_LABELS}
+
+
 def choice_code(text: str, choices: tuple[str, ...]) -> str:
     """The code for what a person typed: the code itself or its Chinese label."""
     text = text.strip()
     if text in choices:
         return text
-    return next((code for code in choices if CHOICE_LABELS.get(code, ("",))[0] == text), text)
+    return _by_label(choices).get(text, text)
 
 
 _ITEM_SPLIT = re.compile(r"[、,，;；/|\s]+")
@@ -180,9 +186,14 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
 PERSON_PREFIX = {"application": "applicant", "visit": "resident", "resident": "resident"}
 
 
+_BY_NAME = {kind: {f.name: f for f in fields} for kind, fields in SCHEMAS.items()}
+
+
 def field_for(kind: str, name: str) -> Field | None:
     """The field definition for ``name`` in ``kind`` (``materials.due.M02`` → the map)."""
-    for f in SCHEMAS[kind]:
-        if f.name == name or (f.merge == "map" and name.startswith(f.name + ".")):
-            return f
-    return None
+    found = _BY_NAME[kind].get(name)
+    if found is None and "." in name:
+        parent = _BY_NAME[kind].get(name.rsplit(".", 1)[0])
+        if parent is not None and parent.merge == "map":
+            return parent
+    return found

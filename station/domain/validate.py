@@ -150,6 +150,9 @@ def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number"
 # --- phones, dates, text ------------------------------------------------------------------
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def check_mobile(value: str, *, field_name: str = "phone") -> str:
@@ -205,8 +208,7 @@ def check_text(
     text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
     if required and not text:
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
-    allowed = "\n\t" if multiline else ""
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+    if (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
         raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)
     if len(text) > max_len:
         raise invalid(field_name, "too_long", label_zh=label_zh, label_en=label_en, max=max_len)

@@ -55,6 +55,7 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a big village's hot pages
         if check and not create:
             row = conn.execute("PRAGMA quick_check").fetchone()
             if row[0] != "ok":

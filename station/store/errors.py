@@ -7,6 +7,7 @@
      ├── StationExists     init over an existing vault without --force
      ├── UnsentWork        a reset would drop changesets never sent or exported
      ├── NoSuchRecord      no record with that receipt number or id
+     ├── AmbiguousReceipt  a receipt number reused (a reinstalled laptop): use the id
      ├── NoSuchConflict    no open conflict with that id
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── Busy              another process holds the database too long
@@ -70,6 +71,13 @@ class NoSuchRecord(StoreError):
     code = "store.no_record"
     zh = "没有编号为 {ref} 的记录"
     en = "There is no record {ref}"
+
+
+class AmbiguousReceipt(StoreError):
+    code = "store.ambiguous_receipt"
+    zh = "有多条记录使用编号 {ref}（站点重装后编号重复）；请改用记录 ID：{ids}"
+    en = ("Several records carry receipt no. {ref} (numbers reused after a reinstall); use a "
+          "record id instead: {ids}")
 
 
 class NoSuchConflict(StoreError):

@@ -167,11 +167,9 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
             progress(i, total * 2)
     if report.bad and not skip_bad:
         raise ImportRefused(bad=len(report.bad), report=report)
-    with station.batch():
-        for i, item in enumerate(prepared, start=1):
-            report.receipts.append(station.commit_new(item).receipt or "")
-            if progress and i % 500 == 0:
-                progress(total + i, total * 2)
+    written = station.create_many(
+        prepared, progress=(lambda n: progress(total + n, total * 2)) if progress else None)
+    report.receipts = [r.receipt or "" for r in written]
     report.imported = len(prepared)
     if progress:
         progress(total * 2, total * 2)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
-import uuid6
+import uuid_utils
 
 from station.domain import merge
 from station.domain.changeset import Changeset, Op
@@ -34,10 +34,14 @@ from station.wire.envelope import seal_changeset
 from station.wire.keys import Signer
 
 Build = Callable[[merge.State], list[Op]]
+RECORD_COLUMNS = ("id", "kind", "scope", "receipt", "status", "round", "matter", "channel",
+                  "received_on", "promised_date", "next_due", "last_contact", "rating",
+                  "followup_open", "conflicts", "created", "updated", "version", "state",
+                  "label")
 
 
 def new_id() -> str:
-    return str(uuid6.uuid7())
+    return str(uuid_utils.uuid7())
 
 
 @dataclass
@@ -47,6 +51,25 @@ class Sealing:
     station: str
     signer: Signer
     centre_public: bytes
+
+
+@dataclass
+class Stored:
+    version: int
+    state: merge.State
+    conflicts: int
+
+
+@dataclass
+class NewRecord:
+    """What ``create_many`` needs for one new record: its ops are already validated."""
+
+    record_id: str
+    kind: str
+    scope: str
+    author: str
+    origin: str
+    ops: list[Op]
 
 
 @dataclass
@@ -60,11 +83,12 @@ class ReceiveReport:
 class Ledger:
     """Reads and writes changesets and merged records under the vault's keys."""
 
-    def __init__(self, db: sqlite_utils.Database, keys: Keys, device: str,
+    def __init__(self, db: sqlite_utils.Database, keys: Keys, *, station: str, device: str,
                  sealing: Sealing | None = None,
                  now_ms: Callable[[], int] | None = None) -> None:
         self.db = db
         self.keys = keys
+        self.station = station
         self.device = device
         self.sealing = sealing
         self.clock = Clock(device) if now_ms is None else Clock(device, now=now_ms)
@@ -72,16 +96,23 @@ class Ledger:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def state(self, record_id: str) -> merge.State | None:
-        """The merged state of a record, rebuilt from its changesets if the body is damaged."""
-        row = self.db.execute("SELECT version, state FROM records WHERE id=?",
+    def _row(self, record_id: str) -> Stored | None:
+        """The stored row of a record: its version, state and open conflict count."""
+        row = self.db.execute("SELECT version, state, conflicts FROM records WHERE id=?",
                               [record_id]).fetchone()
         if row is None:
             return None
+        version, blob, conflicts = row
         try:
-            return merge.load(self.keys.open("records", row[1], f"records|{record_id}|{row[0]}"))
+            state = merge.load(self.keys.open("records", blob, f"records|{record_id}|{version}"))
         except Tampered:
-            return self.rebuild(record_id)
+            state = self.rebuild(record_id)
+        return Stored(version, state, conflicts)
+
+    def state(self, record_id: str) -> merge.State | None:
+        """The merged state of a record, rebuilt from its changesets if the body is damaged."""
+        stored = self._row(record_id)
+        return stored.state if stored else None
 
     def rebuild(self, record_id: str) -> merge.State:
         """Re-merge a record from its changesets; a damaged one is reported by receipt no."""
@@ -119,71 +150,123 @@ class Ledger:
             if self.clock.last is None or last > self.clock.last:
                 self.clock.last = last
 
-    def _tick(self) -> HLC:
-        self._load_clock()
-        return self.clock.tick()
-
     def _save_clock(self) -> None:
         assert self.clock.last is not None
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('hlc', ?)",
                         [self.clock.last.encode()])
 
     def commit(self, *, record_id: str, kind: str, scope: str, author: str, origin: str,
-               build: Build, today: dt.date) -> tuple[Changeset, Record]:
+               build: Build) -> tuple[Changeset, Record]:
         """Make one local changeset: ``build`` turns the current state into ops, inside the
-        transaction, so what ``prev`` names is exactly what this writer saw."""
+        transaction, so what ``prev`` names is exactly what this writer saw. The ops come
+        from values the service has already validated."""
         with write(self.db):
-            state = self.state(record_id) or merge.empty(kind, record_id, scope)
+            stored = self._row(record_id)
+            state = stored.state if stored else merge.empty(kind, record_id, scope)
             ops = build(state)
+            self._load_clock()
             cs = Changeset(new_id(), record_id, kind, state["scope"], origin, author,
-                           self._tick(), tuple(ops))
-            check_changeset(cs, today=today, strict=False)
+                           self.clock.tick(), tuple(ops))
             encoded = encode_changeset(cs)
-            record = self._store(cs, encoded, state, local=True)
+            self._insert_changesets([self._changeset_row(cs, encoded, local=True)])
             if self.sealing is not None:
-                self._to_outbox(cs, encoded)
+                self._insert_outbox([self._outbox_row(cs, encoded)])
+            merge.apply(state, cs)
+            record = self._project(state, stored)
             self._save_clock()
         self._notify(record)
         return cs, record
 
-    def _to_outbox(self, cs: Changeset, encoded: bytes) -> None:
+    def create_many(self, items: Iterable[NewRecord]) -> list[Record]:
+        """Many new records, each its own changeset, written with ``executemany`` inside the
+        caller's transaction (a bulk import): all commit together or none does."""
+        changesets, outbox, records, blind = [], [], [], []
+        self._load_clock()
+        out = []
+        for item in items:
+            cs = Changeset(new_id(), item.record_id, item.kind, item.scope, item.origin,
+                           item.author, self.clock.tick(), tuple(item.ops))
+            encoded = encode_changeset(cs)
+            changesets.append(self._changeset_row(cs, encoded, local=True))
+            if self.sealing is not None:
+                outbox.append(self._outbox_row(cs, encoded))
+            state = merge.empty(item.kind, item.record_id, item.scope)
+            merge.apply(state, cs)
+            record = view(state)
+            records.append(self._record_row(record, state, 1))
+            blind.extend((token, record.id) for token in self._tokens(record))
+            out.append(record)
+        self._insert_changesets(changesets)
+        self._insert_outbox(outbox)
+        if records:
+            names = ", ".join(RECORD_COLUMNS)
+            marks = ", ".join("?" for _ in RECORD_COLUMNS)
+            self.db.conn.executemany(f"INSERT INTO records({names}) VALUES ({marks})", records)
+        self.db.conn.executemany("INSERT OR IGNORE INTO blind_index(token, record) VALUES (?,?)",
+                                 blind)
+        if self.clock.last is not None:
+            self._save_clock()
+        return out
+
+    def _changeset_row(self, cs: Changeset, encoded: bytes, *, local: bool) -> tuple[Any, ...]:
+        return (cs.id, cs.record, cs.origin, cs.hlc.encode(), int(local),
+                self.keys.seal("changesets", encoded, f"changesets|{cs.id}|1"))
+
+    def _insert_changesets(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO changesets(id, record, origin, hlc, local, body) VALUES (?,?,?,?,?,?)",
+            rows)
+
+    def _outbox_row(self, cs: Changeset, encoded: bytes) -> tuple[Any, ...]:
         assert self.sealing is not None
         sealed = seal_changeset(encoded, changeset_id=cs.id, station=self.sealing.station,
                                 signer=self.sealing.signer,
                                 centre_public=self.sealing.centre_public)
-        self.db.execute("INSERT OR IGNORE INTO outbox(changeset, sealed, created) VALUES (?,?,?)",
-                        [cs.id, sealed, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
+        return (cs.id, sealed, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
-    def _store(self, cs: Changeset, encoded: bytes, state: merge.State, *,
-               local: bool) -> Record:
-        self.db.execute(
-            "INSERT INTO changesets(id, record, origin, hlc, local, body) VALUES (?,?,?,?,?,?)",
-            [cs.id, cs.record, cs.origin, cs.hlc.encode(), int(local),
-             self.keys.seal("changesets", encoded, f"changesets|{cs.id}|1")])
-        merge.apply(state, cs)
-        return self._project(state)
+    def _insert_outbox(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO outbox(changeset, sealed, created) VALUES (?,?,?)", rows)
 
-    def _project(self, state: merge.State) -> Record:
+    def _tokens(self, record: Record) -> set[bytes]:
+        return {self.keys.blind(what, value) for what, value in blind_values(record)}
+
+    def _record_row(self, record: Record, state: merge.State, version: int) -> tuple[Any, ...]:
+        cols = columns(record, version)
+        cols["state"] = self.keys.seal("records", merge.dump(state),
+                                       f"records|{record.id}|{version}")
+        cols["label"] = self.keys.seal("labels", record.name.encode(),
+                                       f"labels|{record.id}|{version}")
+        return tuple(cols[c] for c in RECORD_COLUMNS)
+
+    def _project(self, state: merge.State, stored: Stored | None) -> Record:
+        """Write the record row, its blind-index tokens and its open conflicts."""
         record = view(state)
         rid = record.id
-        row = self.db.execute("SELECT version FROM records WHERE id=?", [rid]).fetchone()
-        version = (row[0] if row else 0) + 1
-        cols = columns(record, version)
-        cols["state"] = self.keys.seal("records", merge.dump(state), f"records|{rid}|{version}")
-        cols["label"] = self.keys.seal("labels", record.name.encode(), f"labels|{rid}|{version}")
-        names = ", ".join(cols)
-        marks = ", ".join("?" for _ in cols)
-        self.db.execute(f"INSERT OR REPLACE INTO records({names}) VALUES ({marks})",
-                        list(cols.values()))
-        self.db.execute("DELETE FROM blind_index WHERE record=?", [rid])
-        for what, value in blind_values(record):
-            self.db.execute("INSERT OR IGNORE INTO blind_index(token, record) VALUES (?, ?)",
-                            [self.keys.blind(what, value), rid])
-        self.db.execute("DELETE FROM conflicts WHERE record=?", [rid])
-        for conflict in record.conflicts:
-            self.db.execute(
-                "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)",
-                [rid, conflict.field, len(conflict.heads), min(h.hlc for h in conflict.heads)])
+        version = (stored.version if stored else 0) + 1
+        row = self._record_row(record, state, version)
+        if stored is None:
+            marks = ", ".join("?" for _ in RECORD_COLUMNS)
+            self.db.execute(f"INSERT INTO records({', '.join(RECORD_COLUMNS)}) "
+                            f"VALUES ({marks})", list(row))
+            old_tokens: set[bytes] = set()
+        else:
+            assignments = ", ".join(f"{c}=?" for c in RECORD_COLUMNS[1:])
+            self.db.execute(f"UPDATE records SET {assignments} WHERE id=?", [*row[1:], rid])
+            old_tokens = {r[0] for r in self.db.execute(
+                "SELECT token FROM blind_index WHERE record=?", [rid])}
+        new_tokens = self._tokens(record)
+        for token in old_tokens - new_tokens:
+            self.db.execute("DELETE FROM blind_index WHERE token=? AND record=?", [token, rid])
+        for token in new_tokens - old_tokens:
+            self.db.execute("INSERT INTO blind_index(token, record) VALUES (?, ?)", [token, rid])
+        if (stored and stored.conflicts) or record.conflicts:
+            self.db.execute("DELETE FROM conflicts WHERE record=?", [rid])
+            for conflict in record.conflicts:
+                self.db.execute(
+                    "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)",
+                    [rid, conflict.field, len(conflict.heads),
+                     min(h.hlc for h in conflict.heads)])
         return record
 
     def receive(self, changesets: Iterable[Changeset], *, today: dt.date,
@@ -216,21 +299,33 @@ class Ledger:
         if not fresh:
             return
         self._load_clock()
-        state = self.state(rid) or merge.empty(fresh[0].kind, rid, fresh[0].scope)
+        stored = self._row(rid)
+        state = stored.state if stored else merge.empty(fresh[0].kind, rid, fresh[0].scope)
         for cs in fresh:
             if not self.clock.observe(cs.hlc):
                 self._record_skew(cs.hlc)
-            self.db.execute(
-                "INSERT INTO changesets(id, record, origin, hlc, local, body) "
-                "VALUES (?,?,?,?,0,?)",
-                [cs.id, cs.record, cs.origin, cs.hlc.encode(),
-                 self.keys.seal("changesets", encode_changeset(cs), f"changesets|{cs.id}|1")])
             merge.apply(state, cs)
-        record = self._project(state)
+        self._insert_changesets([self._changeset_row(cs, encode_changeset(cs), local=False)
+                                 for cs in fresh])
+        record = self._project(state, stored)
+        self._keep_receipts_ahead(record.receipt)
         report.new += len(fresh)
         report.records.add(rid)
         report.conflicts += len(record.conflicts)
         self._notify(record)
+
+    def _keep_receipts_ahead(self, receipt: str | None) -> None:
+        """A reinstalled laptop pulls back its own station's records: its receipt counter
+        must continue after theirs, never hand out a number again."""
+        if not receipt or not receipt.startswith(self.station + "-"):
+            return
+        try:
+            day, n = receipt.rsplit("-", 2)[1:]
+            number = int(n)
+        except ValueError:
+            return
+        self.db.execute("INSERT INTO receipt_counters(day, n) VALUES (?, ?) "
+                        "ON CONFLICT(day) DO UPDATE SET n = max(n, excluded.n)", [day, number])
 
     def _record_skew(self, remote: HLC) -> None:
         ahead = remote.wall - self.clock.now()
@@ -242,13 +337,15 @@ class Ledger:
         for callback in self.on_change:
             callback(record)
 
-    def next_receipt(self, station: str, day: dt.date) -> str:
-        """``<station>-<yyyymmdd>-<nnnn>``; call inside a write transaction."""
+    def next_receipts(self, station: str, day: dt.date, count: int = 1) -> list[str]:
+        """``count`` receipt numbers ``<station>-<yyyymmdd>-<nnnn>``, in one statement;
+        call inside a write transaction (it is what keeps them unique across processes)."""
         key = day.strftime("%Y%m%d")
-        row = self.db.execute(
-            "INSERT INTO receipt_counters(day, n) VALUES (?, 1) "
-            "ON CONFLICT(day) DO UPDATE SET n = n + 1 RETURNING n", [key]).fetchone()
-        return f"{station}-{key}-{row[0]:04d}"
+        (last,) = self.db.execute(
+            "INSERT INTO receipt_counters(day, n) VALUES (?, ?) "
+            "ON CONFLICT(day) DO UPDATE SET n = n + excluded.n RETURNING n",
+            [key, count]).fetchone()
+        return [f"{station}-{key}-{n:04d}" for n in range(last - count + 1, last + 1)]
 
     def history(self, record_id: str) -> list[dict[str, Any]]:
         """Who changed what, when, from which device: one entry per changeset."""

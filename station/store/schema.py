@@ -4,6 +4,10 @@ Each migration runs in one transaction together with the record that it ran, and
 ``meta.schema_version``. Migrations only add: no changeset, outbox or inbox row is ever
 dropped by an upgrade (DESIGN §7, "unsent work deleted by an upgrade").
 
+Every index costs pages written on each save, so there are only the ones lists and look-ups
+need (a save must stay close to the cost of a bare SQLite commit). Changeset ids are UUIDv7,
+time-ordered, so the changesets table (keyed by id) grows at its right edge.
+
 Plaintext columns hold nothing personal: kinds, statuses, matter codes, dates, receipt
 numbers, HLCs and flags. Names, ID numbers, phones and addresses live only inside AES-GCM
 bodies (``state``, ``label``, ``body``) and as HMAC tokens in ``blind_index``.
@@ -41,23 +45,22 @@ def _v1(db: sqlite_utils.Database) -> None:
             salt BLOB NOT NULL, wrapped BLOB NOT NULL, created TEXT NOT NULL);
         CREATE TABLE secrets (name TEXT PRIMARY KEY, body BLOB NOT NULL);
         CREATE TABLE changesets (
-            seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, record TEXT NOT NULL,
+            id TEXT PRIMARY KEY, record TEXT NOT NULL,
             origin TEXT NOT NULL, hlc TEXT NOT NULL, local INTEGER NOT NULL,
             acked INTEGER NOT NULL DEFAULT 0, exported INTEGER NOT NULL DEFAULT 0,
-            body BLOB NOT NULL);
-        CREATE INDEX changesets_unsent ON changesets(local, acked);
+            body BLOB NOT NULL) WITHOUT ROWID;
         CREATE INDEX changesets_record ON changesets(record, hlc);
         CREATE TABLE records (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL,
-            receipt TEXT UNIQUE, status TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 0,
+            receipt TEXT, status TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 0,
             matter TEXT, channel TEXT, received_on TEXT, promised_date TEXT,
             next_due TEXT, last_contact TEXT, rating TEXT, followup_open INTEGER NOT NULL DEFAULT 0,
             conflicts INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
             version INTEGER NOT NULL,
             state BLOB NOT NULL, label BLOB);
+        CREATE INDEX records_receipt ON records(receipt);
         CREATE INDEX records_kind_status ON records(kind, status);
         CREATE INDEX records_due ON records(next_due);
-        CREATE INDEX records_updated ON records(updated);
         CREATE TABLE blind_index (
             token BLOB NOT NULL, record TEXT NOT NULL, PRIMARY KEY (token, record))
             WITHOUT ROWID;

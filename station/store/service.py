@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from station.domain.workdays import WorkCalendar
 from station.store import db as dbmod
 from station.store.errors import (
     AgentExists,
+    AmbiguousReceipt,
     LastSlot,
     NoSuchConflict,
     NoSuchRecord,
@@ -50,7 +50,7 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, Sealing, new_id
+from station.store.ledger import Ledger, NewRecord, Sealing, new_id
 from station.store.projection import Record
 from station.store.search import NameIndex
 from station.store.vault import (
@@ -119,8 +119,11 @@ class Summary:
         return dict(self.__dict__)
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
+_LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
+
+
+def _local_now() -> dt.datetime:
+    return dt.datetime.now(_LOCAL_TZ)
 
 
 def _meta(db: sqlite_utils.Database, key: str) -> str | None:
@@ -169,6 +172,17 @@ def current_catalogue(home: Path) -> Catalogue:
         db.close()
 
 
+def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
+    """The ops that give a new record one cleaned value."""
+    spec = field_for(kind, name)
+    assert spec is not None
+    if spec.merge == "orset":
+        return [Op("add", name, element) for element in value]
+    if spec.merge == "log":
+        return [Op("append", name, entry) for entry in value]
+    return [Op("set", name, value)]
+
+
 class Station:
     """An unlocked station: its data, keys, catalogue and calendar."""
 
@@ -184,7 +198,8 @@ class Station:
         self.device = _meta(db, "device") or ""
         self.signer = Signer.from_bytes(self._secret("sign"))
         self.seal_key = SealKey.from_bytes(self._secret("seal"))
-        self.ledger = Ledger(db, keys, self.device, self._sealing(),
+        self.ledger = Ledger(db, keys, station=self.station_id, device=self.device,
+                             sealing=self._sealing(),
                              now_ms=lambda: int(self.now().timestamp() * 1000))
         self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
         self._catalogue: Catalogue | None = None
@@ -196,7 +211,7 @@ class Station:
     @classmethod
     def init(cls, home: Path, *, station_id: str, name: str, agent: str, passphrase: str,
              kdf: KdfParams = DEFAULT_KDF, force: bool = False,
-             now: Now = _utc_now) -> tuple[Station, str]:
+             now: Now = _local_now) -> tuple[Station, str]:
         """Make a new station vault; returns it and the recovery key (shown once)."""
         station_id = _check_station_code(station_id)
         name = check_text(name, label=("站点名称", "Station name"), field_name="name",
@@ -260,7 +275,7 @@ class Station:
 
     @classmethod
     def open(cls, home: Path, passphrase: str, *, agent: str | None = None,
-             now: Now = _utc_now) -> Station:
+             now: Now = _local_now) -> Station:
         """Unlock with an agent's passphrase. A wrong one changes nothing on disk."""
         db = dbmod.connect(dbmod.db_path(home))
         try:
@@ -292,7 +307,7 @@ class Station:
 
     @classmethod
     def recover(cls, home: Path, recovery_key: str, *, agent: str, new_passphrase: str,
-                kdf: KdfParams = DEFAULT_KDF, now: Now = _utc_now) -> Station:
+                kdf: KdfParams = DEFAULT_KDF, now: Now = _local_now) -> Station:
         """Open with the recovery key and give ``agent`` a new passphrase."""
         db = dbmod.connect(dbmod.db_path(home))
         try:
@@ -392,20 +407,24 @@ class Station:
         initial = self._initial_status(kind, cleaned, matter, status)
         return Prepared(kind, cleaned, initial, (scope or self.station_id).upper())
 
+    def _new_ops(self, prepared: Prepared, receipt: str) -> list[Op]:
+        state = merge.empty(prepared.kind, "", prepared.scope)
+        ops = [Op("set", "receipt", receipt), *self._ops(state, prepared.kind, prepared.cleaned)]
+        if prepared.status is not None:
+            ops.append(Op("status", "status", prepared.status))
+        return ops
+
     def commit_new(self, prepared: Prepared) -> Record:
         """Write a prepared record as one changeset (its receipt number is allocated here)."""
         today = self.today()
 
         def build(state: merge.State) -> list[Op]:
-            ops = [Op("set", "receipt", self.ledger.next_receipt(self.station_id, today))]
-            ops += self._ops(state, prepared.kind, prepared.cleaned)
-            if prepared.status is not None:
-                ops.append(Op("status", "status", prepared.status))
-            return ops
+            (receipt,) = self.ledger.next_receipts(self.station_id, today)
+            return self._new_ops(prepared, receipt)
 
         _, record = self.ledger.commit(record_id=new_id(), kind=prepared.kind,
                                        scope=prepared.scope, author=self.agent,
-                                       origin=self.station_id, build=build, today=today)
+                                       origin=self.station_id, build=build)
         return record
 
     def create(self, kind: str, values: dict[str, Any], *, status: str | None = None,
@@ -413,12 +432,23 @@ class Station:
         """Make a new record from form values: ``prepare`` then ``commit_new``."""
         return self.commit_new(self.prepare(kind, values, status=status, scope=scope))
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Many writes in one transaction (bulk import): all commit, or none does."""
-        self._names = None  # rebuilt once afterwards instead of once per record
+    def create_many(self, prepared: list[Prepared],
+                    progress: Callable[[int], None] | None = None) -> list[Record]:
+        """Write many prepared records in one transaction (bulk import), each its own
+        changeset: all commit, or none does. ``progress`` hears how many are written."""
+        records: list[Record] = []
         with dbmod.write(self.db):
-            yield
+            receipts = self.ledger.next_receipts(self.station_id, self.today(), len(prepared))
+            for start in range(0, len(prepared), 2000):
+                records += self.ledger.create_many(
+                    NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
+                              self._new_ops(p, receipt))
+                    for p, receipt in zip(prepared[start:start + 2000],
+                                          receipts[start:start + 2000], strict=True))
+                if progress:
+                    progress(len(records))
+        self._names = None  # rebuilt on next use, once, instead of once per record
+        return records
 
     def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
         out = dict(values)
@@ -507,8 +537,7 @@ class Station:
 
         _, record = self.ledger.commit(record_id=record_id, kind=current.kind,
                                        scope=current.scope, author=self.agent,
-                                       origin=self.station_id, build=checked,
-                                       today=self.today())
+                                       origin=self.station_id, build=checked)
         return record
 
     def _clean(self, kind: str, values: dict[str, Any], *,
@@ -551,6 +580,9 @@ class Station:
 
     def _ops(self, state: merge.State, kind: str, cleaned: dict[str, Any]) -> list[Op]:
         """Ops that take the record from ``state`` to the cleaned form values."""
+        if state["first"] is None:  # a new record: nothing to supersede or remove
+            return [op for name, value in cleaned.items() if value not in (None, [])
+                    for op in _first_ops(kind, name, value)]
         ops: list[Op] = []
         current = merge.fields(state)
         for name, value in cleaned.items():
@@ -582,11 +614,13 @@ class Station:
     def resolve(self, ref: str) -> str:
         """A record id from a receipt number or an id (exact)."""
         text = str(ref).strip()
-        row = self.db.execute("SELECT id FROM records WHERE id=? OR receipt=?",
-                              [text, text.upper()]).fetchone()
-        if row is None:
+        rows = self.db.execute("SELECT id FROM records WHERE id=? OR receipt=?",
+                               [text, text.upper()]).fetchall()
+        if not rows:
             raise NoSuchRecord(ref=text)
-        return row[0]
+        if len(rows) > 1:
+            raise AmbiguousReceipt(ref=text, ids=", ".join(r[0] for r in rows))
+        return rows[0][0]
 
     def get(self, ref: str) -> Record:
         return self.ledger.record(self.resolve(ref))

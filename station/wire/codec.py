@@ -8,11 +8,11 @@ sample records; see ``station/wire/data``). Decoding refuses oversized output, s
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import orjson
 import zstandard
 
 from station.domain.changeset import Changeset
@@ -21,7 +21,7 @@ from station.wire.errors import Malformed
 MAX_PLAIN = 256 * 1024
 PLAIN_ZSTD = 0x01
 DICT_V1 = 0x02
-_LEVEL = 6
+_LEVEL = 3
 
 
 @cache
@@ -52,7 +52,8 @@ def _decompressor(tag: int) -> zstandard.ZstdDecompressor:
 
 
 def to_json_bytes(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Canonical JSON: sorted keys, compact, UTF-8."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def compress(raw: bytes) -> bytes:
@@ -85,7 +86,7 @@ def encode_changeset(cs: Changeset) -> bytes:
 def decode_changeset(blob: bytes) -> Changeset:
     raw = decompress(blob)
     try:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
     except (ValueError, RecursionError):  # not UTF-8 or JSON, a 5000-digit int, [[[[…]]]]
         raise Malformed(what="changeset", detail="not JSON") from None
     return Changeset.from_dict(data)

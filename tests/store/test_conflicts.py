@@ -154,3 +154,31 @@ def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys):
     assert run(cli, ["conflicts", "settle", listed[0]["id"], "--pick", "1", *common]) == 0
     assert run(cli, ["conflicts", "--json", *common]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_reinstalled_laptop_never_reuses_its_own_receipt_numbers(tmp_path):
+    old = make(tmp_path, "V001", FakeNow())
+    made = [old.create("resident", {"resident.name": f"居民{i}"}) for i in range(3)]
+    reinstalled, _ = Station.init(tmp_path / "new", station_id="V001", name="V001",
+                                  agent="agent-V001", passphrase=PASSPHRASE, kdf=FAST_KDF,
+                                  now=FakeNow())
+    exchange(old, reinstalled)  # its records come back from the centre
+    fresh = reinstalled.create("resident", {"resident.name": "新居民"})
+    assert fresh.receipt == "V001-20261123-0004"
+    assert reinstalled.get(made[0].receipt).name == "居民0"
+    old.close()
+    reinstalled.close()
+
+
+def test_a_receipt_number_used_twice_is_reported_not_guessed(tmp_path):
+    first = make(tmp_path, "V001", FakeNow())
+    twin, _ = Station.init(tmp_path / "twin", station_id="V001", name="V001", agent="甲",
+                           passphrase=PASSPHRASE, kdf=FAST_KDF, now=FakeNow())
+    a = first.create("resident", {"resident.name": "甲"})
+    b = twin.create("resident", {"resident.name": "乙"})
+    assert a.receipt == b.receipt
+    exchange(first, twin)
+    with pytest.raises(Exception) as exc:
+        twin.get(a.receipt)
+    assert a.id in exc.value.message("en") and b.id in exc.value.message("en")
+    assert twin.get(a.id).name == "甲"
