@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DEFAULT_MAX_SKEW_MS = 24 * 3600 * 1000
 
 
-@dataclass(frozen=True, order=True)
-class HLC:
+class HLC(NamedTuple):
     """One timestamp. Ordering is (wall, counter, device): total and the same everywhere."""
 
     wall: int

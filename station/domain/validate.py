@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from operator import mul
 from typing import Any
 
 from station.domain.errors import ValidationError
@@ -111,8 +112,9 @@ _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 def id_check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
+    if len(first17) != 17:
+        raise ValueError("an ID number's check character needs 17 digits")
+    return _CHECK_CHARS[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def id_birth_date(id_number: str) -> dt.date:

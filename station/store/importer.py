@@ -169,7 +169,7 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
         raise ImportRefused(bad=len(report.bad), report=report)
     written = station.create_many(
         prepared, progress=(lambda n: progress(total + n, total * 2)) if progress else None)
-    report.receipts = [r.receipt or "" for r in written]
+    report.receipts = [r or "" for r in written]
     report.imported = len(prepared)
     if progress:
         progress(total * 2, total * 2)

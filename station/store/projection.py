@@ -9,6 +9,7 @@ in-memory search index can be built without opening every full body.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from station.domain import merge
@@ -31,7 +32,7 @@ class Record:
     updated: str
     creator: str
 
-    @property
+    @cached_property
     def person(self) -> dict[str, Any]:
         prefix = PERSON_PREFIX[self.kind] + "."
         return {k[len(prefix):]: v for k, v in self.fields.items() if k.startswith(prefix)}

@@ -41,10 +41,19 @@ def keys_for(name: str) -> set[str]:
 
 
 class NameIndex:
-    """Prefix search over names; ``query`` returns record ids in a stable order."""
+    """Prefix search over names; ``query`` returns record ids in a stable order.
+
+    A save must not pay for re-sorting a big village's keys: new keys go to a small sorted
+    ``_recent`` list and replaced ones into ``_gone``; both are folded into the main list
+    once they grow past ``COMPACT_AT``.
+    """
+
+    COMPACT_AT = 4096
 
     def __init__(self) -> None:
         self._keys: list[tuple[str, str]] = []  # (key, record id), sorted
+        self._recent: list[tuple[str, str]] = []  # sorted, small
+        self._gone: set[tuple[str, str]] = set()
         self._by_record: dict[str, tuple[str, set[str]]] = {}
 
     def __len__(self) -> int:
@@ -54,34 +63,54 @@ class NameIndex:
         """Replace the index with ``record id -> name`` in one sort (fast start-up)."""
         self._by_record = {rid: (name, keys_for(name)) for rid, name in names.items() if name}
         self._keys = sorted((k, rid) for rid, (_, keys) in self._by_record.items() for k in keys)
+        self._recent, self._gone = [], set()
 
     def put(self, record_id: str, name: str) -> None:
-        old = self._by_record.pop(record_id, None)
-        if old:
-            for k in old[1]:
-                i = bisect_left(self._keys, (k, record_id))
-                if i < len(self._keys) and self._keys[i] == (k, record_id):
-                    del self._keys[i]
+        old = self._by_record.get(record_id)
+        if old is not None and old[0] == name:
+            return
+        if old is not None:
+            del self._by_record[record_id]
+            self._gone.update((k, record_id) for k in old[1])
         if name:
             keys = keys_for(name)
             self._by_record[record_id] = (name, keys)
             for k in keys:
-                insort(self._keys, (k, record_id))
+                self._gone.discard((k, record_id))
+                insort(self._recent, (k, record_id))
+        if len(self._recent) + len(self._gone) > self.COMPACT_AT:
+            self._compact()
+
+    def _compact(self) -> None:
+        merged = [e for e in self._keys if e not in self._gone]
+        merged.extend(e for e in self._recent if e not in self._gone)
+        merged.sort()
+        self._keys = list(dict.fromkeys(merged))
+        self._recent, self._gone = [], set()
 
     def name(self, record_id: str) -> str:
         entry = self._by_record.get(record_id)
         return entry[0] if entry else ""
 
+    @staticmethod
+    def _scan(keys: list[tuple[str, str]], prefix: str) -> list[tuple[str, str]]:
+        out = []
+        i = bisect_left(keys, (prefix, ""))
+        while i < len(keys) and keys[i][0].startswith(prefix):
+            out.append(keys[i])
+            i += 1
+        return out
+
     def query(self, text: str, limit: int = 200) -> list[str]:
         prefix = "".join(text.lower().split())
         if not prefix:
             return []
+        found = sorted(self._scan(self._keys, prefix) + self._scan(self._recent, prefix))
         out: dict[str, None] = {}
-        i = bisect_left(self._keys, (prefix, ""))
-        while i < len(self._keys) and len(out) < limit:
-            key, rid = self._keys[i]
-            if not key.startswith(prefix):
+        for entry in found:
+            if entry in self._gone or entry[1] not in self._by_record:
+                continue
+            out[entry[1]] = None
+            if len(out) >= limit:
                 break
-            out[rid] = None
-            i += 1
         return list(out)

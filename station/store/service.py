@@ -50,8 +50,9 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, NewRecord, Sealing, new_id
+from station.store.ledger import Ledger, NewRecord, new_id
 from station.store.projection import Record
+from station.store.rows import Sealing
 from station.store.search import NameIndex
 from station.store.vault import (
     DEFAULT_KDF,
@@ -433,22 +434,18 @@ class Station:
         return self.commit_new(self.prepare(kind, values, status=status, scope=scope))
 
     def create_many(self, prepared: list[Prepared],
-                    progress: Callable[[int], None] | None = None) -> list[Record]:
+                    progress: Callable[[int], None] | None = None) -> list[str | None]:
         """Write many prepared records in one transaction (bulk import), each its own
-        changeset: all commit, or none does. ``progress`` hears how many are written."""
-        records: list[Record] = []
+        changeset: all commit, or none does. Returns their receipt numbers; ``progress``
+        hears how many are written."""
         with dbmod.write(self.db):
             receipts = self.ledger.next_receipts(self.station_id, self.today(), len(prepared))
-            for start in range(0, len(prepared), 2000):
-                records += self.ledger.create_many(
-                    NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
-                              self._new_ops(p, receipt))
-                    for p, receipt in zip(prepared[start:start + 2000],
-                                          receipts[start:start + 2000], strict=True))
-                if progress:
-                    progress(len(records))
+            written = self.ledger.create_many(
+                [NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
+                           self._new_ops(p, receipt))
+                 for p, receipt in zip(prepared, receipts, strict=True)], progress)
         self._names = None  # rebuilt on next use, once, instead of once per record
-        return records
+        return written
 
     def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
         out = dict(values)

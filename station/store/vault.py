@@ -16,7 +16,6 @@ open and is reported as ``Tampered`` naming the row.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -181,4 +180,4 @@ class Keys:
 
     def blind(self, what: str, normalised: str) -> bytes:
         """HMAC-SHA256 token of a normalised ID number or phone, for exact look-up."""
-        return hmac.new(self._blind, f"{what}:{normalised}".encode(), hashlib.sha256).digest()[:16]
+        return hmac.digest(self._blind, f"{what}:{normalised}".encode(), "sha256")[:16]

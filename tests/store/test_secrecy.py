@@ -38,7 +38,7 @@ def raw_files(home: Path) -> dict[str, bytes]:
 def test_no_personal_data_in_plaintext_at_rest(station):
     station.db.execute("INSERT INTO meta(key, value) VALUES ('centre.seal_public', ?)",
                        [SealKey.generate().public_bytes().hex()])
-    station.ledger.sealing = station._sealing()  # enrolled: saves are sealed into the outbox
+    station.ledger.rows.sealing = station._sealing()  # enrolled: saves are sealed into the outbox
     people = [r for r in sample.residents(150, seed=3, today=dt.date(2026, 11, 23))
               if r["resident.name"] not in AGENT][:120]
     for row in people:
