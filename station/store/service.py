@@ -52,8 +52,9 @@ from station.store.errors import (
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
 from station.store.ledger import Ledger, NewRecord, new_id
 from station.store.projection import Record
-from station.store.rows import Sealing
+from station.store.rows import INSERT_OUTBOX, Sealing
 from station.store.search import NameIndex
+from station.store.syncstate import CentrePin, SyncState
 from station.store.vault import (
     DEFAULT_KDF,
     RECOVERY_LABEL,
@@ -67,6 +68,8 @@ from station.store.vault import (
     open_recovery_slot,
     recovery_slot,
 )
+from station.wire.codec import decode_changeset
+from station.wire.downlink import ENTRY_CATALOGUE, open_batch, verify_batch
 from station.wire.keys import SealKey, Signer
 
 Now = Callable[[], dt.datetime]
@@ -81,6 +84,19 @@ class Prepared:
     cleaned: dict[str, Any]
     status: dict[str, Any] | None
     scope: str
+
+
+@dataclass
+class Downlink:
+    """What one applied downlink batch brought."""
+
+    upto: int
+    centre_time_ms: int
+    complete: bool
+    new: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    catalogue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +219,7 @@ class Station:
                              sealing=self._sealing(),
                              now_ms=lambda: int(self.now().timestamp() * 1000))
         self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
+        self.sync = SyncState(home, db)
         self._catalogue: Catalogue | None = None
         self._names: NameIndex | None = None
         self.ledger.on_change.append(self._index_record)
@@ -345,6 +362,60 @@ class Station:
         if centre is None:
             return None
         return Sealing(self.station_id, self.signer, bytes.fromhex(centre))
+
+    # --- the centre: enrollment and downlink ------------------------------------------------
+
+    def pin_centre(self, pin: CentrePin) -> int:
+        """Trust this centre from now on, and seal every unsent local change to it.
+
+        Returns how many changes were sealed into the outbox (work done before enrolling)."""
+        with dbmod.write(self.db):
+            self.sync.set_centre(pin)
+            sealing = self._sealing()
+            assert sealing is not None
+            self.ledger.rows.sealing = sealing
+            pending = self.db.execute(
+                "SELECT id, body FROM changesets WHERE local=1 AND acked=0 AND id NOT IN "
+                "(SELECT changeset FROM outbox) ORDER BY hlc").fetchall()
+            for cid, body in pending:
+                encoded = self.keys.open("changesets", body, f"changesets|{cid}|1")
+                row = self.ledger.rows.outbox_row(decode_changeset(encoded), encoded)
+                self.db.execute(INSERT_OUTBOX, row)
+        return len(pending)
+
+    def apply_downlink(self, blob: bytes) -> Downlink:
+        """Verify, open and merge a batch from the centre; the cursor moves only after."""
+        pin = self.sync.centre()
+        head = verify_batch(blob, pin.sign_public)
+        entries = open_batch(blob, head, self.seal_key)
+        changesets, report = [], Downlink(upto=head.upto, centre_time_ms=head.centre_time_ms,
+                                               complete=head.complete)
+        for entry in entries:
+            if entry.kind == ENTRY_CATALOGUE:
+                catalogue = Catalogue.from_json_bytes(entry.data)
+                report.catalogue = catalogue.version
+                with dbmod.write(self.db):
+                    self.db.execute("INSERT OR REPLACE INTO meta(key, value) "
+                                    "VALUES ('catalogue', ?)", [entry.data.decode()])
+                self._catalogue = None
+            else:
+                changesets.append(decode_changeset(entry.data))
+        received = self.ledger.receive(changesets, today=self.today())
+        report.new, report.duplicates = received.new, received.duplicates
+        report.conflicts = received.conflicts
+        with dbmod.write(self.db):
+            if head.upto > self.sync.cursor():
+                self.sync.set_cursor(head.upto)
+        return report
+
+    def drain_inbox(self) -> list[Downlink]:
+        """Apply the batches pulled while the vault was locked, oldest first."""
+        reports = []
+        for seq, blob in self.sync.inbox():
+            reports.append(self.apply_downlink(blob))
+            with dbmod.write(self.db):
+                self.db.execute("DELETE FROM inbox WHERE seq=?", [seq])
+        return reports
 
     # --- agents ----------------------------------------------------------------------------
 

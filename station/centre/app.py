@@ -1,0 +1,251 @@
+"""The centre's HTTP API (FastAPI): thin handlers over ``Centre``.
+
+Every refusal is a JSON ``{"error": {"code", "zh", "en"}}`` with a 4xx status: unauthenticated,
+revoked, forged, replayed, oversized (413) or malformed requests never reach a 500. Bodies
+are read with a hard cap before anything else looks at them. Each request is logged as one
+JSON line and counted in the Prometheus metrics at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import prometheus_client as prom
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from station.centre.errors import BadRequest, CentreError, Forbidden, TooLarge
+from station.centre.service import Centre
+from station.domain.errors import StationError
+from station.wire import auth
+from station.wire.framing import unpack
+
+log = logging.getLogger("station.centre")
+
+MAX_BODY = 8 * 1024 * 1024
+MAX_JSON = 256 * 1024
+MAX_PUSH_ITEMS = 5000
+MAX_SEALED = 512 * 1024
+PUSH_MAGIC = b"SCB1"
+BINARY = "application/octet-stream"
+_BINARY_BODY = {"requestBody": {"required": True,
+                                "content": {BINARY: {"schema": {"type": "string",
+                                                                "format": "binary"}}}}}
+
+
+class EnrollRequest(BaseModel):
+    token: str = Field(max_length=64)
+    station: str = Field(max_length=32)
+    sign_public: str = Field(max_length=128)
+    seal_public: str = Field(max_length=4096)
+    transport_public: str = Field(max_length=128)
+    device: str = Field(default="", max_length=64)
+
+
+class CodeRequest(BaseModel):
+    station: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
+    scope: list[str] = Field(default_factory=list, max_length=100)
+    expires_s: int = Field(default=7 * 86400, ge=60, le=90 * 86400)
+
+
+class RevokeRequest(BaseModel):
+    station: str = Field(min_length=1, max_length=16)
+
+
+class DecideRequest(BaseModel):
+    receipt: str = Field(min_length=1, max_length=64)
+    outcome: str = Field(pattern=r"^(completed|returned)$")
+    reason: str = Field(default="", max_length=500)
+    staff: str = Field(default="centre", min_length=1, max_length=64)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = prom.CollectorRegistry()
+        self.requests = prom.Counter("station_requests", "HTTP requests", ["endpoint", "status"],
+                                     registry=self.registry)
+        self.pushes = prom.Counter("station_pushes", "push and bundle uploads",
+                                   registry=self.registry)
+        self.pulls = prom.Counter("station_pulls", "pulls served", registry=self.registry)
+        self.stored = prom.Counter("station_changesets_stored", "changesets stored",
+                                   registry=self.registry)
+        self.refusals = prom.Counter("station_refusals", "refused requests and changesets",
+                                     ["reason"], registry=self.registry)
+
+
+def error_response(exc: StationError, status: int | None = None) -> JSONResponse:
+    code = status or (exc.status if isinstance(exc, CentreError) else 400)
+    return JSONResponse({"error": exc.as_dict()}, status_code=code)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise TooLarge(limit=limit)
+        except ValueError:
+            raise BadRequest(detail="a bad Content-Length header") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _target(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
+    app = FastAPI(title="station — town centre API", version="1",
+                  description="Sync endpoint for village service stations (DESIGN §7).")
+    metrics = Metrics()
+    app.state.centre = centre
+    app.state.metrics = metrics
+
+    @app.exception_handler(StationError)
+    async def station_error(request: Request, exc: StationError) -> JSONResponse:
+        metrics.refusals.labels(exc.code).inc()
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                           for e in exc.errors()[:5])
+        metrics.refusals.labels("centre.bad_request").inc()
+        return error_response(BadRequest(detail=detail))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": {"code": f"http.{exc.status_code}", "en": str(exc.detail),
+                                       "zh": str(exc.detail)}}, status_code=exc.status_code)
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers[auth.H_CENTRE_TIME] = str(centre.now_ms())
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        log.info("request", extra={"fields": {
+            "method": request.method, "path": endpoint, "status": response.status_code,
+            "station": request.headers.get(auth.H_STATION),
+            "ms": round((time.perf_counter() - start) * 1000, 1)}})
+        return response
+
+    def staff(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        given = hashlib.sha256(token.encode()).digest()
+        if not token or not hmac.compare_digest(given, staff_token_hash):
+            raise Forbidden(detail="a valid staff token is needed")
+
+    async def signed(request: Request, limit: int = MAX_BODY) -> tuple[Any, bytes]:
+        body = await read_body(request, limit)
+        headers = {k: request.headers[k] for k in (auth.H_STATION, auth.H_TIME, auth.H_NONCE,
+                                                   auth.H_SIGNATURE) if k in request.headers}
+        row = await run_in_threadpool(centre.authenticate, method=request.method,
+                                      target=_target(request), body=body, headers=headers)
+        return row, body
+
+    async def ingest(body: bytes) -> JSONResponse:
+        blobs = unpack(PUSH_MAGIC, body, what="push", max_items=MAX_PUSH_ITEMS,
+                       max_item=MAX_SEALED)
+        result = await run_in_threadpool(centre.ingest, blobs)
+        metrics.pushes.inc()
+        metrics.stored.inc(len(result.accepted))
+        for refusal in result.refused:
+            metrics.refusals.labels(refusal.error.code).inc()
+        return JSONResponse(result.as_dict(centre.now_ms()))
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, Any]:
+        """Liveness, the centre's clock (stations correct their own by it) and key fingerprint."""
+        return centre.health()
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(prom.generate_latest(metrics.registry),
+                        media_type=prom.CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/enroll")
+    async def enroll(body: EnrollRequest) -> dict[str, Any]:
+        """Register a station's public keys with a one-time code; answers the centre's keys."""
+        return await run_in_threadpool(centre.enroll, body.model_dump())
+
+    @app.post("/v1/push", openapi_extra=_BINARY_BODY)
+    async def push(request: Request) -> JSONResponse:
+        """A signed batch of sealed changesets from an enrolled station."""
+        _, body = await signed(request)
+        return await ingest(body)
+
+    @app.post("/v1/bundle", openapi_extra=_BINARY_BODY)
+    async def bundle(request: Request) -> JSONResponse:
+        """Sealed changesets carried by anyone (a USB stick): each one's signature is the proof."""
+        return await ingest(await read_body(request, MAX_BODY))
+
+    @app.get("/v1/pull", response_class=Response,
+             responses={200: {"content": {BINARY: {}}}})
+    async def pull(request: Request, after: int = 0, limit: int = 500) -> Response:
+        """Everything in the station's scope after its cursor, sealed to it, signed by us."""
+        if after < 0 or not 0 < limit <= 100_000:
+            raise BadRequest(detail="after must be ≥ 0 and limit between 1 and 100000")
+        row, _ = await signed(request, limit=0)
+        blob = await run_in_threadpool(centre.pull, row, after, limit)
+        metrics.pulls.inc()
+        return Response(blob, media_type=BINARY)
+
+    @app.post("/v1/staff/enroll-code")
+    async def enroll_code(request: Request, body: CodeRequest) -> dict[str, Any]:
+        """A one-time enrollment code for a station (and the villages it serves)."""
+        staff(request)
+        code = await run_in_threadpool(centre.enroll_code, body.station, body.scope,
+                                       body.expires_s)
+        return {"code": code, "station": body.station.upper(), "expires_s": body.expires_s}
+
+    @app.post("/v1/staff/revoke")
+    async def revoke(request: Request, body: RevokeRequest) -> dict[str, Any]:
+        staff(request)
+        return {"station": body.station.upper(),
+                "revoked": await run_in_threadpool(centre.revoke, body.station)}
+
+    @app.post("/v1/staff/decide")
+    async def decide(request: Request, body: DecideRequest) -> dict[str, Any]:
+        """办结 or 退回 an application: the decision flows down to its station on pull."""
+        staff(request)
+        return await run_in_threadpool(centre.decide, body.receipt, body.outcome,
+                                       reason=body.reason, staff=body.staff)
+
+    @app.post("/v1/staff/catalogue", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object"}}}}})
+    async def publish(request: Request) -> dict[str, Any]:
+        """Validate and publish a new matter catalogue; every station gets it on pull."""
+        staff(request)
+        raw = await read_body(request, MAX_JSON * 8)
+        catalogue = await run_in_threadpool(centre.publish_catalogue, raw)
+        return {"version": catalogue.version, "matters": len(catalogue)}
+
+    @app.get("/v1/staff/stations")
+    async def stations(request: Request) -> list[dict[str, Any]]:
+        staff(request)
+        rows = await run_in_threadpool(centre.repo.stations)
+        return [{"station": r.id, "scope": list(r.scope), "device": r.device,
+                 "enrolled_ms": r.enrolled_ms, "revoked_ms": r.revoked_ms} for r in rows]
+
+    return app

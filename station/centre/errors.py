@@ -1,0 +1,112 @@
+"""Errors the centre answers with: a stable code, a sentence in zh and en, an HTTP status.
+
+Every refusal is a 4xx with a JSON body ``{"error": {"code", "zh", "en"}}``; the API never
+answers 500 for anything a client sends (the fuzz tests hold it to that).
+
+    CentreError (4xx)
+     ├── Unauthenticated 401   missing, malformed or forged request signature
+     ├── Replayed        401   a nonce seen before, or a time outside the window
+     ├── Revoked         403   the station (or these keys of it) were revoked
+     ├── Forbidden       403   a staff token that does not match
+     ├── NotFound        404
+     ├── AmbiguousReceipt 409  a receipt number held by two records
+     ├── TooLarge        413
+     ├── BadRequest      400   malformed body or parameters
+     └── BadCode         400   an enrollment code that is unknown, used, or expired
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from station.domain.errors import StationError
+
+
+class CentreError(StationError):
+    status: ClassVar[int] = 400
+    code = "centre.error"
+    zh = "请求有误：{detail}"
+    en = "Bad request: {detail}"
+
+
+class BadRequest(CentreError):
+    code = "centre.bad_request"
+
+
+class Unauthenticated(CentreError):
+    status = 401
+    code = "centre.unauthenticated"
+    zh = "请求未通过身份验证：{why_zh}"
+    en = "The request is not authenticated: {why_en}"
+    WHY: ClassVar[dict[str, tuple[str, str]]] = {
+        "headers": ("缺少或格式错误的站点签名头", "missing or malformed X-Station headers"),
+        "unknown": ("站点 {station} 未登记", "station {station} is not enrolled"),
+        "signature": ("签名不符", "the signature does not match"),
+    }
+
+    def __init__(self, why: str, **params: str) -> None:
+        zh, en = self.WHY[why]
+        super().__init__(why=why, why_zh=zh.format(**params), why_en=en.format(**params))
+
+
+class Replayed(CentreError):
+    status = 401
+    code = "centre.replayed"
+    zh = "请求被拒绝：{why_zh}"
+    en = "Request refused: {why_en}"
+    WHY: ClassVar[dict[str, tuple[str, str]]] = {
+        "window": ("请求时间与镇中心相差超过 5 分钟（本机时钟不准？）",
+                   "the request time is more than 5 minutes from the centre's (a wrong clock?)"),
+        "nonce": ("这个请求已经收到过一次（重放）", "this request was already received once"),
+    }
+
+    def __init__(self, why: str) -> None:
+        zh, en = self.WHY[why]
+        super().__init__(why=why, why_zh=zh, why_en=en)
+
+
+class Revoked(CentreError):
+    status = 403
+    code = "centre.revoked"
+    zh = "站点 {station} 的密钥已被镇中心吊销；请联系镇中心重新登记"
+    en = "The keys of station {station} were revoked by the town centre; ask it to enroll you again"
+
+
+class Forbidden(CentreError):
+    status = 403
+    code = "centre.forbidden"
+    zh = "没有权限：{detail}"
+    en = "Not allowed: {detail}"
+
+
+class NotFound(CentreError):
+    status = 404
+    code = "centre.not_found"
+    zh = "找不到 {what}"
+    en = "No such {what}"
+
+
+class AmbiguousReceipt(CentreError):
+    status = 409
+    code = "centre.ambiguous_receipt"
+    zh = "编号 {receipt} 对应多条记录（{ids}）；请改用记录 ID"
+    en = "Receipt no. {receipt} is held by several records ({ids}); use the record id"
+
+
+class TooLarge(CentreError):
+    status = 413
+    code = "centre.too_large"
+    zh = "请求太大（上限 {limit} 字节）；请分批发送"
+    en = "The request is too large (limit {limit} bytes); send it in smaller batches"
+
+
+class BadCode(CentreError):
+    code = "centre.bad_code"
+    zh = "登记码无效、已用过或已过期；请向镇中心索取新的登记码"
+    en = "That enrollment code is unknown, already used or expired; ask the centre for a new one"
+
+
+class WrongStation(CentreError):
+    code = "centre.wrong_station"
+    zh = "这个登记码是给站点 {expected} 的，不是 {given}"
+    en = "This enrollment code is for station {expected}, not {given}"

@@ -1,0 +1,125 @@
+"""The centre's keys, kept in one file protected by a passphrase or by a key file.
+
+On first start the centre makes its Ed25519 signing key (it signs every downlink batch), its
+HPKE key (stations seal changesets to it; X25519, or the hybrid MLKEM768_X25519 as an option)
+and a storage key (AES-256-GCM for op bodies at rest). The file holds them encrypted:
+AES-256-GCM under a key derived from a passphrase with Argon2id, or from a random key file
+with HKDF (for unattended servers, where the key file sits on a separate mount). Several
+centre processes behind a load balancer share the same file.
+
+The fingerprint of the two public keys is what enrollment codes carry, so a station pins
+the real centre even when the code is typed from paper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from station.domain.errors import StationError
+from station.wire.keys import SUITE_X25519, SealKey, Signer, fingerprint
+
+NONCE = 12
+
+
+class KeyFileError(StationError):
+    code = "centre.key_file"
+    zh = "无法打开镇中心密钥文件 {path}：{detail}"
+    en = "Cannot open the centre key file {path}: {detail}"
+
+
+@dataclass(frozen=True)
+class Protector:
+    """How the key file is protected: a passphrase (Argon2id) or a key file (HKDF)."""
+
+    passphrase: str | None = None
+    key_file: Path | None = None
+    memory_kib: int = 65536  # the Argon2id cost for new files; tests pass a small one
+
+    def key(self, params: dict[str, int | str], salt: bytes) -> bytes:
+        if params["kdf"] == "keyfile":
+            if self.key_file is None:
+                raise KeyFileError(path="-", detail="it is protected by a key file (--key-file)")
+            secret = self.key_file.read_bytes()
+            return HKDF(hashes.SHA256(), 32, salt, b"station/centre-keys").derive(secret)
+        if self.passphrase is None:
+            raise KeyFileError(path="-", detail="it is protected by a passphrase")
+        return Argon2id(salt=salt, length=32, iterations=int(params["t"]),
+                        lanes=int(params["p"]), memory_cost=int(params["m"])
+                        ).derive(self.passphrase.encode())
+
+    def params(self) -> dict[str, int | str]:
+        if self.key_file is not None:
+            return {"kdf": "keyfile"}
+        return {"kdf": "argon2id", "m": self.memory_kib, "t": 3, "p": 4}
+
+
+@dataclass(frozen=True)
+class CentreKeys:
+    signer: Signer
+    seal: SealKey
+    storage: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.signer.public_bytes(), self.seal.public_bytes())
+
+    @classmethod
+    def generate(cls, suite: int = SUITE_X25519) -> CentreKeys:
+        return cls(Signer.generate(), SealKey.generate(suite), os.urandom(32))
+
+    def _plain(self) -> bytes:
+        return json.dumps({"sign": self.signer.private_bytes().hex(),
+                           "seal": self.seal.private_bytes().hex(),
+                           "storage": self.storage.hex()}).encode()
+
+    def save(self, path: Path, protector: Protector) -> None:
+        salt, nonce = os.urandom(16), os.urandom(NONCE)
+        params = protector.params()
+        key = protector.key(params, salt)
+        blob = AESGCM(key).encrypt(nonce, self._plain(), b"station-centre-keys-v1")
+        doc = {"version": 1, "params": params, "salt": salt.hex(), "nonce": nonce.hex(),
+               "keys": blob.hex()}
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, protector: Protector) -> CentreKeys:
+        try:
+            doc = json.loads(path.read_text())
+            salt, nonce = bytes.fromhex(doc["salt"]), bytes.fromhex(doc["nonce"])
+            key = protector.key(doc["params"], salt)
+            plain = json.loads(AESGCM(key).decrypt(nonce, bytes.fromhex(doc["keys"]),
+                                                   b"station-centre-keys-v1"))
+        except KeyFileError as exc:
+            raise KeyFileError(path=str(path), detail=exc.params["detail"]) from None
+        except InvalidTag:
+            raise KeyFileError(path=str(path), detail="wrong passphrase or key file") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeyFileError(path=str(path), detail=type(exc).__name__) from None
+        return cls(Signer.from_bytes(bytes.fromhex(plain["sign"])),
+                   SealKey.from_bytes(bytes.fromhex(plain["seal"])),
+                   bytes.fromhex(plain["storage"]))
+
+    @classmethod
+    def load_or_create(cls, path: Path, protector: Protector,
+                       suite: int = SUITE_X25519) -> CentreKeys:
+        if path.exists():
+            return cls.load(path, protector)
+        keys = cls.generate(suite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys.save(path, protector)
+        return keys

@@ -1,0 +1,350 @@
+"""The centre's storage: one repository interface, one SQL implementation, two dialects.
+
+``Repository`` is all the rest of the centre sees. ``SqlRepository`` implements it once in
+portable SQL; a ``Dialect`` supplies what differs between SQLite (the embedded default) and
+PostgreSQL (production, several centre processes behind a load balancer): connections,
+placeholders, column types, and how appends to the log are serialised.
+
+**The log and the late-commit problem.** Every stored item (a station's changeset, a centre
+decision, a catalogue version) gets a sequence number, and stations pull "everything after
+my cursor". With several writers, a transaction holding seq 41 could commit *after* one
+holding seq 42; a puller that already saw 42 would skip 41 for ever. So every append takes
+an exclusive lock for the rest of its transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
+``pg_advisory_xact_lock``): sequence numbers are handed out in commit order, and a puller
+reading committed rows can never later find a lower number appear.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EnrollCode:
+    token_hash: bytes
+    station: str
+    scope: tuple[str, ...]
+    expires_ms: int
+
+
+@dataclass(frozen=True)
+class StationRow:
+    id: str
+    scope: tuple[str, ...]
+    sign_public: bytes
+    seal_public: bytes
+    transport_public: bytes
+    device: str
+    enrolled_ms: int
+    revoked_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One stored item. ``body`` is encrypted under the centre's storage key."""
+
+    id: str
+    kind: str  # "changeset" | "catalogue"
+    scope: str  # a village, or "*" for everyone (the catalogue)
+    origin: str  # the station that made it, or "centre"
+    record: str | None
+    hlc: str
+    body: bytes
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class CentreRecord:
+    """The centre's merged view of one record (state encrypted under the storage key)."""
+
+    id: str
+    kind: str
+    scope: str
+    receipt: str | None
+    status: str
+    matter: str | None
+    channel: str | None
+    created: str
+    updated: str
+    version: int
+    state: bytes
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Cursor: ...
+
+
+class Dialect(ABC):
+    """What differs between back ends."""
+
+    name: str
+    blob: str
+    serial: str
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A connection for reads (committed data)."""
+
+    @abstractmethod
+    def writing(self, *, append_lock: bool = False) -> AbstractContextManager[Connection]:
+        """A connection inside a transaction; with ``append_lock``, one that also holds the
+        lock that orders appends to the log, until it commits."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def sql(self, text: str) -> str:
+        """Queries are written with ``?`` placeholders."""
+        return text
+
+
+def _ddl(d: Dialect) -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS stations (
+            id TEXT PRIMARY KEY, scope TEXT NOT NULL, sign_public {d.blob} NOT NULL,
+            seal_public {d.blob} NOT NULL, transport_public {d.blob} NOT NULL,
+            device TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT)""",
+        f"""CREATE TABLE IF NOT EXISTS retired_keys (
+            transport_public {d.blob} PRIMARY KEY, station TEXT NOT NULL,
+            retired_ms BIGINT NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS codes (
+            token_hash {d.blob} PRIMARY KEY, station TEXT NOT NULL, scope TEXT NOT NULL,
+            expires_ms BIGINT NOT NULL, used_ms BIGINT)""",
+        """CREATE TABLE IF NOT EXISTS nonces (
+            station TEXT NOT NULL, nonce TEXT NOT NULL, expires_ms BIGINT NOT NULL,
+            PRIMARY KEY (station, nonce))""",
+        "CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
+        f"""CREATE TABLE IF NOT EXISTS log (
+            seq {d.serial} PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+            scope TEXT NOT NULL, origin TEXT NOT NULL, record TEXT, hlc TEXT NOT NULL,
+            received_ms BIGINT NOT NULL, body {d.blob} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS log_scope ON log(scope, seq)",
+        f"""CREATE TABLE IF NOT EXISTS records (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL, receipt TEXT,
+            status TEXT NOT NULL, matter TEXT, channel TEXT, created TEXT NOT NULL,
+            updated TEXT NOT NULL, version INTEGER NOT NULL, state {d.blob} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS records_receipt ON records(receipt)",
+        """CREATE TABLE IF NOT EXISTS clock_flags (
+            device TEXT PRIMARY KEY, ahead_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL)""",
+    ]
+
+
+def _scope(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text.split(",") if s)
+
+
+def _station(row: Sequence[Any]) -> StationRow:
+    return StationRow(row[0], _scope(row[1]), bytes(row[2]), bytes(row[3]), bytes(row[4]),
+                      row[5], row[6], row[7])
+
+
+def _record(row: Sequence[Any]) -> CentreRecord:
+    return CentreRecord(*row[:10], bytes(row[10]))
+
+
+_RECORD_COLS = "id, kind, scope, receipt, status, matter, channel, created, updated, version, state"
+_STATION_COLS = ("id, scope, sign_public, seal_public, transport_public, device, enrolled_ms, "
+                 "revoked_ms")
+
+
+class Tx:
+    """Work inside one append transaction: everything commits together or not at all."""
+
+    def __init__(self, conn: Connection, dialect: Dialect, now_ms: int) -> None:
+        self.conn = conn
+        self.d = dialect
+        self.now_ms = now_ms
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self.conn.execute(self.d.sql(sql), params)
+
+    def known(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" for _ in chunk)
+            found.update(r[0] for r in self._q(f"SELECT id FROM log WHERE id IN ({marks})",
+                                               chunk).fetchall())
+        return found
+
+    def append(self, entry: LogEntry) -> None:
+        self._q("INSERT INTO log(id, kind, scope, origin, record, hlc, received_ms, body) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (entry.id, entry.kind, entry.scope, entry.origin, entry.record, entry.hlc,
+                 self.now_ms, entry.body))
+
+    def record(self, record_id: str) -> CentreRecord | None:
+        row = self._q(f"SELECT {_RECORD_COLS} FROM records WHERE id=?", (record_id,)).fetchone()
+        return _record(row) if row else None
+
+    def save_record(self, rec: CentreRecord) -> None:
+        updates = ", ".join(f"{c.strip()}=excluded.{c.strip()}"
+                            for c in _RECORD_COLS.split(",")[1:])
+        self._q(f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                f"ON CONFLICT(id) DO UPDATE SET {updates}",
+                (rec.id, rec.kind, rec.scope, rec.receipt, rec.status, rec.matter, rec.channel,
+                 rec.created, rec.updated, rec.version, rec.state))
+
+    def flag_clock(self, device: str, ahead_ms: int) -> None:
+        self._q("INSERT INTO clock_flags(device, ahead_ms, seen_ms) VALUES (?,?,?) "
+                "ON CONFLICT(device) DO UPDATE SET ahead_ms=excluded.ahead_ms, "
+                "seen_ms=excluded.seen_ms", (device, ahead_ms, self.now_ms))
+
+
+class Repository:
+    """Everything the centre stores. One implementation in portable SQL (see module doc)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.d = dialect
+
+    @property
+    def backend(self) -> str:
+        return self.d.name
+
+    def close(self) -> None:
+        self.d.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.d.reading() as conn:
+            return conn.execute(self.d.sql(sql), params).fetchall()
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.d.writing() as conn:
+            conn.execute(self.d.sql(sql), params)
+
+    @contextmanager
+    def writing(self, now_ms: int) -> Iterator[Tx]:
+        """An append transaction: sequence numbers are given out in commit order."""
+        with self.d.writing(append_lock=True) as conn:
+            yield Tx(conn, self.d, now_ms)
+
+    def migrate(self) -> None:
+        """Make or bring forward the schema; safe when several processes start at once."""
+        with self.d.writing(append_lock=True) as conn:
+            for statement in _ddl(self.d):
+                conn.execute(statement)
+            conn.execute(self.d.sql("INSERT INTO settings(key, value) VALUES (?, ?) "
+                                    "ON CONFLICT(key) DO NOTHING"),
+                         ("schema_version", str(SCHEMA_VERSION)))
+
+    # --- settings ------------------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM settings WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._write("INSERT INTO settings(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # --- enrollment ----------------------------------------------------------------------
+
+    def add_code(self, code: EnrollCode) -> None:
+        self._write("INSERT INTO codes(token_hash, station, scope, expires_ms) VALUES (?,?,?,?)",
+                    (code.token_hash, code.station, ",".join(code.scope), code.expires_ms))
+
+    def take_code(self, token_hash: bytes, now_ms: int) -> EnrollCode | None:
+        """Use a one-time code: None if unknown, used or expired (it can never be used twice,
+        even by two requests at the same instant)."""
+        with self.d.writing() as conn:
+            row = conn.execute(self.d.sql(
+                "SELECT station, scope, expires_ms FROM codes WHERE token_hash=? "
+                "AND used_ms IS NULL AND expires_ms > ?"), (token_hash, now_ms)).fetchone()
+            if row is None:
+                return None
+            conn.execute(self.d.sql("UPDATE codes SET used_ms=? WHERE token_hash=?"),
+                         (now_ms, token_hash))
+            return EnrollCode(token_hash, row[0], _scope(row[1]), row[2])
+
+    def register(self, row: StationRow) -> None:
+        """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones."""
+        with self.d.writing() as conn:
+            old = conn.execute(self.d.sql("SELECT transport_public FROM stations WHERE id=?"),
+                               (row.id,)).fetchone()
+            if old is not None and bytes(old[0]) != row.transport_public:
+                conn.execute(self.d.sql(
+                    "INSERT INTO retired_keys(transport_public, station, retired_ms) "
+                    "VALUES (?,?,?) ON CONFLICT(transport_public) DO NOTHING"),
+                    (bytes(old[0]), row.id, row.enrolled_ms))
+            conn.execute(self.d.sql("DELETE FROM stations WHERE id=?"), (row.id,))
+            conn.execute(self.d.sql(f"INSERT INTO stations({_STATION_COLS}) "
+                                    "VALUES (?,?,?,?,?,?,?,?)"),
+                         (row.id, ",".join(row.scope), row.sign_public, row.seal_public,
+                          row.transport_public, row.device, row.enrolled_ms, None))
+
+    def station(self, station_id: str) -> StationRow | None:
+        rows = self._read(f"SELECT {_STATION_COLS} FROM stations WHERE id=?", (station_id,))
+        return _station(rows[0]) if rows else None
+
+    def stations(self) -> list[StationRow]:
+        return [_station(r) for r in self._read(f"SELECT {_STATION_COLS} FROM stations "
+                                                "ORDER BY id")]
+
+    def revoke(self, station_id: str, now_ms: int) -> bool:
+        with self.d.writing() as conn:
+            row = conn.execute(self.d.sql(
+                "UPDATE stations SET revoked_ms=? WHERE id=? AND revoked_ms IS NULL RETURNING id"),
+                (now_ms, station_id)).fetchone()
+        return row is not None
+
+    def retired_keys(self, station: str) -> list[bytes]:
+        """Transport keys a station used before it was enrolled again (a reinstall)."""
+        return [bytes(r[0]) for r in self._read(
+            "SELECT transport_public FROM retired_keys WHERE station=?", (station,))]
+
+    def remember_nonce(self, station: str, nonce: str, expires_ms: int, now_ms: int) -> bool:
+        """False when this nonce was seen before (a replay). Old nonces are swept as we go."""
+        with self.d.writing() as conn:
+            conn.execute(self.d.sql("DELETE FROM nonces WHERE expires_ms < ?"), (now_ms,))
+            row = conn.execute(self.d.sql(
+                "INSERT INTO nonces(station, nonce, expires_ms) VALUES (?,?,?) "
+                "ON CONFLICT(station, nonce) DO NOTHING RETURNING nonce"),
+                (station, nonce, expires_ms)).fetchone()
+            return row is not None
+
+    # --- the log -------------------------------------------------------------------------
+
+    def read_log(self, after: int, scopes: Sequence[str], *, exclude_origin: str | None,
+                 limit: int) -> list[LogEntry]:
+        """Committed entries after ``after`` in these scopes (and the catalogue), in order."""
+        wanted = [*scopes, "*"]
+        marks = ",".join("?" for _ in wanted)
+        sql = (f"SELECT id, kind, scope, origin, record, hlc, body, seq FROM log "
+               f"WHERE seq > ? AND scope IN ({marks})")
+        params: list[Any] = [after, *wanted]
+        if exclude_origin:
+            sql += " AND origin <> ?"
+            params.append(exclude_origin)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
+                for r in self._read(sql, params)]
+
+    def head(self) -> int:
+        rows = self._read("SELECT max(seq) FROM log")
+        return int(rows[0][0] or 0)
+
+    def count(self, kind: str = "changeset") -> int:
+        return int(self._read("SELECT count(*) FROM log WHERE kind=?", (kind,))[0][0])
+
+    # --- the centre's merged records -----------------------------------------------------
+
+    def find_receipt(self, receipt: str) -> list[CentreRecord]:
+        return [_record(r) for r in self._read(
+            f"SELECT {_RECORD_COLS} FROM records WHERE receipt=? OR id=?", (receipt, receipt))]
+
+    def clock_flags(self) -> list[tuple[str, int, int]]:
+        return [tuple(r) for r in self._read(
+            "SELECT device, ahead_ms, seen_ms FROM clock_flags ORDER BY device")]

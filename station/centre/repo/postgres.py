@@ -1,0 +1,47 @@
+"""The production back end: PostgreSQL through psycopg 3 and a connection pool.
+
+Several centre processes can share one database. Appends to the log take a transaction-
+scoped advisory lock, so sequence numbers are handed out in commit order and a puller never
+skips a changeset that committed late with a lower number (see ``base``). Other writes
+(nonces, enrollment) rely on PostgreSQL's own row locking and run concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from psycopg_pool import ConnectionPool
+
+from station.centre.repo.base import Connection, Dialect
+
+APPEND_LOCK = 0x5354_4E31  # "STN1": the one advisory lock key appends take
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    blob = "BYTEA"
+    serial = "BIGSERIAL"
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=True,
+                                   timeout=30)
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.pool.connection() as conn:
+            yield cast(Any, conn)
+
+    @contextmanager
+    def writing(self, *, append_lock: bool = False) -> Iterator[Connection]:
+        with self.pool.connection() as conn, conn.transaction():
+            if append_lock:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            yield cast(Any, conn)
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,100 @@
+"""Running the centre: configuration, first-start set-up, JSON-lines logs, uvicorn.
+
+Configuration comes from flags or the environment (``STATION_CENTRE_*``). On first start the
+centre makes its keys (``centre.keys`` in its home, protected by a passphrase or a key file)
+and the schema of its database. The staff token (for ``station centre decide`` and the other
+staff commands) is derived from the centre's keys, so every process sharing the key file
+accepts the same one; it is written to ``staff.token`` (mode 0600) in the centre's home.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from station.centre.app import create_app
+from station.centre.keys import CentreKeys, Protector
+from station.centre.repo import open_repository
+from station.centre.service import Centre
+from station.wire.keys import SUITE_X25519
+
+KEYS = "centre.keys"
+STAFF_TOKEN = "staff.token"
+
+
+@dataclass
+class CentreConfig:
+    home: Path
+    db: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8700
+    public_url: str = ""
+    protector: Protector = field(default_factory=Protector)
+    suite: int = SUITE_X25519
+
+    def __post_init__(self) -> None:
+        self.db = self.db or f"sqlite:///{self.home / 'centre.db'}"
+        self.public_url = self.public_url or f"http://{self.host}:{self.port}"
+
+
+def staff_token(keys: CentreKeys) -> str:
+    digest = hmac.new(keys.storage, b"station/staff-token/v1", hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:32]
+
+
+def build(config: CentreConfig) -> tuple[Centre, Any]:
+    """The centre and its ASGI app, with keys, schema and staff token ready."""
+    config.home.mkdir(parents=True, exist_ok=True)
+    keys = CentreKeys.load_or_create(config.home / KEYS, config.protector, config.suite)
+    repo = open_repository(config.db)
+    centre = Centre(repo, keys, public_url=config.public_url)
+    token = staff_token(keys)
+    token_file = config.home / STAFF_TOKEN
+    if not token_file.exists():
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+    return centre, create_app(centre, staff_token_hash=hashlib.sha256(token.encode()).digest())
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: easy to ship, grep and parse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname,
+                               "logger": record.name, "msg": record.getMessage()}
+        out.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def serve(config: CentreConfig) -> None:
+    import uvicorn
+
+    configure_logging()
+    centre, app = build(config)
+    logging.getLogger("station.centre").info("starting", extra={"fields": {
+        "url": config.public_url, "backend": centre.repo.backend,
+        "fingerprint": centre.keys.fingerprint}})
+    try:
+        uvicorn.run(app, host=config.host, port=config.port, log_config=None,
+                    access_log=False, server_header=False)
+    finally:
+        centre.repo.close()

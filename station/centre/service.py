@@ -1,0 +1,385 @@
+"""What the town centre does, independent of HTTP: enroll, authenticate, ingest, serve pulls,
+record staff decisions, publish catalogues.
+
+Ingest (push and USB bundles) checks each sealed changeset on its own — signature, then
+AEAD, then every op — so one bad item is refused with a reason naming it and the rest of the
+batch is stored. Storing is idempotent by changeset id (G4: a retry after a lost reply changes
+nothing) and happens in one transaction per batch, together with the centre's merged view of
+each record. Bodies are kept encrypted under the centre's storage key.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import uuid_utils
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from station.centre.errors import (
+    AmbiguousReceipt,
+    BadCode,
+    BadRequest,
+    NotFound,
+    Replayed,
+    Revoked,
+    Unauthenticated,
+    WrongStation,
+)
+from station.centre.keys import CentreKeys
+from station.centre.repo import CentreRecord, EnrollCode, LogEntry, Repository, StationRow, Tx
+from station.domain import merge
+from station.domain.casework import plan_move
+from station.domain.catalogue import Catalogue, shipped_catalogue
+from station.domain.changeset import CENTRE, Changeset, Op
+from station.domain.errors import StationError
+from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
+from station.domain.rules import check_changeset
+from station.wire import auth
+from station.wire.codec import decode_changeset, encode_changeset
+from station.wire.downlink import ENTRY_CATALOGUE, ENTRY_CHANGESET, Entry, seal_batch
+from station.wire.envelope import open_changeset, read_header, verify_changeset
+from station.wire.errors import Malformed, WireError
+
+NONCE_TTL_MS = 2 * auth.WINDOW_MS
+MAX_PULL = 2000
+CATALOGUE_PREFIX = "catalogue:"
+
+
+class UnknownStation(StationError):
+    code = "centre.unknown_station"
+    zh = "站点 {station} 尚未在镇中心登记"
+    en = "Station {station} is not enrolled at the town centre"
+
+
+class OriginMismatch(StationError):
+    code = "centre.origin_mismatch"
+    zh = "变更 {item} 声称来自 {claimed}，但由 {station} 签名"
+    en = "Changeset {item} claims to come from {claimed} but was signed by {station}"
+
+
+class OutOfScope(StationError):
+    code = "centre.out_of_scope"
+    zh = "站点 {station} 无权写入 {scope} 的记录"
+    en = "Station {station} may not write records of {scope}"
+
+
+@dataclass
+class Refusal:
+    item: str | None
+    station: str | None
+    error: StationError
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.item, "station": self.station, **self.error.as_dict()}
+
+
+@dataclass
+class IngestResult:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def as_dict(self, now_ms: int) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "refused": [r.as_dict() for r in self.refused], "time": now_ms}
+
+
+class Storage:
+    """AES-256-GCM for bodies at rest, under keys derived from the centre's storage key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = {p: AESGCM(HKDF(hashes.SHA256(), 32, None,
+                                     f"station/centre/{p}".encode()).derive(key))
+                      for p in ("log", "records")}
+
+    def seal(self, purpose: str, data: bytes, aad: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead[purpose].encrypt(nonce, data, aad.encode())
+
+    def open(self, purpose: str, blob: bytes, aad: str) -> bytes:
+        try:
+            return self._aead[purpose].decrypt(blob[:12], blob[12:], aad.encode())
+        except InvalidTag:
+            raise BadRequest(detail=f"stored data {aad} failed authentication") from None
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.replace("-", "").upper().encode()).digest()
+
+
+def new_token() -> str:
+    text = base64.b32encode(secrets.token_bytes(10)).decode()  # 80 bits, 16 characters
+    return "-".join(text[i:i + 4] for i in range(0, 16, 4))
+
+
+class Centre:
+    """The town centre: keys, storage, and the rules of every endpoint."""
+
+    def __init__(self, repo: Repository, keys: CentreKeys, *, public_url: str,
+                 now_ms: Callable[[], int] | None = None) -> None:
+        self.repo = repo
+        self.keys = keys
+        self.public_url = public_url.rstrip("/")
+        self.now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
+        self.storage = Storage(keys.storage)
+        self.clock = Clock("centre", now=self.now_ms)
+
+    # --- enrollment ------------------------------------------------------------------------
+
+    def enroll_code(self, station: str, scope: Sequence[str], expires_s: int) -> str:
+        """A one-time code: centre URL, token, and the fingerprint of the centre's keys."""
+        token = new_token()
+        self.repo.add_code(EnrollCode(token_hash(token), station.upper(),
+                                      tuple(s.upper() for s in scope) or (station.upper(),),
+                                      self.now_ms() + expires_s * 1000))
+        return f"{self.public_url}#{token}/{self.keys.fingerprint}"
+
+    def enroll(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            token, station = str(body["token"]), str(body["station"]).upper()
+            keys = {k: bytes.fromhex(str(body[k]))
+                    for k in ("sign_public", "seal_public", "transport_public")}
+            device = str(body.get("device", ""))[:64]
+        except (KeyError, ValueError, TypeError):
+            raise BadRequest(detail="an enrollment needs token, station and three public keys"
+                             ) from None
+        if len(keys["sign_public"]) != 32 or len(keys["transport_public"]) != 32:
+            raise BadRequest(detail="public keys have the wrong length")
+        code = self.repo.take_code(token_hash(token), self.now_ms())
+        if code is None:
+            raise BadCode()
+        if code.station != station:
+            raise WrongStation(expected=code.station, given=station)
+        self.repo.register(StationRow(station, code.scope, keys["sign_public"],
+                                      keys["seal_public"], keys["transport_public"], device,
+                                      self.now_ms()))
+        return {"station": station, "scope": list(code.scope),
+                "centre": {"sign_public": self.keys.signer.public_bytes().hex(),
+                           "seal_public": self.keys.seal.public_bytes().hex(),
+                           "fingerprint": self.keys.fingerprint},
+                "time": self.now_ms()}
+
+    def revoke(self, station: str) -> bool:
+        return self.repo.revoke(station.upper(), self.now_ms())
+
+    # --- request authentication -------------------------------------------------------------
+
+    def authenticate(self, *, method: str, target: str, body: bytes,
+                     headers: dict[str, str]) -> StationRow:
+        """The enrolled, unrevoked station that signed this request, or a 401/403."""
+        signed = auth.read_headers(headers)
+        if signed is None:
+            raise Unauthenticated("headers")
+        row = self.repo.station(signed.station)
+        if row is None:
+            raise Unauthenticated("unknown", station=signed.station)
+        if not auth.check_signature(signed, row.transport_public, method=method,
+                                    target=target, body=body):
+            if any(auth.check_signature(signed, key, method=method, target=target, body=body)
+                   for key in self.repo.retired_keys(signed.station)):
+                raise Revoked(station=signed.station)
+            raise Unauthenticated("signature")
+        if row.revoked_ms is not None:
+            raise Revoked(station=row.id)
+        now = self.now_ms()
+        if abs(signed.time_ms - now) > auth.WINDOW_MS:
+            raise Replayed("window")
+        if not self.repo.remember_nonce(row.id, signed.nonce, now + NONCE_TTL_MS, now):
+            raise Replayed("nonce")
+        return row
+
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def ingest(self, blobs: Sequence[bytes]) -> IngestResult:
+        """Verify, open, validate and store sealed changesets (a push, or a USB bundle carried
+        by anyone: the stations' signatures are the proof). Each is judged on its own; the
+        good ones commit together."""
+        result = IngestResult()
+        opened: list[tuple[Changeset, bytes]] = []
+        stations: dict[str, StationRow | None] = {}
+        for blob in blobs:
+            try:
+                cs, encoded = self._open_one(blob, stations)
+                opened.append((cs, encoded))
+            except StationError as exc:
+                head = _safe_header(blob)
+                result.refused.append(Refusal(head[0], head[1], exc))
+        if not opened:
+            return result
+        now = self.now_ms()
+        with self.repo.writing(now) as tx:
+            known = tx.known([cs.id for cs, _ in opened])
+            for cs, encoded in opened:
+                if cs.id in known:
+                    result.duplicates.append(cs.id)
+                    continue
+                known.add(cs.id)
+                self._store(tx, cs, encoded)
+                result.accepted.append(cs.id)
+        return result
+
+    def _open_one(self, blob: bytes,
+                  stations: dict[str, StationRow | None]) -> tuple[Changeset, bytes]:
+        head = read_header(blob)
+        if head.station not in stations:
+            stations[head.station] = self.repo.station(head.station)
+        row = stations[head.station]
+        if row is None:
+            raise UnknownStation(station=head.station)
+        if row.revoked_ms is not None:
+            raise Revoked(station=row.id)
+        verify_changeset(blob, row.sign_public)
+        encoded = open_changeset(blob, head, self.keys.seal)
+        cs = decode_changeset(encoded)
+        if cs.id != head.changeset_id or cs.origin != row.id:
+            raise OriginMismatch(item=head.changeset_id, claimed=cs.origin, station=row.id)
+        if cs.scope not in row.scope:
+            raise OutOfScope(station=row.id, scope=cs.scope)
+        check_changeset(cs, today=self._today())
+        return cs, encoded
+
+    def _today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.now_ms() / 1000).date()
+
+    def _store(self, tx: Tx, cs: Changeset, encoded: bytes) -> None:
+        ahead = cs.hlc.wall - self.now_ms()
+        if ahead > DEFAULT_MAX_SKEW_MS:
+            tx.flag_clock(cs.hlc.device, ahead)  # kept, but that laptop's clock is flagged
+        else:
+            self.clock.observe(cs.hlc)
+        tx.append(LogEntry(cs.id, "changeset", cs.scope, cs.origin, cs.record, cs.hlc.encode(),
+                           self.storage.seal("log", encoded, f"log|{cs.id}")))
+        self._merge(tx, cs)
+
+    def _merge(self, tx: Tx, cs: Changeset) -> CentreRecord:
+        current = tx.record(cs.record)
+        if current is None:
+            state = merge.empty(cs.kind, cs.record, cs.scope)
+            version = 0
+        else:
+            state = merge.load(self.storage.open("records", current.state,
+                                                 f"records|{cs.record}|{current.version}"))
+            version = current.version
+        merge.apply(state, cs)
+        fields = merge.fields(state)
+        rec = CentreRecord(cs.record, cs.kind, state["scope"], fields.get("receipt"),
+                           fields["status"]["to"], fields.get("matter"), fields.get("channel"),
+                           state["first"], state["last"], version + 1,
+                           self.storage.seal("records", merge.dump(state),
+                                             f"records|{cs.record}|{version + 1}"))
+        tx.save_record(rec)
+        return rec
+
+    def record_state(self, rec: CentreRecord) -> merge.State:
+        return merge.load(self.storage.open("records", rec.state,
+                                            f"records|{rec.id}|{rec.version}"))
+
+    # --- pull --------------------------------------------------------------------------------
+
+    def pull(self, station: StationRow, after: int, limit: int) -> bytes:
+        """Everything in the station's scope after its cursor, sealed to it, signed by us."""
+        limit = max(1, min(limit, MAX_PULL))
+        head = self.repo.head()  # read first: every entry up to it had committed by then
+        entries = self.repo.read_log(after, station.scope,
+                                     exclude_origin=station.id if after > 0 else None,
+                                     limit=limit)
+        out = []
+        for e in entries:
+            data = self.storage.open("log", e.body, f"log|{e.id}")
+            kind = ENTRY_CATALOGUE if e.kind == "catalogue" else ENTRY_CHANGESET
+            out.append(Entry(kind, e.seq, data))
+        upto = entries[-1].seq if entries else after
+        complete = len(entries) < limit
+        if complete:  # nothing more in scope: skip past other villages' traffic
+            upto = max(upto, head, after)
+        return seal_batch(out, station=station.id, after=after, upto=upto, complete=complete,
+                          centre_time_ms=self.now_ms(), station_public=station.seal_public,
+                          signer=self.keys.signer)
+
+    # --- staff -------------------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        raw = self.repo.setting("catalogue")
+        return Catalogue.from_json_bytes(raw.encode()) if raw else shipped_catalogue()
+
+    def publish_catalogue(self, raw: bytes) -> Catalogue:
+        """Validate and publish a new catalogue; it flows down to every station."""
+        catalogue = Catalogue.from_json_bytes(raw)
+        current = self.catalogue()
+        if catalogue.version == current.version:
+            raise BadRequest(detail=f"catalogue version {catalogue.version} is already published")
+        canonical = encode_catalogue(catalogue)
+        entry_id = f"{CATALOGUE_PREFIX}{catalogue.version}"
+        with self.repo.writing(self.now_ms()) as tx:
+            if tx.known([entry_id]):
+                raise BadRequest(detail=f"catalogue version {catalogue.version} was published")
+            tx.append(LogEntry(entry_id, "catalogue", "*", CENTRE, None,
+                               self.clock.tick().encode(),
+                               self.storage.seal("log", canonical, f"log|{entry_id}")))
+        self.repo.set_setting("catalogue", canonical.decode())
+        return catalogue
+
+    def decide(self, receipt: str, outcome: str, *, reason: str, staff: str) -> dict[str, Any]:
+        """A staff decision (办结/退回): centre-authority ops that flow down to the station."""
+        if outcome not in ("completed", "returned"):
+            raise BadRequest(detail="the outcome is completed or returned")
+        found = self.repo.find_receipt(receipt.strip())
+        if not found:
+            raise NotFound(what=f"record {receipt}")
+        if len(found) > 1:
+            raise AmbiguousReceipt(receipt=receipt, ids=", ".join(r.id for r in found))
+        rec = found[0]
+        state = self.record_state(rec)
+        fields = merge.fields(state)
+        matter = self.catalogue().get(fields["matter"]) if fields.get("matter") else None
+        status = plan_move(rec.kind, fields, fields["status"], outcome, reason=reason,
+                           matter=matter, writer=CENTRE)
+        ops = [Op("set", "outcome", outcome,
+                  prev=tuple(h.op_id for h in merge.register_heads(state, "outcome")))]
+        if reason.strip():
+            ops.append(Op("set", "outcome_reason", reason.strip(),
+                          prev=tuple(h.op_id for h in merge.register_heads(state,
+                                                                           "outcome_reason"))))
+        ops.append(Op("status", "status", status))
+        now = self.now_ms()
+        cs = Changeset(_uuid7(), rec.id, rec.kind, rec.scope, CENTRE, staff[:64] or CENTRE,
+                       self.clock.tick(), tuple(ops))
+        check_changeset(cs, today=self._today())
+        with self.repo.writing(now) as tx:
+            self._store(tx, cs, encode_changeset(cs))
+        return {"changeset": cs.id, "record": rec.id, "receipt": rec.receipt,
+                "status": status, "outcome": outcome}
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "time": self.now_ms(), "backend": self.repo.backend,
+                "fingerprint": self.keys.fingerprint}
+
+
+def encode_catalogue(catalogue: Catalogue) -> bytes:
+    return orjson.dumps(catalogue.to_dict(), option=orjson.OPT_SORT_KEYS)
+
+
+def _uuid7() -> str:
+    return str(uuid_utils.uuid7())
+
+
+def _safe_header(blob: bytes) -> tuple[str | None, str | None]:
+    try:
+        head = read_header(blob)
+    except (WireError, Malformed):
+        return None, None
+    return head.changeset_id, head.station
+

@@ -1,0 +1,164 @@
+"""What sync needs from the store that does not need the vault: the outbox, the inbox, the
+cursor and the pinned centre.
+
+Everything here works while the vault is locked, which is what makes unattended batch sync
+possible: outbox items were sealed to the centre when they were committed, downlink batches
+are checked against the centre's pinned signing key and kept sealed in the inbox until an
+agent unlocks, and requests are signed with the transport key (a separate file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from station.store import db as dbmod
+from station.store.errors import NotAStation, StoreError
+from station.store.home import load_transport_key
+from station.wire.downlink import BatchHeader, verify_batch
+from station.wire.keys import Signer
+
+
+class NotEnrolled(StoreError):
+    code = "store.not_enrolled"
+    zh = "本站尚未在镇中心登记；请先运行 station enroll 登记码"
+    en = "This station is not enrolled with a town centre yet; run `station enroll CODE` first"
+
+
+@dataclass(frozen=True)
+class CentrePin:
+    """The centre this station trusts: pinned at enrollment from the code's fingerprint."""
+
+    url: str
+    sign_public: bytes
+    seal_public: bytes
+    fingerprint: str
+    scope: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    changeset: str
+    sealed: bytes
+
+
+def _meta(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()
+    return row[0] if row else None
+
+
+class SyncState:
+    """Outbox, inbox, cursor and centre pin of one station database."""
+
+    def __init__(self, home: Path, db: sqlite_utils.Database) -> None:
+        self.home = home
+        self.db = db
+
+    @classmethod
+    def open_locked(cls, home: Path) -> SyncState:
+        """For unattended sync: no passphrase, no access to any record."""
+        db = dbmod.connect(dbmod.db_path(home))
+        if "meta" not in db.table_names() or _meta(db, "station") is None:
+            db.close()
+            raise NotAStation(home=str(home))
+        dbmod.migrate(db)
+        return cls(home, db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def station(self) -> str:
+        return _meta(self.db, "station") or ""
+
+    def transport(self) -> Signer:
+        return load_transport_key(self.home)
+
+    # --- the pinned centre ---------------------------------------------------------------
+
+    def centre(self) -> CentrePin:
+        raw = _meta(self.db, "centre")
+        if raw is None:
+            raise NotEnrolled()
+        data = json.loads(raw)
+        return CentrePin(data["url"], bytes.fromhex(data["sign_public"]),
+                         bytes.fromhex(data["seal_public"]), data["fingerprint"],
+                         tuple(data["scope"]))
+
+    def enrolled(self) -> bool:
+        return _meta(self.db, "centre") is not None
+
+    def set_centre(self, pin: CentrePin) -> None:
+        """Call inside a write transaction (the outbox is sealed in the same one)."""
+        value = json.dumps({"url": pin.url, "sign_public": pin.sign_public.hex(),
+                            "seal_public": pin.seal_public.hex(),
+                            "fingerprint": pin.fingerprint, "scope": list(pin.scope)})
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('centre', ?)", [value])
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES "
+                        "('centre.seal_public', ?)", [pin.seal_public.hex()])
+
+    # --- outbox --------------------------------------------------------------------------
+
+    def outbox(self, limit: int, max_bytes: int) -> list[OutboxItem]:
+        """The oldest unsent, unrefused items, at most ``limit`` and about ``max_bytes``."""
+        out, size = [], 0
+        for seq, cid, sealed in self.db.execute(
+                "SELECT seq, changeset, sealed FROM outbox WHERE refused IS NULL ORDER BY seq "
+                "LIMIT ?", [limit]):
+            if out and size + len(sealed) > max_bytes:
+                break
+            out.append(OutboxItem(seq, cid, sealed))
+            size += len(sealed)
+        return out
+
+    def unsent(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE refused IS NULL").fetchone()[0]
+
+    def ack(self, changesets: list[str]) -> None:
+        """The centre has them: drop the sealed copies, mark the changesets sent."""
+        with dbmod.write(self.db):
+            for cid in changesets:
+                self.db.execute("DELETE FROM outbox WHERE changeset=?", [cid])
+                self.db.execute("UPDATE changesets SET acked=1 WHERE id=?", [cid])
+
+    def quarantine(self, changeset: str, reason: dict[str, Any]) -> None:
+        """The centre refused this one: keep it, with the reason, out of the queue."""
+        with dbmod.write(self.db):
+            self.db.execute("UPDATE outbox SET refused=? WHERE changeset=?",
+                            [json.dumps(reason, ensure_ascii=False), changeset])
+
+    def quarantined(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(cid, json.loads(reason)) for cid, reason in self.db.execute(
+            "SELECT changeset, refused FROM outbox WHERE refused IS NOT NULL ORDER BY seq")]
+
+    # --- cursor and inbox ----------------------------------------------------------------
+
+    def cursor(self) -> int:
+        return int(_meta(self.db, "cursor") or 0)
+
+    def set_cursor(self, value: int) -> None:
+        """Call inside the transaction that made the batch durable."""
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('cursor', ?)",
+                        [str(value)])
+
+    def keep_in_inbox(self, blob: bytes) -> BatchHeader:
+        """A downlink batch pulled while locked: checked against the centre's signature,
+        then kept sealed, with the cursor advanced in the same transaction."""
+        head = verify_batch(blob, self.centre().sign_public)
+        with dbmod.write(self.db):
+            self.db.execute("INSERT OR IGNORE INTO inbox(batch, sealed, received) VALUES (?,?,?)",
+                            [f"{head.after}-{head.upto}", blob,
+                             dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
+            if head.upto > self.cursor():
+                self.set_cursor(head.upto)
+        return head
+
+    def inbox(self) -> list[tuple[int, bytes]]:
+        return [(seq, blob) for seq, blob in self.db.execute(
+            "SELECT seq, sealed FROM inbox ORDER BY seq")]

@@ -1,0 +1,49 @@
+"""Errors of the sync client, translated at the boundary from httpx and the centre's replies.
+
+    SyncError
+     ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
+     ├── Refused             the centre said no (4xx), with its own sentence in zh and en
+     ├── BadEnrollCode       the code is not in the expected shape
+     └── FingerprintMismatch the centre's keys are not the ones the code promised
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from station.domain.errors import StationError
+
+
+class SyncError(StationError):
+    code = "sync.error"
+    zh = "同步出错：{detail}"
+    en = "Sync problem: {detail}"
+
+
+class CentreUnreachable(SyncError):
+    code = "sync.unreachable"
+    exit_code: ClassVar[int] = 3
+    zh = "无法连接镇中心（{detail}）；已保存的工作会在下次联网时发送"
+    en = "Cannot reach the town centre ({detail}); saved work will be sent when the link is back"
+
+
+class Refused(SyncError):
+    """The centre's 4xx: its own sentence, shown as it sent it."""
+
+    code = "sync.refused"
+    zh = "镇中心拒绝了请求：{zh_text}"
+    en = "The town centre refused: {en_text}"
+
+
+class BadEnrollCode(SyncError):
+    code = "sync.bad_code"
+    zh = "登记码格式不对：应形如 http://地址:端口#XXXX-XXXX-XXXX-XXXX/XXXX-XXXX-XXXX-XXXX"
+    en = ("That enrollment code is not in the expected shape: "
+          "http://host:port#XXXX-XXXX-XXXX-XXXX/XXXX-XXXX-XXXX-XXXX")
+
+
+class FingerprintMismatch(SyncError):
+    code = "sync.fingerprint"
+    zh = "镇中心的密钥指纹 {got} 与登记码中的 {expected} 不符：可能连到了冒充的服务器，未做登记"
+    en = ("The centre's key fingerprint {got} does not match the code's {expected}: this may "
+          "not be your town centre. Nothing was enrolled")
