@@ -10,4 +10,5 @@ BENCHMARKS = {
     "save": "bench.save",
     "import": "bench.import",  # ``import`` is a keyword: loaded with importlib
     "merge": "bench.merge",
+    "sync": "bench.sync",
 }

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import prometheus_client as prom
 from fastapi import FastAPI, Request, Response
@@ -27,7 +28,7 @@ from station.centre.errors import BadRequest, CentreError, Forbidden, TooLarge
 from station.centre.service import Centre
 from station.domain.errors import StationError
 from station.wire import auth
-from station.wire.framing import unpack
+from station.wire.framing import pack, unpack
 
 log = logging.getLogger("station.centre")
 
@@ -36,6 +37,7 @@ MAX_JSON = 256 * 1024
 MAX_PUSH_ITEMS = 5000
 MAX_SEALED = 512 * 1024
 PUSH_MAGIC = b"SCB1"
+DOWNLINK_ITEMS = b"DLB1"
 BINARY = "application/octet-stream"
 _BINARY_BODY = {"requestBody": {"required": True,
                                 "content": {BINARY: {"schema": {"type": "string",
@@ -51,9 +53,14 @@ class EnrollRequest(BaseModel):
     device: str = Field(default="", max_length=64)
 
 
+# A village (or station) code as changesets carry it: a NUL or a lone surrogate here would
+# reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
+VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class CodeRequest(BaseModel):
     station: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
-    scope: list[str] = Field(default_factory=list, max_length=100)
+    scope: list[VillageCode] = Field(default_factory=list, max_length=100)
     expires_s: int = Field(default=7 * 86400, ge=60, le=90 * 86400)
 
 
@@ -103,6 +110,17 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise TooLarge(limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _target(request: Request) -> str:
@@ -199,6 +217,21 @@ def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
     async def bundle(request: Request) -> JSONResponse:
         """Sealed changesets carried by anyone (a USB stick): each one's signature is the proof."""
         return await ingest(await read_body(request, MAX_BODY))
+
+    @app.post("/v1/bundle/pull", response_class=Response,
+              responses={200: {"content": {BINARY: {}}}})
+    async def bundle_pull(request: Request) -> Response:
+        """A station's downlink, for a pull request it signed and someone carried here."""
+        raw = await read_body(request, MAX_JSON)
+        try:
+            carried = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+            if not isinstance(carried, dict):
+                raise ValueError
+        except (ValueError, RecursionError):  # not JSON, NaN/Infinity/1e999, [[[[…]]]]
+            raise BadRequest(detail="the body must be a signed pull request (JSON)") from None
+        batches = await run_in_threadpool(centre.carried_pull, carried)
+        metrics.pulls.inc()
+        return Response(pack(DOWNLINK_ITEMS, batches), media_type=BINARY)
 
     @app.get("/v1/pull", response_class=Response,
              responses={200: {"content": {BINARY: {}}}})

@@ -48,7 +48,11 @@ class Protector:
         if params["kdf"] == "keyfile":
             if self.key_file is None:
                 raise KeyFileError(path="-", detail="it is protected by a key file (--key-file)")
-            secret = self.key_file.read_bytes()
+            try:
+                secret = self.key_file.read_bytes()
+            except OSError as exc:  # e.g. the separate mount it lives on is not mounted
+                raise KeyFileError(path="-", detail=f"the key file {self.key_file} cannot be "
+                                                    f"read ({exc.strerror or exc})") from None
             return HKDF(hashes.SHA256(), 32, salt, b"station/centre-keys").derive(secret)
         if self.passphrase is None:
             raise KeyFileError(path="-", detail="it is protected by a passphrase")
@@ -81,20 +85,28 @@ class CentreKeys:
                            "seal": self.seal.private_bytes().hex(),
                            "storage": self.storage.hex()}).encode()
 
-    def save(self, path: Path, protector: Protector) -> None:
+    def save(self, path: Path, protector: Protector, *, exclusive: bool = False) -> None:
+        """Write the key file; with ``exclusive``, fail (FileExistsError) if one appeared
+        meanwhile, so two processes starting at once cannot end up with different keys."""
         salt, nonce = os.urandom(16), os.urandom(NONCE)
         params = protector.params()
         key = protector.key(params, salt)
         blob = AESGCM(key).encrypt(nonce, self._plain(), b"station-centre-keys-v1")
         doc = {"version": 1, "params": params, "salt": salt.hex(), "nonce": nonce.hex(),
                "keys": blob.hex()}
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(doc, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            try:
+                os.link(tmp, path)  # atomic, and refuses to replace a file already there
+            finally:
+                tmp.unlink()
+        else:
+            os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path, protector: Protector) -> CentreKeys:
@@ -108,8 +120,12 @@ class CentreKeys:
             raise KeyFileError(path=str(path), detail=exc.params["detail"]) from None
         except InvalidTag:
             raise KeyFileError(path=str(path), detail="wrong passphrase or key file") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise KeyFileError(path=str(path), detail=type(exc).__name__) from None
+        except OSError as exc:
+            raise KeyFileError(path=str(path), detail=exc.strerror or type(exc).__name__
+                               ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyFileError(path=str(path), detail="it is damaged or not a centre key file "
+                                                      f"({type(exc).__name__})") from None
         return cls(Signer.from_bytes(bytes.fromhex(plain["sign"])),
                    SealKey.from_bytes(bytes.fromhex(plain["seal"])),
                    bytes.fromhex(plain["storage"]))
@@ -121,5 +137,8 @@ class CentreKeys:
             return cls.load(path, protector)
         keys = cls.generate(suite)
         path.parent.mkdir(parents=True, exist_ok=True)
-        keys.save(path, protector)
+        try:
+            keys.save(path, protector, exclusive=True)
+        except FileExistsError:  # another process made them first: use those
+            return cls.load(path, protector)
         return keys

@@ -41,19 +41,28 @@ from station.centre.keys import CentreKeys
 from station.centre.repo import CentreRecord, EnrollCode, LogEntry, Repository, StationRow, Tx
 from station.domain import merge
 from station.domain.casework import plan_move
-from station.domain.catalogue import Catalogue, shipped_catalogue
+from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.errors import StationError
 from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
 from station.domain.rules import check_changeset
 from station.wire import auth
+from station.wire.bundle import check_pull
 from station.wire.codec import decode_changeset, encode_changeset
-from station.wire.downlink import ENTRY_CATALOGUE, ENTRY_CHANGESET, Entry, seal_batch
+from station.wire.downlink import (
+    ENTRY_CATALOGUE,
+    ENTRY_CHANGESET,
+    Entry,
+    read_batch_header,
+    seal_batch,
+)
 from station.wire.envelope import open_changeset, read_header, verify_changeset
-from station.wire.errors import Malformed, WireError
+from station.wire.errors import BadSignature, Malformed, WireError
 
 NONCE_TTL_MS = 2 * auth.WINDOW_MS
 MAX_PULL = 2000
+MAX_CARRIED_BATCHES = 200
+MAX_CURSOR = 1 << 62
 CATALOGUE_PREFIX = "catalogue:"
 
 
@@ -75,14 +84,27 @@ class OutOfScope(StationError):
     en = "Station {station} may not write records of {scope}"
 
 
+class RecordMismatch(StationError):
+    code = "centre.record_mismatch"
+    zh = ("变更 {item} 所改的记录 {record} 是 {scope} 的 {kind} 记录，"
+          "而变更自称属于 {claimed_scope} 的 {claimed_kind} 记录")
+    en = ("Changeset {item} is for record {record}, a {kind} record of {scope}, but claims "
+          "a {claimed_kind} record of {claimed_scope}")
+
+
 @dataclass
 class Refusal:
+    """One refused item: its position in the batch (even when its header is unreadable), its
+    changeset id and station when they can be read, and why."""
+
+    index: int
     item: str | None
     station: str | None
     error: StationError
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.item, "station": self.station, **self.error.as_dict()}
+        return {"index": self.index, "id": self.item, "station": self.station,
+                **self.error.as_dict()}
 
 
 @dataclass
@@ -157,7 +179,7 @@ class Centre:
                              ) from None
         if len(keys["sign_public"]) != 32 or len(keys["transport_public"]) != 32:
             raise BadRequest(detail="public keys have the wrong length")
-        code = self.repo.take_code(token_hash(token), self.now_ms())
+        code = self.repo.take_code(token_hash(token), self.now_ms(), station=station)
         if code is None:
             raise BadCode()
         if code.station != station:
@@ -208,25 +230,33 @@ class Centre:
         by anyone: the stations' signatures are the proof). Each is judged on its own; the
         good ones commit together."""
         result = IngestResult()
-        opened: list[tuple[Changeset, bytes]] = []
+        opened: list[tuple[int, Changeset, bytes]] = []
         stations: dict[str, StationRow | None] = {}
-        for blob in blobs:
+        for index, blob in enumerate(blobs):
             try:
                 cs, encoded = self._open_one(blob, stations)
-                opened.append((cs, encoded))
+                opened.append((index, cs, encoded))
             except StationError as exc:
                 head = _safe_header(blob)
-                result.refused.append(Refusal(head[0], head[1], exc))
+                result.refused.append(Refusal(index, head[0], head[1], exc))
         if not opened:
             return result
         now = self.now_ms()
         with self.repo.writing(now) as tx:
-            known = tx.known([cs.id for cs, _ in opened])
-            for cs, encoded in opened:
+            known = tx.known([cs.id for _, cs, _ in opened])
+            for index, cs, encoded in opened:
                 if cs.id in known:
                     result.duplicates.append(cs.id)
                     continue
                 known.add(cs.id)
+                current = tx.record(cs.record)
+                if current is not None and (current.scope, current.kind) != (cs.scope, cs.kind):
+                    # the scope check in _open_one trusts the changeset's own label: a station
+                    # must not reach another village's record by naming its id under its own
+                    result.refused.append(Refusal(index, cs.id, cs.origin, RecordMismatch(
+                        item=cs.id, record=cs.record, kind=current.kind, scope=current.scope,
+                        claimed_kind=cs.kind, claimed_scope=cs.scope)))
+                    continue
                 self._store(tx, cs, encoded)
                 result.accepted.append(cs.id)
         return result
@@ -241,7 +271,12 @@ class Centre:
             raise UnknownStation(station=head.station)
         if row.revoked_ms is not None:
             raise Revoked(station=row.id)
-        verify_changeset(blob, row.sign_public)
+        try:
+            verify_changeset(blob, row.sign_public)
+        except BadSignature:
+            # exported before a reinstall, uploaded after: its old (unrevoked) key vouches
+            if not any(_signed_by(blob, key) for key in self.repo.superseded_sign_keys(row.id)):
+                raise
         encoded = open_changeset(blob, head, self.keys.seal)
         cs = decode_changeset(encoded)
         if cs.id != head.changeset_id or cs.origin != row.id:
@@ -292,6 +327,8 @@ class Centre:
     def pull(self, station: StationRow, after: int, limit: int) -> bytes:
         """Everything in the station's scope after its cursor, sealed to it, signed by us."""
         limit = max(1, min(limit, MAX_PULL))
+        if not 0 <= after < MAX_CURSOR:
+            raise BadRequest(detail="the cursor is out of range")
         head = self.repo.head()  # read first: every entry up to it had committed by then
         entries = self.repo.read_log(after, station.scope,
                                      exclude_origin=station.id if after > 0 else None,
@@ -309,6 +346,32 @@ class Centre:
                           centre_time_ms=self.now_ms(), station_public=station.seal_public,
                           signer=self.keys.signer)
 
+    def carried_pull(self, request: dict[str, Any]) -> list[bytes]:
+        """The downlink of a station whose signed pull request came on a USB stick.
+
+        No time window or nonce applies (the stick may travel for days); the signature proves
+        the request is the station's, and the batches are sealed so only it can open them."""
+        station = str(request.get("station", ""))
+        row = self.repo.station(station) if station else None
+        if row is None:
+            raise UnknownStation(station=station or "?")
+        if row.revoked_ms is not None:
+            raise Revoked(station=row.id)
+        if not check_pull(request, row.transport_public):
+            raise Unauthenticated("signature")
+        after = int(request["after"])
+        if not 0 <= after < MAX_CURSOR:
+            raise BadRequest(detail="the cursor is out of range")
+        batches: list[bytes] = []
+        while len(batches) < MAX_CARRIED_BATCHES:
+            blob = self.pull(row, after, MAX_PULL)
+            batches.append(blob)
+            head = read_batch_header(blob)
+            if head.complete or head.upto <= after:
+                break
+            after = head.upto
+        return batches
+
     # --- staff -------------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
@@ -318,18 +381,20 @@ class Centre:
     def publish_catalogue(self, raw: bytes) -> Catalogue:
         """Validate and publish a new catalogue; it flows down to every station."""
         catalogue = Catalogue.from_json_bytes(raw)
-        current = self.catalogue()
-        if catalogue.version == current.version:
-            raise BadRequest(detail=f"catalogue version {catalogue.version} is already published")
         canonical = encode_catalogue(catalogue)
         entry_id = f"{CATALOGUE_PREFIX}{catalogue.version}"
         with self.repo.writing(self.now_ms()) as tx:
-            if tx.known([entry_id]):
-                raise BadRequest(detail=f"catalogue version {catalogue.version} was published")
+            current = self.catalogue()  # read under the append lock: no two publish at once
+            if catalogue.version == current.version or tx.known([entry_id]):
+                raise BadRequest(detail=f"catalogue version {catalogue.version} is already "
+                                        "published")
+            if not is_newer(catalogue, current):
+                raise BadRequest(detail=f"catalogue version {catalogue.version} is older than "
+                                        f"the published {current.version}")
             tx.append(LogEntry(entry_id, "catalogue", "*", CENTRE, None,
                                self.clock.tick().encode(),
                                self.storage.seal("log", canonical, f"log|{entry_id}")))
-        self.repo.set_setting("catalogue", canonical.decode())
+            tx.set_setting("catalogue", canonical.decode())
         return catalogue
 
     def decide(self, receipt: str, outcome: str, *, reason: str, staff: str) -> dict[str, Any]:
@@ -374,6 +439,14 @@ def encode_catalogue(catalogue: Catalogue) -> bytes:
 
 def _uuid7() -> str:
     return str(uuid_utils.uuid7())
+
+
+def _signed_by(blob: bytes, key: bytes) -> bool:
+    try:
+        verify_changeset(blob, key)
+    except WireError:
+        return False
+    return True
 
 
 def _safe_header(blob: bytes) -> tuple[str | None, str | None]:

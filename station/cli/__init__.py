@@ -10,10 +10,13 @@ import sys
 
 import click
 
+from station.cli.centre import centre_group
 from station.cli.common import run
 from station.cli.conflicts import conflicts_group
 from station.cli.demo import demo_cmd
+from station.cli.enroll import enroll_cmd
 from station.cli.records import catalogue_cmd, edit_cmd, import_cmd, list_cmd, show_cmd
+from station.cli.sync import bundle_group, sync_cmd
 from station.cli.vault import agent_group, init_cmd, passwd_cmd, recover_cmd
 
 
@@ -27,7 +30,9 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list_cmd, show_cmd,
-                edit_cmd, catalogue_cmd, conflicts_group, demo_cmd):
+                edit_cmd, catalogue_cmd, conflicts_group, demo_cmd, enroll_cmd, centre_group):
+    cli.add_command(command)
+for command in (sync_cmd, bundle_group):
     cli.add_command(command)
 
 

@@ -301,9 +301,22 @@ class Catalogue:
         except _DuplicateKey as exc:
             _TOP.fail(f"the key {exc.key!r} appears twice in one object",
                       f"同一对象中键 {exc.key!r} 出现了两次")
+        except (RecursionError, ValueError):  # [[[[…]]]] nesting, a 5 000-digit number
+            _TOP.fail("it is not a catalogue (nested too deeply or absurd numbers)",
+                      "不是事项清单（嵌套过深或数字异常）")
         if not isinstance(data, dict):
             _TOP.fail("the top level must be a JSON object", "顶层应为 JSON 对象")
         return cls.from_dict(data)
+
+
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Order catalogue versions like ``2026.11.1`` < ``2026.11.10`` < ``2027.1.1``."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part)
+                 for part in version.replace("-", ".").split("."))
+
+
+def is_newer(candidate: Catalogue, current: Catalogue) -> bool:
+    return version_key(candidate.version) > version_key(current.version)
 
 
 @functools.cache

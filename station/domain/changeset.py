@@ -32,6 +32,8 @@ _OP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_:-]{1,64}$")
 MAX_OPS = 200
+MAX_WALL = 1 << 47  # milliseconds: beyond the year 6000, and storable everywhere
+MAX_COUNTER = 1 << 31
 
 
 class Op(NamedTuple):
@@ -112,8 +114,8 @@ def _parse(data: Any) -> Changeset:
         _need(isinstance(data[key], str) and bool(_CODE.match(data[key])), f"bad {key!r} code")
     _need(isinstance(data["a"], str) and 0 < len(data["a"]) <= 64, "bad author")
     wall, counter, device = data["h"]
-    _need(isinstance(wall, int) and isinstance(counter, int) and wall >= 0 and counter >= 0,
-          "bad timestamp")
+    _need(isinstance(wall, int) and isinstance(counter, int) and 0 <= wall < MAX_WALL
+          and 0 <= counter < MAX_COUNTER, "bad timestamp")
     _need(isinstance(device, str) and bool(_DEVICE.match(device)), "bad device id")
     raw_ops = data["ops"]
     _need(isinstance(raw_ops, list) and 0 < len(raw_ops) <= MAX_OPS, "ops must be 1–200 items")

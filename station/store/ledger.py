@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 import uuid_utils
@@ -80,6 +80,13 @@ class NewRecord:
     author: str
     origin: str
     ops: list[Op]
+
+
+class Received(NamedTuple):
+    """A changeset from elsewhere, with its encoded bytes when they came with it."""
+
+    cs: Changeset
+    encoded: bytes | None
 
 
 @dataclass
@@ -231,58 +238,84 @@ class Ledger:
         for token in new_tokens - old_tokens:
             self.db.execute("INSERT INTO blind_index(token, record) VALUES (?, ?)", [token, rid])
         if (stored and stored.conflicts) or record.conflicts:
-            self.db.execute("DELETE FROM conflicts WHERE record=?", [rid])
-            for conflict in record.conflicts:
-                self.db.execute(
-                    "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)",
-                    [rid, conflict.field, len(conflict.heads),
-                     min(h.hlc for h in conflict.heads)])
+            self._write_conflicts(record)
         return record
 
-    def receive(self, changesets: Iterable[Changeset], *, today: dt.date,
-                batch_records: int = 50) -> ReceiveReport:
+    def _write_conflicts(self, record: Record) -> None:
+        self.db.execute("DELETE FROM conflicts WHERE record=?", [record.id])
+        for conflict in record.conflicts:
+            self.db.execute(
+                "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)",
+                [record.id, conflict.field, len(conflict.heads),
+                 min(h.hlc for h in conflict.heads)])
+
+    def receive(self, changesets: Iterable[Changeset | Received], *, today: dt.date,
+                batch_records: int = 200) -> ReceiveReport:
         """Apply changesets made elsewhere: de-duplicated by id, validated, merged per record,
-        a few records per transaction."""
+        ``batch_records`` records per transaction so an agent keeps typing during a big pull.
+        Items may come with their encoded bytes (from a downlink) to avoid encoding again."""
         report = ReceiveReport()
-        by_record: dict[str, list[Changeset]] = defaultdict(list)
-        for cs in changesets:
-            by_record[cs.record].append(cs)
+        by_record: dict[str, list[Received]] = defaultdict(list)
+        for item in changesets:
+            received = item if isinstance(item, Received) else Received(item, None)
+            by_record[received.cs.record].append(received)
         ids = list(by_record)
         for start in range(0, len(ids), batch_records):
-            with write(self.db):
-                for rid in ids[start:start + batch_records]:
-                    self._receive_record(rid, by_record[rid], today, report)
+            chunk = {rid: by_record[rid] for rid in ids[start:start + batch_records]}
+            with write(self.db), paused_gc():
+                self._load_clock()
+                self._receive_chunk(chunk, today, report)
                 if self.clock.last is not None:
                     self._save_clock()
         return report
 
-    def _receive_record(self, rid: str, items: list[Changeset], today: dt.date,
-                        report: ReceiveReport) -> None:
-        fresh = []
-        for cs in items:
-            known = self.db.execute("SELECT 1 FROM changesets WHERE id=?", [cs.id]).fetchone()
-            if known or any(f.id == cs.id for f in fresh):
-                report.duplicates += 1
+    def _existing(self, table: str, ids: list[str]) -> set[str]:
+        marks = ",".join("?" for _ in ids)
+        return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})",
+                                              ids)}
+
+    def _receive_chunk(self, chunk: dict[str, list[Received]], today: dt.date,
+                       report: ReceiveReport) -> None:
+        known = self._existing("changesets", [r.cs.id for items in chunk.values()
+                                              for r in items])
+        present = self._existing("records", list(chunk))
+        changeset_rows, new_records, new_blind = [], [], []
+        for rid, items in chunk.items():
+            fresh: list[Received] = []
+            for item in items:
+                if item.cs.id in known:
+                    report.duplicates += 1
+                    continue
+                check_changeset(item.cs, today=today, strict=False)
+                known.add(item.cs.id)
+                fresh.append(item)
+            if not fresh:
                 continue
-            check_changeset(cs, today=today, strict=False)
-            fresh.append(cs)
-        if not fresh:
-            return
-        self._load_clock()
-        stored = self._row(rid)
-        state = stored.state if stored else merge.empty(fresh[0].kind, rid, fresh[0].scope)
-        for cs in fresh:
-            if not self.clock.observe(cs.hlc):
-                self._record_skew(cs.hlc)
-            merge.apply(state, cs)
-        self.db.conn.executemany(INSERT_CHANGESET, [
-            self.rows.changeset_row(cs, encode_changeset(cs), local=False) for cs in fresh])
-        record = self._project(state, stored)
-        self._keep_receipts_ahead(record.receipt)
-        report.new += len(fresh)
-        report.records.add(rid)
-        report.conflicts += len(record.conflicts)
-        self._notify(record)
+            stored = self._row(rid) if rid in present else None
+            first = fresh[0].cs
+            state = stored.state if stored else merge.empty(first.kind, rid, first.scope)
+            for item in fresh:
+                if not self.clock.observe(item.cs.hlc):
+                    self._record_skew(item.cs.hlc)
+                merge.apply(state, item.cs)
+                changeset_rows.append(self.rows.changeset_row(
+                    item.cs, item.encoded or encode_changeset(item.cs), local=False))
+            if stored is None:  # a record new here: written with the others, in one go
+                record = view(state)
+                new_records.append(self.rows.record_row(record, state, 1))
+                new_blind += [(t, rid) for t in self.rows.tokens(record)]
+                if record.conflicts:
+                    self._write_conflicts(record)
+            else:
+                record = self._project(state, stored)
+            self._keep_receipts_ahead(record.receipt)
+            report.new += len(fresh)
+            report.records.add(rid)
+            report.conflicts += len(record.conflicts)
+            self._notify(record)
+        self.db.conn.executemany(INSERT_CHANGESET, changeset_rows)
+        self.db.conn.executemany(INSERT_RECORD, new_records)
+        self.db.conn.executemany(INSERT_BLIND, new_blind)
 
     def _keep_receipts_ahead(self, receipt: str | None) -> None:
         """A reinstalled laptop pulls back its own station's records: its receipt counter

@@ -26,7 +26,7 @@ from station.domain.casework import (
     missing_materials,
     plan_move,
 )
-from station.domain.catalogue import Catalogue, Matter, shipped_catalogue
+from station.domain.catalogue import Catalogue, Matter, is_newer, shipped_catalogue
 from station.domain.changeset import Op
 from station.domain.errors import AuthorityRefused, ValidationError
 from station.domain.records import SCHEMAS, field_for, split_items
@@ -50,7 +50,7 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, NewRecord, new_id
+from station.store.ledger import Ledger, NewRecord, Received, new_id
 from station.store.projection import Record
 from station.store.rows import INSERT_OUTBOX, Sealing
 from station.store.search import NameIndex
@@ -368,8 +368,13 @@ class Station:
     def pin_centre(self, pin: CentrePin) -> int:
         """Trust this centre from now on, and seal every unsent local change to it.
 
-        Returns how many changes were sealed into the outbox (work done before enrolling)."""
+        Returns how many changes were sealed into the outbox: work done before enrolling,
+        or — when the station moves to a centre with other keys — everything not yet
+        acknowledged, sealed again to the new centre (nothing unsent is ever dropped)."""
         with dbmod.write(self.db):
+            previous = self.sync.centre() if self.sync.enrolled() else None
+            if previous is not None and previous.seal_public != pin.seal_public:
+                self.db.execute("DELETE FROM outbox")  # sealed to keys nobody can open now
             self.sync.set_centre(pin)
             sealing = self._sealing()
             assert sealing is not None
@@ -393,13 +398,14 @@ class Station:
         for entry in entries:
             if entry.kind == ENTRY_CATALOGUE:
                 catalogue = Catalogue.from_json_bytes(entry.data)
-                report.catalogue = catalogue.version
-                with dbmod.write(self.db):
-                    self.db.execute("INSERT OR REPLACE INTO meta(key, value) "
-                                    "VALUES ('catalogue', ?)", [entry.data.decode()])
-                self._catalogue = None
+                if is_newer(catalogue, self.catalogue):  # never back to an older one
+                    report.catalogue = catalogue.version
+                    with dbmod.write(self.db):
+                        self.db.execute("INSERT OR REPLACE INTO meta(key, value) "
+                                        "VALUES ('catalogue', ?)", [entry.data.decode()])
+                    self._catalogue = None
             else:
-                changesets.append(decode_changeset(entry.data))
+                changesets.append(Received(decode_changeset(entry.data), entry.data))
         received = self.ledger.receive(changesets, today=self.today())
         report.new, report.duplicates = received.new, received.duplicates
         report.conflicts = received.conflicts

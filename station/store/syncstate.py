@@ -127,6 +127,12 @@ class SyncState:
                 self.db.execute("DELETE FROM outbox WHERE changeset=?", [cid])
                 self.db.execute("UPDATE changesets SET acked=1 WHERE id=?", [cid])
 
+    def mark_exported(self, changesets: list[str]) -> None:
+        """Written to a bundle: ``init --force`` no longer has to refuse over these."""
+        with dbmod.write(self.db):
+            for cid in changesets:
+                self.db.execute("UPDATE changesets SET exported=1 WHERE id=?", [cid])
+
     def quarantine(self, changeset: str, reason: dict[str, Any]) -> None:
         """The centre refused this one: keep it, with the reason, out of the queue."""
         with dbmod.write(self.db):
@@ -136,6 +142,20 @@ class SyncState:
     def quarantined(self) -> list[tuple[str, dict[str, Any]]]:
         return [(cid, json.loads(reason)) for cid, reason in self.db.execute(
             "SELECT changeset, refused FROM outbox WHERE refused IS NOT NULL ORDER BY seq")]
+
+    # --- what the dashboard shows about sync ---------------------------------------------
+
+    def note_clock(self, offset_ms: int) -> None:
+        """After a sync: when it happened, and how far our clock is from the centre's."""
+        with dbmod.write(self.db):
+            for key, value in (("sync.last", dt.datetime.now(dt.UTC).isoformat(
+                    timespec="seconds")), ("sync.clock_offset_ms", str(offset_ms))):
+                self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                [key, value])
+
+    def last_sync(self) -> tuple[str | None, int]:
+        """(when the last sync finished, ISO UTC; our clock's offset from the centre's, ms)."""
+        return _meta(self.db, "sync.last"), int(_meta(self.db, "sync.clock_offset_ms") or 0)
 
     # --- cursor and inbox ----------------------------------------------------------------
 

@@ -1,29 +1,25 @@
-"""Enroll with a centre, push the outbox, pull the downlink: the station's side of DESIGN §7.
+"""Enroll with a centre (DESIGN §7), and the link a station syncs over.
 
 ``enroll`` pins the centre's keys only if their fingerprint is the one the code carries, so a
-code typed from paper still protects against a look-alike server. ``push`` sends the sealed
-outbox in batches and removes exactly what the centre acknowledged (accepted or already
-had: G4); a changeset the centre refuses is quarantined with its reason and the queue moves
-on. ``pull`` asks for everything after the cursor and applies it — or, while the vault is
-locked, keeps the signed batch in the inbox; either way the cursor moves only once the batch
-is durable.
+code typed from paper still protects against a look-alike server. The code is one-time, so
+the enrollment request is retried only when it never reached the centre: a retry after a lost
+reply would find the code used and refuse an enrollment that in fact succeeded.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 
-from station.store.service import Downlink, Station
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from station.store.service import Station
 from station.store.syncstate import CentrePin, SyncState
-from station.sync.errors import BadEnrollCode, FingerprintMismatch
+from station.sync.errors import BadEnrollCode, CentreUnreachable, FingerprintMismatch
 from station.sync.transport import CentreClient
-from station.wire.downlink import BatchHeader
-from station.wire.framing import pack
 from station.wire.keys import fingerprint
 
-PUSH_MAGIC = b"SCB1"
 _CODE = re.compile(r"^(https?://[^#\s]+)#([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})/"
                    r"([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$")
 
@@ -38,9 +34,22 @@ def parse_code(code: str) -> tuple[str, str, str]:
     return match.group(1).rstrip("/"), match.group(2), match.group(3)
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """The request never reached the centre, so sending it again cannot use the code twice."""
+    return isinstance(exc, CentreUnreachable) and isinstance(
+        exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def enroll_link(url: str) -> CentreClient:
+    return CentreClient(url, retry=Retrying(retry=retry_if_exception(_never_connected),
+                                            wait=wait_exponential(multiplier=0.5, max=2),
+                                            stop=stop_after_attempt(3), reraise=True))
+
+
 def enroll(station: Station, code: str, client: CentreClient | None = None) -> CentrePin:
+    """Register this station's public keys and pin the centre's; seals earlier work."""
     url, token, expected = parse_code(code)
-    link = client or CentreClient(url)
+    link = client or enroll_link(url)
     try:
         body = json.dumps({
             "token": token, "station": station.station_id, "device": station.device,
@@ -67,50 +76,3 @@ def link_for(sync: SyncState, client: CentreClient | None = None) -> CentreClien
     if client is not None:
         return client
     return CentreClient(sync.centre().url, station=sync.station, signer=sync.transport())
-
-
-@dataclass
-class PushReport:
-    accepted: int = 0
-    duplicates: int = 0
-    refused: list[dict[str, object]] = field(default_factory=list)
-    batches: int = 0
-    bytes: int = 0
-
-
-def push(sync: SyncState, link: CentreClient, *, batch: int = 200,
-         max_bytes: int = 1 << 20) -> PushReport:
-    """Send the whole outbox, batch by batch; each batch is acknowledged on its own."""
-    report = PushReport()
-    while True:
-        items = sync.outbox(batch, max_bytes)
-        if not items:
-            return report
-        body = pack(PUSH_MAGIC, [i.sealed for i in items])
-        reply = link.request("POST", "/v1/push", body=body).json()
-        done = list(reply["accepted"]) + list(reply["duplicates"])
-        sync.ack(done)
-        for refusal in reply["refused"]:
-            if refusal.get("id"):
-                sync.quarantine(str(refusal["id"]), refusal)
-                report.refused.append(refusal)
-        report.accepted += len(reply["accepted"])
-        report.duplicates += len(reply["duplicates"])
-        report.batches += 1
-        report.bytes += len(body)
-        if not done and not reply["refused"]:
-            return report  # nothing moved: never loop for ever
-
-
-def pull(sync: SyncState, link: CentreClient, *, station: Station | None = None,
-         limit: int = 500) -> list[Downlink | BatchHeader]:
-    """Pull everything after the cursor: applied if ``station`` (unlocked) is given, else kept
-    sealed in the inbox. Returns one report (or batch header) per batch."""
-    out: list[Downlink | BatchHeader] = []
-    while True:
-        after = sync.cursor()
-        blob = link.request("GET", "/v1/pull", params={"after": after, "limit": limit}).content
-        batch = station.apply_downlink(blob) if station is not None else sync.keep_in_inbox(blob)
-        out.append(batch)
-        if batch.complete or batch.upto <= after:
-            return out

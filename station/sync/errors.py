@@ -2,6 +2,7 @@
 
     SyncError
      ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
+     │    └── Throttled      429/503: the centre asked us to come back later (Retry-After)
      ├── Refused             the centre said no (4xx), with its own sentence in zh and en
      ├── BadEnrollCode       the code is not in the expected shape
      └── FingerprintMismatch the centre's keys are not the ones the code promised
@@ -25,6 +26,12 @@ class CentreUnreachable(SyncError):
     exit_code: ClassVar[int] = 3
     zh = "无法连接镇中心（{detail}）；已保存的工作会在下次联网时发送"
     en = "Cannot reach the town centre ({detail}); saved work will be sent when the link is back"
+
+
+class Throttled(CentreUnreachable):
+    code = "sync.throttled"
+    zh = "镇中心繁忙，要求 {retry_after} 秒后再试；工作已保存"
+    en = "The town centre is busy and asked to retry in {retry_after} s; work is kept"
 
 
 class Refused(SyncError):

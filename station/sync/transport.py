@@ -1,6 +1,9 @@
 """The HTTP link to the centre (httpx), with the errors translated at the boundary.
 
-Timeouts are explicit for connect, read, write and pool. Requests that need a station's
+Timeouts are explicit for connect, read, write and pool. Transient failures (no connection,
+timeouts, 5xx, 429/503) are retried with exponential back-off and jitter (tenacity),
+honouring the centre's Retry-After; refusals (4xx) are final and carry the centre's own
+sentence. Every retry re-signs the request (fresh time and nonce). Requests that need a station's
 identity are signed with the transport key over method, path, body digest, time and nonce;
 the time is the centre's, as learned from the ``X-Centre-Time`` header of every reply (so a
 laptop with a wrong clock still signs acceptable requests, and can warn its user).
@@ -12,8 +15,17 @@ import time
 from typing import Any
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+from tenacity.wait import wait_base
 
-from station.sync.errors import CentreUnreachable, Refused
+from station.sync.errors import CentreUnreachable, Refused, Throttled
 from station.wire import auth
 from station.wire.keys import Signer
 
@@ -29,13 +41,15 @@ class CentreClient:
 
     def __init__(self, url: str, *, station: str | None = None, signer: Signer | None = None,
                  client: httpx.Client | None = None, offset_ms: int = 0,
-                 timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+                 retry: Retrying | None = None) -> None:
         self.url = url.rstrip("/")
         self.station = station
         self.signer = signer
         self.offset_ms = offset_ms  # centre time minus our time, learned from replies
         self.client = client or httpx.Client(timeout=timeout)
         self._own_client = client is None
+        self.retry = retry or patient(attempts=4, within_s=60)
 
     def close(self) -> None:
         if self._own_client:
@@ -50,6 +64,15 @@ class CentreClient:
     def request(self, method: str, path: str, *, body: bytes = b"", signed: bool = True,
                 params: dict[str, Any] | None = None,
                 content_type: str = "application/octet-stream") -> httpx.Response:
+        """One request, retried while the failure is transient (``retry`` decides how long)."""
+        for attempt in self.retry:
+            with attempt:
+                return self._once(method, path, body=body, signed=signed, params=params,
+                                  content_type=content_type)
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying re-raises
+
+    def _once(self, method: str, path: str, *, body: bytes, signed: bool,
+              params: dict[str, Any] | None, content_type: str) -> httpx.Response:
         request = self.client.build_request(method, self.url + path, content=body,
                                             params=params,
                                             headers={"Content-Type": content_type})
@@ -64,6 +87,8 @@ class CentreClient:
         except httpx.TransportError as exc:
             raise CentreUnreachable(detail=type(exc).__name__) from exc
         self._learn_time(response)
+        if response.status_code in (429, 503):
+            raise Throttled(retry_after=_retry_after(response))
         if response.status_code >= 500:
             raise CentreUnreachable(detail=f"HTTP {response.status_code}")
         if response.status_code >= 400:
@@ -74,6 +99,37 @@ class CentreClient:
         stamp = response.headers.get(auth.H_CENTRE_TIME)
         if stamp and stamp.isdigit():
             self.offset_ms = int(stamp) - wall_ms()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds the centre asked us to wait (a number; HTTP dates are not sent by our centre)."""
+    try:
+        return max(0.0, min(float(response.headers.get("retry-after", "1")), 600.0))
+    except ValueError:
+        return 1.0
+
+
+class _BackOff(wait_base):
+    """Exponential back-off with jitter, but never sooner than the centre's Retry-After."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.jitter = wait_exponential_jitter(multiplier=initial, max=maximum)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.jitter(retry_state)
+        outcome = retry_state.outcome
+        if outcome is not None and isinstance(outcome.exception(), Throttled):
+            delay = max(delay, float(outcome.exception().params["retry_after"]))
+        return delay
+
+
+def patient(*, attempts: int, within_s: float, initial_s: float = 0.5,
+            max_wait_s: float = 30.0) -> Retrying:
+    """Retry transient failures (never refusals) up to ``attempts`` times or ``within_s``."""
+    return Retrying(retry=retry_if_exception_type(CentreUnreachable),
+                    wait=_BackOff(initial_s, max_wait_s),
+                    stop=stop_after_attempt(attempts) | stop_after_delay(within_s),
+                    reraise=True)
 
 
 def _refusal(response: httpx.Response) -> Refused:

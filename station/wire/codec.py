@@ -4,10 +4,14 @@ The first byte names the format so that a newer dictionary can ship beside the o
 ``0x01`` zstd without a dictionary, ``0x02`` zstd with the shipped dictionary v1 (trained on
 sample records; see ``station/wire/data``). Decoding refuses oversized output, so a hostile
 "zip bomb" cannot exhaust memory.
+
+zstd compressor and decompressor objects must not be shared between threads (the centre
+serves requests from a thread pool; sharing them corrupts data), so each thread gets its own.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -32,23 +36,38 @@ def _dictionary() -> zstandard.ZstdCompressionDict | None:
     return zstandard.ZstdCompressionDict(path.read_bytes())
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _compressor() -> tuple[int, zstandard.ZstdCompressor]:
-    zdict = _dictionary()
-    if zdict is None:
-        return PLAIN_ZSTD, zstandard.ZstdCompressor(level=_LEVEL, write_content_size=True)
-    return DICT_V1, zstandard.ZstdCompressor(level=_LEVEL, dict_data=zdict,
-                                             write_content_size=True, write_dict_id=False)
-
-
-@cache
-def _decompressor(tag: int) -> zstandard.ZstdDecompressor:
-    if tag == DICT_V1:
+    found = getattr(_per_thread, "compressor", None)
+    if found is None:
         zdict = _dictionary()
         if zdict is None:
-            raise Malformed(what="changeset", detail="made with a dictionary this version lacks")
-        return zstandard.ZstdDecompressor(dict_data=zdict)
-    return zstandard.ZstdDecompressor()
+            found = PLAIN_ZSTD, zstandard.ZstdCompressor(level=_LEVEL, write_content_size=True)
+        else:
+            found = DICT_V1, zstandard.ZstdCompressor(level=_LEVEL, dict_data=zdict,
+                                                      write_content_size=True,
+                                                      write_dict_id=False)
+        _per_thread.compressor = found
+    return found
+
+
+def _decompressor(tag: int) -> zstandard.ZstdDecompressor:
+    cache_ = getattr(_per_thread, "decompressors", None)
+    if cache_ is None:
+        cache_ = _per_thread.decompressors = {}
+    if tag not in cache_:
+        if tag == DICT_V1:
+            zdict = _dictionary()
+            if zdict is None:
+                raise Malformed(what="changeset",
+                                detail="made with a dictionary this version lacks")
+            cache_[tag] = zstandard.ZstdDecompressor(dict_data=zdict)
+        else:
+            cache_[tag] = zstandard.ZstdDecompressor()
+    decompressor: zstandard.ZstdDecompressor = cache_[tag]
+    return decompressor
 
 
 def to_json_bytes(data: Any) -> bytes:

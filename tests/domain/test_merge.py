@@ -141,3 +141,18 @@ def test_merging_is_incremental():
     for c in changesets:
         merge.apply(incremental, c)
     assert merge.dump(incremental) == merge.dump(merge.merge(changesets[::-1]))
+
+
+def test_a_timestamp_out_of_range_is_refused_not_stored():
+    from station.domain.changeset import MAX_COUNTER, MAX_WALL
+    from station.domain.errors import ChangesetError
+
+    good = cs(1, [Op("set", "agent", "甲")]).to_dict()
+    for wall, counter in ((MAX_WALL, 0), (1, MAX_COUNTER), (-1, 0), (2**64, 0)):
+        bad = {**good, "h": [wall, counter, "A"]}
+        try:
+            Changeset.from_dict(bad)
+        except ChangesetError as exc:
+            assert "timestamp" in exc.message("en")
+        else:
+            raise AssertionError(f"accepted {wall}, {counter}")

@@ -12,7 +12,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.domain.changeset import CENTRE, Changeset, Op
+from station.domain.changeset import CENTRE, MAX_COUNTER, MAX_WALL, Changeset, Op
 from station.domain.errors import ChangesetError
 from station.domain.hlc import HLC
 from station.wire import codec
@@ -192,7 +192,7 @@ def changesets(draw):
         str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1)))),
         draw(st.sampled_from(["application", "visit", "resident"])),
         draw(code), draw(code), draw(st.text(min_size=1, max_size=64)),
-        HLC(draw(st.integers(0, 2**53)), draw(st.integers(0, 2**31)),
+        HLC(draw(st.integers(0, MAX_WALL - 1)), draw(st.integers(0, MAX_COUNTER - 1)),
             draw(st.text(CODE_CHARS + ":", min_size=1, max_size=64))),
         tuple(ops))
 
@@ -324,3 +324,25 @@ def test_json_that_is_not_a_changeset_is_refused_with_a_reason(data, reason):
     assert isinstance(exc, ChangesetError)
     assert reason in exc.message("en")
     assert exc.message("zh").startswith("变更记录无效")
+
+
+def test_encoding_from_many_threads_at_once_never_corrupts():
+    """The centre decodes in a thread pool: compressors are per thread, never shared."""
+    import threading
+
+    failures: list[BaseException] = []
+
+    def work(k: int) -> None:
+        for i in range(300):
+            cs = one_field_edit()._replace(hlc=one_field_edit().hlc._replace(counter=k * 1000 + i))
+            try:
+                assert decode_changeset(encode_changeset(cs)) == cs
+            except BaseException as exc:  # collected and asserted below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

@@ -118,7 +118,8 @@ def _ddl(d: Dialect) -> list[str]:
             device TEXT NOT NULL, enrolled_ms BIGINT NOT NULL, revoked_ms BIGINT)""",
         f"""CREATE TABLE IF NOT EXISTS retired_keys (
             transport_public {d.blob} PRIMARY KEY, station TEXT NOT NULL,
-            retired_ms BIGINT NOT NULL)""",
+            retired_ms BIGINT NOT NULL, sign_public {d.blob} NOT NULL,
+            revoked INTEGER NOT NULL DEFAULT 0)""",
         f"""CREATE TABLE IF NOT EXISTS codes (
             token_hash {d.blob} PRIMARY KEY, station TEXT NOT NULL, scope TEXT NOT NULL,
             expires_ms BIGINT NOT NULL, used_ms BIGINT)""",
@@ -197,6 +198,10 @@ class Tx:
                 (rec.id, rec.kind, rec.scope, rec.receipt, rec.status, rec.matter, rec.channel,
                  rec.created, rec.updated, rec.version, rec.state))
 
+    def set_setting(self, key: str, value: str) -> None:
+        self._q("INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
     def flag_clock(self, device: str, ahead_ms: int) -> None:
         self._q("INSERT INTO clock_flags(device, ahead_ms, seen_ms) VALUES (?,?,?) "
                 "ON CONFLICT(device) DO UPDATE SET ahead_ms=excluded.ahead_ms, "
@@ -255,29 +260,49 @@ class Repository:
         self._write("INSERT INTO codes(token_hash, station, scope, expires_ms) VALUES (?,?,?,?)",
                     (code.token_hash, code.station, ",".join(code.scope), code.expires_ms))
 
-    def take_code(self, token_hash: bytes, now_ms: int) -> EnrollCode | None:
-        """Use a one-time code: None if unknown, used or expired (it can never be used twice,
-        even by two requests at the same instant)."""
+    def take_code(self, token_hash: bytes, now_ms: int, *,
+                  station: str | None = None) -> EnrollCode | None:
+        """Use a one-time code: None if unknown, used or expired. It can never be used twice,
+        even by two requests at the same instant: one conditional UPDATE both checks and uses
+        it (a SELECT then an UPDATE would let two PostgreSQL transactions both succeed).
+
+        With ``station``, a code for another station is returned *unused*, so the caller can
+        say whose it is and the right station can still enroll with it."""
+        live = "token_hash=? AND used_ms IS NULL AND expires_ms > ?"
         with self.d.writing() as conn:
-            row = conn.execute(self.d.sql(
-                "SELECT station, scope, expires_ms FROM codes WHERE token_hash=? "
-                "AND used_ms IS NULL AND expires_ms > ?"), (token_hash, now_ms)).fetchone()
+            if station is None:
+                row = conn.execute(self.d.sql(
+                    f"UPDATE codes SET used_ms=? WHERE {live} "
+                    "RETURNING station, scope, expires_ms"),
+                    (now_ms, token_hash, now_ms)).fetchone()
+            else:
+                row = conn.execute(self.d.sql(
+                    f"UPDATE codes SET used_ms=? WHERE {live} AND station=? "
+                    "RETURNING station, scope, expires_ms"),
+                    (now_ms, token_hash, now_ms, station)).fetchone()
+                if row is None:  # for another station (left unused), or no such live code
+                    row = conn.execute(self.d.sql(
+                        f"SELECT station, scope, expires_ms FROM codes WHERE {live}"),
+                        (token_hash, now_ms)).fetchone()
             if row is None:
                 return None
-            conn.execute(self.d.sql("UPDATE codes SET used_ms=? WHERE token_hash=?"),
-                         (now_ms, token_hash))
             return EnrollCode(token_hash, row[0], _scope(row[1]), row[2])
 
     def register(self, row: StationRow) -> None:
         """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones."""
         with self.d.writing() as conn:
-            old = conn.execute(self.d.sql("SELECT transport_public FROM stations WHERE id=?"),
-                               (row.id,)).fetchone()
+            old = conn.execute(self.d.sql(
+                "SELECT transport_public, sign_public, revoked_ms FROM stations WHERE id=?"),
+                (row.id,)).fetchone()
             if old is not None and bytes(old[0]) != row.transport_public:
+                # superseded keys still vouch for work exported before the reinstall;
+                # keys of a revoked station never do
                 conn.execute(self.d.sql(
-                    "INSERT INTO retired_keys(transport_public, station, retired_ms) "
-                    "VALUES (?,?,?) ON CONFLICT(transport_public) DO NOTHING"),
-                    (bytes(old[0]), row.id, row.enrolled_ms))
+                    "INSERT INTO retired_keys(transport_public, station, retired_ms, "
+                    "sign_public, revoked) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(transport_public) DO NOTHING"),
+                    (bytes(old[0]), row.id, row.enrolled_ms, bytes(old[1]),
+                     int(old[2] is not None)))
             conn.execute(self.d.sql("DELETE FROM stations WHERE id=?"), (row.id,))
             conn.execute(self.d.sql(f"INSERT INTO stations({_STATION_COLS}) "
                                     "VALUES (?,?,?,?,?,?,?,?)"),
@@ -293,16 +318,25 @@ class Repository:
                                                 "ORDER BY id")]
 
     def revoke(self, station_id: str, now_ms: int) -> bool:
+        """Revoke a station's keys — its current ones and any it used before."""
         with self.d.writing() as conn:
             row = conn.execute(self.d.sql(
                 "UPDATE stations SET revoked_ms=? WHERE id=? AND revoked_ms IS NULL RETURNING id"),
                 (now_ms, station_id)).fetchone()
+            conn.execute(self.d.sql("UPDATE retired_keys SET revoked=1 WHERE station=?"),
+                         (station_id,))
         return row is not None
 
     def retired_keys(self, station: str) -> list[bytes]:
         """Transport keys a station used before it was enrolled again (a reinstall)."""
         return [bytes(r[0]) for r in self._read(
             "SELECT transport_public FROM retired_keys WHERE station=?", (station,))]
+
+    def superseded_sign_keys(self, station: str) -> list[bytes]:
+        """Signing keys of a station's earlier installs that were never revoked."""
+        return [bytes(r[0]) for r in self._read(
+            "SELECT sign_public FROM retired_keys WHERE station=? AND revoked=0 "
+            "ORDER BY retired_ms DESC", (station,))]
 
     def remember_nonce(self, station: str, nonce: str, expires_ms: int, now_ms: int) -> bool:
         """False when this nonce was seen before (a replay). Old nonces are swept as we go."""

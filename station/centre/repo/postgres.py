@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+from psycopg import DataError
 from psycopg_pool import ConnectionPool
 
+from station.centre.errors import BadRequest
 from station.centre.repo.base import Connection, Dialect
 
 APPEND_LOCK = 0x5354_4E31  # "STN1": the one advisory lock key appends take
@@ -33,15 +35,25 @@ class PostgresDialect(Dialect):
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.pool.connection() as conn:
+        with _refuse_bad_data(), self.pool.connection() as conn:
             yield cast(Any, conn)
 
     @contextmanager
     def writing(self, *, append_lock: bool = False) -> Iterator[Connection]:
-        with self.pool.connection() as conn, conn.transaction():
+        with _refuse_bad_data(), self.pool.connection() as conn, conn.transaction():
             if append_lock:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
             yield cast(Any, conn)
 
     def close(self) -> None:
         self.pool.close()
+
+
+@contextmanager
+def _refuse_bad_data() -> Iterator[None]:
+    """A value PostgreSQL cannot hold (text with a NUL byte, which SQLite takes) came from a
+    client: a 400 like any other bad input, never a 500."""
+    try:
+        yield
+    except DataError as exc:
+        raise BadRequest(detail=f"a value the database cannot hold ({exc})") from None

@@ -1,0 +1,668 @@
+"""``station centre …``: run the town centre, and the staff's commands against a running one.
+
+``station centre serve`` runs the HTTP API (``station.centre.serve``) with its configuration
+from flags or ``STATION_CENTRE_*`` variables. The centre's home (``--home`` or
+``STATION_CENTRE_HOME``) holds ``centre.keys``, ``staff.token`` and, by default, ``centre.db``.
+
+The staff commands (``enroll-code``, ``revoke``, ``decide``, ``catalogue publish``,
+``stations``) talk to a running centre over HTTP with the staff token, so they work the same
+against one process on SQLite or several behind a load balancer on PostgreSQL. A refusal
+shows the centre's own sentence and exits 1; an unreachable centre exits 3.
+
+Heavy imports (FastAPI, uvicorn, psycopg, segno) happen inside the commands, so ``station
+list`` does not pay for them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from station.cli.common import Env, detect_lang, read_passphrase_file
+from station.domain.errors import StationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_URL = "http://127.0.0.1:8700"
+DEFAULT_PORT = 8700
+KEYS = "centre.keys"  # the names station.centre.serve uses in the centre's home
+STAFF_TOKEN = "staff.token"
+MIN_KEY_FILE = 16
+_STATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MIN_EXPIRES, MAX_EXPIRES = 60, 90 * 86400
+
+
+# --- errors: one sentence each, in Chinese and English ------------------------------------
+
+
+class UsageProblem(StationError):
+    """A bad option value: exit 2, like click's usage errors, but in both languages."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class BadDuration(UsageProblem):
+    code = "cli.centre.bad_duration"
+    zh = "有效期“{value}”不对：请写成 7d、12h、30m 或 2w 这样的形式，介于 1 分钟和 90 天之间"
+    en = ("The validity “{value}” is not understood: write it like 7d, 12h, 30m or 2w, "
+          "between 1 minute and 90 days")
+
+
+class BadStationId(UsageProblem):
+    code = "cli.centre.bad_station"
+    zh = "站点编号“{value}”不对：只能用字母、数字、- 和 _，最多 16 个字符（例如 V001）"
+    en = ("The station id “{value}” is not valid: letters, digits, - and _ only, at most 16 "
+          "characters (e.g. V001)")
+
+
+class BadUrl(UsageProblem):
+    code = "cli.centre.bad_url"
+    zh = "地址“{value}”不对：应形如 http://主机:端口（例如 http://192.168.1.10:8700）"
+    en = "The address “{value}” is not valid: it should look like http://host:port"
+
+
+class BadDatabase(UsageProblem):
+    code = "cli.centre.bad_db"
+    zh = "数据库地址“{value}”不对：请用 sqlite:///文件路径 或 postgresql://用户:口令@主机/库名"
+    en = ("The database address “{value}” is not valid: use sqlite:///FILE or "
+          "postgresql://user:pass@host/db")
+
+
+class OneProtection(UsageProblem):
+    code = "cli.centre.one_protection"
+    zh = "--key-passphrase-file 和 --key-file 只能选一个"
+    en = "Give either --key-passphrase-file or --key-file, not both"
+
+
+class PublicUrlNeeded(UsageProblem):
+    code = "cli.centre.public_url"
+    zh = ("在所有网卡（{host}）上监听时，请用 --public-url 给出各站点访问镇中心的地址，"
+          "例如 http://192.168.1.10:{port}：登记码里带的就是这个地址")
+    en = ("Listening on every interface ({host}) needs --public-url, the address stations "
+          "reach the centre at (e.g. http://192.168.1.10:{port}): enrollment codes carry it")
+
+
+class NoKeyProtection(StationError):
+    code = "cli.centre.no_protection"
+    zh = ("镇中心的密钥需要口令或密钥文件保护：请用 --key-passphrase-file 或 --key-file 指定"
+          "（或环境变量 STATION_CENTRE_KEY_PASSPHRASE_FILE / STATION_CENTRE_KEY_FILE），"
+          "或在终端中运行以输入口令")
+    en = ("The centre's keys need a passphrase or a key file: give --key-passphrase-file or "
+          "--key-file (or STATION_CENTRE_KEY_PASSPHRASE_FILE / STATION_CENTRE_KEY_FILE), or run "
+          "in a terminal to type a passphrase")
+
+
+class EmptyPassphrase(StationError):
+    code = "cli.centre.empty_passphrase"
+    zh = "镇中心密钥的口令不能为空"
+    en = "The passphrase of the centre's keys cannot be empty"
+
+
+class KeyFileProblem(StationError):
+    code = "cli.centre.key_file"
+    zh = "密钥文件 {path} 不能用：{detail_zh}"
+    en = "The key file {path} cannot be used: {detail_en}"
+
+
+class CannotListen(StationError):
+    code = "cli.centre.cannot_listen"
+    zh = ("镇中心无法在 {host}:{port} 上启动：端口可能已被占用（另一个镇中心进程？），"
+          "请用 --port 换一个")
+    en = ("The town centre cannot start on {host}:{port}: the port may be in use (another "
+          "centre process?); choose another with --port")
+
+
+class DatabaseUnavailable(StationError):
+    code = "cli.centre.database"
+    zh = "无法打开镇中心的数据库 {db}：{detail}"
+    en = "Cannot open the centre's database {db}: {detail}"
+
+
+class StartFailed(StationError):
+    code = "cli.centre.start"
+    zh = "镇中心无法启动：{detail}"
+    en = "The town centre cannot start: {detail}"
+
+
+class TokenFileProblem(StationError):
+    code = "cli.centre.token"
+    zh = ("无法读取工作人员令牌 {path}（{detail}）：请在镇中心的电脑上运行，"
+          "或用 --token-file 指定（镇中心第一次启动时写在它的数据目录里）")
+    en = ("Cannot read the staff token {path} ({detail}): run this on the centre's machine, or "
+          "give --token-file (the centre writes it to its home on first start)")
+
+
+class CentreDown(StationError):
+    code = "cli.centre.down"
+    exit_code: ClassVar[int] = 3
+    zh = "无法连接镇中心 {url}（{detail}）：镇中心（station centre serve）是否在运行？"
+    en = ("Cannot reach the town centre at {url} ({detail}): is `station centre serve` "
+          "running there?")
+
+
+class NotACentre(StationError):
+    code = "cli.centre.not_a_centre"
+    zh = "{url} 的回复不像镇中心的回复；--url 是否指向了别的服务？"
+    en = "The reply from {url} is not a town centre's; does --url point at another service?"
+
+
+class CatalogueFileProblem(StationError):
+    code = "cli.centre.catalogue_file"
+    zh = "无法读取事项清单文件 {path}：{detail}"
+    en = "Cannot read the catalogue file {path}: {detail}"
+
+
+class NotEnrolledAtCentre(StationError):
+    code = "cli.centre.not_enrolled"
+    zh = "站点 {station} 没有在镇中心登记，无需吊销"
+    en = "Station {station} is not enrolled at this centre; there is nothing to revoke"
+
+
+# --- shared options -------------------------------------------------------------------------
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("station-centre", appauthor=False))
+
+
+def resolve_centre_home(home: Path | None) -> Path:
+    if home:
+        return Path(home).expanduser()
+    env = os.environ.get("STATION_CENTRE_HOME")
+    return Path(env).expanduser() if env else default_home()
+
+
+def centre_options(json_output: bool = False) -> Callable[[F], F]:
+    """--home (the centre's), --lang (and --json); passes an ``Env`` like ``common()``."""
+
+    def decorate(fn: F) -> F:
+        @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                      envvar="STATION_CENTRE_HOME",
+                      help="The centre's home: centre.keys, staff.token, centre.db.")
+        @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages.")
+        @functools.wraps(fn)
+        def wrapper(*args: Any, home: Path | None, lang: str | None, **kwargs: Any) -> Any:
+            as_json = bool(kwargs.pop("as_json", False))
+            env = Env(resolve_centre_home(home), detect_lang(lang), None, None, as_json)
+            return fn(env, *args, **kwargs)
+
+        if json_output:
+            wrapper = click.option("--json", "as_json", is_flag=True,
+                                   help="Print one JSON document on stdout.")(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def staff_options(fn: F) -> F:
+    """--url and --token-file for the commands that talk to a running centre."""
+    fn = click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+                      envvar="STATION_CENTRE_TOKEN_FILE",
+                      help="The staff token (default: staff.token in the centre's home).")(fn)
+    return click.option("--url", envvar="STATION_CENTRE_URL", default=DEFAULT_URL,
+                        show_default=True, help="The running centre's address.")(fn)
+
+
+# --- small parsers ---------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``7d``, ``12h``, ``30m``, ``2w``, ``90s`` or a plain number of seconds."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise BadDuration(value=text)
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if not MIN_EXPIRES <= seconds <= MAX_EXPIRES:
+        raise BadDuration(value=text)
+    return seconds
+
+
+def station_id(text: str) -> str:
+    value = text.strip()
+    if not _STATION_ID.match(value):
+        raise BadStationId(value=text)
+    return value.upper()
+
+
+def station_list(text: str) -> list[str]:
+    return [station_id(s) for s in re.split(r"[,，\s]+", text) if s.strip()]
+
+
+def check_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or "#" in text:
+        raise BadUrl(value=text)
+    try:
+        parts.port  # noqa: B018 — raises ValueError for a bad port
+    except ValueError:
+        raise BadUrl(value=text) from None
+    return text.strip().rstrip("/")
+
+
+def redact(db: str) -> str:
+    """A database URL fit to print: the password replaced by ***."""
+    if not db.startswith(("postgresql://", "postgres://")):
+        return db
+    try:
+        parts = urlsplit(db)
+        netloc = parts.netloc
+        if parts.password:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc, query=""))
+    except ValueError:
+        return "postgresql://…"
+
+
+def _duration_words(seconds: int, lang: str) -> str:
+    for size, zh, en in ((7 * 86400, "周", "week"), (86400, "天", "day"), (3600, "小时", "hour"),
+                         (60, "分钟", "minute")):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {zh}" if lang == "zh" else f"{n} {en}{'s' if n != 1 else ''}"
+    return f"{seconds} 秒" if lang == "zh" else f"{seconds} s"
+
+
+# --- the group ------------------------------------------------------------------------------
+
+
+@click.group("centre")
+def centre_group() -> None:
+    """The town centre (镇/街道便民服务中心): run it, and the staff's commands."""
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+def _protector(env: Env, key_passphrase_file: Path | None, key_file: Path | None) -> Any:
+    from station.centre.keys import Protector
+
+    if key_passphrase_file and key_file:
+        raise OneProtection()
+    keys_exist = (env.home / KEYS).exists()
+    if key_file is not None:
+        _prepare_key_file(env, key_file, keys_exist)
+        return Protector(key_file=key_file)
+    if key_passphrase_file is not None:
+        passphrase = read_passphrase_file(key_passphrase_file)
+    elif sys.stdin.isatty():
+        passphrase = str(click.prompt(env.t("镇中心密钥的口令", "Passphrase of the centre's keys"),
+                                      hide_input=True, err=True,
+                                      confirmation_prompt=not keys_exist))
+    else:
+        raise NoKeyProtection()
+    if not passphrase:
+        raise EmptyPassphrase()
+    return Protector(passphrase=passphrase)
+
+
+def _prepare_key_file(env: Env, path: Path, keys_exist: bool) -> None:
+    """A key file must exist and hold enough randomness; on a first start it is made."""
+    if not path.exists():
+        if keys_exist:
+            raise KeyFileProblem(path=str(path),
+                                 detail_zh="文件不存在，而镇中心的密钥已用某个密钥文件保护",
+                                 detail_en="it does not exist, and the centre's keys are "
+                                           "already protected by a key file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except FileExistsError:
+            pass  # another process made it a moment ago: use that one
+        except OSError as exc:
+            raise KeyFileProblem(path=str(path), detail_zh=f"无法创建（{exc.strerror}）",
+                                 detail_en=f"it cannot be created ({exc.strerror})") from None
+        else:
+            env.say(f"已生成新的密钥文件 {path}：请另行备份，丢失后镇中心的密钥将无法打开",
+                    f"Made a new key file {path}: back it up apart from the centre; without it "
+                    "the centre's keys cannot be opened")
+        return
+    try:
+        size = len(path.read_bytes())
+    except OSError as exc:
+        raise KeyFileProblem(path=str(path), detail_zh=f"无法读取（{exc.strerror}）",
+                             detail_en=f"it cannot be read ({exc.strerror})") from None
+    if size < MIN_KEY_FILE:
+        raise KeyFileProblem(path=str(path),
+                             detail_zh=f"内容太短（少于 {MIN_KEY_FILE} 字节），不足以保护密钥",
+                             detail_en=f"it holds fewer than {MIN_KEY_FILE} bytes, too little "
+                                       "to protect the keys")
+
+
+def _check_db(db: str) -> None:
+    if db.startswith("sqlite:///") and len(db) > len("sqlite:///"):
+        return
+    if db.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        try:
+            psycopg.connect(db, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnavailable(db=redact(db), detail=first) from None
+        return
+    raise BadDatabase(value=redact(db))
+
+
+@centre_group.command("serve")
+@click.option("--db", envvar="STATION_CENTRE_DB", default="",
+              help="sqlite:///FILE (default: centre.db in the home) or postgresql://…")
+@click.option("--host", envvar="STATION_CENTRE_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="STATION_CENTRE_PORT", type=click.IntRange(1, 65535),
+              default=DEFAULT_PORT, show_default=True)
+@click.option("--public-url", envvar="STATION_CENTRE_PUBLIC_URL", default="",
+              help="The address stations use (carried in enrollment codes).")
+@click.option("--key-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="STATION_CENTRE_KEY_PASSPHRASE_FILE",
+              help="Protect the centre's keys with the passphrase in this file.")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="STATION_CENTRE_KEY_FILE",
+              help="Protect the centre's keys with this random key file (made if missing on "
+                   "the first start).")
+@click.option("--hybrid-pq", is_flag=True, envvar="STATION_CENTRE_HYBRID_PQ",
+              help="Make new keys with the post-quantum hybrid MLKEM768_X25519.")
+@centre_options()
+def serve_cmd(env: Env, db: str, host: str, port: int, public_url: str,
+              key_passphrase_file: Path | None, key_file: Path | None, hybrid_pq: bool) -> None:
+    """Run the town centre's HTTP API (SQLite by default, PostgreSQL with --db)."""
+    from station.wire.keys import SUITE_HYBRID, SUITE_X25519
+
+    if public_url:
+        public_url = check_url(public_url)
+    elif host in ("0.0.0.0", "::", ""):
+        raise PublicUrlNeeded(host=host or "*", port=port)
+    if db:
+        _check_db(db)
+    protector = _protector(env, key_passphrase_file, key_file)
+    if hybrid_pq and (env.home / KEYS).exists():
+        env.say(f"注意：--hybrid-pq 只在第一次生成密钥时有效；沿用 {env.home / KEYS} 中已有的密钥",
+                f"Note: --hybrid-pq applies only when the keys are first made; the keys in "
+                f"{env.home / KEYS} are kept as they are")
+
+    from station.centre.serve import CentreConfig, serve
+
+    config = CentreConfig(env.home, db=db, host=host, port=port, public_url=public_url,
+                          protector=protector, suite=SUITE_HYBRID if hybrid_pq else SUITE_X25519)
+    env.say(f"镇中心启动中：{config.public_url}，数据目录 {env.home}，数据库 {redact(config.db)}",
+            f"Starting the town centre at {config.public_url}, home {env.home}, "
+            f"database {redact(config.db)}")
+    try:
+        serve(config)
+    except StationError:
+        raise
+    except SystemExit as exc:  # uvicorn exits when it cannot bind or start
+        if exc.code in (0, None):
+            return
+        raise CannotListen(host=host, port=port) from None
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if _is_db_error(exc):
+            raise DatabaseUnavailable(db=redact(config.db), detail=detail) from None
+        if isinstance(exc, OSError):
+            raise StartFailed(detail=f"{exc.strerror or detail} ({exc.filename or host})"
+                              ) from None
+        raise
+    env.say("镇中心已停止", "The town centre has stopped")
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("psycopg", "psycopg_pool"))
+
+
+# --- talking to a running centre ---------------------------------------------------------------
+
+
+def _token(env: Env, token_file: Path | None) -> str:
+    path = token_file or env.home / STAFF_TOKEN
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise TokenFileProblem(path=str(path), detail="no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        detail = getattr(exc, "strerror", None) or type(exc).__name__
+        raise TokenFileProblem(path=str(path), detail=detail) from None
+    if not token:
+        raise TokenFileProblem(path=str(path), detail="empty")
+    return token
+
+
+class Staff:
+    """The staff's link to a running centre: CentreClient, unsigned, with a bearer token."""
+
+    def __init__(self, url: str, token: str) -> None:
+        import httpx
+        from tenacity import Retrying, stop_after_attempt
+
+        from station.sync.transport import DEFAULT_TIMEOUT, CentreClient
+
+        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT,
+                                  headers={"Authorization": f"Bearer {token}"})
+        # One attempt: a staff action retried after a lost reply could act twice (two codes,
+        # a decision refused because it was already made); the person can simply run it again.
+        self.link = CentreClient(url, client=self._http,
+                                 retry=Retrying(stop=stop_after_attempt(1), reraise=True))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, payload: Any = None, *, raw: bytes | None = None
+             ) -> Any:
+        if raw is not None:
+            body = raw
+        elif payload is not None:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+        else:
+            body = b""
+        response = self.link.request(method, path, body=body, signed=False,
+                                     content_type="application/json")
+        try:
+            return response.json()
+        except ValueError:
+            raise NotACentre(url=self.link.url) from None
+
+
+@contextmanager
+def staff_link(env: Env, url: str, token_file: Path | None) -> Iterator[Staff]:
+    from station.sync.errors import CentreUnreachable
+
+    staff = Staff(check_url(url), _token(env, token_file))
+    try:
+        yield staff
+    except CentreUnreachable as exc:
+        raise CentreDown(url=staff.link.url, detail=exc.params.get("detail", "")) from None
+    finally:
+        staff.close()
+
+
+def print_qr(text: str, out: Any = None) -> None:
+    """The code as a QR code drawn with block characters, for a phone or a scanner."""
+    import segno
+
+    qr = segno.make(text, micro=False, error="m")
+    stream = out or sys.stdout
+    try:
+        qr.terminal(out=stream, compact=True, border=2)
+    except UnicodeEncodeError:  # a console without the half-block characters
+        qr.terminal(out=stream, compact=False, border=2)
+
+
+@centre_group.command("enroll-code")
+@click.argument("station")
+@click.option("--scope", default="", help="Villages the station serves, e.g. V001,V002 "
+              "(default: its own).")
+@click.option("--expires", default="7d", show_default=True, help="How long the code is valid.")
+@click.option("--qr/--no-qr", default=None, help="Draw the code as a QR code (default: when "
+              "the output is a terminal).")
+@staff_options
+@centre_options(json_output=True)
+def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool | None,
+                    url: str, token_file: Path | None) -> None:
+    """A one-time enrollment code for a station: give it to the station's `station enroll`."""
+    station = station_id(station)
+    villages = station_list(scope) if scope.strip() else [station]
+    expires_s = parse_duration(expires)
+    with staff_link(env, url, token_file) as staff:
+        reply = staff.call("POST", "/v1/staff/enroll-code",
+                           {"station": station, "scope": villages, "expires_s": expires_s})
+    try:
+        code, expires_s = str(reply["code"]), int(reply["expires_s"])
+    except (KeyError, TypeError, ValueError):
+        raise NotACentre(url=url) from None
+    data = {"code": code, "station": reply.get("station", station), "expires_s": expires_s,
+            "scope": villages}
+
+    def human() -> None:
+        if qr or (qr is None and sys.stdout.isatty()):
+            print_qr(code)
+        click.echo(code)
+        env.say(f"站点 {station} 的一次性登记码（服务 {'、'.join(villages)}），"
+                f"{_duration_words(expires_s, 'zh')}内有效。"
+                "在该站点的电脑上运行：station enroll 登记码",
+                f"One-time enrollment code for station {station} (serving "
+                f"{', '.join(villages)}), valid for {_duration_words(expires_s, 'en')}. "
+                "On the station's laptop run: station enroll CODE")
+
+    env.emit(data, human)
+
+
+@centre_group.command("revoke")
+@click.argument("station")
+@staff_options
+@centre_options(json_output=True)
+def revoke_cmd(env: Env, station: str, url: str, token_file: Path | None) -> None:
+    """Revoke a station's keys (a lost laptop): its requests are refused from now on."""
+    station = station_id(station)
+    with staff_link(env, url, token_file) as staff:
+        reply = staff.call("POST", "/v1/staff/revoke", {"station": station})
+        revoked = bool(reply.get("revoked")) if isinstance(reply, dict) else False
+        if not revoked:
+            known = {str(r.get("station")): r for r in staff.call("GET", "/v1/staff/stations")
+                     if isinstance(r, dict)}
+            if station not in known:
+                raise NotEnrolledAtCentre(station=station)
+    data = {"station": station, "revoked": True, "already": not revoked}
+
+    def human() -> None:
+        if revoked:
+            env.say(f"已吊销站点 {station} 的密钥；它的同步请求将被拒绝。重新登记请发新的登记码",
+                    f"Revoked the keys of station {station}: its sync requests are refused "
+                    "from now on. To enroll it again, issue a new code")
+        else:
+            env.say(f"站点 {station} 早已被吊销", f"Station {station} was already revoked")
+
+    env.emit(data, human)
+
+
+@centre_group.command("decide")
+@click.argument("receipt")
+@click.argument("outcome", type=click.Choice(["completed", "returned"]))
+@click.option("--reason", default="", help="The reason (needed to return an application).")
+@click.option("--staff", "staff_name", default="centre", show_default=True,
+              help="Who decided (shown in the record's history).")
+@staff_options
+@centre_options(json_output=True)
+def decide_cmd(env: Env, receipt: str, outcome: str, reason: str, staff_name: str, url: str,
+               token_file: Path | None) -> None:
+    """办结 (completed) or 退回 (returned) an application; it flows down to its station."""
+    with staff_link(env, url, token_file) as staff:
+        reply = staff.call("POST", "/v1/staff/decide",
+                           {"receipt": receipt, "outcome": outcome, "reason": reason,
+                            "staff": staff_name or "centre"})
+    if not isinstance(reply, dict):
+        raise NotACentre(url=url)
+    word = {"completed": ("办结", "completed"), "returned": ("退回", "returned")}[outcome]
+
+    def human() -> None:
+        shown = reply.get("receipt") or reply.get("record") or receipt
+        env.say(f"已{word[0]} {shown}（状态：{reply.get('status')}）；站点下次同步时会收到",
+                f"Marked {shown} {word[1]} (status: {reply.get('status')}); its station gets "
+                "the decision on its next sync")
+
+    env.emit(reply, human)
+
+
+@centre_group.group("catalogue")
+def catalogue_group() -> None:
+    """The matter catalogue (事项清单) the centre publishes to every station."""
+
+
+@catalogue_group.command("publish")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@staff_options
+@centre_options(json_output=True)
+def catalogue_publish_cmd(env: Env, path: Path, url: str, token_file: Path | None) -> None:
+    """Validate and publish a new catalogue version; every station gets it on its next pull."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogueFileProblem(path=str(path), detail=exc.strerror or type(exc).__name__
+                                   ) from None
+    with staff_link(env, url, token_file) as staff:
+        reply = staff.call("POST", "/v1/staff/catalogue", raw=raw)
+    if not isinstance(reply, dict):
+        raise NotACentre(url=url)
+    env.emit(reply, lambda: env.say(
+        f"已发布事项清单 {reply.get('version')}（{reply.get('matters')} 个事项）；"
+        "各站点下次同步时会收到",
+        f"Published catalogue {reply.get('version')} ({reply.get('matters')} matters); every "
+        "station gets it on its next sync"))
+
+
+@centre_group.command("stations")
+@staff_options
+@centre_options(json_output=True)
+def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
+    """The enrolled stations, their villages, and whether they were revoked."""
+    with staff_link(env, url, token_file) as staff:
+        rows = staff.call("GET", "/v1/staff/stations")
+    if not isinstance(rows, list):
+        raise NotACentre(url=url)
+
+    def human() -> None:
+        import datetime as dt
+
+        if not rows:
+            env.say("还没有站点登记", "No station is enrolled yet")
+            return
+
+        def when(ms: Any) -> str:
+            return dt.datetime.fromtimestamp(int(ms) / 1000).strftime("%Y-%m-%d %H:%M")
+
+        headers = (env.t("站点", "Station"), env.t("服务村", "Villages"),
+                   env.t("设备", "Device"), env.t("登记时间", "Enrolled"),
+                   env.t("吊销", "Revoked"))
+        table = [headers] + [
+            (str(r["station"]), ",".join(r.get("scope") or []), str(r.get("device") or ""),
+             when(r["enrolled_ms"]) if r.get("enrolled_ms") else "",
+             when(r["revoked_ms"]) if r.get("revoked_ms") else "")
+            for r in rows]
+        from rich.cells import cell_len
+
+        widths = [max(cell_len(row[i]) for row in table) for i in range(len(headers))]
+        for row in table:
+            click.echo("  ".join(cell + " " * (w - cell_len(cell))
+                                 for cell, w in zip(row, widths, strict=True)).rstrip())
+
+    env.emit(rows, human)

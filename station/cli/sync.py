@@ -1,0 +1,223 @@
+"""``station sync`` and ``station bundle …``: moving work to the town centre and back.
+
+``station sync`` pushes the outbox and pulls the downlink once (exit 3 when the centre cannot
+be reached: nothing is lost, it is all still in the outbox), or keeps doing so with
+``--watch``. ``--unattended`` needs no passphrase: it pushes sealed changesets and keeps the
+downlink sealed in the inbox until an agent unlocks.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from station.cli.common import Env, common
+from station.cli.vault import unlock
+from station.store.service import Station
+from station.store.syncstate import SyncState
+from station.sync.bundle import export_bundle, import_bundle, upload_bundle
+from station.sync.client import link_for
+from station.sync.engine import Progress as SyncProgress
+from station.sync.engine import SyncReport, sync_once
+from station.sync.transport import CentreClient, patient
+from station.sync.watch import DEFAULT_EVERY_S, WatchEvent, watch
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(click.ParamType):
+    """``30m``, ``2h``, ``90s`` or plain seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = _DURATION.match(str(value).strip().lower())
+        if not match or int(match.group(1)) == 0:
+            self.fail(f"{value!r} is not a duration like 30m, 2h or 90s", param, ctx)
+        return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@contextmanager
+def sync_side(env: Env, unattended: bool) -> Iterator[tuple[SyncState, Station | None]]:
+    """The outbox/inbox side of this station: locked (unattended) or unlocked."""
+    if unattended:
+        sync = SyncState.open_locked(env.home)
+        try:
+            yield sync, None
+        finally:
+            sync.close()
+    else:
+        with unlock(env) as station:
+            yield station.sync, station
+
+
+@contextmanager
+def progress_display(env: Env) -> Iterator[Any]:
+    """A progress bar on a terminal (changesets, bytes, rate, time left); silent otherwise."""
+    if env.as_json or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
+                   DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    tasks: dict[str, TaskID] = {}
+
+    def update(p: SyncProgress) -> None:
+        if p.phase not in tasks:
+            label = env.t("发送", "push") if p.phase == "push" else env.t("接收", "pull")
+            tasks[p.phase] = bar.add_task(label, total=None, n="")
+        total = f"/{p.total}" if p.total is not None else ""
+        bar.update(tasks[p.phase], completed=p.bytes, n=f"{p.changesets}{total}")
+
+    with bar:
+        yield update
+
+
+def report_sync(env: Env, report: SyncReport) -> None:
+    env.emit(report.as_dict(), lambda: env.say(report.summary("zh"), report.summary("en")))
+    for refusal in report.refused:
+        env.say(f"  {refusal.get('id')}: {refusal.get('zh')}",
+                f"  {refusal.get('id')}: {refusal.get('en')}")
+    if report.clock_warning:
+        minutes = report.clock_offset_ms / 60000
+        env.say(f"注意：本机时钟与镇中心相差 {minutes:+.0f} 分钟，请校准时间（同步不受影响）",
+                f"Note: this computer's clock is {minutes:+.0f} min off the centre's; "
+                "please set it (sync is not affected)")
+
+
+@click.command("sync")
+@click.option("--once", "mode", flag_value="once", default=True, help="Sync once (default).")
+@click.option("--watch", "mode", flag_value="watch",
+              help="Keep syncing: when the link returns, and on a schedule.")
+@click.option("--every", type=Duration(), default=None,
+              help="With --watch: sync at least this often (e.g. 30m). Default 5m.")
+@click.option("--unattended", is_flag=True,
+              help="No passphrase: push sealed work, keep downlink sealed until unlock.")
+@common(json_output=True)
+def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool) -> None:
+    """Send this station's work to the town centre and bring back what is new."""
+    with sync_side(env, unattended) as (sync, station), link_for(sync) as link:
+        if mode == "once":
+            with progress_display(env) as progress:
+                report = sync_once(sync, link, station=station, progress=progress)
+            report_sync(env, report)
+            return
+        stop = threading.Event()
+        probe_link = CentreClient(link.url, retry=patient(attempts=1, within_s=10))
+
+        def probe() -> bool:
+            try:
+                probe_link.request("GET", "/v1/health", signed=False)
+            except Exception:  # any failure means "not reachable yet"
+                return False
+            return True
+
+        def on_event(event: WatchEvent) -> None:
+            if event.report is not None:
+                report_sync(env, event.report)
+            elif event.kind == "back":
+                env.say("已连上镇中心，开始同步", "The centre is reachable again: syncing")
+            elif event.error is not None:
+                env.say(event.error.message("zh"), event.error.message("en"))
+
+        env.say(f"持续同步中（每 {(every or DEFAULT_EVERY_S) / 60:.0f} 分钟，以及联网恢复时）；"
+                "按 Ctrl-C 停止",
+                f"Watching: syncing every {(every or DEFAULT_EVERY_S) / 60:.0f} min and when "
+                "the link returns; Ctrl-C stops")
+        try:
+            watch(lambda: sync_once(sync, link, station=station), probe,
+                  every_s=every or DEFAULT_EVERY_S, stop=stop, on_event=on_event)
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            probe_link.close()
+
+
+@click.group("bundle")
+def bundle_group() -> None:
+    """Carry work on a USB stick: export here, upload in town, import the reply here."""
+
+
+@bundle_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@common(json_output=True)
+def bundle_export(env: Env, path: Path) -> None:
+    """Write every unsent change to PATH (no passphrase needed: it is sealed and signed)."""
+    sync = SyncState.open_locked(env.home)
+    try:
+        count = export_bundle(sync, path)
+    finally:
+        sync.close()
+    env.emit({"path": str(path), "changesets": count}, lambda: env.say(
+        f"已导出 {count} 条变更到 {path}；带到联网的电脑上运行 station bundle upload",
+        f"Exported {count} changes to {path}; on a connected computer run "
+        "`station bundle upload`"))
+
+
+@bundle_group.command("upload")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--url", envvar="STATION_CENTRE_URL",
+              help="The centre's URL (default: this station's centre).")
+@click.option("--reply", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save the station's downlink (default: PATH.reply.stb).")
+@common(json_output=True)
+def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> None:
+    """Upload a carried bundle from any connected computer; needs no keys."""
+    if url is None:
+        sync = SyncState.open_locked(env.home)
+        try:
+            url = sync.centre().url
+        finally:
+            sync.close()
+    with CentreClient(url) as link:
+        result = upload_bundle(path, link, reply=reply)
+    data = {"station": result.station, "accepted": result.accepted,
+            "duplicates": result.duplicates, "refused": result.refused,
+            "reply": str(result.reply) if result.reply else None, "batches": result.batches}
+
+    def human() -> None:
+        env.say(f"站点 {result.station}：镇中心收下 {result.accepted} 条，"
+                f"已有 {result.duplicates} 条，拒收 {len(result.refused)} 条",
+                f"Station {result.station}: the centre took {result.accepted}, already had "
+                f"{result.duplicates}, refused {len(result.refused)}")
+        if result.no_reply is not None:
+            env.say(f"无法取回该站点的回传数据：{result.no_reply.message('zh')}",
+                    f"No downlink for that station: {result.no_reply.message('en')}")
+        if result.reply:
+            env.say(f"回传数据已保存到 {result.reply}；带回站点运行 station bundle import",
+                    f"The station's downlink is in {result.reply}; take it back and run "
+                    "`station bundle import`")
+
+    env.emit(data, human)
+
+
+@bundle_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--unattended", is_flag=True, help="No passphrase: keep it until unlock.")
+@common(json_output=True)
+def bundle_import(env: Env, path: Path, unattended: bool) -> None:
+    """Merge a downlink bundle carried back from town."""
+    with sync_side(env, unattended) as (sync, station):
+        report = import_bundle(sync, path, station=station)
+    report_sync(env, report)

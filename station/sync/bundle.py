@@ -1,0 +1,133 @@
+"""Sneakernet: carry a station's outbox to town on a USB stick, and its downlink back.
+
+``export_bundle`` writes the sealed outbox to a file (no passphrase needed: it is sealed
+to the centre and signed), with a pull request signed by the transport key. Anyone
+connected runs ``upload_bundle``: the centre stores the changesets exactly once, and the
+uploader saves the station's downlink in a reply file. Back in the village,
+``import_bundle`` checks the whole file, then every batch's centre signature, and only then
+merges it (or keeps it in the inbox while the vault is locked). Re-importing or re-uploading
+the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from station.store.service import Station
+from station.store.syncstate import SyncState
+from station.sync.engine import PUSH_MAGIC, SyncReport
+from station.sync.errors import Refused
+from station.sync.transport import CentreClient, wall_ms
+from station.wire.bundle import BundleDamaged, read_bundle, signed_pull, write_bundle
+from station.wire.downlink import verify_batch
+from station.wire.errors import WireError
+from station.wire.framing import pack, unpack
+
+DOWNLINK_ITEMS = b"DLB1"
+
+
+@dataclass
+class UploadResult:
+    station: str
+    accepted: int = 0
+    duplicates: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    reply: Path | None = None
+    batches: int = 0
+    no_reply: Refused | None = None  # why no downlink could be fetched (e.g. keys revoked)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def export_bundle(sync: SyncState, path: Path) -> int:
+    """Write every unsent sealed changeset to ``path``; returns how many."""
+    sync.centre()  # not enrolled: nothing can be sealed yet, say so
+    items = sync.outbox(limit=10**9, max_bytes=1 << 62)
+    header = {"kind": "uplink", "station": sync.station,
+              "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+              "pull": signed_pull(sync.transport(), station=sync.station,
+                                  after=sync.cursor(),
+                                  time_ms=wall_ms())}
+    _write_atomic(path, write_bundle(header, [i.sealed for i in items]))
+    sync.mark_exported([i.changeset for i in items])
+    return len(items)
+
+
+def reply_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.reply{path.suffix or '.stb'}")
+
+
+def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) -> UploadResult:
+    """Upload a carried bundle (no keys needed) and save the station's downlink to carry back."""
+    header, items = read_bundle(_read(path), str(path))
+    if header.get("kind") != "uplink":
+        raise BundleDamaged(path=str(path), detail="this is a downlink bundle: import it")
+    result = UploadResult(str(header.get("station", "?")))
+    if items:
+        answer = link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, items),
+                              signed=False).json()
+        result.accepted = len(answer["accepted"])
+        result.duplicates = len(answer["duplicates"])
+        result.refused = list(answer["refused"])
+    if header.get("pull"):
+        body = json.dumps(header["pull"]).encode()
+        try:
+            answer = link.request("POST", "/v1/bundle/pull", body=body, signed=False,
+                                  content_type="application/json").content
+        except Refused as exc:  # the changesets above are in; only the way back is closed
+            result.no_reply = exc
+            return result
+        batches = unpack(DOWNLINK_ITEMS, answer, what="downlink", max_items=100_000,
+                         max_item=64 << 20)
+        target = reply or reply_path(path)
+        _write_atomic(target, write_bundle({"kind": "downlink", "station": result.station},
+                                           batches))
+        result.reply, result.batches = target, len(batches)
+    return result
+
+
+def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> SyncReport:
+    """Merge a downlink bundle carried back (or keep it in the inbox while locked). The whole
+    file and every batch's signature are checked before anything is applied."""
+    header, batches = read_bundle(_read(path), str(path))
+    if header.get("kind") != "downlink":
+        raise BundleDamaged(path=str(path), detail="this is an uplink bundle: upload it")
+    if header.get("station") != sync.station:
+        raise BundleDamaged(path=str(path),
+                            detail=f"it is for station {header.get('station')}, "
+                                   f"not {sync.station}")
+    pin = sync.centre()
+    try:
+        for blob in batches:
+            verify_batch(blob, pin.sign_public)
+    except WireError as exc:
+        raise BundleDamaged(path=str(path), detail=exc.message("en")) from None
+    report = SyncReport()
+    for blob in batches:
+        if station is not None:
+            batch = station.apply_downlink(blob)
+            report.pulled += batch.new
+            report.conflicts += batch.conflicts
+        else:
+            sync.keep_in_inbox(blob)
+            report.kept_locked += 1
+    return report
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BundleDamaged(path=str(path), detail=exc.strerror or str(exc)) from None

@@ -1,0 +1,199 @@
+"""One sync: push the outbox, then pull after the cursor, reporting progress as it goes.
+
+Batch sizes follow the link: each push is timed and the next one is sized to take about
+``TARGET_S`` seconds, so a slow village link sends small batches that fit a short window of
+connectivity (and each is acknowledged on its own: a cut resumes from the last one), while a
+fast one sends big batches. Pulls are sized the same way from the bytes per entry seen.
+
+The centre's clock comes back with every reply; a station more than five minutes off is
+warned (its clock never stops sync: requests are timed in centre time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from station.store.service import Downlink, Station
+from station.store.syncstate import SyncState
+from station.sync.transport import CentreClient
+from station.wire.downlink import BatchHeader
+from station.wire.framing import pack
+
+PUSH_MAGIC = b"SCB1"
+TARGET_S = 2.0
+CLOCK_WARN_MS = 5 * 60 * 1000
+
+
+@dataclass
+class Progress:
+    """Where a sync is: for a progress bar (changesets and bytes, rate, time left)."""
+
+    phase: str  # "push" or "pull"
+    changesets: int
+    total: int | None
+    bytes: int
+    elapsed_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.changesets / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.total is None or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.changesets) / self.rate)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    duplicates: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    pulled: int = 0
+    conflicts: int = 0
+    kept_locked: int = 0  # batches kept in the inbox because the vault is locked
+    catalogue: str | None = None
+    bytes_up: int = 0
+    bytes_down: int = 0
+    took_s: float = 0.0
+    clock_offset_ms: int = 0
+
+    @property
+    def clock_warning(self) -> bool:
+        return abs(self.clock_offset_ms) > CLOCK_WARN_MS
+
+    def summary(self, lang: str = "en") -> str:
+        if lang == "zh":
+            text = (f"已发送 {self.pushed} 条，已接收 {self.pulled} 条，冲突 {self.conflicts} 处，"
+                    f"用时 {self.took_s:.1f} 秒")
+            if self.refused:
+                text += f"，被拒 {len(self.refused)} 条（已隔离）"
+            if self.kept_locked:
+                text += f"，{self.kept_locked} 批待解锁后合并"
+            return text
+        text = (f"pushed {self.pushed}, pulled {self.pulled}, conflicts {self.conflicts}, "
+                f"took {self.took_s:.1f} s")
+        if self.refused:
+            text += f", {len(self.refused)} refused (quarantined)"
+        if self.kept_locked:
+            text += f", {self.kept_locked} batches waiting for unlock"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "clock_warning": self.clock_warning}
+
+
+class BatchSizer:
+    """Sizes the next batch so that it takes about ``target_s`` on this link."""
+
+    def __init__(self, initial: int = 64 * 1024, low: int = 8 * 1024, high: int = 2 << 20,
+                 target_s: float = TARGET_S) -> None:
+        self.size = initial
+        self.low, self.high, self.target_s = low, high, target_s
+
+    def record(self, nbytes: int, seconds: float) -> None:
+        if nbytes <= 0 or seconds <= 0:
+            return
+        wanted = nbytes / seconds * self.target_s
+        # move at most 4x at a time, so one odd measurement does not swing it wildly
+        self.size = int(min(self.high, max(self.low, min(wanted, self.size * 4),
+                                           self.size / 4)))
+
+
+def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
+         progress: ProgressFn | None = None, sizer: BatchSizer | None = None) -> SyncReport:
+    """Send the outbox batch by batch; each batch is acknowledged on its own (G4): what the
+    centre stored or already had leaves the outbox, what it refused is quarantined with the
+    reason, and the queue moves on."""
+    report = report if report is not None else SyncReport()
+    sizer = sizer or BatchSizer()
+    total, done, sent, start = sync.unsent(), 0, 0, time.monotonic()
+    while True:
+        items = sync.outbox(limit=5000, max_bytes=sizer.size)
+        if not items:
+            return report
+        body = pack(PUSH_MAGIC, [i.sealed for i in items])
+        began = time.monotonic()
+        reply = link.request("POST", "/v1/push", body=body).json()
+        sizer.record(len(body), time.monotonic() - began)
+        acked = [*reply["accepted"], *reply["duplicates"]]
+        sync.ack(acked)
+        quarantined = 0
+        for refusal in reply["refused"]:
+            index = refusal.get("index")
+            if isinstance(index, int) and 0 <= index < len(items):
+                # by position: our own item, even if its header was unreadable at the centre
+                sync.quarantine(items[index].changeset, refusal)
+                report.refused.append(refusal)
+                quarantined += 1
+        report.pushed += len(reply["accepted"])
+        report.duplicates += len(reply["duplicates"])
+        report.bytes_up += len(body)
+        done += len(items)
+        sent += len(body)
+        if progress:
+            progress(Progress("push", done, total, sent, time.monotonic() - start))
+        if not acked and not quarantined:
+            return report  # the queue did not move: never send the same batch for ever
+
+
+def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
+         station: Station | None = None, progress: ProgressFn | None = None,
+         sizer: BatchSizer | None = None,
+         limit: int | None = None) -> list[Downlink | BatchHeader]:
+    """Everything after the cursor: merged now if ``station`` is unlocked, else kept sealed
+    in the inbox. The cursor moves only once a batch is durable. Batch sizes follow the link
+    unless ``limit`` fixes them. Returns each batch's report (or header, while locked)."""
+    report = report if report is not None else SyncReport()
+    sizer = sizer or BatchSizer()
+    per_entry, got, received, start = 600, 0, 0, time.monotonic()
+    batches: list[Downlink | BatchHeader] = []
+    while True:
+        after = sync.cursor()
+        size = limit or max(20, min(2000, sizer.size // per_entry))
+        began = time.monotonic()
+        blob = link.request("GET", "/v1/pull", params={"after": after, "limit": size}).content
+        sizer.record(len(blob), time.monotonic() - began)
+        if station is not None:
+            batch = station.apply_downlink(blob)
+            batches.append(batch)
+            report.pulled += batch.new
+            report.conflicts += batch.conflicts
+            report.catalogue = batch.catalogue or report.catalogue
+            count = batch.new + batch.duplicates
+            complete, upto = batch.complete, batch.upto
+        else:
+            head = sync.keep_in_inbox(blob)
+            batches.append(head)
+            report.kept_locked += 1 if head.count else 0
+            count, complete, upto = head.count, head.complete, head.upto
+        report.bytes_down += len(blob)
+        got += count
+        received += len(blob)
+        if count:
+            per_entry = max(100, len(blob) // count)
+        if progress:
+            progress(Progress("pull", got, None, received, time.monotonic() - start))
+        if complete or upto <= after:
+            return batches
+
+
+def sync_once(sync: SyncState, link: CentreClient, *, station: Station | None = None,
+              progress: ProgressFn | None = None) -> SyncReport:
+    """Push, then pull. With ``station`` None (unattended, locked) pulls go to the inbox."""
+    report, start = SyncReport(), time.monotonic()
+    if station is not None:
+        station.drain_inbox()  # anything pulled while locked merges first
+    push(sync, link, report, progress=progress)
+    pull(sync, link, report, station=station, progress=progress)
+    report.took_s = time.monotonic() - start
+    report.clock_offset_ms = link.offset_ms
+    sync.note_clock(link.offset_ms)
+    return report

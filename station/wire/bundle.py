@@ -1,0 +1,86 @@
+"""Bundle files: sealed changesets carried to town on a USB stick, and downlink carried back.
+
+    "STB1" | header length (u32) | header (JSON) | items (framed) | SHA-256 of all before (32)
+
+The header says which station it is from or for, what kind (``uplink`` or ``downlink``), how
+many items, and — in an uplink bundle — a pull request signed with the station's transport
+key, so whoever uploads it can fetch that station's downlink to carry back. The trailing
+digest catches a truncated copy or a flipped bit before anything in the file is used; each
+item is also signed on its own (changesets by the station, downlink batches by the centre).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+from typing import Any
+
+from station.wire import auth
+from station.wire.errors import WireError
+from station.wire.framing import pack, unpack
+from station.wire.keys import Signer, verify
+
+MAGIC = b"STB1"
+ITEMS = b"BITM"
+MAX_ITEMS = 1_000_000
+MAX_ITEM = 64 << 20
+MAX_HEADER = 64 * 1024
+
+
+class BundleDamaged(WireError):
+    code = "wire.bundle_damaged"
+    zh = "数据包 {path} 不完整或已被改动（{detail}），未导入任何内容；请重新导出"
+    en = ("The bundle {path} is incomplete or altered ({detail}); nothing in it was used. "
+          "Export it again")
+
+
+def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:
+    head = json.dumps({**header, "count": len(items)}, sort_keys=True).encode()
+    body = MAGIC + struct.pack(">I", len(head)) + head + pack(ITEMS, items)
+    return body + hashlib.sha256(body).digest()
+
+
+def read_bundle(data: bytes, path: str = "-") -> tuple[dict[str, Any], list[bytes]]:
+    """The header and items of an intact bundle, or ``BundleDamaged`` saying why not."""
+    if len(data) < 8 + 32 or data[:4] != MAGIC:
+        raise BundleDamaged(path=path, detail="not a station bundle")
+    body, digest = data[:-32], data[-32:]
+    if hashlib.sha256(body).digest() != digest:
+        raise BundleDamaged(path=path, detail="checksum mismatch: truncated or altered")
+    (length,) = struct.unpack_from(">I", body, 4)
+    if length > MAX_HEADER or 8 + length > len(body):
+        raise BundleDamaged(path=path, detail="bad header")
+    try:
+        header = json.loads(body[8:8 + length])
+    except ValueError:
+        raise BundleDamaged(path=path, detail="bad header") from None
+    items = unpack(ITEMS, body[8 + length:], what="bundle", max_items=MAX_ITEMS,
+                   max_item=MAX_ITEM)
+    if not isinstance(header, dict) or header.get("count") != len(items):
+        raise BundleDamaged(path=path, detail="item count does not match")
+    return header, items
+
+
+def _pull_message(station: str, after: int, time_ms: int, nonce: str) -> bytes:
+    return auth.canonical("BUNDLE-PULL", f"after={after}", b"", time_ms, nonce, station)
+
+
+def signed_pull(signer: Signer, *, station: str, after: int, time_ms: int) -> dict[str, Any]:
+    """A request for this station's downlink after ``after``, for someone else to carry."""
+    request = auth.sign_request(signer, method="BUNDLE-PULL", target=f"after={after}",
+                                body=b"", time_ms=time_ms, station=station)
+    return {"station": station, "after": after, "time_ms": time_ms,
+            "nonce": request[auth.H_NONCE], "signature": request[auth.H_SIGNATURE]}
+
+
+def check_pull(request: dict[str, Any], transport_public: bytes) -> bool:
+    """Whether a carried pull request was signed by that station's transport key."""
+    try:
+        message = _pull_message(str(request["station"]), int(request["after"]),
+                                int(request["time_ms"]), str(request["nonce"]))
+        signature = base64.b64decode(str(request["signature"]), validate=True)
+    except (KeyError, ValueError, TypeError):
+        return False
+    return verify(transport_public, signature, message)

@@ -1,0 +1,151 @@
+"""The service around the endpoints: health with the centre's time, Prometheus metrics, the
+OpenAPI document, JSON errors for unknown routes, and the whole loop a town centre runs."""
+
+from __future__ import annotations
+
+import re
+
+from station.domain.changeset import Op
+from station.sync.client import enroll, parse_code
+from station.sync.engine import pull, push
+from station.sync.transport import CentreClient
+from station.wire import auth
+
+from .helpers import (
+    URL,
+    application,
+    changeset,
+    enrolled,
+    error_of,
+    issue_code,
+    link,
+    new_station,
+    outbox_blobs,
+    push_body,
+    seal,
+)
+
+
+def test_health_tells_the_centre_time_backend_and_fingerprint(centre_app, db_url):
+    centre, client = centre_app
+    reply = client.get("/v1/health")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["ok"] is True
+    assert abs(body["time"] - centre.now_ms()) < 5_000
+    assert body["backend"] == ("sqlite" if db_url.startswith("sqlite") else "postgresql")
+    assert body["fingerprint"] == centre.keys.fingerprint
+    assert abs(int(reply.headers[auth.H_CENTRE_TIME]) - centre.now_ms()) < 5_000
+
+
+def test_every_reply_carries_the_centre_time_even_a_refusal(centre_app):
+    _, client = centre_app
+    for reply in (client.get("/v1/nowhere"), client.post("/v1/push", content=b""),
+                  client.get("/v1/pull")):
+        assert 400 <= reply.status_code < 500
+        assert reply.headers[auth.H_CENTRE_TIME].isdigit()
+
+
+def test_unknown_routes_and_methods_are_json_errors(centre_app):
+    _, client = centre_app
+    reply = client.get("/v1/nowhere")
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "http.404"
+    reply = client.get("/v1/push")
+    assert reply.status_code == 405 and reply.json()["error"]["code"] == "http.405"
+
+
+def test_the_openapi_document_lists_the_json_and_binary_endpoints(centre_app):
+    _, client = centre_app
+    doc = client.get("/openapi.json").json()
+    paths = set(doc["paths"])
+    assert {"/v1/health", "/v1/enroll", "/v1/push", "/v1/pull", "/v1/bundle",
+            "/v1/staff/enroll-code", "/v1/staff/revoke", "/v1/staff/decide",
+            "/v1/staff/catalogue", "/v1/staff/stations"} <= paths
+    push_body_schema = doc["paths"]["/v1/push"]["post"]["requestBody"]["content"]
+    assert "application/octet-stream" in push_body_schema
+    enroll_schema = doc["paths"]["/v1/enroll"]["post"]["requestBody"]["content"]
+    assert "application/json" in enroll_schema
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    pattern = rf"^{re.escape(name)}{re.escape(labels)} (\S+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_count_requests_pushes_stored_changesets_and_refusals(centre_app,
+                                                                       staff_headers, tmp_path):
+    centre, client = centre_app
+    v1 = enrolled(client, staff_headers, tmp_path, "V001")
+    application(v1)
+    application(v1, name="张建国")
+    forged = changeset(v1, [Op("set", "outcome", "completed")])
+    blobs = [*outbox_blobs(v1), seal(forged, signer=v1.signer,
+                                     centre_public=centre.keys.seal.public_bytes(),
+                                     station="V001")]
+    link(client, v1).request("POST", "/v1/push", body=push_body(blobs))
+    pull(v1.sync, link(client, v1), station=v1)
+    client.post("/v1/push", content=b"")  # unauthenticated
+
+    text = client.get("/metrics").text
+    assert metric(text, "station_pushes_total") == 1
+    assert metric(text, "station_changesets_stored_total") == 2
+    assert metric(text, "station_pulls_total") == 1
+    assert metric(text, "station_refusals_total", '{reason="domain.centre_authority"}') == 1
+    assert metric(text, "station_refusals_total", '{reason="centre.unauthenticated"}') == 1
+    assert metric(text, "station_requests_total",
+                  '{endpoint="/v1/push",status="200"}') == 1
+    assert metric(text, "station_requests_total",
+                  '{endpoint="/v1/push",status="401"}') == 1
+    v1.close()
+
+
+def test_an_enrollment_with_a_nul_byte_is_never_a_500(centre_app, staff_headers, tmp_path):
+    """PostgreSQL text cannot hold a NUL (SQLite can): either way the client gets a 4xx or
+    its enrollment, never a server error."""
+    _, client = centre_app
+    station = new_station(tmp_path, "V001")
+    token = parse_code(issue_code(client, staff_headers, "V001"))[1]
+    reply = client.post("/v1/enroll", json={
+        "token": token, "station": "V001", "device": "V001-\x00",
+        "sign_public": station.signer.public_bytes().hex(),
+        "seal_public": station.seal_key.public_bytes().hex(),
+        "transport_public": station.sync.transport().public_bytes().hex()})
+    assert reply.status_code in (200, 400), reply.text
+    if reply.status_code == 400:
+        assert reply.json()["error"]["code"] == "centre.bad_request"
+    for body in ({"station": "V\x00", "scope": []}, {"station": "V001", "scope": ["V\x001"]}):
+        reply = client.post("/v1/staff/enroll-code", json=body, headers=staff_headers)
+        assert 200 <= reply.status_code < 500
+    for path, body in (("/v1/staff/revoke", {"station": "V\x001"}),
+                       ("/v1/staff/decide", {"receipt": "V\x001", "outcome": "completed"})):
+        reply = client.post(path, json=body, headers=staff_headers)
+        assert reply.status_code < 500
+        assert reply.status_code != 200 or reply.json()["revoked"] is False
+    station.close()
+
+
+def test_the_whole_loop(centre_app, staff_headers, tmp_path):
+    """Enroll a village and a bus, push, the bus pulls the village's work, the centre decides,
+    the village pulls the decision — what /tmp/smoke.py showed by hand."""
+    _, client = centre_app
+    village = new_station(tmp_path, "V001")
+    record = application(village)  # before enrolling
+    enroll(village, issue_code(client, staff_headers, "V001"), client=CentreClient(
+        URL, client=client))
+    bus = enrolled(client, staff_headers, tmp_path, "BUS01", ("V001", "V002"))
+    assert push(village.sync, link(client, village)).pushed == 1
+    pull(bus.sync, link(client, bus), station=bus)
+    assert bus.get(record.id).fields["applicant.name"] == "王桂英"
+    decided = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": record.receipt, "outcome": "completed", "reason": "准予办理"})
+    assert decided.status_code == 200
+    pull(village.sync, link(client, village), station=village)
+    pull(bus.sync, link(client, bus), station=bus)
+    for station in (village, bus):
+        got = station.get(record.id)
+        assert got.status["to"] == "completed" and got.fields["outcome_reason"] == "准予办理"
+    error = error_of(client.post("/v1/push", content=b"junk"), 401)
+    assert error["code"] == "centre.unauthenticated"
+    village.close()
+    bus.close()

@@ -1,0 +1,383 @@
+"""Push, bundles and pull between real station stores and the centre (DESIGN §7): exactly-once
+storage (G4), one bad changeset refused by itself, nothing personal in plaintext at rest (G2),
+pulls scoped, paged, sealed to the station and signed by the centre."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station.domain.changeset import CENTRE, Op
+from station.store.errors import NoSuchRecord
+from station.store.service import Station
+from station.store.syncstate import SyncState
+from station.sync.engine import pull, push
+from station.sync.transport import CentreClient
+from station.wire.codec import decode_changeset
+from station.wire.downlink import ENTRY_CATALOGUE, open_batch, read_batch_header, verify_batch
+from station.wire.errors import BadSignature, CannotOpen
+from station.wire.keys import SealKey
+
+from .helpers import (
+    ID_NUMBER,
+    NAME,
+    PASSPHRASE,
+    PHONE,
+    URL,
+    application,
+    catalogue_json,
+    changeset,
+    enrolled,
+    error_of,
+    link,
+    outbox_blobs,
+    publish,
+    pulled_changesets,
+    push_body,
+    put_in_outbox,
+    seal,
+)
+
+
+@pytest.fixture
+def world(centre_app, staff_headers, tmp_path):
+    """Two village stations and a bus serving both, enrolled with one centre."""
+    _, client = centre_app
+    made = {sid: enrolled(client, staff_headers, tmp_path, sid, scope)
+            for sid, scope in (("V001", ()), ("V002", ()), ("BUS01", ("V001", "V002")))}
+    yield made
+    for station in made.values():
+        station.close()
+
+
+def raw_pull(client, station: Station, after: int = 0, limit: int = 500) -> bytes:
+    return link(client, station).request("GET", "/v1/pull",
+                                         params={"after": after, "limit": limit}).content
+
+
+# --- push --------------------------------------------------------------------------------
+
+def test_push_is_idempotent_by_changeset_id(centre_app, world):
+    centre, client = centre_app
+    v1 = world["V001"]
+    records = [application(v1, name=n) for n in ("王桂英", "张建国", "李秀兰")]
+    body = push_body(outbox_blobs(v1))
+    first = link(client, v1).request("POST", "/v1/push", body=body).json()
+    assert sorted(first["accepted"]) == sorted(outbox_ids(v1)) and first["refused"] == []
+    # The reply was lost: the station sends the same batch again. Nothing is stored twice.
+    second = link(client, v1).request("POST", "/v1/push", body=body).json()
+    assert second["accepted"] == [] and sorted(second["duplicates"]) == sorted(first["accepted"])
+    assert centre.repo.count() == 3
+    # The station's own retry: the centre already has them, so they are acknowledged.
+    report = push(v1.sync, link(client, v1))
+    assert (report.pushed, report.duplicates, report.refused) == (0, 3, [])
+    assert v1.sync.unsent() == 0
+    assert centre.repo.count() == 3
+    for record in records:
+        assert [r.id for r in centre.repo.find_receipt(record.receipt)] == [record.id]
+
+
+def test_the_same_changeset_twice_in_one_batch_is_stored_once(centre_app, world):
+    centre, client = centre_app
+    v1 = world["V001"]
+    application(v1)
+    (blob,) = outbox_blobs(v1)
+    reply = link(client, v1).request("POST", "/v1/push", body=push_body([blob, blob])).json()
+    assert len(reply["accepted"]) == 1 and reply["duplicates"] == reply["accepted"]
+    assert centre.repo.count() == 1
+
+
+def test_one_bad_changeset_is_refused_by_itself_and_the_rest_stored(centre_app, world):
+    centre, client = centre_app
+    v1, v2 = world["V001"], world["V002"]
+    good = [application(v1, name=n) for n in ("王桂英", "张建国")]
+    centre_public = centre.keys.seal.public_bytes()
+    edit = [Op("set", "applicant.name", "赵六")]
+    bad = {
+        # signed with another station's key, claiming to be V001
+        "wire.bad_signature": seal(changeset(v1, edit), signer=v2.signer,
+                                   centre_public=centre_public, station="V001"),
+        # sealed to a centre key that is not this centre's
+        "wire.cannot_open": seal(changeset(v1, edit), signer=v1.signer,
+                                 centre_public=SealKey.generate().public_bytes(),
+                                 station="V001"),
+        # V001's signature on a changeset whose origin claims to be V002
+        "centre.origin_mismatch": seal(changeset(v1, edit, origin="V002"), signer=v1.signer,
+                                       centre_public=centre_public, station="V001"),
+        # a village station writing a field only the centre may write
+        "domain.centre_authority": seal(changeset(v1, [Op("set", "outcome", "completed")]),
+                                        signer=v1.signer, centre_public=centre_public,
+                                        station="V001"),
+        # a record of a village this station does not serve
+        "centre.out_of_scope": seal(changeset(v1, edit, scope="V003"), signer=v1.signer,
+                                    centre_public=centre_public, station="V001"),
+    }
+    ids = {}
+    for code, blob in bad.items():
+        ids[code] = read_header_id(blob)
+        put_in_outbox(v1, ids[code], blob)
+    assert v1.sync.unsent() == 7
+
+    report = push(v1.sync, link(client, v1))
+
+    assert report.pushed == 2
+    refused = {r["code"]: r for r in report.refused}
+    assert set(refused) == set(bad)
+    for code, refusal in refused.items():
+        assert refusal["id"] == ids[code] and refusal["station"] == "V001", refusal
+        assert refusal["zh"] and refusal["en"] and refusal["zh"] != refusal["en"]
+    for code in ("wire.bad_signature", "wire.cannot_open", "centre.origin_mismatch"):
+        assert ids[code] in refused[code]["en"]  # the sentence names the changeset
+    assert "another centre key" in refused["wire.cannot_open"]["en"]
+    assert "V003" in refused["centre.out_of_scope"]["en"]
+    assert "outcome" in refused["domain.centre_authority"]["en"]
+    # The station quarantines each refused one with its reason; the queue moved on.
+    quarantined = dict(v1.sync.quarantined())
+    assert set(quarantined) == set(ids.values())
+    assert quarantined[ids["wire.cannot_open"]]["code"] == "wire.cannot_open"
+    assert v1.sync.unsent() == 0
+    assert centre.repo.count() == 2
+    with centre.repo.writing(centre.now_ms()) as tx:
+        assert tx.known(list(ids.values())) == set()
+    assert {r.id for g in good for r in centre.repo.find_receipt(g.receipt)} == {
+        g.id for g in good}
+
+
+def test_garbage_in_a_batch_is_refused_and_the_good_item_stored(centre_app, world):
+    centre, client = centre_app
+    v1 = world["V001"]
+    application(v1)
+    (blob,) = outbox_blobs(v1)
+    truncated = blob[:-10]
+    body = push_body([b"garbage, not a changeset", blob, truncated])
+    reply = link(client, v1).request("POST", "/v1/push", body=body).json()
+    assert len(reply["accepted"]) == 1
+    codes = [(r["id"], r["code"]) for r in reply["refused"]]
+    assert codes == [(None, "wire.malformed"), (None, "wire.malformed")]
+    assert read_header_id(blob) in reply["refused"][1]["en"]  # the clear header names it
+    assert centre.repo.count() == 1
+
+
+def test_a_station_cannot_write_into_another_villages_record_by_claiming_its_own_scope(
+        centre_app, world):
+    """V001 knows the id of a V002 record (say, a bus once served both): it must not be able
+    to alter it by labelling its changeset with its own village."""
+    centre, client = centre_app
+    v1, v2 = world["V001"], world["V002"]
+    theirs = application(v2, name="张建国")
+    push(v2.sync, link(client, v2))
+    before = centre.repo.find_receipt(theirs.receipt)[0]
+    centre_public = centre.keys.seal.public_bytes()
+    hostile = [changeset(v1, [Op("set", "applicant.name", "冒名顶替")], record=theirs.id),
+               changeset(v1, [Op("set", "resident.name", "冒名顶替")], record=theirs.id,
+                         kind="resident")]
+    body = push_body([seal(cs, signer=v1.signer, centre_public=centre_public, station="V001")
+                      for cs in hostile])
+    reply = link(client, v1).request("POST", "/v1/push", body=body).json()
+    assert reply["accepted"] == []
+    assert sorted(r["id"] for r in reply["refused"]) == sorted(cs.id for cs in hostile)
+    for refusal in reply["refused"]:
+        assert refusal["code"] == "centre.record_mismatch" and "V002" in refusal["en"]
+        assert refusal["id"] in refusal["en"] and refusal["id"] in refusal["zh"]
+    after = centre.repo.find_receipt(theirs.receipt)[0]
+    assert (after.version, after.scope, after.kind) == (before.version, "V002", "application")
+    assert centre.record_state(after) == centre.record_state(before)
+    # And nothing reaches the bus that serves V002 either.
+    bus = world["BUS01"]
+    pull(bus.sync, link(client, bus), station=bus)
+    assert bus.get(theirs.id).fields["applicant.name"] == "张建国"
+
+
+def test_a_bundle_needs_no_transport_key_but_is_refused_from_a_revoked_station(
+        centre_app, staff_headers, world):
+    centre, client = centre_app
+    v1 = world["V001"]
+    application(v1)
+    # Anyone carrying the USB stick can upload it: no X-Station headers at all.
+    reply = client.post("/v1/bundle", content=push_body(outbox_blobs(v1)))
+    assert reply.status_code == 200 and len(reply.json()["accepted"]) == 1
+    assert centre.repo.count() == 1
+
+    application(v1, name="张建国")
+    client.post("/v1/staff/revoke", json={"station": "V001"}, headers=staff_headers)
+    late = outbox_blobs(v1)[-1]
+    reply = client.post("/v1/bundle", content=push_body([late]))
+    assert reply.status_code == 200
+    (refusal,) = reply.json()["refused"]
+    assert refusal["code"] == "centre.revoked" and "V001" in refusal["en"]
+    assert refusal["id"] == read_header_id(late)
+    assert centre.repo.count() == 1
+    error = error_of(client.post("/v1/bundle", content=b"not a bundle"), 400)
+    assert error["code"] == "wire.malformed"
+
+
+def test_bodies_at_rest_hold_no_personal_data_in_plaintext(centre_app, staff_headers, world,
+                                                          db_url):
+    centre, client = centre_app
+    v1 = world["V001"]
+    record = application(v1)
+    v1.update(record.id, {"applicant.address": "青石村五组 8 号"})
+    push(v1.sync, link(client, v1))
+    client.post("/v1/staff/decide", json={"receipt": record.receipt, "outcome": "returned",
+                                          "reason": f"{NAME}材料不全"}, headers=staff_headers)
+    needles = [NAME.encode(), ID_NUMBER.encode(), PHONE.encode(),
+               "青石村五组".encode(), NAME.encode("utf-16-le")]
+    stored = b""
+    with centre.repo.d.reading() as conn:
+        for table in ("log", "records", "settings", "stations", "codes", "clock_flags"):
+            for row in conn.execute(f"SELECT * FROM {table}").fetchall():
+                stored += b"|".join(bytes(v) if isinstance(v, bytes | memoryview)
+                                    else str(v).encode() for v in row)
+    assert record.receipt.encode() in stored  # the rows were read (receipts are not personal)
+    assert [n for n in needles if n in stored] == []
+    if db_url.startswith("sqlite:///"):
+        base = Path(db_url[len("sqlite:///"):])
+        files = [p for p in base.parent.glob(base.name + "*") if p.is_file()]
+        raw = b"".join(p.read_bytes() for p in files)
+        assert record.receipt.encode() in raw
+        assert [n for n in needles if n in raw] == []
+    # ...yet the centre can read them: the bodies are encrypted, not lost.
+    entry = centre.repo.read_log(0, ["V001"], exclude_origin=None, limit=10)[0]
+    opened = decode_changeset(centre.storage.open("log", entry.body, f"log|{entry.id}"))
+    assert dict((op.field, op.value) for op in opened.ops)["applicant.name"] == NAME
+
+
+# --- pull --------------------------------------------------------------------------------
+
+def test_a_village_pulls_its_own_village_and_the_bus_both(centre_app, staff_headers, world):
+    centre, client = centre_app
+    v1, v2, bus = world["V001"], world["V002"], world["BUS01"]
+    r1 = application(v1, name="王桂英")
+    r2 = application(v2, name="张建国")
+    for station in (v1, v2):
+        push(station.sync, link(client, station))
+    assert publish(client, staff_headers, catalogue_json("2026.12.1")).status_code == 200
+
+    blob = raw_pull(client, v1)
+    head = verify_batch(blob, centre.keys.signer.public_bytes())
+    entries = open_batch(blob, head, v1.seal_key)
+    scopes = {decode_changeset(e.data).scope for e in entries if e.kind != ENTRY_CATALOGUE}
+    assert scopes == {"V001"}
+    assert [e.kind for e in entries].count(ENTRY_CATALOGUE) == 1
+
+    pull(v1.sync, link(client, v1), station=v1)
+    assert v1.catalogue.version == "2026.12.1"
+    with pytest.raises(NoSuchRecord):
+        v1.get(r2.id)
+
+    pull(bus.sync, link(client, bus), station=bus)
+    assert bus.get(r1.id).fields["applicant.name"] == "王桂英"
+    assert bus.get(r2.id).fields["applicant.name"] == "张建国"
+    assert bus.catalogue.version == "2026.12.1"
+    assert bus.sync.cursor() == centre.repo.head()
+
+
+def test_a_station_does_not_get_its_own_changesets_back_after_its_first_pull(
+        centre_app, staff_headers, world):
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    first = application(v1)
+    push(v1.sync, link(client, v1))
+    pull(v1.sync, link(client, v1), station=v1)
+    cursor = v1.sync.cursor()
+    assert cursor == centre.repo.head() > 0
+
+    mine = application(v1, name="张建国")
+    push(v1.sync, link(client, v1))
+    visit = application(bus, name="李秀兰", scope="V001")  # the bus, in V001
+    push(bus.sync, link(client, bus))
+    decided = client.post("/v1/staff/decide", json={"receipt": first.receipt,
+                                                    "outcome": "completed"},
+                          headers=staff_headers).json()
+
+    got = pulled_changesets(raw_pull(client, v1, after=cursor),
+                            centre.keys.signer.public_bytes(), v1.seal_key)
+    assert [(cs.record, cs.origin) for cs in got] == [(visit.id, "BUS01"),
+                                                      (first.id, CENTRE)]
+    assert decided["changeset"] in {cs.id for cs in got}
+    assert mine.id not in {cs.record for cs in got}
+
+
+def test_pulls_are_paged_and_the_cursor_advances(centre_app, world):
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    records = [application(v1, name=n) for n in ("王桂英", "张建国", "李秀兰", "赵六", "钱七")]
+    push(v1.sync, link(client, v1))
+
+    blob = raw_pull(client, bus, after=0, limit=2)
+    head = read_batch_header(blob)
+    seqs = [e.seq for e in open_batch(blob, head, bus.seal_key)]
+    assert len(seqs) == 2 and not head.complete and head.upto == seqs[-1]
+
+    batches = pull(bus.sync, link(client, bus), station=bus, limit=2)
+    assert [b.new for b in batches] == [2, 2, 1]
+    assert [b.complete for b in batches] == [False, False, True]
+    assert [b.upto for b in batches] == sorted(b.upto for b in batches)
+    assert bus.sync.cursor() == centre.repo.head()
+    for record in records:
+        assert bus.get(record.id).receipt == record.receipt
+    # Up to date: the next pull brings nothing and leaves the cursor where it is.
+    (again,) = pull(bus.sync, link(client, bus), station=bus, limit=2)
+    assert (again.new, again.complete, bus.sync.cursor()) == (0, True, centre.repo.head())
+
+
+def test_a_pull_is_sealed_to_the_station_and_signed_by_the_centre(centre_app, world):
+    centre, client = centre_app
+    v1, v2 = world["V001"], world["V002"]
+    application(v1)
+    push(v1.sync, link(client, v1))
+    blob = raw_pull(client, v1)
+    centre_public = centre.keys.signer.public_bytes()
+    head = verify_batch(blob, centre_public)
+    assert head.station == "V001" and len(open_batch(blob, head, v1.seal_key)) == 1
+    with pytest.raises(CannotOpen):
+        open_batch(blob, head, v2.seal_key)  # another station's key cannot open it
+    with pytest.raises(BadSignature):
+        verify_batch(blob, v2.signer.public_bytes())  # nor does anyone else's key verify it
+    for position in (len(blob) // 2, 10, len(blob) - 1):
+        flipped = bytearray(blob)
+        flipped[position] ^= 0x01
+        with pytest.raises(BadSignature):
+            verify_batch(bytes(flipped), centre_public)
+    # The station refuses the altered batch and its cursor does not move.
+    flipped = bytearray(blob)
+    flipped[len(blob) // 2] ^= 0x01
+    with pytest.raises(BadSignature):
+        v1.apply_downlink(bytes(flipped))
+    assert v1.sync.cursor() == 0
+
+
+def test_a_locked_station_keeps_the_pull_in_its_inbox_until_unlocked(centre_app, world):
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    record = application(v1)
+    push(v1.sync, link(client, v1))
+    home = bus.home
+    bus.close()
+
+    sync = SyncState.open_locked(home)  # unattended: no passphrase
+    locked = CentreClient(URL, station=sync.station, signer=sync.transport(), client=client)
+    (head,) = pull(sync, locked)
+    assert head.complete and sync.cursor() == centre.repo.head()
+    assert len(sync.inbox()) == 1
+    sync.close()
+
+    reopened = Station.open(home, PASSPHRASE)
+    world["BUS01"] = reopened
+    with pytest.raises(NoSuchRecord):
+        reopened.get(record.id)
+    (report,) = reopened.drain_inbox()
+    assert report.new == 1
+    assert reopened.get(record.id).fields["applicant.name"] == NAME
+    assert reopened.sync.inbox() == []
+
+
+def outbox_ids(station: Station) -> list[str]:
+    return [item.changeset for item in station.sync.outbox(10_000, 1 << 30)]
+
+
+def read_header_id(blob: bytes) -> str:
+    from station.wire.envelope import read_header
+
+    return read_header(blob).changeset_id

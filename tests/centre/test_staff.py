@@ -1,0 +1,196 @@
+"""Staff endpoints: the bearer token, decisions (办结/退回) that flow down to the station, and
+publishing a new matter catalogue that every station gets on pull."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from station.domain.errors import TransitionRefused
+from station.sync.client import enroll
+from station.sync.engine import pull, push
+from tests.conftest import FakeNow
+
+from .helpers import (
+    anonymous,
+    application,
+    catalogue_json,
+    enrolled,
+    error_of,
+    issue_code,
+    link,
+    new_station,
+    publish,
+)
+
+STAFF_CALLS = [
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V001"}}),
+    ("POST", "/v1/staff/revoke", {"json": {"station": "V001"}}),
+    ("POST", "/v1/staff/decide", {"json": {"receipt": "V001-20261123-0001",
+                                           "outcome": "completed"}}),
+    ("POST", "/v1/staff/catalogue", {"content": b"{}"}),
+    ("GET", "/v1/staff/stations", {}),
+]
+
+
+@pytest.fixture
+def v1(centre_app, staff_headers, tmp_path):
+    _, client = centre_app
+    station = enrolled(client, staff_headers, tmp_path, "V001")
+    yield station
+    station.close()
+
+
+def test_staff_endpoints_need_the_staff_token(centre_app, staff_headers, v1):
+    centre, client = centre_app
+    token = staff_headers["Authorization"][len("Bearer "):]
+    for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer wrong"},
+                    {"Authorization": f"Bearer {token}x"}, {"Authorization": token},
+                    {"Authorization": f"Basic {token}"}):
+        for method, path, kwargs in STAFF_CALLS:
+            error = error_of(client.request(method, path, headers=headers, **kwargs), 403)
+            assert error["code"] == "centre.forbidden", (headers, path)
+    assert centre.repo.station("V001").revoked_ms is None  # the refused revoke did nothing
+    assert client.get("/v1/staff/stations", headers=staff_headers).status_code == 200
+
+
+def test_a_decision_flows_down_to_the_station(centre_app, staff_headers, v1):
+    centre, client = centre_app
+    completed, returned = application(v1), application(v1, name="张建国")
+    # HJ-001 is decided at the centre: the station itself may not complete it.
+    with pytest.raises(TransitionRefused):
+        v1.change_status(completed.id, "completed")
+    push(v1.sync, link(client, v1))
+    pull(v1.sync, link(client, v1), station=v1)
+
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": completed.receipt, "outcome": "completed", "reason": "准予办理",
+        "staff": "镇中心 王科长"})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["record"], body["receipt"], body["outcome"]) == (
+        completed.id, completed.receipt, "completed")
+    assert body["status"]["to"] == "completed"
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": f"  {returned.receipt} ", "outcome": "returned", "reason": "户口簿信息不符"})
+    assert reply.status_code == 200, reply.text
+
+    (batch,) = pull(v1.sync, link(client, v1), station=v1)
+    assert batch.new == 2
+    done = v1.get(completed.id)
+    assert done.status["to"] == "completed"
+    assert (done.fields["outcome"], done.fields["outcome_reason"]) == ("completed", "准予办理")
+    back = v1.get(returned.id)
+    assert back.status["to"] == "returned"
+    assert (back.fields["outcome"], back.fields["outcome_reason"]) == ("returned", "户口簿信息不符")
+    assert centre.repo.find_receipt(completed.receipt)[0].status == "completed"
+
+    # Deciding it again is refused by the rules, with a 400 and a sentence, not a crash.
+    again = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": completed.receipt, "outcome": "returned", "reason": "重复"})
+    assert 400 <= again.status_code < 500 and again.json()["error"]["en"]
+
+
+def test_deciding_an_unknown_receipt_is_404(centre_app, staff_headers):
+    _, client = centre_app
+    error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": "V001-20261123-0404", "outcome": "completed"}), 404)
+    assert error["code"] == "centre.not_found" and "V001-20261123-0404" in error["en"]
+
+
+def test_a_malformed_decision_is_400(centre_app, staff_headers):
+    _, client = centre_app
+    for body in ({"receipt": "V001-20261123-0001", "outcome": "approved"},
+                 {"receipt": "", "outcome": "completed"}, {"outcome": "completed"},
+                 {"receipt": "V001-20261123-0001", "outcome": "completed", "reason": "长" * 501}):
+        error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json=body), 400)
+        assert error["code"] == "centre.bad_request", body
+
+
+def test_a_receipt_held_by_two_records_is_409_and_the_record_id_still_works(
+        centre_app, staff_headers, tmp_path):
+    """A reinstalled laptop starts its receipt numbers again: two records share one."""
+    _, client = centre_app
+    now = FakeNow()
+    old = enrolled(client, staff_headers, tmp_path, "V001", now=now)
+    first = application(old)
+    push(old.sync, link(client, old))
+    new = new_station(tmp_path, "V001", home="reinstalled", now=now)
+    enroll(new, issue_code(client, staff_headers, "V001"), client=anonymous(client))
+    second = application(new, name="张建国")
+    assert second.receipt == first.receipt and second.id != first.id
+    push(new.sync, link(client, new))
+
+    error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": first.receipt, "outcome": "completed"}), 409)
+    assert error["code"] == "centre.ambiguous_receipt"
+    assert first.id in error["en"] and second.id in error["en"] and first.receipt in error["zh"]
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": second.id, "outcome": "completed"})
+    assert reply.status_code == 200 and reply.json()["record"] == second.id
+    old.close()
+    new.close()
+
+
+def test_a_published_catalogue_reaches_every_station(centre_app, staff_headers, v1, tmp_path):
+    centre, client = centre_app
+    bus = enrolled(client, staff_headers, tmp_path, "BUS01", ("V001", "V002"))
+    shipped = v1.catalogue.version
+    reply = publish(client, staff_headers, catalogue_json("2026.12.1"))
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"version": "2026.12.1", "matters": len(v1.catalogue)}
+    assert centre.catalogue().version == "2026.12.1"
+    for station in (v1, bus):
+        assert station.catalogue.version == shipped
+        (batch,) = pull(station.sync, link(client, station), station=station)
+        assert batch.catalogue == "2026.12.1"
+        assert station.catalogue.version == "2026.12.1"
+    bus.close()
+
+
+def test_publishing_the_same_version_twice_is_400(centre_app, staff_headers):
+    centre, client = centre_app
+    shipped = centre.catalogue().version
+    error = error_of(publish(client, staff_headers, catalogue_json(shipped)), 400)
+    assert shipped in error["en"]
+    assert publish(client, staff_headers, catalogue_json("2026.12.1")).status_code == 200
+    error = error_of(publish(client, staff_headers, catalogue_json("2026.12.1")), 400)
+    assert "2026.12.1" in error["en"] and "already published" in error["en"]
+    assert publish(client, staff_headers, catalogue_json("2026.12.2")).status_code == 200
+    # Going back to a version published before is refused too.
+    error = error_of(publish(client, staff_headers, catalogue_json("2026.12.1")), 400)
+    assert "2026.12.1" in error["en"]
+    assert centre.repo.count("catalogue") == 2
+
+
+def broken_matter() -> bytes:
+    data = json.loads(catalogue_json("2026.12.1"))
+    data["matters"][0]["time_limit_days"] = "fifteen"
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def duplicate_code() -> bytes:
+    data = json.loads(catalogue_json("2026.12.1"))
+    data["matters"][1]["code"] = data["matters"][0]["code"]
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def test_a_malformed_catalogue_is_400_naming_the_problem(centre_app, staff_headers):
+    centre, client = centre_app
+    for raw, says in ((b"not json", "JSON"), (b"\xff\xfe", "UTF-8"),
+                      (b'{"version": "x"}', "published"),
+                      (broken_matter(), "time_limit_days"), (duplicate_code(), "already used")):
+        error = error_of(publish(client, staff_headers, raw), 400)
+        assert says in error["en"], error
+    assert centre.repo.count("catalogue") == 0
+    assert centre.catalogue().version != "2026.12.1"
+
+
+def test_enroll_code_requests_are_validated(centre_app, staff_headers):
+    _, client = centre_app
+    for body in ({"station": "V 001"}, {"station": ""}, {"station": "V001", "expires_s": 1},
+                 {"station": "V001", "expires_s": 10**9}):
+        error = error_of(client.post("/v1/staff/enroll-code", json=body,
+                                     headers=staff_headers), 400)
+        assert error["code"] == "centre.bad_request", body

@@ -1,0 +1,355 @@
+"""`station centre …` and `station enroll` against a REAL centre: `station centre serve` runs as a
+subprocess on 127.0.0.1 and a free port, and the CLI talks to it over HTTP as staff would.
+
+The loop a town runs: enroll-code → station init → station enroll → push → decide → the
+decision flows down → revoke → the station's signed requests are refused with the revoked
+sentence. Plus the failure paths a person meets: a bad staff token (exit 1, the centre's own
+sentence), a centre that is down (exit 3), bad options (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from station.cli import cli
+from station.cli.centre import parse_duration, redact, station_list
+from station.cli.common import run
+from station.store.service import Station
+from station.sync.client import link_for
+from station.sync.engine import pull, push
+from station.sync.errors import Refused
+from tests.centre.conftest import pg_url  # noqa: F401 — the fixture, used by name below
+from tests.conftest import PASSPHRASE
+
+# How the subprocess starts the command (a scratch copy may wrap it, see test_ordering.py).
+LAUNCH = "from station.cli import main; main()"
+APPLICATION = {"kind": "application", "matter": "HJ-001", "applicant.name": "王桂英",
+               "materials.received": ["M01", "M02", "M03", "M04"]}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CentreProcess:
+    """One `station centre serve` subprocess; its output goes to a log file in its home."""
+
+    def __init__(self, home: Path, key_file: Path, *, db: str = "", extra: tuple[str, ...] = (),
+                 launch: str = LAUNCH, name: str = "") -> None:
+        self.home, self.key_file, self.db, self.extra, self.launch = (home, key_file, db,
+                                                                     extra, launch)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.log = home.parent / f"{name or home.name}-serve.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> CentreProcess:
+        for _attempt in range(3):  # a free port can be taken by someone else meanwhile
+            self.port = free_port()
+            argv = [sys.executable, "-c", self.launch, "centre", "serve", "--home",
+                    str(self.home), "--key-file", str(self.key_file), "--port", str(self.port),
+                    *(["--db", self.db] if self.db else []), *self.extra]
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            with self.log.open("ab") as log:
+                self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, env=env)
+            if self._healthy(timeout):
+                return self
+            self.stop()
+            if "port may be in use" not in self.output():
+                break
+        pytest.fail(f"`station centre serve` did not come up:\n{self.output()[-3000:]}")
+
+    def _healthy(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=1.0).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/v1/health", timeout=5.0).json()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def start_centre(tmp_path):
+    """Start centres; every one is stopped afterwards, whatever the test did."""
+    started: list[CentreProcess] = []
+
+    def start(name: str = "centre", *, db: str = "", extra: tuple[str, ...] = (),
+              key_file: Path | None = None) -> CentreProcess:
+        proc = CentreProcess(tmp_path / name, key_file or tmp_path / f"{name}.keyfile", db=db,
+                             extra=extra)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def cli_run(capsys):
+    def call(*args: str) -> tuple[int, str, str]:
+        code = run(cli, list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def staff_args(centre: CentreProcess) -> list[str]:
+    return ["--home", str(centre.home), "--url", centre.url]
+
+
+def new_station(cli_run, tmp_path: Path, passphrase_file: Path, station: str = "V001",
+                records: int = 1) -> list[str]:
+    """`station init` plus a few applications made before enrolling; the station's args."""
+    args = ["--home", str(tmp_path / station), "--passphrase-file", str(passphrase_file)]
+    code, _, err = cli_run("init", "--station", station, "--name", f"{station} 便民服务站",
+                           "--agent", "李春梅", "--insecure-fast-kdf", "--json", *args)
+    assert code == 0, err
+    if records:
+        path = tmp_path / f"{station}.jsonl"
+        path.write_text("".join(json.dumps(APPLICATION, ensure_ascii=False) + "\n"
+                                for _ in range(records)), encoding="utf-8")
+        code, _, err = cli_run("import", str(path), *args)
+        assert code == 0, err
+    return args
+
+
+def open_station(args: list[str]) -> Station:
+    return Station.open(Path(args[1]), PASSPHRASE)
+
+
+def test_the_whole_loop_on_a_real_centre(start_centre, cli_run, tmp_path, passphrase_file):
+    centre = start_centre()
+    fingerprint = centre.health()["fingerprint"]
+    assert (centre.home / "staff.token").exists() and (centre.home / "centre.keys").exists()
+
+    # staff: a one-time code for V001 (JSON as DESIGN §9 shows)
+    code_rc, out, err = cli_run("centre", "enroll-code", "v001", "--expires", "2d", "--json",
+                                *staff_args(centre))
+    assert code_rc == 0, err
+    issued = json.loads(out)
+    assert issued["station"] == "V001" and issued["expires_s"] == 2 * 86400
+    assert issued["code"].startswith(centre.url + "#") and issued["code"].endswith(fingerprint)
+
+    # the station: init, work before enrolling, enroll (fingerprint, scope, sealed backlog)
+    st_args = new_station(cli_run, tmp_path, passphrase_file, records=2)
+    rc, out, err = cli_run("enroll", issued["code"], *st_args)
+    assert rc == 0, err
+    assert fingerprint in out and "V001" in err and "2 earlier change(s) were sealed" in err
+    # the code was one-time: a second use is refused with the centre's sentence
+    rc, _, err = cli_run("enroll", issued["code"], "--lang", "zh", *st_args)
+    assert rc == 1 and "登记码无效、已用过或已过期" in err and "Traceback" not in err
+
+    with open_station(st_args) as station:
+        receipt = station.list(kind="application")[0].receipt
+        with link_for(station.sync) as link:
+            report = push(station.sync, link)
+    assert report.pushed == 2 and not report.refused
+
+    # staff: decide it; the decision flows down on the station's next pull
+    rc, out, err = cli_run("centre", "decide", receipt, "completed", "--reason", "准予办理",
+                           "--staff", "张科员", "--json", *staff_args(centre))
+    assert rc == 0, err
+    assert json.loads(out)["outcome"] == "completed"
+    with open_station(st_args) as station, link_for(station.sync) as link:
+        pull(station.sync, link, station=station)
+        record = station.get(receipt)
+        assert record.fields["outcome"] == "completed"
+        assert record.fields["outcome_reason"] == "准予办理"
+
+    rc, out, _ = cli_run("centre", "stations", "--json", *staff_args(centre))
+    assert rc == 0
+    [row] = json.loads(out)
+    assert row["station"] == "V001" and row["scope"] == ["V001"] and row["revoked_ms"] is None
+    rc, out, _ = cli_run("centre", "stations", "--lang", "zh", *staff_args(centre))
+    assert rc == 0 and "V001" in out and "服务村" in out
+
+    # revoke: the station's signed requests are refused with the revoked sentence
+    rc, out, err = cli_run("centre", "revoke", "V001", "--json", *staff_args(centre))
+    assert rc == 0, err
+    assert json.loads(out) == {"station": "V001", "revoked": True, "already": False}
+    rc, _, err = cli_run("centre", "revoke", "V001", *staff_args(centre))
+    assert rc == 0 and "already revoked" in err
+    rc, _, err = cli_run("centre", "revoke", "V404", *staff_args(centre))
+    assert rc == 1 and "not enrolled" in err
+    with (open_station(st_args) as station, link_for(station.sync) as link,
+          pytest.raises(Refused) as refused):
+        pull(station.sync, link, station=station)
+    assert refused.value.params["centre_code"] == "centre.revoked"
+    assert "were revoked by the town centre" in refused.value.message("en")
+    assert "已被镇中心吊销" in refused.value.message("zh")
+
+    # the centre goes down: staff commands and enrollment exit 3 with a sentence
+    centre.stop()
+    rc, _, err = cli_run("centre", "stations", *staff_args(centre))
+    assert rc == 3 and "Cannot reach the town centre" in err and "Traceback" not in err
+    rc, _, err = cli_run("enroll", issued["code"], "--lang", "zh", *st_args)
+    assert rc == 3 and "无法连接镇中心" in err
+
+
+def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_run, tmp_path):
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "BUS01", "--scope", "V001,v002", "--qr",
+                           *staff_args(centre))
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith(centre.url + "#")
+    assert len(lines) > 15 and any("█" in line or "▀" in line for line in lines[:-1])
+    assert "V001, V002" in err and "1 week" in err
+
+    # a bad staff token: exit 1 with the centre's sentence, in the language asked for
+    bad = tmp_path / "bad.token"
+    bad.write_text("NOT-THE-TOKEN\n")
+    for lang, words in (("en", "a valid staff token is needed"), ("zh", "没有权限")):
+        rc, _, err = cli_run("centre", "enroll-code", "V002", "--token-file", str(bad),
+                             "--url", centre.url, "--lang", lang)
+        assert rc == 1 and words in err and "Traceback" not in err
+    # no token file at all: a sentence saying where it looked
+    rc, _, err = cli_run("centre", "stations", "--home", str(tmp_path / "elsewhere"),
+                         "--url", centre.url)
+    assert rc == 1 and "staff token" in err and "elsewhere" in err
+
+    # a refusal from the centre's own rules (a receipt it does not have)
+    rc, _, err = cli_run("centre", "decide", "NOPE-1", "returned", "--reason", "x",
+                         *staff_args(centre))
+    assert rc == 1 and "No such record NOPE-1" in err
+
+
+def test_catalogue_publish(start_centre, cli_run, tmp_path):
+    from station.domain.catalogue import shipped_catalogue
+
+    centre = start_centre()
+    doc = shipped_catalogue().to_dict()
+    doc["version"] = "2099-01"
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    rc, out, err = cli_run("centre", "catalogue", "publish", str(path), "--json",
+                           *staff_args(centre))
+    assert rc == 0, err
+    assert json.loads(out)["version"] == "2099-01"
+    rc, _, err = cli_run("centre", "catalogue", "publish", str(path), *staff_args(centre))
+    assert rc == 1 and "already published" in err
+    path.write_text("{not json", encoding="utf-8")
+    rc, _, err = cli_run("centre", "catalogue", "publish", str(path), *staff_args(centre))
+    assert rc == 1 and "Traceback" not in err
+    rc, _, err = cli_run("centre", "catalogue", "publish", str(tmp_path / "missing.json"),
+                         *staff_args(centre))
+    assert rc == 1 and "Cannot read the catalogue file" in err
+
+
+def test_hybrid_post_quantum_keys(start_centre, cli_run, tmp_path, passphrase_file):
+    from station.wire.keys import SUITE_HYBRID
+
+    centre = start_centre(extra=("--hybrid-pq",))
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    assert rc == 0, err
+    st_args = new_station(cli_run, tmp_path, passphrase_file)
+    assert cli_run("enroll", json.loads(out)["code"], *st_args)[0] == 0
+    with open_station(st_args) as station:
+        assert station.sync.centre().seal_public[0] == SUITE_HYBRID
+        with link_for(station.sync) as link:
+            assert push(station.sync, link).pushed == 1
+
+
+def test_the_loop_on_postgresql(start_centre, cli_run, tmp_path, passphrase_file, pg_url):  # noqa: F811
+    centre = start_centre(db=pg_url)
+    assert centre.health()["backend"] == "postgresql"
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    assert rc == 0, err
+    st_args = new_station(cli_run, tmp_path, passphrase_file)
+    rc, out, err = cli_run("enroll", json.loads(out)["code"], "--json", *st_args)
+    assert rc == 0, err
+    enrolled = json.loads(out)
+    assert enrolled["fingerprint"] == centre.health()["fingerprint"]
+    assert (enrolled["station"], enrolled["scope"], enrolled["sealed"]) == ("V001", ["V001"], 1)
+    assert enrolled["centre"] == centre.url
+    with open_station(st_args) as station:
+        receipt = station.list(kind="application")[0].receipt
+        with link_for(station.sync) as link:
+            assert push(station.sync, link).pushed == 1
+    rc, out, err = cli_run("centre", "decide", receipt, "returned", "--reason", "材料不全",
+                           "--json", *staff_args(centre))
+    assert rc == 0, err
+    assert json.loads(out)["outcome"] == "returned"
+    assert cli_run("centre", "revoke", "V001", *staff_args(centre))[0] == 0
+
+
+def test_serve_refuses_bad_configuration_with_a_sentence(cli_run, tmp_path, monkeypatch):
+    home = ["--home", str(tmp_path / "centre")]
+    key = ["--key-file", str(tmp_path / "kf")]
+    rc, _, err = cli_run("centre", "serve", "--db", "mysql://x", *home, *key)
+    assert rc == 2 and "sqlite:///FILE" in err
+    rc, _, err = cli_run("centre", "serve", "--host", "0.0.0.0", *home, *key)
+    assert rc == 2 and "--public-url" in err
+    pf = tmp_path / "pass"
+    pf.write_text("a passphrase\n")
+    rc, _, err = cli_run("centre", "serve", "--key-passphrase-file", str(pf), *home, *key)
+    assert rc == 2 and "not both" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # no terminal to type a passphrase in
+    rc, _, err = cli_run("centre", "serve", "--lang", "zh", *home)
+    assert rc == 1 and "--key-passphrase-file" in err and "口令" in err
+    short = tmp_path / "short"
+    short.write_bytes(b"abc")
+    rc, _, err = cli_run("centre", "serve", "--key-file", str(short), *home)
+    assert rc == 1 and "fewer than 16 bytes" in err
+    rc, _, err = cli_run("centre", "serve", "--db", "postgresql://u:secret@127.0.0.1:1/x",
+                         *home, *key)
+    assert rc == 1 and "Cannot open the centre's database" in err and "secret" not in err
+    rc, _, err = cli_run("centre", "enroll-code", "V 1", *home)
+    assert rc == 2 and "station id" in err
+    rc, _, err = cli_run("centre", "enroll-code", "V001", "--expires", "100d", *home)
+    assert rc == 2 and "between 1 minute and 90 days" in err
+    rc, _, err = cli_run("centre", "stations", "--url", "localhost:8700", *home)
+    assert rc == 2 and "http://host:port" in err
+    rc, _, err = cli_run("enroll", "not-a-code", "--home", str(tmp_path / "st"))
+    assert rc == 1 and "expected shape" in err
+
+
+def test_small_parsers():
+    assert parse_duration("7d") == 7 * 86400
+    assert parse_duration("12h") == 12 * 3600
+    assert parse_duration("2W") == 14 * 86400
+    assert parse_duration("600") == 600
+    assert station_list("v001, V002，v003") == ["V001", "V002", "V003"]
+    assert redact("postgresql://u:pw@h/db?options=x") == "postgresql://u:***@h/db"
+    assert redact("sqlite:////srv/centre.db") == "sqlite:////srv/centre.db"
+

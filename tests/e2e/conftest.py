@@ -1,0 +1,193 @@
+"""End-to-end fixtures: a real centre (uvicorn on 127.0.0.1, a free port, SQLite and real
+PostgreSQL) in its own process, real stations in temp dirs, and a TCP proxy between them
+that records every byte on the wire and can cut a connection at the worst moment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from station.sync.client import enroll
+from station.sync.transport import CentreClient
+from tests.centre.conftest import db_url, pg_dsn, pg_url  # noqa: F401  (fixtures)
+from tests.conftest import PASSPHRASE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveCentre:
+    url: str
+    home: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def token(self) -> str:
+        return (self.home / "staff.token").read_text().strip()
+
+    def staff(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        reply = httpx.post(self.url + path, json=body, timeout=30,
+                           headers={"Authorization": f"Bearer {self.token}"})
+        reply.raise_for_status()
+        return reply.json()
+
+    def code(self, station: str, scope: list[str] | None = None) -> str:
+        return str(self.staff("/v1/staff/enroll-code",
+                              {"station": station, "scope": scope or [station]})["code"])
+
+
+@pytest.fixture
+def live_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa: F811
+    key_file = tmp_path / "centre.keyfile"
+    key_file.write_bytes(os.urandom(32))
+    home, port = tmp_path / "centre", free_port()
+    log = open(tmp_path / "centre.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_centre", str(home), db_url,
+                             str(port), str(key_file)], cwd=ROOT, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError((tmp_path / "centre.log").read_text())
+        time.sleep(0.1)
+    yield LiveCentre(url, home, proc)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def new_station(tmp_path: Path, station_id: str, *, agent: str = "李春梅") -> Station:
+    station, _ = Station.init(tmp_path / station_id, station_id=station_id,
+                              name=f"{station_id} 站", agent=agent, passphrase=PASSPHRASE,
+                              kdf=FAST_KDF)
+    return station
+
+
+def enrolled(tmp_path: Path, centre: LiveCentre, station_id: str,
+             scope: list[str] | None = None, url: str | None = None) -> Station:
+    station = new_station(tmp_path, station_id)
+    code = centre.code(station_id, scope)
+    if url is not None:  # enroll through the proxy: the pinned URL is the proxy's
+        code = url + code[code.index("#"):]
+    enroll(station, code)
+    return station
+
+
+def link(station: Station) -> CentreClient:
+    pin = station.sync.centre()
+    return CentreClient(pin.url, station=station.station_id, signer=station.sync.transport())
+
+
+@dataclass
+class Proxy:
+    """A TCP proxy that records both directions and can cut a connection on cue.
+
+    ``cut`` decides, for each response the centre sends back, whether to drop it: the
+    request has reached (and been committed by) the centre, but the station never hears."""
+
+    target_port: int
+    port: int = field(default_factory=free_port)
+    upstream: bytearray = field(default_factory=bytearray)
+    downstream: bytearray = field(default_factory=bytearray)
+    cut: Callable[[bytes], bool] = lambda request: False
+    cuts: int = 0
+    _server: socket.socket | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Proxy:
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        """One request at a time: forward it whole, then the response (or cut)."""
+        with client, socket.create_connection(("127.0.0.1", self.target_port)) as server:
+            while True:
+                request = _read_http(client)
+                if not request:
+                    return
+                with self._lock:
+                    self.upstream += request
+                server.sendall(request)
+                response = _read_http(server)
+                with self._lock:
+                    self.downstream += response
+                if self.cut(request):
+                    self.cuts += 1
+                    return  # the centre committed; the station never hears back
+                client.sendall(response)
+
+
+def _read_http(sock: socket.socket) -> bytes:
+    """One HTTP/1.1 message (headers + Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
+
+
+@pytest.fixture
+def proxy(live_centre: LiveCentre) -> Iterator[Proxy]:
+    port = int(live_centre.url.rsplit(":", 1)[1])
+    p = Proxy(port).start()
+    yield p
+    p.stop()

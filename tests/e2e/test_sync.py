@@ -1,0 +1,231 @@
+"""End to end: a real centre on 127.0.0.1 (SQLite and PostgreSQL), real stations in temp dirs,
+and a proxy on the wire. No mocked server anywhere in this file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.domain import sample
+from station.store.service import Station
+from station.store.syncstate import SyncState
+from station.store.vault import FAST_KDF
+from station.sync.bundle import export_bundle, import_bundle, upload_bundle
+from station.sync.client import enroll
+from station.sync.engine import sync_once
+from station.sync.errors import Refused
+from station.sync.transport import CentreClient
+from tests.conftest import PASSPHRASE
+from tests.e2e.conftest import Proxy, enrolled, link
+
+APPLICATION = {
+    "matter": "HJ-001", "applicant.name": "王桂英", "applicant.id_number": "11010519491231002X",
+    "applicant.phone": "13912345678", "applicant.address": "青石村三组 12 号",
+    "materials.received": ["M01", "M02"],
+    "materials.due": {"M03": "2026-12-04", "M04": "2026-12-04"},
+}
+
+
+def sync(station: Station) -> None:
+    with link(station) as lk:
+        sync_once(station.sync, lk, station=station)
+
+
+def test_offline_edits_conflict_at_both_settle_at_one_and_converge(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001", "V002"])
+    record = village.create("application", APPLICATION)
+    sync(village)
+    sync(bus)
+    assert bus.get(record.id).fields["applicant.name"] == "王桂英"
+    # both offline, both edit the same field
+    village.update(record.id, {"applicant.phone": "13900000001"})
+    bus.update(record.id, {"applicant.phone": "13900000002"})
+    for st in (village, bus, village):
+        sync(st)
+    for st in (village, bus):
+        (conflict,) = st.conflicts()
+        assert conflict.field == "applicant.phone"
+        assert {h.value for h in conflict.heads} == {"13900000001", "13900000002"}
+    village.settle(village.conflicts()[0].id, pick=2)
+    for st in (village, bus):
+        sync(st)
+    assert village.conflicts() == bus.conflicts() == []
+    assert village.get(record.id).fields == bus.get(record.id).fields
+    assert village.ledger.state(record.id) == bus.ledger.state(record.id)
+
+
+def test_a_centre_decision_reaches_the_station(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    values = {**APPLICATION, "materials.received": ["M01", "M02", "M03", "M04"]}
+    values.pop("materials.due")
+    record = village.create("application", values)
+    sync(village)
+    live_centre.staff("/v1/staff/decide", {"receipt": record.receipt, "outcome": "returned",
+                                           "reason": "户籍地址与身份证不符，请核实"})
+    sync(village)
+    got = village.get(record.id)
+    assert got.status["to"] == "returned"
+    assert got.fields["outcome"] == "returned"
+    assert got.fields["outcome_reason"] == "户籍地址与身份证不符，请核实"
+
+
+def test_a_revoked_station_is_refused_with_a_clear_sentence(tmp_path, live_centre, capsys,
+                                                           passphrase_file):
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("resident", {"resident.name": "赵秀兰"})
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    with pytest.raises(Refused) as exc, link(village) as lk:
+        sync_once(village.sync, lk, station=village)
+    assert "revoked" in exc.value.message("en") and "吊销" in exc.value.message("zh")
+    assert village.sync.unsent() == 1  # nothing lost: it stays in the outbox
+    village.close()
+    code = run(cli, ["sync", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file), "--lang", "zh"])
+    err = capsys.readouterr().err
+    assert code == 1 and "吊销" in err and "Traceback" not in err
+
+
+def test_unattended_sync_while_locked_is_applied_at_unlock(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    mine = village.create("resident", {"resident.name": "钱秀英"})
+    village.close()
+    theirs = bus.create("resident", {"resident.name": "孙建国"}, scope="V001")
+    sync(bus)
+    locked = SyncState.open_locked(tmp_path / "V001")  # no passphrase anywhere here
+    with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
+        report = sync_once(locked, lk)
+    assert report.pushed == 1 and report.kept_locked >= 1 and locked.unsent() == 0
+    assert len(locked.inbox()) >= 1
+    locked.close()
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        assert st.get(mine.id).name == "钱秀英"
+        st.drain_inbox()
+        assert st.get(theirs.id).name == "孙建国"
+        assert st.sync.inbox() == []
+
+
+def test_a_bundle_travels_to_town_and_the_downlink_comes_back(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    from_bus = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    sync(bus)
+    made = [village.create("resident", {"resident.name": f"村民{i}"}) for i in range(5)]
+    stick = tmp_path / "usb" / "V001.stb"
+    stick.parent.mkdir()
+    assert export_bundle(village.sync, stick) == 5
+    with CentreClient(live_centre.url) as anyone:  # no keys at all
+        first = upload_bundle(stick, anyone)
+        again = upload_bundle(stick, anyone, reply=tmp_path / "usb" / "again.stb")
+    assert (first.accepted, first.duplicates) == (5, 0)
+    assert (again.accepted, again.duplicates) == (0, 5)
+    assert first.reply is not None and first.reply.exists()
+    import_bundle(village.sync, first.reply, station=village)
+    import_bundle(village.sync, first.reply, station=village)  # re-import changes nothing
+    assert village.get(from_bus.id).name == "周大山"
+    assert village.counts()["residents"] == 6
+    sync(bus)
+    assert {bus.get(r.id).name for r in made} == {f"村民{i}" for i in range(5)}
+
+
+def test_a_truncated_or_altered_bundle_is_refused_whole(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("resident", {"resident.name": "吴小花"})
+    stick = tmp_path / "V001.stb"
+    export_bundle(village.sync, stick)
+    data = stick.read_bytes()
+    for name, bad in (("cut.stb", data[:-40]), ("flip.stb", data[:60] + b"\x00" + data[61:])):
+        (tmp_path / name).write_bytes(bad)
+        with CentreClient(live_centre.url) as anyone, pytest.raises(Exception) as exc:
+            upload_bundle(tmp_path / name, anyone)
+        assert "nothing in it was used" in exc.value.message("en")
+    with CentreClient(live_centre.url) as anyone:  # nothing of the damaged copies was kept
+        intact = upload_bundle(stick, anyone)
+    assert (intact.accepted, intact.duplicates) == (1, 0)
+
+
+def test_g4_a_reply_lost_after_the_centre_committed_duplicates_nothing(tmp_path, live_centre,
+                                                                      proxy: Proxy):
+    village = enrolled(tmp_path, live_centre, "V001", url=proxy.url)
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    made = [village.create("resident", {"resident.name": f"居民{i}"}) for i in range(20)]
+    proxy.cut = lambda request: request.startswith(b"POST /v1/push") and proxy.cuts < 2
+    sync(village)  # the first two push replies are lost after the centre committed them
+    assert proxy.cuts == 2
+    assert village.sync.unsent() == 0
+    sync(bus)
+    names = sorted(bus.get(r.id).name for r in made)
+    assert names == sorted(f"居民{i}" for i in range(20))
+    assert bus.counts()["residents"] == 20  # each exactly once
+
+
+def test_g2_no_personal_data_crosses_the_wire(tmp_path, live_centre, proxy: Proxy):
+    village = enrolled(tmp_path, live_centre, "V001", url=proxy.url)
+    people = list(sample.residents(30, seed=5, today=dt.date(2026, 11, 23)))
+    for row in people:
+        village.create("resident", {k: v for k, v in row.items() if k != "kind"})
+    record = village.create("application", APPLICATION)
+    sync(village)
+    live_centre.staff("/v1/staff/decide", {"receipt": record.receipt, "outcome": "returned",
+                                           "reason": "请补充材料"})
+    sync(village)
+    assert village.get(record.id).fields["outcome"] == "returned"
+    wire = bytes(proxy.upstream) + bytes(proxy.downstream)
+    assert len(wire) > 10_000
+    secrets = {APPLICATION["applicant.name"], APPLICATION["applicant.id_number"],
+               APPLICATION["applicant.phone"], APPLICATION["applicant.address"]}
+    for row in people:
+        secrets.update(v for k, v in row.items() if k.startswith("resident.")
+                       and k != "resident.village_group")
+    hits = [s for s in secrets if s.encode() in wire]
+    assert hits == []
+
+
+def test_sync_cli_exit_3_when_the_centre_is_down_and_nothing_is_lost(tmp_path, live_centre,
+                                                                    capsys, passphrase_file):
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("resident", {"resident.name": "郑大爷"})
+    village.close()
+    live_centre.process.terminate()
+    live_centre.process.wait(timeout=10)
+    code = run(cli, ["sync", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file)])
+    err = capsys.readouterr().err
+    assert code == 3 and "Cannot reach the town centre" in err
+    with Station.open(Path(tmp_path / "V001"), PASSPHRASE) as st:
+        assert st.sync.unsent() == 1
+
+
+def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_centre):
+    """Export the unsent work, reinstall (init --force), enroll again, upload the old bundle:
+    the old laptop's key still vouches for it (it was superseded, not revoked)."""
+    old = enrolled(tmp_path, live_centre, "V001")
+    made = old.create("resident", {"resident.name": "冯桂芝"})
+    stick = tmp_path / "before-reinstall.stb"
+    assert export_bundle(old.sync, stick) == 1
+    old.close()
+    fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
+                            agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
+    enroll(fresh, live_centre.code("V001"))
+    with CentreClient(live_centre.url) as anyone:
+        result = upload_bundle(stick, anyone)
+    assert (result.accepted, result.refused) == (1, [])
+    assert result.no_reply is not None  # the old install's way back is closed
+    sync(fresh)
+    assert fresh.get(made.id).name == "冯桂芝"
+
+
+def test_a_revoked_stations_old_bundles_are_refused(tmp_path, live_centre):
+    old = enrolled(tmp_path, live_centre, "V001")
+    old.create("resident", {"resident.name": "被盗电脑上的记录"})
+    stick = tmp_path / "stolen.stb"
+    export_bundle(old.sync, stick)
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})  # the laptop was stolen
+    with CentreClient(live_centre.url) as anyone:
+        result = upload_bundle(stick, anyone)
+    assert result.accepted == 0 and result.refused[0]["code"] == "centre.revoked"
