@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import prometheus_client as prom
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from station.centre.errors import BadRequest, CentreError, Forbidden, TooLarge
+from station.centre.errors import BadRequest, CentreError, StaffOnly, TooLarge
 from station.centre.service import Centre
 from station.domain.errors import StationError
 from station.wire import auth
@@ -34,6 +34,7 @@ log = logging.getLogger("station.centre")
 
 MAX_BODY = 8 * 1024 * 1024
 MAX_JSON = 256 * 1024
+MAX_CATALOGUE = 2 * 1024 * 1024
 MAX_PUSH_ITEMS = 5000
 MAX_SEALED = 512 * 1024
 PUSH_MAGIC = b"SCB1"
@@ -94,22 +95,58 @@ def error_response(exc: StationError, status: int | None = None) -> JSONResponse
     return JSONResponse({"error": exc.as_dict()}, status_code=code)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it passes ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise TooLarge(limit=limit)
-        except ValueError:
-            raise BadRequest(detail="a bad Content-Length header") from None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+class BodyCap:
+    """Every request body is read here first, up to a cap for its path, before any handler
+    or validator sees it: an oversized body gets a 413 without being held in memory."""
+
+    LIMITS = (("/v1/pull", 0), ("/v1/push", MAX_BODY), ("/v1/bundle/pull", MAX_JSON),
+              ("/v1/bundle", MAX_BODY), ("/v1/staff/catalogue", MAX_CATALOGUE))
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def limit(self, path: str) -> int:
+        return next((n for prefix, n in self.LIMITS if path.startswith(prefix)), MAX_JSON)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        refusal: CentreError | None = None
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    refusal = TooLarge(limit=limit)
+            except ValueError:
+                refusal = BadRequest(detail="a bad Content-Length header")
+        chunks, size, more = [], 0, refusal is None
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                refusal = TooLarge(limit=limit)
+                break
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _not_json(constant: str) -> Any:
@@ -131,6 +168,7 @@ def _target(request: Request) -> str:
 def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
     app = FastAPI(title="station — town centre API", version="1",
                   description="Sync endpoint for village service stations (DESIGN §7).")
+    app.add_middleware(BodyCap)
     metrics = Metrics()
     app.state.centre = centre
     app.state.metrics = metrics
@@ -168,14 +206,17 @@ def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
         return response
 
     def staff(request: Request) -> None:
+        """A dependency: checked before the body is even validated."""
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
         given = hashlib.sha256(token.encode()).digest()
         if not token or not hmac.compare_digest(given, staff_token_hash):
-            raise Forbidden(detail="a valid staff token is needed")
+            raise StaffOnly()
 
-    async def signed(request: Request, limit: int = MAX_BODY) -> tuple[Any, bytes]:
-        body = await read_body(request, limit)
+    staff_only = [Depends(staff)]
+
+    async def signed(request: Request) -> tuple[Any, bytes]:
+        body = await request.body()
         headers = {k: request.headers[k] for k in (auth.H_STATION, auth.H_TIME, auth.H_NONCE,
                                                    auth.H_SIGNATURE) if k in request.headers}
         row = await run_in_threadpool(centre.authenticate, method=request.method,
@@ -216,13 +257,22 @@ def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
     @app.post("/v1/bundle", openapi_extra=_BINARY_BODY)
     async def bundle(request: Request) -> JSONResponse:
         """Sealed changesets carried by anyone (a USB stick): each one's signature is the proof."""
-        return await ingest(await read_body(request, MAX_BODY))
+        return await ingest(await request.body())
 
     @app.post("/v1/bundle/pull", response_class=Response,
-              responses={200: {"content": {BINARY: {}}}})
+              responses={200: {"content": {BINARY: {}}}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {
+                      "type": "object", "required": ["station", "after", "time_ms", "nonce",
+                                                     "signature"],
+                      "properties": {"station": {"type": "string"},
+                                     "after": {"type": "integer"},
+                                     "time_ms": {"type": "integer"},
+                                     "nonce": {"type": "string"},
+                                     "signature": {"type": "string"}}}}}}})
     async def bundle_pull(request: Request) -> Response:
         """A station's downlink, for a pull request it signed and someone carried here."""
-        raw = await read_body(request, MAX_JSON)
+        raw = await request.body()
         try:
             carried = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
             if not isinstance(carried, dict):
@@ -239,44 +289,40 @@ def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
         """Everything in the station's scope after its cursor, sealed to it, signed by us."""
         if after < 0 or not 0 < limit <= 100_000:
             raise BadRequest(detail="after must be ≥ 0 and limit between 1 and 100000")
-        row, _ = await signed(request, limit=0)
+        row, _ = await signed(request)
         blob = await run_in_threadpool(centre.pull, row, after, limit)
         metrics.pulls.inc()
         return Response(blob, media_type=BINARY)
 
-    @app.post("/v1/staff/enroll-code")
+    @app.post("/v1/staff/enroll-code", dependencies=staff_only)
     async def enroll_code(request: Request, body: CodeRequest) -> dict[str, Any]:
         """A one-time enrollment code for a station (and the villages it serves)."""
-        staff(request)
         code = await run_in_threadpool(centre.enroll_code, body.station, body.scope,
                                        body.expires_s)
         return {"code": code, "station": body.station.upper(), "expires_s": body.expires_s}
 
-    @app.post("/v1/staff/revoke")
+    @app.post("/v1/staff/revoke", dependencies=staff_only)
     async def revoke(request: Request, body: RevokeRequest) -> dict[str, Any]:
-        staff(request)
         return {"station": body.station.upper(),
                 "revoked": await run_in_threadpool(centre.revoke, body.station)}
 
-    @app.post("/v1/staff/decide")
+    @app.post("/v1/staff/decide", dependencies=staff_only)
     async def decide(request: Request, body: DecideRequest) -> dict[str, Any]:
         """办结 or 退回 an application: the decision flows down to its station on pull."""
-        staff(request)
         return await run_in_threadpool(centre.decide, body.receipt, body.outcome,
                                        reason=body.reason, staff=body.staff)
 
-    @app.post("/v1/staff/catalogue", openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}}}}})
+    @app.post("/v1/staff/catalogue", dependencies=staff_only,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"type": "object"}}}}})
     async def publish(request: Request) -> dict[str, Any]:
         """Validate and publish a new matter catalogue; every station gets it on pull."""
-        staff(request)
-        raw = await read_body(request, MAX_JSON * 8)
+        raw = await request.body()
         catalogue = await run_in_threadpool(centre.publish_catalogue, raw)
         return {"version": catalogue.version, "matters": len(catalogue)}
 
-    @app.get("/v1/staff/stations")
+    @app.get("/v1/staff/stations", dependencies=staff_only)
     async def stations(request: Request) -> list[dict[str, Any]]:
-        staff(request)
         rows = await run_in_threadpool(centre.repo.stations)
         return [{"station": r.id, "scope": list(r.scope), "device": r.device,
                  "enrolled_ms": r.enrolled_ms, "revoked_ms": r.revoked_ms} for r in rows]

@@ -79,6 +79,12 @@ class Forbidden(CentreError):
     en = "Not allowed: {detail}"
 
 
+class StaffOnly(Forbidden):
+    code = "centre.staff_only"
+    zh = "需要有效的工作人员令牌（镇中心目录下的 staff.token）"
+    en = "A valid staff token is needed (staff.token in the centre's home)"
+
+
 class NotFound(CentreError):
     status = 404
     code = "centre.not_found"

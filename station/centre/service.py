@@ -58,6 +58,7 @@ from station.wire.downlink import (
 )
 from station.wire.envelope import open_changeset, read_header, verify_changeset
 from station.wire.errors import BadSignature, Malformed, WireError
+from station.wire.keys import seal
 
 NONCE_TTL_MS = 2 * auth.WINDOW_MS
 MAX_PULL = 2000
@@ -179,6 +180,10 @@ class Centre:
                              ) from None
         if len(keys["sign_public"]) != 32 or len(keys["transport_public"]) != 32:
             raise BadRequest(detail="public keys have the wrong length")
+        try:  # a key nothing can be sealed to would break every pull: refuse it before the
+            seal(b"probe", keys["seal_public"], b"station/enroll-check")  # code is used up
+        except (Malformed, ValueError):
+            raise BadRequest(detail="the station's sealing key is not usable") from None
         code = self.repo.take_code(token_hash(token), self.now_ms(), station=station)
         if code is None:
             raise BadCode()

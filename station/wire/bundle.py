@@ -81,6 +81,6 @@ def check_pull(request: dict[str, Any], transport_public: bytes) -> bool:
         message = _pull_message(str(request["station"]), int(request["after"]),
                                 int(request["time_ms"]), str(request["nonce"]))
         signature = base64.b64decode(str(request["signature"]), validate=True)
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, OverflowError):
         return False
     return verify(transport_public, signature, message)

@@ -252,3 +252,26 @@ def test_a_code_for_a_bus_gives_it_every_village_it_serves(centre_app, staff_hea
     assert pin.scope == ("V001", "V002")
     assert centre.repo.station("BUS01").scope == ("V001", "V002")
     bus.close()
+
+
+@pytest.mark.parametrize("bad_seal", ["", "05" + "11" * 32, "01" + "00" * 32])
+def test_an_unusable_sealing_key_is_refused_before_the_code_is_used(centre_app, staff_headers,
+                                                                    tmp_path, bad_seal):
+    centre, client = centre_app
+    code = issue_code(client, staff_headers, "V001")
+    _, token, _ = parse_code(code)
+    station = new_station(tmp_path, "V001")
+    body = {**enroll_body(station, token), "seal_public": bad_seal}
+    error_of(client.post("/v1/enroll", json=body), 400)
+    assert centre.repo.station("V001") is None
+    enroll(station, code, client=anonymous(client))  # the code still works with good keys
+    assert centre.repo.station("V001") is not None
+    station.close()
+
+
+def test_an_oversized_json_body_is_413_before_it_is_read(centre_app):
+    _, client = centre_app
+    body = json.dumps({"token": "A" * 400_000}).encode()
+    error = error_of(client.post("/v1/enroll", content=body,
+                                 headers={"Content-Type": "application/json"}), 413)
+    assert "too large" in error["en"]

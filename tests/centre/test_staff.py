@@ -50,7 +50,8 @@ def test_staff_endpoints_need_the_staff_token(centre_app, staff_headers, v1):
                     {"Authorization": f"Basic {token}"}):
         for method, path, kwargs in STAFF_CALLS:
             error = error_of(client.request(method, path, headers=headers, **kwargs), 403)
-            assert error["code"] == "centre.forbidden", (headers, path)
+            assert error["code"] == "centre.staff_only", (headers, path)
+            assert "staff token" in error["en"] and "工作人员令牌" in error["zh"]
     assert centre.repo.station("V001").revoked_ms is None  # the refused revoke did nothing
     assert client.get("/v1/staff/stations", headers=staff_headers).status_code == 200
 

@@ -239,7 +239,7 @@ def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_r
     # a bad staff token: exit 1 with the centre's sentence, in the language asked for
     bad = tmp_path / "bad.token"
     bad.write_text("NOT-THE-TOKEN\n")
-    for lang, words in (("en", "a valid staff token is needed"), ("zh", "没有权限")):
+    for lang, words in (("en", "A valid staff token is needed"), ("zh", "工作人员令牌")):
         rc, _, err = cli_run("centre", "enroll-code", "V002", "--token-file", str(bad),
                              "--url", centre.url, "--lang", lang)
         assert rc == 1 and words in err and "Traceback" not in err
