@@ -45,10 +45,12 @@ import sys
 from pathlib import Path
 from station.centre.keys import Protector
 from station.centre.serve import CentreConfig, serve
-home, db, key, port = sys.argv[1:5]
+home, db, key, workers, port = sys.argv[1:6]
 serve(CentreConfig(Path(home), db=db, host="127.0.0.1", port=int(port),
-                   protector=Protector(key_file=Path(key))))
+                   protector=Protector(key_file=Path(key)), workers=int(workers),
+                   protector_file=("key_file", Path(key))))
 """
+WORKERS = 1  # one server process; it checks each push on every core (centre/opening.py)
 
 BARE = """
 import sys, uvicorn
@@ -102,8 +104,9 @@ class Server:
             self.proc.kill()
 
 
-def start_centre(work: Path, db: str, key_file: Path) -> Server:
-    return Server(CENTRE, str(work / "centre-home"), db, str(key_file), health="/v1/health")
+def start_centre(work: Path, db: str, key_file: Path, workers: int = WORKERS) -> Server:
+    return Server(CENTRE, str(work / "centre-home"), db, str(key_file), str(workers),
+                  health="/v1/health")
 
 
 def staff_code(centre: Server, work: Path, station: str, scope: list[str]) -> str:
@@ -163,8 +166,6 @@ def crypto_baseline(home: Path, limit: int) -> float:
         ids = [cid for cid, _ in rows]
     finally:
         station.close()
-    from station.wire.envelope import seal_changeset
-
     signer, centre = Signer.generate(), SealKey.generate()
 
     def work() -> None:
@@ -228,7 +229,7 @@ def run(*, quick: bool = False, repeats: int | None = None, keep: bool = False) 
         key_file = work / "centre.keyfile"
         key_file.write_bytes(os.urandom(32))
         log(f"sync: building a station with {n:,} changesets in its outbox")
-        setup = start_centre(work, f"sqlite:///{work / 'setup.db'}", key_file)
+        setup = start_centre(work, f"sqlite:///{work / 'setup.db'}", key_file, workers=1)
         try:
             source = source_station(work, n, setup)
         finally:
@@ -270,6 +271,9 @@ def run(*, quick: bool = False, repeats: int | None = None, keep: bool = False) 
     notes.append(f"per changeset on the wire, sealed and signed: one-field edit "
                  f"{sizes['edit']:.0f} B, new application {sizes['application']:.0f} B "
                  "(each plus a 4-byte frame; HTTP headers are shared by a batch)")
+    notes.append("the centre checks each push's signatures and seals on every core; the "
+                 "station keeps 2 push batches in flight and fetches the next pull batch "
+                 "while merging the last")
     notes.append("baselines: bare = the same push bodies POSTed in a loop to a bare uvicorn "
                  "endpoint; crypto = sign + seal + verify + open of the same changesets, "
                  "single core, no I/O")

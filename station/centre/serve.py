@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from station.centre.app import create_app
-from station.centre.keys import CentreKeys, Protector
+from station.centre.keys import CentreKeys, KeyFileError, Protector
 from station.centre.repo import open_repository
 from station.centre.service import Centre
 from station.wire.keys import SUITE_X25519
@@ -39,10 +39,34 @@ class CentreConfig:
     public_url: str = ""
     protector: Protector = field(default_factory=Protector)
     suite: int = SUITE_X25519
+    workers: int = 1
+    check_processes: int | None = None  # cores that check pushed changesets (None: all)
+    # How worker processes open the keys again: ("key_file" | "passphrase_file", path).
+    protector_file: tuple[str, Path] | None = None
 
     def __post_init__(self) -> None:
         self.db = self.db or f"sqlite:///{self.home / 'centre.db'}"
         self.public_url = self.public_url or f"http://{self.host}:{self.port}"
+
+    def for_workers(self) -> str:
+        if self.protector_file is None:
+            raise KeyFileError(path=str(self.home / KEYS),
+                               detail="several workers need --key-file or --key-passphrase-file")
+        kind, path = self.protector_file
+        return json.dumps({"home": str(self.home), "db": self.db, "host": self.host,
+                           "port": self.port, "public_url": self.public_url,
+                           "suite": self.suite, kind: str(path)})
+
+    @classmethod
+    def from_workers(cls, text: str) -> CentreConfig:
+        data = json.loads(text)
+        if "key_file" in data:
+            protector = Protector(key_file=Path(data["key_file"]))
+        else:
+            passphrase = Path(data["passphrase_file"]).read_text(encoding="utf-8")
+            protector = Protector(passphrase=(passphrase.splitlines() or [""])[0])
+        return cls(Path(data["home"]), db=data["db"], host=data["host"], port=data["port"],
+                   public_url=data["public_url"], protector=protector, suite=data["suite"])
 
 
 def staff_token(keys: CentreKeys) -> str:
@@ -55,7 +79,8 @@ def build(config: CentreConfig) -> tuple[Centre, Any]:
     config.home.mkdir(parents=True, exist_ok=True)
     keys = CentreKeys.load_or_create(config.home / KEYS, config.protector, config.suite)
     repo = open_repository(config.db)
-    centre = Centre(repo, keys, public_url=config.public_url)
+    centre = Centre(repo, keys, public_url=config.public_url,
+                    check_processes=config.check_processes)
     token = staff_token(keys)
     token_file = config.home / STAFF_TOKEN
     if not token_file.exists():
@@ -85,16 +110,38 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
+WORKER_CONFIG = "STATION_CENTRE_WORKER_CONFIG"
+
+
+def worker_app() -> Any:
+    """The app of one worker process when the centre runs several (uvicorn's factory)."""
+    configure_logging()
+    centre, app = build(CentreConfig.from_workers(os.environ[WORKER_CONFIG]))
+    centre.opener.warm()
+    return app
+
+
 def serve(config: CentreConfig) -> None:
+    """Run the centre. Keys, schema and staff token are made here, once, before any worker
+    starts; with ``workers`` > 1 each worker process opens them again (the signature checks
+    and HPKE opens of a push are CPU work that one Python process cannot spread over cores)."""
     import uvicorn
 
     configure_logging()
     centre, app = build(config)
     logging.getLogger("station.centre").info("starting", extra={"fields": {
-        "url": config.public_url, "backend": centre.repo.backend,
+        "url": config.public_url, "backend": centre.repo.backend, "workers": config.workers,
         "fingerprint": centre.keys.fingerprint}})
+    options: dict[str, Any] = {"host": config.host, "port": config.port, "log_config": None,
+                               "access_log": False, "server_header": False}
+    if config.workers > 1:
+        os.environ[WORKER_CONFIG] = config.for_workers()
+        centre.close()
+        uvicorn.run("station.centre.serve:worker_app", factory=True, workers=config.workers,
+                    **options)
+        return
+    centre.opener.warm()
     try:
-        uvicorn.run(app, host=config.host, port=config.port, log_config=None,
-                    access_log=False, server_header=False)
+        uvicorn.run(app, **options)
     finally:
-        centre.repo.close()
+        centre.close()

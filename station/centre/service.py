@@ -38,6 +38,8 @@ from station.centre.errors import (
     WrongStation,
 )
 from station.centre.keys import CentreKeys
+from station.centre.opening import Opener, Signers
+from station.centre.projector import Projector
 from station.centre.repo import CentreRecord, EnrollCode, LogEntry, Repository, StationRow, Tx
 from station.domain import merge
 from station.domain.casework import plan_move
@@ -48,7 +50,7 @@ from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
 from station.domain.rules import check_changeset
 from station.wire import auth
 from station.wire.bundle import check_pull
-from station.wire.codec import decode_changeset, encode_changeset
+from station.wire.codec import encode_changeset
 from station.wire.downlink import (
     ENTRY_CATALOGUE,
     ENTRY_CHANGESET,
@@ -56,8 +58,8 @@ from station.wire.downlink import (
     read_batch_header,
     seal_batch,
 )
-from station.wire.envelope import open_changeset, read_header, verify_changeset
-from station.wire.errors import BadSignature, Malformed, WireError
+from station.wire.envelope import read_header
+from station.wire.errors import Malformed, WireError
 from station.wire.keys import seal
 
 NONCE_TTL_MS = 2 * auth.WINDOW_MS
@@ -71,18 +73,6 @@ class UnknownStation(StationError):
     code = "centre.unknown_station"
     zh = "站点 {station} 尚未在镇中心登记"
     en = "Station {station} is not enrolled at the town centre"
-
-
-class OriginMismatch(StationError):
-    code = "centre.origin_mismatch"
-    zh = "变更 {item} 声称来自 {claimed}，但由 {station} 签名"
-    en = "Changeset {item} claims to come from {claimed} but was signed by {station}"
-
-
-class OutOfScope(StationError):
-    code = "centre.out_of_scope"
-    zh = "站点 {station} 无权写入 {scope} 的记录"
-    en = "Station {station} may not write records of {scope}"
 
 
 class RecordMismatch(StationError):
@@ -151,13 +141,16 @@ class Centre:
     """The town centre: keys, storage, and the rules of every endpoint."""
 
     def __init__(self, repo: Repository, keys: CentreKeys, *, public_url: str,
-                 now_ms: Callable[[], int] | None = None) -> None:
+                 now_ms: Callable[[], int] | None = None,
+                 check_processes: int | None = None) -> None:
         self.repo = repo
         self.keys = keys
         self.public_url = public_url.rstrip("/")
         self.now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self.storage = Storage(keys.storage)
         self.clock = Clock("centre", now=self.now_ms)
+        self.opener = Opener(keys.seal, processes=check_processes)
+        self.projector = Projector(repo, self.storage, self.now_ms)
 
     # --- enrollment ------------------------------------------------------------------------
 
@@ -236,96 +229,84 @@ class Centre:
         good ones commit together."""
         result = IngestResult()
         opened: list[tuple[int, Changeset, bytes]] = []
-        stations: dict[str, StationRow | None] = {}
+        known_signers: dict[str, Signers | StationError] = {}
+        work: list[tuple[int, bytes, Signers]] = []
         for index, blob in enumerate(blobs):
             try:
-                cs, encoded = self._open_one(blob, stations)
-                opened.append((index, cs, encoded))
+                station = read_header(blob).station
+                if station not in known_signers:
+                    known_signers[station] = self._signers(station)
+                signers = known_signers[station]
+                if isinstance(signers, StationError):
+                    raise signers
+                work.append((index, blob, signers))
             except StationError as exc:
                 head = _safe_header(blob)
                 result.refused.append(Refusal(index, head[0], head[1], exc))
+        checked = self.opener.check([(blob, signers) for _, blob, signers in work],
+                                    self._today())
+        for (index, blob, _), outcome in zip(work, checked, strict=True):
+            if isinstance(outcome, StationError):
+                head = _safe_header(blob)
+                result.refused.append(Refusal(index, head[0], head[1], outcome))
+            else:
+                opened.append((index, *outcome))
+        result.refused.sort(key=lambda r: r.index)
         if not opened:
             return result
         now = self.now_ms()
         with self.repo.writing(now) as tx:
             known = tx.known([cs.id for _, cs, _ in opened])
+            identities: dict[str, tuple[str, str] | None] = {}
+            entries: list[LogEntry] = []
             for index, cs, encoded in opened:
                 if cs.id in known:
                     result.duplicates.append(cs.id)
                     continue
                 known.add(cs.id)
-                current = tx.record(cs.record)
-                if current is not None and (current.scope, current.kind) != (cs.scope, cs.kind):
-                    # the scope check in _open_one trusts the changeset's own label: a station
-                    # must not reach another village's record by naming its id under its own
+                if cs.record not in identities:
+                    identities[cs.record] = tx.record_identity(cs.record)
+                identity = identities[cs.record]
+                if identity is not None and identity != (cs.scope, cs.kind):
+                    # the scope check trusts the changeset's own label: a station must not
+                    # reach another village's record by naming its id under its own
                     result.refused.append(Refusal(index, cs.id, cs.origin, RecordMismatch(
-                        item=cs.id, record=cs.record, kind=current.kind, scope=current.scope,
+                        item=cs.id, record=cs.record, kind=identity[1], scope=identity[0],
                         claimed_kind=cs.kind, claimed_scope=cs.scope)))
                     continue
-                self._store(tx, cs, encoded)
+                identities[cs.record] = (cs.scope, cs.kind)
+                entries.append(self._entry(tx, cs, encoded))
                 result.accepted.append(cs.id)
+            tx.append_many(entries)
+        result.refused.sort(key=lambda r: r.index)
+        if entries:
+            self.projector.nudge()
         return result
 
-    def _open_one(self, blob: bytes,
-                  stations: dict[str, StationRow | None]) -> tuple[Changeset, bytes]:
-        head = read_header(blob)
-        if head.station not in stations:
-            stations[head.station] = self.repo.station(head.station)
-        row = stations[head.station]
+    def _signers(self, station: str) -> Signers | StationError:
+        """Who may sign for ``station``: its keys (superseded ones too, for work exported
+        before a reinstall) and its villages — or why nothing from it is accepted."""
+        row = self.repo.station(station)
         if row is None:
-            raise UnknownStation(station=head.station)
+            return UnknownStation(station=station)
         if row.revoked_ms is not None:
-            raise Revoked(station=row.id)
-        try:
-            verify_changeset(blob, row.sign_public)
-        except BadSignature:
-            # exported before a reinstall, uploaded after: its old (unrevoked) key vouches
-            if not any(_signed_by(blob, key) for key in self.repo.superseded_sign_keys(row.id)):
-                raise
-        encoded = open_changeset(blob, head, self.keys.seal)
-        cs = decode_changeset(encoded)
-        if cs.id != head.changeset_id or cs.origin != row.id:
-            raise OriginMismatch(item=head.changeset_id, claimed=cs.origin, station=row.id)
-        if cs.scope not in row.scope:
-            raise OutOfScope(station=row.id, scope=cs.scope)
-        check_changeset(cs, today=self._today())
-        return cs, encoded
+            return Revoked(station=row.id)
+        return Signers(row.id, (row.sign_public, *self.repo.superseded_sign_keys(row.id)),
+                       row.scope)
 
     def _today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.now_ms() / 1000).date()
 
-    def _store(self, tx: Tx, cs: Changeset, encoded: bytes) -> None:
+    def _entry(self, tx: Tx, cs: Changeset, encoded: bytes) -> LogEntry:
+        """The log entry of one changeset, body encrypted; a wild clock is flagged."""
         ahead = cs.hlc.wall - self.now_ms()
         if ahead > DEFAULT_MAX_SKEW_MS:
             tx.flag_clock(cs.hlc.device, ahead)  # kept, but that laptop's clock is flagged
         else:
             self.clock.observe(cs.hlc)
-        tx.append(LogEntry(cs.id, "changeset", cs.scope, cs.origin, cs.record, cs.hlc.encode(),
-                           self.storage.seal("log", encoded, f"log|{cs.id}")))
-        self._merge(tx, cs)
-
-    def _merge(self, tx: Tx, cs: Changeset) -> CentreRecord:
-        current = tx.record(cs.record)
-        if current is None:
-            state = merge.empty(cs.kind, cs.record, cs.scope)
-            version = 0
-        else:
-            state = merge.load(self.storage.open("records", current.state,
-                                                 f"records|{cs.record}|{current.version}"))
-            version = current.version
-        merge.apply(state, cs)
-        fields = merge.fields(state)
-        rec = CentreRecord(cs.record, cs.kind, state["scope"], fields.get("receipt"),
-                           fields["status"]["to"], fields.get("matter"), fields.get("channel"),
-                           state["first"], state["last"], version + 1,
-                           self.storage.seal("records", merge.dump(state),
-                                             f"records|{cs.record}|{version + 1}"))
-        tx.save_record(rec)
-        return rec
-
-    def record_state(self, rec: CentreRecord) -> merge.State:
-        return merge.load(self.storage.open("records", rec.state,
-                                            f"records|{rec.id}|{rec.version}"))
+        return LogEntry(cs.id, "changeset", cs.scope, cs.origin, cs.record, cs.hlc.encode(),
+                        self.storage.seal("log", encoded, f"log|{cs.id}"),
+                        record_kind=cs.kind)
 
     # --- pull --------------------------------------------------------------------------------
 
@@ -406,13 +387,13 @@ class Centre:
         """A staff decision (办结/退回): centre-authority ops that flow down to the station."""
         if outcome not in ("completed", "returned"):
             raise BadRequest(detail="the outcome is completed or returned")
-        found = self.repo.find_receipt(receipt.strip())
+        found = self.find_receipt(receipt.strip())
         if not found:
             raise NotFound(what=f"record {receipt}")
         if len(found) > 1:
             raise AmbiguousReceipt(receipt=receipt, ids=", ".join(r.id for r in found))
         rec = found[0]
-        state = self.record_state(rec)
+        state = self.projector.state(rec)
         fields = merge.fields(state)
         matter = self.catalogue().get(fields["matter"]) if fields.get("matter") else None
         status = plan_move(rec.kind, fields, fields["status"], outcome, reason=reason,
@@ -429,9 +410,20 @@ class Centre:
                        self.clock.tick(), tuple(ops))
         check_changeset(cs, today=self._today())
         with self.repo.writing(now) as tx:
-            self._store(tx, cs, encode_changeset(cs))
+            tx.append_many([self._entry(tx, cs, encode_changeset(cs))])
+        self.projector.catch_up()
         return {"changeset": cs.id, "record": rec.id, "receipt": rec.receipt,
                 "status": status, "outcome": outcome}
+
+    def find_receipt(self, receipt: str) -> list[CentreRecord]:
+        """The records with this receipt number (or id), from an up-to-date view."""
+        self.projector.catch_up()
+        return self.repo.find_receipt(receipt)
+
+    def close(self) -> None:
+        self.projector.stop()
+        self.opener.close()
+        self.repo.close()
 
     def health(self) -> dict[str, Any]:
         return {"ok": True, "time": self.now_ms(), "backend": self.repo.backend,
@@ -444,14 +436,6 @@ def encode_catalogue(catalogue: Catalogue) -> bytes:
 
 def _uuid7() -> str:
     return str(uuid_utils.uuid7())
-
-
-def _signed_by(blob: bytes, key: bytes) -> bool:
-    try:
-        verify_changeset(blob, key)
-    except WireError:
-        return False
-    return True
 
 
 def _safe_header(blob: bytes) -> tuple[str | None, str | None]:

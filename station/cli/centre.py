@@ -378,9 +378,13 @@ def _check_db(db: str) -> None:
                    "the first start).")
 @click.option("--hybrid-pq", is_flag=True, envvar="STATION_CENTRE_HYBRID_PQ",
               help="Make new keys with the post-quantum hybrid MLKEM768_X25519.")
+@click.option("--workers", envvar="STATION_CENTRE_WORKERS", type=click.IntRange(1, 64),
+              default=1, show_default=True,
+              help="Worker processes (use the cores; needs --key-file or --key-passphrase-file).")
 @centre_options()
 def serve_cmd(env: Env, db: str, host: str, port: int, public_url: str,
-              key_passphrase_file: Path | None, key_file: Path | None, hybrid_pq: bool) -> None:
+              key_passphrase_file: Path | None, key_file: Path | None, hybrid_pq: bool,
+              workers: int) -> None:
     """Run the town centre's HTTP API (SQLite by default, PostgreSQL with --db)."""
     from station.wire.keys import SUITE_HYBRID, SUITE_X25519
 
@@ -398,8 +402,11 @@ def serve_cmd(env: Env, db: str, host: str, port: int, public_url: str,
 
     from station.centre.serve import CentreConfig, serve
 
+    source = (("key_file", key_file) if key_file else
+              ("passphrase_file", key_passphrase_file) if key_passphrase_file else None)
     config = CentreConfig(env.home, db=db, host=host, port=port, public_url=public_url,
-                          protector=protector, suite=SUITE_HYBRID if hybrid_pq else SUITE_X25519)
+                          protector=protector, suite=SUITE_HYBRID if hybrid_pq else SUITE_X25519,
+                          workers=workers, protector_file=source)
     env.say(f"镇中心启动中：{config.public_url}，数据目录 {env.home}，数据库 {redact(config.db)}",
             f"Starting the town centre at {config.public_url}, home {env.home}, "
             f"database {redact(config.db)}")

@@ -92,38 +92,54 @@ class Changeset(NamedTuple):
             raise ChangesetError(detail=f"malformed changeset ({type(exc).__name__})") from None
 
 
-def _need(cond: bool, detail: str) -> None:
-    if not cond:
-        raise ChangesetError(detail=detail)
+def _bad(detail: str) -> ChangesetError:
+    return ChangesetError(detail=detail)
 
 
 def _ids(values: Any, what: str) -> tuple[str, ...]:
-    _need(isinstance(values, list) and len(values) <= 1000, f"{what} must be a short list")
+    if not isinstance(values, list) or len(values) > 1000:
+        raise _bad(f"{what} must be a short list")
     for v in values:
-        _need(isinstance(v, str) and bool(_OP_ID.match(v)), f"{what} holds a bad op id")
+        if not (isinstance(v, str) and _OP_ID.match(v)):
+            raise _bad(f"{what} holds a bad op id")
     return tuple(values)
 
 
 def _parse(data: Any) -> Changeset:
-    _need(isinstance(data, dict), "not an object")
+    # Every message is built only on failure: the centre parses thousands a second.
+    if not isinstance(data, dict):
+        raise _bad("not an object")
     cid, rid = data["id"], data["r"]
-    _need(isinstance(cid, str) and bool(_ID.match(cid)), "bad changeset id")
-    _need(isinstance(rid, str) and bool(_ID.match(rid)), "bad record id")
-    _need(data["k"] in KINDS, f"unknown record kind {data['k']!r}")
+    if not (isinstance(cid, str) and _ID.match(cid)):
+        raise _bad("bad changeset id")
+    if not (isinstance(rid, str) and _ID.match(rid)):
+        raise _bad("bad record id")
+    if data["k"] not in KINDS:
+        raise _bad(f"unknown record kind {data['k']!r}")
     for key in ("s", "o"):
-        _need(isinstance(data[key], str) and bool(_CODE.match(data[key])), f"bad {key!r} code")
-    _need(isinstance(data["a"], str) and 0 < len(data["a"]) <= 64, "bad author")
+        if not (isinstance(data[key], str) and _CODE.match(data[key])):
+            raise _bad(f"bad {key!r} code")
+    if not (isinstance(data["a"], str) and 0 < len(data["a"]) <= 64):
+        raise _bad("bad author")
     wall, counter, device = data["h"]
-    _need(isinstance(wall, int) and isinstance(counter, int) and 0 <= wall < MAX_WALL
-          and 0 <= counter < MAX_COUNTER, "bad timestamp")
-    _need(isinstance(device, str) and bool(_DEVICE.match(device)), "bad device id")
+    if not (isinstance(wall, int) and isinstance(counter, int) and 0 <= wall < MAX_WALL
+            and 0 <= counter < MAX_COUNTER):
+        raise _bad("bad timestamp")
+    if not (isinstance(device, str) and _DEVICE.match(device)):
+        raise _bad("bad device id")
     raw_ops = data["ops"]
-    _need(isinstance(raw_ops, list) and 0 < len(raw_ops) <= MAX_OPS, "ops must be 1–200 items")
+    if not (isinstance(raw_ops, list) and 0 < len(raw_ops) <= MAX_OPS):
+        raise _bad("ops must be 1–200 items")
     ops = []
     for raw in raw_ops:
-        _need(isinstance(raw, dict) and raw["op"] in OP_KINDS, "bad op kind")
-        _need(isinstance(raw["f"], str) and 0 < len(raw["f"]) <= 64, "bad field name")
-        ops.append(Op(raw["op"], raw["f"], raw.get("v"), _ids(raw.get("p", []), "prev"),
-                      _ids(raw.get("t", []), "tags")))
+        if not (isinstance(raw, dict) and raw["op"] in OP_KINDS):
+            raise _bad("bad op kind")
+        name = raw["f"]
+        if not (isinstance(name, str) and 0 < len(name) <= 64):
+            raise _bad("bad field name")
+        prev, tags = raw.get("p"), raw.get("t")
+        ops.append(Op(raw["op"], name, raw.get("v"),
+                      () if prev is None else _ids(prev, "prev"),
+                      () if tags is None else _ids(tags, "tags")))
     return Changeset(cid, rid, data["k"], data["s"], data["o"], data["a"],
                      HLC(wall, counter, device), tuple(ops))

@@ -48,6 +48,18 @@ class StationError(Exception):
         """A JSON-ready form: the stable code and both sentences."""
         return {"code": self.code, "zh": self.message("zh"), "en": self.message("en")}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (the centre checks changesets on every core);
+        # subclasses have their own __init__ signatures, so rebuild without calling it.
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[StationError], state: dict[str, Any]) -> StationError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error.message("en"))
+    return error
+
 
 class ValidationError(StationError):
     """One or more fields of a form were refused; ``problems`` says which and why."""

@@ -105,12 +105,13 @@ class SyncState:
 
     # --- outbox --------------------------------------------------------------------------
 
-    def outbox(self, limit: int, max_bytes: int) -> list[OutboxItem]:
-        """The oldest unsent, unrefused items, at most ``limit`` and about ``max_bytes``."""
+    def outbox(self, limit: int, max_bytes: int, *, after: int = 0) -> list[OutboxItem]:
+        """The oldest unsent, unrefused items after queue position ``after``, at most
+        ``limit`` and about ``max_bytes``."""
         out, size = [], 0
         for seq, cid, sealed in self.db.execute(
-                "SELECT seq, changeset, sealed FROM outbox WHERE refused IS NULL ORDER BY seq "
-                "LIMIT ?", [limit]):
+                "SELECT seq, changeset, sealed FROM outbox WHERE refused IS NULL AND seq > ? "
+                "ORDER BY seq LIMIT ?", [after, limit]):
             if out and size + len(sealed) > max_bytes:
                 break
             out.append(OutboxItem(seq, cid, sealed))
@@ -122,10 +123,10 @@ class SyncState:
 
     def ack(self, changesets: list[str]) -> None:
         """The centre has them: drop the sealed copies, mark the changesets sent."""
+        rows = [(cid,) for cid in changesets]
         with dbmod.write(self.db):
-            for cid in changesets:
-                self.db.execute("DELETE FROM outbox WHERE changeset=?", [cid])
-                self.db.execute("UPDATE changesets SET acked=1 WHERE id=?", [cid])
+            self.db.conn.executemany("DELETE FROM outbox WHERE changeset=?", rows)
+            self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=?", rows)
 
     def mark_exported(self, changesets: list[str]) -> None:
         """Written to a bundle: ``init --force`` no longer has to refuse over these."""

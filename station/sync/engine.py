@@ -12,17 +12,20 @@ warned (its clock never stops sync: requests are timed in centre time).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from station.store.service import Downlink, Station
-from station.store.syncstate import SyncState
+from station.store.syncstate import OutboxItem, SyncState
 from station.sync.transport import CentreClient
-from station.wire.downlink import BatchHeader
+from station.wire.downlink import BatchHeader, read_batch_header
 from station.wire.framing import pack
 
 PUSH_MAGIC = b"SCB1"
+IN_FLIGHT = 2
 TARGET_S = 2.0
 CLOCK_WARN_MS = 5 * 60 * 1000
 
@@ -108,40 +111,53 @@ class BatchSizer:
 
 
 def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
-         progress: ProgressFn | None = None, sizer: BatchSizer | None = None) -> SyncReport:
+         progress: ProgressFn | None = None, sizer: BatchSizer | None = None,
+         in_flight: int = IN_FLIGHT) -> SyncReport:
     """Send the outbox batch by batch; each batch is acknowledged on its own (G4): what the
     centre stored or already had leaves the outbox, what it refused is quarantined with the
-    reason, and the queue moves on."""
+    reason, and the queue moves on. Up to ``in_flight`` batches travel at once, so the
+    centre's cores all work while this one waits for replies."""
     report = report if report is not None else SyncReport()
     sizer = sizer or BatchSizer()
     total, done, sent, start = sync.unsent(), 0, 0, time.monotonic()
-    while True:
-        items = sync.outbox(limit=5000, max_bytes=sizer.size)
-        if not items:
-            return report
-        body = pack(PUSH_MAGIC, [i.sealed for i in items])
-        began = time.monotonic()
-        reply = link.request("POST", "/v1/push", body=body).json()
-        sizer.record(len(body), time.monotonic() - began)
-        acked = [*reply["accepted"], *reply["duplicates"]]
-        sync.ack(acked)
-        quarantined = 0
-        for refusal in reply["refused"]:
-            index = refusal.get("index")
-            if isinstance(index, int) and 0 <= index < len(items):
-                # by position: our own item, even if its header was unreadable at the centre
-                sync.quarantine(items[index].changeset, refusal)
-                report.refused.append(refusal)
-                quarantined += 1
-        report.pushed += len(reply["accepted"])
-        report.duplicates += len(reply["duplicates"])
-        report.bytes_up += len(body)
-        done += len(items)
-        sent += len(body)
-        if progress:
-            progress(Progress("push", done, total, sent, time.monotonic() - start))
-        if not acked and not quarantined:
-            return report  # the queue did not move: never send the same batch for ever
+    position = 0
+    pending: deque[tuple[Future[Any], list[OutboxItem], int, float]] = deque()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        while True:
+            while len(pending) < in_flight:
+                items = sync.outbox(limit=5000, max_bytes=sizer.size, after=position)
+                if not items:
+                    break
+                position = items[-1].seq
+                body = pack(PUSH_MAGIC, [i.sealed for i in items])
+                future = pool.submit(lambda b: link.request("POST", "/v1/push", body=b).json(),
+                                     body)
+                pending.append((future, items, len(body), time.monotonic()))
+            if not pending:
+                return report
+            future, items, size, began = pending.popleft()
+            try:
+                reply = future.result()
+            except BaseException:
+                for other, *_ in pending:
+                    other.cancel()
+                raise
+            sizer.record(size, (time.monotonic() - began) / max(1, len(pending) + 1))
+            acked = [*reply["accepted"], *reply["duplicates"]]
+            sync.ack(acked)
+            for refusal in reply["refused"]:
+                index = refusal.get("index")
+                if isinstance(index, int) and 0 <= index < len(items):
+                    # by position: our own item, even if the centre could not read its header
+                    sync.quarantine(items[index].changeset, refusal)
+                    report.refused.append(refusal)
+            report.pushed += len(reply["accepted"])
+            report.duplicates += len(reply["duplicates"])
+            report.bytes_up += size
+            done += len(items)
+            sent += size
+            if progress:
+                progress(Progress("push", done, total, sent, time.monotonic() - start))
 
 
 def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
@@ -149,40 +165,54 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
          sizer: BatchSizer | None = None,
          limit: int | None = None) -> list[Downlink | BatchHeader]:
     """Everything after the cursor: merged now if ``station`` is unlocked, else kept sealed
-    in the inbox. The cursor moves only once a batch is durable. Batch sizes follow the link
-    unless ``limit`` fixes them. Returns each batch's report (or header, while locked)."""
+    in the inbox. The cursor moves only once a batch is durable. While one batch is being
+    merged the next is already on its way (the centre names where it ends). Batch sizes
+    follow the link unless ``limit`` fixes them. Returns each batch's report (or header)."""
     report = report if report is not None else SyncReport()
     sizer = sizer or BatchSizer()
     per_entry, got, received, start = 600, 0, 0, time.monotonic()
     batches: list[Downlink | BatchHeader] = []
-    while True:
-        after = sync.cursor()
-        size = limit or max(20, min(2000, sizer.size // per_entry))
+
+    def fetch(after: int, size: int) -> tuple[bytes, float]:
         began = time.monotonic()
         blob = link.request("GET", "/v1/pull", params={"after": after, "limit": size}).content
-        sizer.record(len(blob), time.monotonic() - began)
-        if station is not None:
-            batch = station.apply_downlink(blob)
+        return blob, time.monotonic() - began
+
+    def size_now() -> int:
+        return limit or max(20, min(2000, sizer.size // per_entry))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        after = sync.cursor()
+        upcoming = pool.submit(fetch, after, size_now())
+        while True:
+            blob, seconds = upcoming.result()
+            sizer.record(len(blob), seconds)
+            head = read_batch_header(blob)
+            nxt = None
+            if not head.complete and head.upto > after:
+                nxt = pool.submit(fetch, head.upto, size_now())  # prefetch while merging
+            if station is not None:
+                batch: Downlink | BatchHeader = station.apply_downlink(blob)
+                assert isinstance(batch, Downlink)
+                report.pulled += batch.new
+                report.conflicts += batch.conflicts
+                report.catalogue = batch.catalogue or report.catalogue
+                count = batch.new + batch.duplicates
+            else:
+                batch = sync.keep_in_inbox(blob)
+                report.kept_locked += 1 if head.count else 0
+                count = head.count
             batches.append(batch)
-            report.pulled += batch.new
-            report.conflicts += batch.conflicts
-            report.catalogue = batch.catalogue or report.catalogue
-            count = batch.new + batch.duplicates
-            complete, upto = batch.complete, batch.upto
-        else:
-            head = sync.keep_in_inbox(blob)
-            batches.append(head)
-            report.kept_locked += 1 if head.count else 0
-            count, complete, upto = head.count, head.complete, head.upto
-        report.bytes_down += len(blob)
-        got += count
-        received += len(blob)
-        if count:
-            per_entry = max(100, len(blob) // count)
-        if progress:
-            progress(Progress("pull", got, None, received, time.monotonic() - start))
-        if complete or upto <= after:
-            return batches
+            report.bytes_down += len(blob)
+            got += count
+            received += len(blob)
+            if count:
+                per_entry = max(100, len(blob) // count)
+            if progress:
+                progress(Progress("pull", got, None, received, time.monotonic() - start))
+            if nxt is None:
+                return batches
+            after, upcoming = head.upto, nxt
 
 
 def sync_once(sync: SyncState, link: CentreClient, *, station: Station | None = None,

@@ -74,7 +74,7 @@ def centre_app(centre_config: CentreConfig) -> Iterator[tuple[Centre, TestClient
     centre, app = build(centre_config)
     with TestClient(app, base_url="http://127.0.0.1:8700") as client:
         yield centre, client
-    centre.repo.close()
+    centre.close()
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_enroll_pins_the_centre_and_seals_work_done_before_it(centre_app, staff_
     assert report.pushed == 3 and report.refused == []
     assert centre.repo.count() == 3
     for record in before:  # the centre has the work done before enrolling
-        assert [r.id for r in centre.repo.find_receipt(record.receipt)] == [record.id]
+        assert [r.id for r in centre.find_receipt(record.receipt)] == [record.id]
     station.close()
 
 

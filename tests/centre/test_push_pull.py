@@ -37,6 +37,7 @@ from .helpers import (
     push_body,
     put_in_outbox,
     seal,
+    signed_headers,
 )
 
 
@@ -75,7 +76,7 @@ def test_push_is_idempotent_by_changeset_id(centre_app, world):
     assert v1.sync.unsent() == 0
     assert centre.repo.count() == 3
     for record in records:
-        assert [r.id for r in centre.repo.find_receipt(record.receipt)] == [record.id]
+        assert [r.id for r in centre.find_receipt(record.receipt)] == [record.id]
 
 
 def test_the_same_changeset_twice_in_one_batch_is_stored_once(centre_app, world):
@@ -140,7 +141,7 @@ def test_one_bad_changeset_is_refused_by_itself_and_the_rest_stored(centre_app, 
     assert centre.repo.count() == 2
     with centre.repo.writing(centre.now_ms()) as tx:
         assert tx.known(list(ids.values())) == set()
-    assert {r.id for g in good for r in centre.repo.find_receipt(g.receipt)} == {
+    assert {r.id for g in good for r in centre.find_receipt(g.receipt)} == {
         g.id for g in good}
 
 
@@ -167,7 +168,7 @@ def test_a_station_cannot_write_into_another_villages_record_by_claiming_its_own
     v1, v2 = world["V001"], world["V002"]
     theirs = application(v2, name="张建国")
     push(v2.sync, link(client, v2))
-    before = centre.repo.find_receipt(theirs.receipt)[0]
+    before = centre.find_receipt(theirs.receipt)[0]
     centre_public = centre.keys.seal.public_bytes()
     hostile = [changeset(v1, [Op("set", "applicant.name", "冒名顶替")], record=theirs.id),
                changeset(v1, [Op("set", "resident.name", "冒名顶替")], record=theirs.id,
@@ -180,9 +181,9 @@ def test_a_station_cannot_write_into_another_villages_record_by_claiming_its_own
     for refusal in reply["refused"]:
         assert refusal["code"] == "centre.record_mismatch" and "V002" in refusal["en"]
         assert refusal["id"] in refusal["en"] and refusal["id"] in refusal["zh"]
-    after = centre.repo.find_receipt(theirs.receipt)[0]
+    after = centre.find_receipt(theirs.receipt)[0]
     assert (after.version, after.scope, after.kind) == (before.version, "V002", "application")
-    assert centre.record_state(after) == centre.record_state(before)
+    assert centre.projector.state(after) == centre.projector.state(before)
     # And nothing reaches the bus that serves V002 either.
     bus = world["BUS01"]
     pull(bus.sync, link(client, bus), station=bus)
@@ -381,3 +382,27 @@ def read_header_id(blob: bytes) -> str:
     from station.wire.envelope import read_header
 
     return read_header(blob).changeset_id
+
+
+def test_a_big_batch_is_checked_on_every_core_and_refusals_keep_their_place(
+        centre_app, staff_headers, tmp_path):
+    """Batches past the pool threshold are checked in worker processes; the answer is the
+    same as checking them here, item by item, with each refusal at its own index."""
+    from station.centre.opening import POOL_FROM
+    from station.wire.framing import pack
+
+    centre, client = centre_app
+    v1 = enrolled(client, staff_headers, tmp_path, "V001")
+    for i in range(POOL_FROM + 10):
+        v1.create("resident", {"resident.name": f"居民{i}"})
+    items = [i.sealed for i in v1.sync.outbox(10**6, 1 << 40)]
+    items.insert(7, b"not a sealed changeset")
+    items.insert(40, items[3][:-1] + bytes([items[3][-1] ^ 1]))
+    body = pack(b"SCB1", items)
+    reply = client.post("/v1/push", content=body, headers=signed_headers(
+        v1.sync.transport(), "V001", "POST", "/v1/push", body,
+        time_ms=centre.now_ms())).json()
+    assert len(reply["accepted"]) == POOL_FROM + 10
+    assert [r["index"] for r in reply["refused"]] == [7, 40]
+    assert centre.opener.processes >= 1
+    v1.close()

@@ -291,10 +291,10 @@ def test_known_and_an_append_that_fails_leaves_nothing(repo):
 def test_records_are_saved_updated_and_found_by_receipt_or_id(repo):
     with repo.writing(NOW) as tx:
         assert tx.record("r1") is None
-        tx.save_record(record("r1", "V001-20261123-0001"))
-        tx.save_record(record("r2", "V001-20261123-0002"))
+        tx.save_records([record("r1", "V001-20261123-0001")])
+        tx.save_records([record("r2", "V001-20261123-0002")])
     with repo.writing(NOW) as tx:
-        tx.save_record(record("r1", "V001-20261123-0001", version=2, status="completed"))
+        tx.save_records([record("r1", "V001-20261123-0001", version=2, status="completed")])
         assert tx.record("r1").version == 2
     found = repo.find_receipt("V001-20261123-0001")
     assert [(r.id, r.version, r.status, r.state) for r in found] == [
@@ -302,7 +302,7 @@ def test_records_are_saved_updated_and_found_by_receipt_or_id(repo):
     assert [r.id for r in repo.find_receipt("r2")] == ["r2"]  # a record id works too
     assert repo.find_receipt("V001-20261123-0404") == []
     with repo.writing(NOW) as tx:  # a reinstalled laptop handing out the same number again
-        tx.save_record(record("r3", "V001-20261123-0001"))
+        tx.save_records([record("r3", "V001-20261123-0001")])
     assert sorted(r.id for r in repo.find_receipt("V001-20261123-0001")) == ["r1", "r3"]
 
 

@@ -85,7 +85,7 @@ def test_a_decision_flows_down_to_the_station(centre_app, staff_headers, v1):
     back = v1.get(returned.id)
     assert back.status["to"] == "returned"
     assert (back.fields["outcome"], back.fields["outcome_reason"]) == ("returned", "户口簿信息不符")
-    assert centre.repo.find_receipt(completed.receipt)[0].status == "completed"
+    assert centre.find_receipt(completed.receipt)[0].status == "completed"
 
     # Deciding it again is refused by the rules, with a 400 and a sentence, not a crash.
     again = client.post("/v1/staff/decide", headers=staff_headers, json={

@@ -57,6 +57,7 @@ class LogEntry:
     hlc: str
     body: bytes
     seq: int = 0
+    record_kind: str | None = None  # application | visit | resident
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ class Dialect(ABC):
         """A connection for reads (committed data)."""
 
     @abstractmethod
-    def writing(self, *, append_lock: bool = False) -> AbstractContextManager[Connection]:
+    def writing(self, *, append_lock: bool = False,
+                project_lock: bool = False) -> AbstractContextManager[Connection]:
         """A connection inside a transaction; with ``append_lock``, one that also holds the
-        lock that orders appends to the log, until it commits."""
+        lock that orders appends to the log, until it commits; with ``project_lock``, the
+        one that keeps two projectors from working at once."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -107,6 +110,10 @@ class Dialect(ABC):
     def sql(self, text: str) -> str:
         """Queries are written with ``?`` placeholders."""
         return text
+
+    def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            conn.executemany(self.sql(sql), rows)
 
 
 def _ddl(d: Dialect) -> list[str]:
@@ -129,9 +136,10 @@ def _ddl(d: Dialect) -> list[str]:
         "CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_ms)",
         f"""CREATE TABLE IF NOT EXISTS log (
             seq {d.serial} PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-            scope TEXT NOT NULL, origin TEXT NOT NULL, record TEXT, hlc TEXT NOT NULL,
-            received_ms BIGINT NOT NULL, body {d.blob} NOT NULL)""",
+            scope TEXT NOT NULL, origin TEXT NOT NULL, record TEXT, record_kind TEXT,
+            hlc TEXT NOT NULL, received_ms BIGINT NOT NULL, body {d.blob} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS log_scope ON log(scope, seq)",
+        "CREATE INDEX IF NOT EXISTS log_record ON log(record, seq)",
         f"""CREATE TABLE IF NOT EXISTS records (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL, receipt TEXT,
             status TEXT NOT NULL, matter TEXT, channel TEXT, created TEXT NOT NULL,
@@ -181,22 +189,45 @@ class Tx:
         return found
 
     def append(self, entry: LogEntry) -> None:
-        self._q("INSERT INTO log(id, kind, scope, origin, record, hlc, received_ms, body) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (entry.id, entry.kind, entry.scope, entry.origin, entry.record, entry.hlc,
-                 self.now_ms, entry.body))
+        self.append_many([entry])
+
+    def append_many(self, entries: Sequence[LogEntry]) -> None:
+        self.d.executemany(
+            self.conn,
+            "INSERT INTO log(id, kind, scope, origin, record, record_kind, hlc, received_ms, "
+            "body) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(e.id, e.kind, e.scope, e.origin, e.record, e.record_kind, e.hlc, self.now_ms,
+              e.body) for e in entries])
+
+    def record_identity(self, record_id: str) -> tuple[str, str] | None:
+        """(village, kind) of a record, from the first changeset the log holds for it."""
+        row = self._q("SELECT scope, record_kind FROM log WHERE record=? ORDER BY seq LIMIT 1",
+                      (record_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def setting(self, key: str) -> str | None:
+        row = self._q("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def log_after(self, after: int, limit: int) -> list[LogEntry]:
+        rows = self._q("SELECT id, kind, scope, origin, record, hlc, body, seq, record_kind "
+                       "FROM log WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+        return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8])
+                for r in rows]
 
     def record(self, record_id: str) -> CentreRecord | None:
         row = self._q(f"SELECT {_RECORD_COLS} FROM records WHERE id=?", (record_id,)).fetchone()
         return _record(row) if row else None
 
-    def save_record(self, rec: CentreRecord) -> None:
+    def save_records(self, recs: Sequence[CentreRecord]) -> None:
         updates = ", ".join(f"{c.strip()}=excluded.{c.strip()}"
                             for c in _RECORD_COLS.split(",")[1:])
-        self._q(f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                f"ON CONFLICT(id) DO UPDATE SET {updates}",
-                (rec.id, rec.kind, rec.scope, rec.receipt, rec.status, rec.matter, rec.channel,
-                 rec.created, rec.updated, rec.version, rec.state))
+        self.d.executemany(
+            self.conn,
+            f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}",
+            [(r.id, r.kind, r.scope, r.receipt, r.status, r.matter, r.channel, r.created,
+              r.updated, r.version, r.state) for r in recs])
 
     def set_setting(self, key: str, value: str) -> None:
         self._q("INSERT INTO settings(key, value) VALUES (?, ?) "
@@ -233,6 +264,12 @@ class Repository:
     def writing(self, now_ms: int) -> Iterator[Tx]:
         """An append transaction: sequence numbers are given out in commit order."""
         with self.d.writing(append_lock=True) as conn:
+            yield Tx(conn, self.d, now_ms)
+
+    @contextmanager
+    def projecting(self, now_ms: int) -> Iterator[Tx]:
+        """The projector's transaction: one projector at a time, beside the appenders."""
+        with self.d.writing(project_lock=True) as conn:
             yield Tx(conn, self.d, now_ms)
 
     def migrate(self) -> None:

@@ -8,7 +8,7 @@ skips a changeset that committed late with a lower number (see ``base``). Other 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -19,6 +19,7 @@ from station.centre.errors import BadRequest
 from station.centre.repo.base import Connection, Dialect
 
 APPEND_LOCK = 0x5354_4E31  # "STN1": the one advisory lock key appends take
+PROJECT_LOCK = 0x5354_4E32  # "STN2": held by the one process projecting at a time
 
 
 class PostgresDialect(Dialect):
@@ -33,16 +34,24 @@ class PostgresDialect(Dialect):
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
+    def executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with conn.cursor() as cur:
+                cur.executemany(self.sql(sql), rows)
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         with _refuse_bad_data(), self.pool.connection() as conn:
             yield cast(Any, conn)
 
     @contextmanager
-    def writing(self, *, append_lock: bool = False) -> Iterator[Connection]:
+    def writing(self, *, append_lock: bool = False,
+                project_lock: bool = False) -> Iterator[Connection]:
         with _refuse_bad_data(), self.pool.connection() as conn, conn.transaction():
             if append_lock:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            if project_lock:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECT_LOCK,))
             yield cast(Any, conn)
 
     def close(self) -> None:

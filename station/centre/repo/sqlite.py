@@ -46,7 +46,8 @@ class SqliteDialect(Dialect):
         yield self._conn()
 
     @contextmanager
-    def writing(self, *, append_lock: bool = False) -> Iterator[Connection]:
+    def writing(self, *, append_lock: bool = False,
+                project_lock: bool = False) -> Iterator[Connection]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:

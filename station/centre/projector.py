@@ -1,0 +1,103 @@
+"""The centre's merged view of each record, kept up with the log.
+
+The log is the source of truth; the ``records`` table (what a staff decision or a report
+reads) is derived from it by merging each record's changesets with the same rules as the
+stations. Pushes only append to the log, so a push pays for checking and storing, not for
+re-merging records while it holds the append lock (which every centre process shares on
+PostgreSQL). The projector follows in the background after each push and is always caught
+up, synchronously, before anything reads the view.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from station.centre.repo import CentreRecord, Repository
+from station.domain import merge
+from station.wire.codec import decode_changeset
+
+if TYPE_CHECKING:
+    from station.centre.service import Storage
+
+CURSOR = "projected_seq"
+BATCH = 2000
+
+log = logging.getLogger("station.centre")
+
+
+class Projector:
+    def __init__(self, repo: Repository, storage: Storage, now_ms: Callable[[], int]) -> None:
+        self.repo = repo
+        self.storage = storage
+        self.now_ms = now_ms
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def state(self, rec: CentreRecord) -> merge.State:
+        return merge.load(self.storage.open("records", rec.state,
+                                            f"records|{rec.id}|{rec.version}"))
+
+    def catch_up(self) -> int:
+        """Merge every logged changeset not yet in the view; returns how many."""
+        done = 0
+        while True:
+            with self.repo.projecting(self.now_ms()) as tx:
+                cursor = int(tx.setting(CURSOR) or 0)
+                entries = tx.log_after(cursor, BATCH)
+                if not entries:
+                    return done
+                states: dict[str, merge.State] = {}
+                versions: dict[str, int] = {}
+                for entry in entries:
+                    if entry.kind != "changeset" or entry.record is None:
+                        continue
+                    if entry.record not in states:
+                        current = tx.record(entry.record)
+                        versions[entry.record] = current.version if current else 0
+                        states[entry.record] = (self.state(current) if current else
+                                                merge.empty(entry.record_kind or "application",
+                                                            entry.record, entry.scope))
+                    encoded = self.storage.open("log", entry.body, f"log|{entry.id}")
+                    merge.apply(states[entry.record], decode_changeset(encoded))
+                tx.save_records([self._row(rid, state, versions[rid] + 1)
+                                 for rid, state in states.items()])
+                tx.set_setting(CURSOR, str(entries[-1].seq))
+                done += len(entries)
+
+    def _row(self, rid: str, state: merge.State, version: int) -> CentreRecord:
+        fields = merge.fields(state)
+        return CentreRecord(rid, state["kind"], state["scope"], fields.get("receipt"),
+                            fields["status"]["to"], fields.get("matter"), fields.get("channel"),
+                            state["first"], state["last"], version,
+                            self.storage.seal("records", merge.dump(state),
+                                              f"records|{rid}|{version}"))
+
+    # --- following the log in the background ----------------------------------------------
+
+    def nudge(self) -> None:
+        """New entries were logged: catch up soon, off the request's path."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=5.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.catch_up()
+            except Exception:  # logged; the next nudge or decision tries again
+                log.exception("projector")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
