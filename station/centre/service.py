@@ -404,6 +404,8 @@ class Centre:
             ops.append(Op("set", "outcome_reason", reason.strip(),
                           prev=tuple(h.op_id for h in merge.register_heads(state,
                                                                            "outcome_reason"))))
+        ops.append(Op("set", "closed_on", self._today().isoformat(),
+                      prev=tuple(h.op_id for h in merge.register_heads(state, "closed_on"))))
         ops.append(Op("status", "status", status))
         now = self.now_ms()
         cs = Changeset(_uuid7(), rec.id, rec.kind, rec.scope, CENTRE, staff[:64] or CENTRE,

@@ -25,7 +25,7 @@ from station.store.service import Station, Summary, current_catalogue
 KIND_ZH = {"application": "代办件", "visit": "上门服务", "resident": "居民"}
 
 
-def _console() -> Console:
+def console() -> Console:
     # Piped output is read by people too (less, a printout): at least 120 columns.
     console = Console(soft_wrap=False, highlight=False)
     if not console.is_terminal:
@@ -58,7 +58,7 @@ def print_summaries(env: Env, rows: list[Summary], station: Station) -> None:
                          max_width=36 if i == 4 else None)
     for row in cells:
         table.add_row(*row)
-    _console().print(table)
+    console().print(table)
 
 
 @click.command("import")
@@ -152,7 +152,7 @@ def print_record(env: Env, record: Record, station: Station) -> None:
         heads = "; ".join(f"{h.value!r} ({h.author}, {h.device})" for h in conflict.heads)
         table.add_row(env.t("冲突", "Conflict"), f"{_label(record.kind, conflict.field, env.lang)}:"
                       f" {heads}")
-    _console().print(table)
+    console().print(table)
 
 
 @click.command("show")
@@ -195,7 +195,8 @@ def _parse_sets(kind: str, pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
               help="Change a field (repeatable); sets take a;b;c.")
 @click.option("--status", help="Move to this status (same rules as the TUI).")
-@click.option("--reason", default="", help="Why (needed to void; kept in the history).")
+@click.option("--reason", default="",
+              help="Why (needed to void or to move a promised date; kept in the history).")
 @common(json_output=True)
 def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reason: str) -> None:
     """Change fields or the status of a record, as one change each."""
@@ -204,7 +205,7 @@ def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reas
     with unlock(env) as station:
         record = station.get(ref)
         if sets:
-            record = station.update(record.id, _parse_sets(record.kind, sets))
+            record = station.update(record.id, _parse_sets(record.kind, sets), reason=reason)
         if status:
             record = station.change_status(record.id, status, reason=reason)
         env.emit(record.as_dict(), lambda: print_record(env, record, station))
@@ -242,6 +243,6 @@ def catalogue_cmd(env: Env, code: str | None) -> None:
             t.add_row(m.code, m.name(env.lang), m.department(env.lang), str(m.time_limit_days),
                       env.t("村站", "station") if m.decided_at == "station"
                       else env.t("中心", "centre"))
-        _console().print(t)
+        console().print(t)
 
     env.emit(catalogue.to_dict(), table)

@@ -151,6 +151,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("materials.due", "map", "date", "容缺承诺日期", "Missing material due"),
         Field("received_on", "register", "date", "受理日期", "Received on"),
         Field("promised_date", "register", "date", "承诺办结时限", "Promised completion"),
+        Field("closed_on", "register", "date", "办结日期", "Closed on"),
         Field("outcome", "authority", "choice", "办理结果", "Outcome",
               choices=("completed", "returned")),
         Field("outcome_reason", "authority", "longtext", "结果说明", "Outcome reason",

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from station.domain import merge
+from station.domain.followup import Facts, facts_from
 from station.domain.records import PERSON_PREFIX
 from station.domain.status import LATTICES, VOID
 
@@ -74,47 +75,26 @@ def is_open(record: Record) -> bool:
     return to != VOID and not LATTICES[record.kind].state(to).terminal
 
 
-def next_due(record: Record) -> str | None:
-    """The earliest promise still pending: completion date, or a missing material's date."""
-    if not is_open(record):
-        return None
-    if record.kind == "application":
-        received = set(record.get("materials.received") or [])
-        dates = [v for k, v in record.fields.items()
-                 if k.startswith("materials.due.") and v and k.rsplit(".", 1)[1] not in received]
-        if record.get("promised_date"):
-            dates.append(record.get("promised_date"))
-        return min(dates) if dates else None
-    if record.kind == "visit":
-        when = record.get("scheduled_at")
-        return when[:10] if when else None
-    return None
+def facts(record: Record) -> Facts:
+    return facts_from(record.kind, record.id, record.scope, record.status["to"],
+                      record.fields)
 
 
 def columns(record: Record, version: int) -> dict[str, Any]:
     """The plaintext columns of the ``records`` row (nothing personal)."""
+    f = facts(record)
     contacts = record.get("contacts") or []
-    rating = record.get("rating") or {}
-    followup = record.get("followup") or {}
     return {
-        "id": record.id,
-        "kind": record.kind,
-        "scope": record.scope,
-        "receipt": record.receipt,
-        "status": record.status["to"],
-        "round": int(record.status.get("round", 0)),
-        "matter": record.get("matter"),
-        "channel": record.get("channel"),
-        "received_on": record.get("received_on"),
-        "promised_date": record.get("promised_date"),
-        "next_due": next_due(record),
+        "id": record.id, "kind": record.kind, "scope": record.scope,
+        "receipt": record.receipt, "status": f.status,
+        "round": int(record.status.get("round", 0)), "matter": f.matter,
+        "channel": f.channel, "received_on": f.received_on,
+        "promised_date": f.promised_date, "next_due": f.next_due, "closed_on": f.closed_on,
         "last_contact": max((c["entry"].get("on") or "" for c in contacts), default="") or None,
-        "rating": rating.get("grade"),
-        "followup_open": int(followup.get("state") == "open"),
-        "conflicts": len(record.conflicts),
-        "created": record.created,
-        "updated": record.updated,
-        "version": version,
+        "contact_months": ",".join(f.contact_months) or None, "rating": f.rating,
+        "rated_on": f.rated_on, "followup_open": int(f.followup_open),
+        "conflicts": len(record.conflicts), "created": record.created,
+        "updated": record.updated, "version": version,
     }
 
 

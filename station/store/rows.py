@@ -20,9 +20,9 @@ from station.wire.envelope import seal_changeset
 from station.wire.keys import Signer
 
 RECORD_COLUMNS = ("id", "kind", "scope", "receipt", "status", "round", "matter", "channel",
-                  "received_on", "promised_date", "next_due", "last_contact", "rating",
-                  "followup_open", "conflicts", "created", "updated", "version", "state",
-                  "label")
+                  "received_on", "promised_date", "next_due", "closed_on", "last_contact",
+                  "contact_months", "rating", "rated_on", "followup_open", "conflicts",
+                  "created", "updated", "version", "state", "label")
 INSERT_RECORD = (f"INSERT INTO records({', '.join(RECORD_COLUMNS)}) "
                  f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})")
 UPDATE_RECORD = f"UPDATE records SET {', '.join(f'{c}=?' for c in RECORD_COLUMNS[1:])} WHERE id=?"

@@ -54,7 +54,8 @@ def _v1(db: sqlite_utils.Database) -> None:
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL,
             receipt TEXT, status TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 0,
             matter TEXT, channel TEXT, received_on TEXT, promised_date TEXT,
-            next_due TEXT, last_contact TEXT, rating TEXT, followup_open INTEGER NOT NULL DEFAULT 0,
+            next_due TEXT, closed_on TEXT, last_contact TEXT, contact_months TEXT,
+            rating TEXT, rated_on TEXT, followup_open INTEGER NOT NULL DEFAULT 0,
             conflicts INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
             version INTEGER NOT NULL,
             state BLOB NOT NULL, label BLOB);

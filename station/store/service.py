@@ -29,6 +29,18 @@ from station.domain.casework import (
 from station.domain.catalogue import Catalogue, Matter, is_newer, shipped_catalogue
 from station.domain.changeset import Op
 from station.domain.errors import AuthorityRefused, ValidationError
+from station.domain.followup import (
+    DueLists,
+    Facts,
+    Figures,
+    Month,
+    NoOpenFollowup,
+    PromiseNeedsReason,
+    check_rating,
+    due_lists,
+    figures,
+    touches_promise,
+)
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.rules import check_status_value, clean_element, clean_value
 from station.domain.status import LATTICES
@@ -568,11 +580,23 @@ class Station:
                 start, matter.time_limit_days).isoformat()
         return matter
 
-    def update(self, ref: str, values: dict[str, Any]) -> Record:
-        """Change fields of a record; only what differs from its current value is written."""
+    def update(self, ref: str, values: dict[str, Any], *, reason: str = "") -> Record:
+        """Change fields of a record; only what differs from its current value is written.
+
+        A promised date (completion, or a missing material's 容缺 date) changes only with a
+        reason, which goes into the record's notes in the same change."""
         record_id = self.resolve(ref)
         current = self.get(record_id)
         cleaned = self._clean(current.kind, values, current=current.fields)
+        moved = {k: v for k, v in cleaned.items()
+                 if touches_promise([k]) and current.fields.get(k) and current.fields.get(k) != v}
+        if moved:
+            why = check_text(reason, label=("原因", "Reason"), field_name="reason",
+                             max_len=300, multiline=True)
+            if not why:
+                raise PromiseNeedsReason()
+            changes = "；".join(f"{k} {current.fields[k]} → {v}" for k, v in moved.items())
+            cleaned["notes"] = [*cleaned.get("notes", []), f"承诺日期变更 {changes}：{why}"]
         if current.kind == "application":
             merged = {**current.fields, **cleaned}
             matter = self.catalogue.get(merged["matter"])
@@ -595,7 +619,18 @@ class Station:
                   if current.kind == "application" and current.fields.get("matter") else None)
         value = plan_move(current.kind, current.fields, current.status, to, reason=reason,
                           matter=matter)
-        return self._commit(record_id, current, lambda state: [Op("status", "status", value)])
+        ops = [Op("status", "status", value)]
+        if current.kind == "application":
+            closing = to in ("completed", "returned", "voided")
+            day = self.today().isoformat() if closing else None
+            if closing or current.fields.get("closed_on"):  # a reopen clears it
+                ops.append(Op("set", "closed_on", day))
+
+        def build(state: merge.State) -> list[Op]:
+            return [op if op.op != "set" else op._replace(prev=tuple(
+                h.op_id for h in merge.register_heads(state, op.field))) for op in ops]
+
+        return self._commit(record_id, current, build)
 
     def void(self, ref: str, reason: str) -> Record:
         return self.change_status(ref, "voided", reason=reason)
@@ -777,6 +812,73 @@ class Station:
         ids = [r[0] for r in self.db.execute("SELECT record FROM blind_index WHERE token=?",
                                              [token])]
         return self.list(ids=ids) if ids else []
+
+    # --- following up: contacts, ratings, monthly lists and figures -------------------------
+
+    def add_contact(self, ref: str, via: str, note: str, outcome: str = "") -> Record:
+        """Log a contact with the resident about a case (phone, visit or message)."""
+        record_id = self.resolve(ref)
+        current = self.get(record_id)
+        entry = clean_value(current.kind, "contacts", {
+            "via": via, "note": note, "outcome": outcome, "on": self.today().isoformat()},
+            today=self.today())
+        if current.kind != "application":
+            raise ValidationError([Problem("contacts", "choice", {
+                "label_zh": "联系记录", "label_en": "Contacts", "choices": "application"})])
+        return self._commit(record_id, current, lambda state: [Op("append", "contacts", entry)])
+
+    def rate(self, ref: str, grade: str, comment: str = "") -> Record:
+        """一次一评: one rating per finished service; a poor one opens a follow-up."""
+        record_id = self.resolve(ref)
+        current = self.get(record_id)
+        check_rating(current.kind, current.status["to"], current.fields.get("rating"))
+        rating = clean_value(current.kind, "rating", {
+            "grade": grade, "comment": comment, "on": self.today().isoformat()},
+            today=self.today())
+
+        def build(state: merge.State) -> list[Op]:
+            ops = [Op("set", "rating", rating, prev=tuple(
+                h.op_id for h in merge.register_heads(state, "rating")))]
+            if rating["grade"] == "poor":
+                ops.append(Op("set", "followup", {"state": "open", "note": ""}, prev=tuple(
+                    h.op_id for h in merge.register_heads(state, "followup"))))
+            return ops
+
+        return self._commit(record_id, current, build)
+
+    def close_followup(self, ref: str, note: str) -> Record:
+        """Close the follow-up of a poor rating, saying what was done."""
+        record_id = self.resolve(ref)
+        current = self.get(record_id)
+        if (current.fields.get("followup") or {}).get("state") != "open":
+            raise NoOpenFollowup()
+        value = clean_value(current.kind, "followup", {"state": "closed", "note": note},
+                            today=self.today())
+        return self._commit(record_id, current, lambda state: [Op(
+            "set", "followup", value,
+            prev=tuple(h.op_id for h in merge.register_heads(state, "followup")))])
+
+    def facts(self, *, kind: str | None = None) -> list[Facts]:
+        """The non-personal facts of every record, from the plaintext columns."""
+        sql = ("SELECT id, kind, status, receipt, scope, matter, channel, received_on, "
+               "promised_date, next_due, closed_on, contact_months, rating, rated_on, "
+               "followup_open FROM records")
+        rows = self.db.execute(sql + (" WHERE kind=?" if kind else ""),
+                               [kind] if kind else []).fetchall()
+        return [Facts(*r[:11], tuple((r[11] or "").split(",")) if r[11] else (), r[12], r[13],
+                      bool(r[14])) for r in rows]
+
+    def due(self, month: Month | None = None) -> DueLists:
+        """This month's open cases: to resolve, to contact, overdue (the monthly rule)."""
+        return due_lists(self.facts(kind="application"), month or Month.of(self.today()),
+                         self.today())
+
+    def report(self, month: Month | None = None,
+               by: str | None = None) -> dict[str, Figures]:
+        """The month's figures, for the whole station or grouped by matter or channel."""
+        key = {"matter": lambda f: f.matter or "-", "channel": lambda f: f.channel or "-",
+               None: None}[by]
+        return figures(self.facts(), month or Month.of(self.today()), self.today(), by=key)
 
     # --- conflicts -------------------------------------------------------------------------
 

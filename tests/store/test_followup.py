@@ -1,0 +1,103 @@
+"""Follow-through at the station: promises, contacts, one rating, follow-ups, lists, figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.domain.followup import (
+    AlreadyRated,
+    Month,
+    NoOpenFollowup,
+    NotRatable,
+    PromiseNeedsReason,
+)
+from tests.store.test_service import APPLICANT, residence_permit
+
+
+def station_decided(station):
+    matter = next(m for m in station.catalogue if m.decided_at == "station" and not m.is_bundle)
+    return station.create("application", {"matter": matter.code, **APPLICANT,
+                                           "materials.received": [m.code for m in
+                                                                  matter.materials]})
+
+
+def test_moving_a_promised_date_needs_a_reason_which_is_kept(station):
+    record = station.create("application", residence_permit())
+    with pytest.raises(PromiseNeedsReason) as exc:
+        station.update(record.id, {"promised_date": "2026-12-30"})
+    assert "reason" in exc.value.message("en") and "原因" in exc.value.message("zh")
+    moved = station.update(record.id, {"promised_date": "2026-12-30",
+                                       "materials.due": {"M03": "2026-12-10"}},
+                           reason="申请人住院，家属延后送材料")
+    assert moved.fields["promised_date"] == "2026-12-30"
+    note = moved.fields["notes"][-1]["entry"]
+    assert "申请人住院" in note and "2026-12-14 → 2026-12-30" in note
+
+
+def test_a_contact_is_logged_and_takes_the_case_off_this_months_contact_list(station, now):
+    record = station.create("application", residence_permit(**{
+        "promised_date": "2027-01-20",
+        "materials.due": {"M03": "2027-01-10", "M04": "2027-01-10"}}))
+    assert [r.id for r in station.due().to_contact] == [record.id]
+    station.add_contact(record.receipt, "phone", "已电话告知补交材料", "本人表示下周送来")
+    assert station.due().to_contact == []
+    got = station.get(record.id)
+    assert got.fields["contacts"][0]["entry"]["via"] == "phone"
+    now.advance(days=10)  # December: nothing promised for it, so to contact again
+    assert [r.id for r in station.due().to_contact] == [record.id]
+
+
+def test_one_rating_per_finished_service_and_a_poor_one_needs_follow_up(station):
+    record = station_decided(station)
+    with pytest.raises(NotRatable):
+        station.rate(record.id, "good")
+    station.change_status(record.id, "completed")
+    assert station.get(record.id).fields["closed_on"] == "2026-11-23"
+    rated = station.rate(record.id, "poor", "等了太久")
+    assert rated.fields["followup"] == {"state": "open", "note": ""}
+    with pytest.raises(AlreadyRated):
+        station.rate(record.id, "good")
+    assert station.report()["all"].open_poor == 1
+    station.close_followup(record.id, "已上门道歉并说明原因")
+    assert station.report()["all"].open_poor == 0
+    with pytest.raises(NoOpenFollowup):
+        station.close_followup(record.id, "again")
+
+
+def test_reopening_clears_the_closed_date(station):
+    record = station_decided(station)
+    station.change_status(record.id, "completed")
+    reopened = station.change_status(record.id, "reopened", reason="材料有误")
+    assert reopened.fields.get("closed_on") is None
+
+
+def test_the_months_figures_at_the_station(station):
+    first = station_decided(station)
+    station.change_status(first.id, "completed")
+    station.rate(first.id, "good")
+    station.create("application", residence_permit())
+    figures = station.report(Month(2026, 11))["all"]
+    assert (figures.received, figures.active, figures.completed) == (2, 2, 1)
+    assert figures.completion_rate == 0.5 and figures.on_time_rate == 1.0
+    assert figures.satisfaction_rate == 1.0
+    by = station.report(Month(2026, 11), by="matter")
+    assert set(by) == {first.fields["matter"], "HJ-001"}
+
+
+def test_the_cli_shows_due_lists_and_the_report(station, home, passphrase_file, capsys):
+    station.create("application", residence_permit())
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["due", "--json", *auth]) == 0
+    due = json.loads(capsys.readouterr().out)
+    assert due["month"] == "2026-11" and len(due["to_contact"]) == 1
+    assert run(cli, ["report", "--month", "2026-11", "--json", *auth]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["figures"]["all"]["received"] == 1
+    assert run(cli, ["report", "--month", "2026-13", *auth]) == 2
+    assert run(cli, ["report", "--lang", "zh", *auth]) == 0
+    assert "办结率" in capsys.readouterr().out
