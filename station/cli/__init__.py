@@ -7,11 +7,12 @@ start fast and work on machines without a terminal.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from station.cli.centre import centre_group
-from station.cli.common import run
+from station.cli.common import detect_lang, run
 from station.cli.conflicts import conflicts_group
 from station.cli.demo import demo_cmd
 from station.cli.enroll import enroll_cmd
@@ -19,15 +20,23 @@ from station.cli.followup import contact_cmd, due_cmd, followup_group, rate_cmd,
 from station.cli.records import catalogue_cmd, edit_cmd, import_cmd, list_cmd, show_cmd
 from station.cli.sync import bundle_group, sync_cmd
 from station.cli.vault import agent_group, init_cmd, passwd_cmd, recover_cmd
+from station.store.home import resolve_home
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="station")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              envvar="STATION_HOME", help="Data directory of the station.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the app.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    """station — records for village service stations (村/社区便民服务站), offline first."""
+def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
+    """station — records for village service stations (村/社区便民服务站), offline first.
+
+    Without a command, opens the app (unlock screen)."""
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from station.tui import run_app
+
+        run_app(resolve_home(home), lang=detect_lang(lang))
 
 
 for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list_cmd, show_cmd,

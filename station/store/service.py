@@ -98,6 +98,33 @@ class Prepared:
     scope: str
 
 
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    kind: str
+    record: str | None
+    updated: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the first screen shows: today's work and the state of sync."""
+
+    today: str
+    month: str
+    to_resolve: int
+    to_contact: int
+    overdue: int
+    open_poor: int
+    conflicts: int
+    unsent: int
+    enrolled: bool
+    last_sync: str | None
+    clock_offset_ms: int
+    drafts: int
+
+
 @dataclass
 class Downlink:
     """What one applied downlink batch brought."""
@@ -355,6 +382,32 @@ class Station:
             db.close()
             raise
         return cls(home, db, Keys(dek), agent, now)
+
+    def clone(self) -> Station:
+        """The same unlocked station on a connection of its own, for a background worker
+        (a sync, a search): SQLite transactions must not interleave on one connection. The
+        in-memory name index is shared, so what either one writes is found by both."""
+        other = Station(self.home, dbmod.connect(dbmod.db_path(self.home), check=False),
+                        self.keys, self.agent, self.now)
+        other._names = self.names
+        return other
+
+    def refresh(self) -> None:
+        """Forget cached reference data another connection may have changed (a pull)."""
+        self._catalogue = None
+        self.ledger.rows.sealing = self._sealing()
+
+    @staticmethod
+    def agents_of(home: Path) -> list[str]:
+        """The agents who can unlock this station (key-slot labels: staff names, not
+        residents'), for the unlock screen to offer before anything is decrypted."""
+        db = dbmod.connect(dbmod.db_path(home))
+        try:
+            if "keyslots" not in db.table_names():
+                raise NotAStation(home=str(home))
+            return [s.label for s in _slots(db) if s.kind == "agent"]
+        finally:
+            db.close()
 
     def close(self) -> None:
         self.db.close()
@@ -879,6 +932,46 @@ class Station:
         key = {"matter": lambda f: f.matter or "-", "channel": lambda f: f.channel or "-",
                None: None}[by]
         return figures(self.facts(), month or Month.of(self.today()), self.today(), by=key)
+
+    # --- drafts: unsaved forms survive a closed laptop, encrypted like everything else ----
+
+    def save_draft(self, draft_id: str, kind: str, values: dict[str, Any],
+                   record: str | None = None) -> None:
+        body = self.keys.seal("drafts", merge.dump(values), f"drafts|{draft_id}|1")
+        with dbmod.write(self.db):
+            self.db.execute("INSERT OR REPLACE INTO drafts(id, kind, record, updated, body) "
+                            "VALUES (?,?,?,?,?)",
+                            [draft_id, kind, record, self.now().isoformat(timespec="seconds"),
+                             body])
+
+    def drafts(self) -> list[Draft]:
+        """Forms left unsaved (newest first), to offer back."""
+        out = []
+        for did, kind, record, updated, body in self.db.execute(
+                "SELECT id, kind, record, updated, body FROM drafts ORDER BY updated DESC"):
+            try:
+                values = merge.load(self.keys.open("drafts", body, f"drafts|{did}|1"))
+            except Tampered:
+                continue  # a damaged draft is not offered; the records are unaffected
+            out.append(Draft(did, kind, record, updated, values))
+        return out
+
+    def delete_draft(self, draft_id: str) -> None:
+        with dbmod.write(self.db):
+            self.db.execute("DELETE FROM drafts WHERE id=?", [draft_id])
+
+    # --- the dashboard ---------------------------------------------------------------------
+
+    def dashboard(self) -> Dashboard:
+        lists = self.due()
+        last, offset = self.sync.last_sync()
+        poor = self.db.execute("SELECT count(*) FROM records WHERE followup_open=1").fetchone()
+        return Dashboard(today=self.today().isoformat(), month=lists.month,
+                         to_resolve=len(lists.to_resolve), to_contact=len(lists.to_contact),
+                         overdue=len(lists.overdue), open_poor=poor[0],
+                         conflicts=self.counts()["conflicts"], unsent=self.sync.unsent(),
+                         enrolled=self.sync.enrolled(), last_sync=last,
+                         clock_offset_ms=offset, drafts=len(self.drafts()))
 
     # --- conflicts -------------------------------------------------------------------------
 

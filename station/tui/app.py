@@ -1,0 +1,123 @@
+"""The station app (Textual): what agents use all day, keyboard first, in zh and en.
+
+One ``StationApp`` per open station. Screens call the same ``Station`` API as the CLI and
+never write SQL. Anything that may take time (unlocking with Argon2id, a sync, a search over
+a big village) runs in a worker; a worker that touches the database gets its own connection
+(``Station.clone``), so a background pull never interleaves with a save.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from station.domain.errors import StationError
+from station.store.service import Station
+from station.tui.text import UI, Pair, pick
+
+
+class StationApp(App[None]):
+    """The whole app; ``station`` is set once the unlock screen succeeds."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "station"
+    BINDING_ZH: ClassVar[dict[str, str]] = {"quit": "退出", "go-dashboard": "首页"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", tooltip="Leave the app"),
+        Binding("f1", "go('dashboard')", "Dashboard", id="go-dashboard", show=False),
+    ]
+
+    def __init__(self, home: Path, *, lang: str = "zh", station: Station | None = None,
+                 on_exit: Callable[[], None] | None = None,
+                 centre_url: str | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.lang = lang
+        self.station = station
+        self.centre_url = centre_url
+        self._on_exit = on_exit
+        self._reader: Station | None = None
+        self._reader_lock = threading.Lock()
+        self.title = pick(UI["app"], lang)
+
+    def t(self, pair: Pair) -> str:
+        """The sentence in the app's language."""
+        return pick(pair, self.lang)
+
+    def say_error(self, error: StationError) -> None:
+        """A refusal or failure as a person reads it: a notification, never a traceback."""
+        self.notify(error.message(self.lang), severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed background job becomes a sentence for the agent."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, StationError):
+            self.say_error(error)
+        else:
+            self.log.error(repr(error))
+            self.notify(self.t(("内部错误：{e}", "Internal error: {e}")).format(
+                e=f"{type(error).__name__}: {error}"), severity="error", timeout=10)
+
+    def on_mount(self) -> None:
+        from station.tui.screens.base import localise_bindings
+        from station.tui.screens.dashboard import DashboardScreen
+
+        localise_bindings(self, self.lang)
+        from station.tui.screens.unlock import UnlockScreen
+
+        if self.station is None:
+            self.push_screen(UnlockScreen())
+        else:
+            self.push_screen(DashboardScreen())
+
+    def unlocked(self, station: Station) -> None:
+        from station.tui.screens.dashboard import DashboardScreen
+
+        self.station = station
+        self.switch_screen(DashboardScreen())
+
+    def action_go(self, where: str) -> None:
+        if self.station is not None:
+            self.push_screen(self.make_screen(where))
+
+    def make_screen(self, where: str) -> Screen[Any]:
+        from station.tui import screens
+
+        return screens.make(where)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.station is None:
+            return
+        from station.tui import screens
+
+        for where, pair, help_pair in screens.COMMANDS:
+            yield SystemCommand(self.t(pair), self.t(help_pair),
+                                lambda where=where: self.action_go(where))
+
+    @contextmanager
+    def reading(self) -> Iterator[Station]:
+        """A second connection, for queries in worker threads (one at a time)."""
+        assert self.station is not None
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self.station.clone()
+            yield self._reader
+
+    def on_unmount(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self.station is not None:
+            self.station.close()
+        if self._on_exit is not None:
+            self._on_exit()

@@ -1,0 +1,119 @@
+"""The dashboard: today's work at a glance, and how sync stands.
+
+Due this month (to resolve / to contact), overdue, open poor ratings, conflicts, unsent
+changes, the last sync and the clock. The figures are read in a worker on the reader
+connection, so a big village never freezes the first screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.widgets import Footer, Header, Label, Static
+
+from station.domain.errors import StationError
+from station.store.service import Dashboard
+from station.tui.screens.base import StationScreen
+from station.tui.text import UI
+
+TEXT = {
+    "today": ("今天", "Today"),
+    "to_resolve": ("本月到期（需办结）", "Due this month: resolve"),
+    "to_contact": ("本月需联系", "To contact this month"),
+    "overdue": ("已超期", "Overdue"),
+    "open_poor": ("差评待整改", "Poor ratings to follow up"),
+    "conflicts": ("待处理冲突", "Conflicts to settle"),
+    "unsent": ("未发送的变更", "Changes not yet sent"),
+    "last_sync": ("上次同步", "Last sync"),
+    "never": ("从未同步", "never"),
+    "not_enrolled": ("尚未登记到镇中心", "not enrolled with a centre"),
+    "clock": ("本机时钟与镇中心相差 {m:+.0f} 分钟，请校准", "This clock is {m:+.0f} min off the "
+              "centre's: please set it"),
+    "drafts": ("有 {n} 份未保存的表单，可在新建时恢复", "{n} unsaved forms can be restored"),
+    "loading": ("正在读取……", "Loading…"),
+    "month_start": ("新的一个月：请先处理本月到期和需联系的件",
+                    "A new month: start with what is due and whom to contact"),
+}
+
+CARDS = ("to_resolve", "to_contact", "overdue", "open_poor", "conflicts", "unsent")
+
+
+class DashboardScreen(StationScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "app.go('applications')", "Applications", id="applications"),
+        Binding("v", "app.go('visits')", "Visits", id="visits"),
+        Binding("r", "app.go('residents')", "Residents", id="residents"),
+        Binding("n", "app.go('new_application')", "New", id="new-application"),
+        Binding("s", "app.go('sync')", "Sync", id="sync"),
+        Binding("c", "app.go('conflicts')", "Conflicts", id="conflicts"),
+        Binding("p", "app.go('reports')", "Reports", id="reports"),
+        Binding("f5", "refresh", "Refresh", id="refresh"),
+    ]
+
+    BINDING_ZH: ClassVar[dict[str, str]] = {
+        "applications": "代办件", "visits": "上门服务", "residents": "居民",
+        "new-application": "新建代办件", "sync": "同步", "conflicts": "冲突",
+        "reports": "报表", "refresh": "刷新"}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="dashboard"):
+            yield Label("", id="dash-today")
+            yield Static(self.t(TEXT["loading"]), id="dash-note")
+            with Grid(id="dash-cards"):
+                for key in CARDS:
+                    with Vertical(classes="card", id=f"card-{key}"):
+                        yield Static("–", classes="card-number")
+                        yield Label(self.t(TEXT[key]), classes="card-label")
+            yield Static("", id="dash-sync")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.t(UI["dashboard"])
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            with self.reading() as reader:
+                board = reader.dashboard()
+        except StationError as exc:
+            self.app.call_from_thread(self.sapp.say_error, exc)
+            return
+        self.app.call_from_thread(self.show, board)
+
+    def show(self, board: Dashboard) -> None:
+        self.query_one("#dash-today", Label).update(
+            f"{self.t(TEXT['today'])} {board.today} · {self.station.station_name} "
+            f"({self.station.station_id}) · {self.station.agent}")
+        for key in CARDS:
+            card = self.query_one(f"#card-{key}")
+            value = getattr(board, key)
+            card.query_one(".card-number", Static).update(str(value))
+            card.set_class(value > 0 and key in ("overdue", "open_poor", "conflicts"), "alert")
+        notes = []
+        if dt.date.fromisoformat(board.today).day <= 3 and (board.to_resolve or board.to_contact):
+            notes.append(self.t(TEXT["month_start"]))
+        if board.drafts:
+            notes.append(self.t(TEXT["drafts"]).format(n=board.drafts))
+        if abs(board.clock_offset_ms) > 5 * 60 * 1000:
+            notes.append(self.t(TEXT["clock"]).format(m=board.clock_offset_ms / 60000))
+        self.query_one("#dash-note", Static).update("\n".join(notes))
+        if not board.enrolled:
+            sync = self.t(TEXT["not_enrolled"])
+        else:
+            when = board.last_sync[:16].replace("T", " ") if board.last_sync else \
+                self.t(TEXT["never"])
+            sync = f"{self.t(TEXT['last_sync'])}: {when} UTC"
+        self.query_one("#dash-sync", Static).update(sync)

@@ -1,0 +1,143 @@
+"""Lists of applications, visits or residents: search as you type, filter, open.
+
+A big village has 100 000 records: the list shows the newest few hundred at once and
+narrows as the agent types (name, pinyin, initials, receipt no., ID number or phone). Each
+keystroke starts an exclusive worker that cancels the one before, on the reader connection.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+
+from station.domain.status import LATTICES
+from station.store.service import Summary
+from station.tui.screens.base import StationScreen
+from station.tui.text import KIND, UI, pick, status_label
+
+SHOWN = 300
+
+TEXT = {
+    "search": ("输入姓名、拼音、首字母、编号、身份证号或手机号",
+               "Type a name, pinyin, initials, receipt no., ID number or phone"),
+    "count": ("显示 {shown} 条，共 {total} 条", "Showing {shown} of {total}"),
+    "found": ("找到 {n} 条", "{n} found"),
+    "status": ("全部状态", "Any status"),
+    "matter": ("全部事项", "Any matter"),
+    "due": ("全部期限", "Any due date"),
+    "overdue": ("已超期", "Overdue"),
+    "this_month": ("本月到期", "Due this month"),
+}
+
+
+class RecordListScreen(StationScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("slash", "focus_search", "Search", id="search"),
+        Binding("n", "new", "New", id="new"),
+    ]
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "search": "搜索", "new": "新建"}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder=self.t(TEXT["search"]), id="search")
+        with Horizontal(id="filters"):
+            statuses = [(status_label(self.kind, s, self.lang), s)
+                        for s in LATTICES[self.kind].states]
+            yield Select(statuses, prompt=self.t(TEXT["status"]), id="status", compact=True)
+            if self.kind == "application":
+                matters = [(f"{m.code} {m.name(self.lang)}", m.code)
+                           for m in self.station.catalogue]
+                yield Select(matters, prompt=self.t(TEXT["matter"]), id="matter", compact=True)
+                yield Select([(self.t(TEXT["overdue"]), "overdue"),
+                              (self.t(TEXT["this_month"]), "this_month")],
+                             prompt=self.t(TEXT["due"]), id="due", compact=True)
+        yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="count")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = pick(KIND[self.kind], self.lang)
+        table = self.query_one(DataTable)
+        for key in ("receipt", "name", "status", "matter", "due"):
+            if key == "matter" and self.kind != "application":
+                continue
+            table.add_column(self.t(UI[key]), key=key)
+        self.refresh_rows()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_rows()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_new(self) -> None:
+        target = {"application": "new_application", "visit": "new_visit"}.get(self.kind)
+        if target:
+            self.sapp.action_go(target)
+
+    @on(Input.Changed, "#search")
+    @on(Select.Changed)
+    def refresh_rows(self) -> None:
+        query = self.query_one("#search", Input).value
+        filters = {}
+        for name in ("status", "matter", "due"):
+            found = self.query(f"#{name}")
+            if found:
+                value = found.first(Select).value
+                filters[name] = None if value is Select.NULL else str(value)
+        self.search(query, filters)
+
+    @work(thread=True, exclusive=True, group="list", exit_on_error=False)
+    def search(self, query: str, filters: dict[str, str | None]) -> None:
+        with self.reading() as reader:
+            if query.strip():
+                rows = reader.search(query, kind=self.kind, limit=SHOWN)
+                total = None
+            else:
+                rows = reader.list(kind=self.kind, status=filters.get("status"),
+                                   matter=filters.get("matter"), limit=SHOWN)
+                total = reader.counts()[f"{self.kind}s"]
+            today = reader.today()
+        if query.strip():
+            rows = [r for r in rows if (not filters.get("status") or r.status == filters["status"])
+                    and (not filters.get("matter") or r.matter == filters["matter"])]
+        due = filters.get("due")
+        if due:
+            iso, month = today.isoformat(), today.isoformat()[:7]
+            rows = [r for r in rows if r.next_due and (
+                r.next_due < iso if due == "overdue" else r.next_due[:7] == month)]
+        self.app.call_from_thread(self.show, rows, total)
+
+    def show(self, rows: list[Summary], total: int | None) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        catalogue = self.station.catalogue
+        for r in rows:
+            cells = [r.receipt or r.id[:8], r.name or "—",
+                     status_label(r.kind, r.status, self.lang)]
+            if self.kind == "application":
+                cells.append(catalogue.get(r.matter).name(self.lang)
+                             if r.matter and r.matter in catalogue else "")
+            cells.append(r.next_due or "")
+            table.add_row(*cells, key=r.id)
+        count = (self.t(TEXT["count"]).format(shown=len(rows), total=total) if total is not None
+                 else self.t(TEXT["found"]).format(n=len(rows)))
+        self.query_one("#count", Static).update(count)
+
+    @on(DataTable.RowSelected)
+    def open_record(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            from station.tui.screens import make_record
+
+            self.app.push_screen(make_record(event.row_key.value))
