@@ -16,6 +16,11 @@ SCREENS: dict[str, tuple[str, str, dict[str, Any]]] = {
                      {"kind": "application"}),
     "visits": ("station.tui.screens.records", "RecordListScreen", {"kind": "visit"}),
     "residents": ("station.tui.screens.records", "RecordListScreen", {"kind": "resident"}),
+    "new_application": ("station.tui.screens.application_form", "ApplicationFormScreen", {}),
+    "new_visit": ("station.tui.screens.visit_form", "VisitFormScreen", {}),
+    "conflicts": ("station.tui.screens.conflicts", "ConflictsScreen", {}),
+    "sync": ("station.tui.screens.sync", "SyncScreen", {}),
+    "reports": ("station.tui.screens.reports", "ReportsScreen", {}),
 }
 
 # What the command palette offers: (screen name, label, help).
@@ -25,6 +30,12 @@ COMMANDS: list[tuple[str, Pair, Pair]] = [
     ("applications", UI["applications"], ("查找、筛选、打开代办件", "Find, filter, open")),
     ("visits", UI["visits"], ("查找、打开上门服务记录", "Find and open home visits")),
     ("residents", UI["residents"], ("居民台账", "The village's residents")),
+    ("new_application", UI["new_application"],
+     ("受理一件新的代办件", "Receive a new application")),
+    ("new_visit", UI["new_visit"], ("记录一次上门服务", "Record a home visit")),
+    ("conflicts", UI["conflicts"], ("逐项处理不一致的修改", "Settle disagreeing edits")),
+    ("sync", UI["sync"], ("与镇中心同步、U 盘数据包", "Sync with the centre, USB bundles")),
+    ("reports", UI["reports"], ("本月办结率、按时率、满意率", "This month's figures")),
 ]
 
 
@@ -32,6 +43,13 @@ def make_record(record_id: str) -> Screen[Any]:
     """The screen of one record (its fields, history and what can be done with it)."""
     module = import_module("station.tui.screens.record")
     screen: Screen[Any] = module.RecordScreen(record_id)
+    return screen
+
+
+def make_resident(id_number: str) -> Screen[Any]:
+    """Everything for one person (same ID number): 一办到底 in one screen."""
+    module = import_module("station.tui.screens.resident")
+    screen: Screen[Any] = module.ResidentScreen(id_number)
     return screen
 
 
