@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import prometheus_client as prom
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from station.centre.errors import BadRequest, CentreError, StaffOnly, TooLarge
 from station.centre.service import Centre
 from station.domain.errors import StationError
+from station.domain.followup import Month
 from station.wire import auth
 from station.wire.framing import pack, unpack
 
@@ -320,6 +321,20 @@ def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
         raw = await request.body()
         catalogue = await run_in_threadpool(centre.publish_catalogue, raw)
         return {"version": catalogue.version, "matters": len(catalogue)}
+
+    @app.get("/v1/staff/report", dependencies=staff_only)
+    async def report(month: str = Query(pattern=r"^\d{4}-\d{1,2}$"),
+                     by: str | None = Query(default=None,
+                                            pattern="^(station|matter|department|channel)$")
+                     ) -> dict[str, Any]:
+        """The month's figures across stations (completion, on-time, contact, satisfaction)."""
+        try:
+            chosen = Month.parse(month)
+        except ValueError:
+            raise BadRequest(detail=f"{month} is not a month like 2026-11") from None
+        groups = await run_in_threadpool(centre.report, chosen, by)
+        return {"month": str(chosen), "by": by,
+                "figures": {k: v.as_dict() for k, v in groups.items()}}
 
     @app.get("/v1/staff/stations", dependencies=staff_only)
     async def stations(request: Request) -> list[dict[str, Any]]:

@@ -10,13 +10,17 @@ up, synchronously, before anything reads the view.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import orjson
+
 from station.centre.repo import CentreRecord, Repository
 from station.domain import merge
+from station.domain.followup import facts_from
 from station.wire.codec import decode_changeset
 
 if TYPE_CHECKING:
@@ -70,11 +74,14 @@ class Projector:
 
     def _row(self, rid: str, state: merge.State, version: int) -> CentreRecord:
         fields = merge.fields(state)
+        status = fields["status"]["to"]
+        facts = facts_from(state["kind"], rid, state["scope"], status, fields)
         return CentreRecord(rid, state["kind"], state["scope"], fields.get("receipt"),
-                            fields["status"]["to"], fields.get("matter"), fields.get("channel"),
+                            status, fields.get("matter"), fields.get("channel"),
                             state["first"], state["last"], version,
                             self.storage.seal("records", merge.dump(state),
-                                              f"records|{rid}|{version}"))
+                                              f"records|{rid}|{version}"),
+                            orjson.dumps(dataclasses.asdict(facts)).decode())
 
     # --- following the log in the background ----------------------------------------------
 

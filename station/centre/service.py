@@ -46,6 +46,7 @@ from station.domain.casework import plan_move
 from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.errors import StationError
+from station.domain.followup import Facts, Figures, Month, figures
 from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
 from station.domain.rules import check_changeset
 from station.wire import auth
@@ -416,6 +417,27 @@ class Centre:
         self.projector.catch_up()
         return {"changeset": cs.id, "record": rec.id, "receipt": rec.receipt,
                 "status": status, "outcome": outcome}
+
+    def report(self, month: Month, by: str | None = None) -> dict[str, Figures]:
+        """The month's figures across every station, or grouped by station, matter,
+        department or channel (the same definitions as at a station)."""
+        self.projector.catch_up()
+        facts = [Facts(**{**data, "contact_months": tuple(data["contact_months"])})
+                 for data in map(orjson.loads, self.repo.all_facts())]
+        catalogue = self.catalogue()
+
+        def department(f: Facts) -> str:
+            if f.matter and f.matter in catalogue:
+                return catalogue.get(f.matter).department("zh")
+            return "-"
+
+        keys: dict[str | None, Any] = {
+            None: None, "station": lambda f: f.station or "-",
+            "matter": lambda f: f.matter or "-", "department": department,
+            "channel": lambda f: f.channel or "-"}
+        if by not in keys:
+            raise BadRequest(detail="group by station, matter, department or channel")
+        return figures(facts, month, self._today(), by=keys[by])
 
     def find_receipt(self, receipt: str) -> list[CentreRecord]:
         """The records with this receipt number (or id), from an up-to-date view."""

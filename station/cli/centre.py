@@ -15,6 +15,7 @@ list`` does not pay for them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -29,7 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from station.cli.common import Env, detect_lang, read_passphrase_file
+from station.cli.followup import MonthType, print_figures
 from station.domain.errors import StationError
+from station.domain.followup import Figures, Month
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -673,3 +676,29 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
                                  for cell, w in zip(row, widths, strict=True)).rstrip())
 
     env.emit(rows, human)
+
+
+@centre_group.command("report")
+@click.option("--month", type=MonthType(), help="Which month (default: this one), e.g. 2026-11.")
+@click.option("--by", type=click.Choice(["station", "matter", "department", "channel"]),
+              help="Group the figures.")
+@staff_options
+@centre_options(json_output=True)
+def report_cmd(env: Env, month: Month | None, by: str | None, url: str,
+               token_file: Path | None) -> None:
+    """The month's figures across stations: completion, on-time, contact, satisfaction."""
+    import datetime as dt
+
+    chosen = month or Month.of(dt.date.today())
+    query = f"?month={chosen}" + (f"&by={by}" if by else "")
+    with staff_link(env, url, token_file) as staff:
+        reply = staff.call("GET", "/v1/staff/report" + query)
+    if not isinstance(reply, dict) or "figures" not in reply:
+        raise NotACentre(url=url)
+    groups = {name: _figures(values) for name, values in reply["figures"].items()}
+    env.emit(reply, lambda: print_figures(env, groups, env.t("分组", by or "centre")))
+
+
+def _figures(values: dict[str, Any]) -> Figures:
+    known = {f.name for f in dataclasses.fields(Figures)}
+    return Figures(**{k: v for k, v in values.items() if k in known})

@@ -75,6 +75,7 @@ class CentreRecord:
     updated: str
     version: int
     state: bytes
+    facts: str = "{}"  # what the monthly figures need, nothing personal (JSON)
 
 
 class Cursor(Protocol):
@@ -143,7 +144,8 @@ def _ddl(d: Dialect) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS records (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL, receipt TEXT,
             status TEXT NOT NULL, matter TEXT, channel TEXT, created TEXT NOT NULL,
-            updated TEXT NOT NULL, version INTEGER NOT NULL, state {d.blob} NOT NULL)""",
+            updated TEXT NOT NULL, version INTEGER NOT NULL, state {d.blob} NOT NULL,
+            facts TEXT)""",
         "CREATE INDEX IF NOT EXISTS records_receipt ON records(receipt)",
         """CREATE TABLE IF NOT EXISTS clock_flags (
             device TEXT PRIMARY KEY, ahead_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL)""",
@@ -160,10 +162,11 @@ def _station(row: Sequence[Any]) -> StationRow:
 
 
 def _record(row: Sequence[Any]) -> CentreRecord:
-    return CentreRecord(*row[:10], bytes(row[10]))
+    return CentreRecord(*row[:10], bytes(row[10]), row[11] or "{}")
 
 
-_RECORD_COLS = "id, kind, scope, receipt, status, matter, channel, created, updated, version, state"
+_RECORD_COLS = ("id, kind, scope, receipt, status, matter, channel, created, updated, version, "
+                "state, facts")
 _STATION_COLS = ("id, scope, sign_public, seal_public, transport_public, device, enrolled_ms, "
                  "revoked_ms")
 
@@ -224,10 +227,10 @@ class Tx:
                             for c in _RECORD_COLS.split(",")[1:])
         self.d.executemany(
             self.conn,
-            f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             [(r.id, r.kind, r.scope, r.receipt, r.status, r.matter, r.channel, r.created,
-              r.updated, r.version, r.state) for r in recs])
+              r.updated, r.version, r.state, r.facts) for r in recs])
 
     def set_setting(self, key: str, value: str) -> None:
         self._q("INSERT INTO settings(key, value) VALUES (?, ?) "
@@ -415,6 +418,10 @@ class Repository:
     def find_receipt(self, receipt: str) -> list[CentreRecord]:
         return [_record(r) for r in self._read(
             f"SELECT {_RECORD_COLS} FROM records WHERE receipt=? OR id=?", (receipt, receipt))]
+
+    def all_facts(self) -> list[str]:
+        """Every record's facts (JSON), for the monthly figures across stations."""
+        return [r[0] for r in self._read("SELECT facts FROM records WHERE facts IS NOT NULL")]
 
     def clock_flags(self) -> list[tuple[str, int, int]]:
         return [tuple(r) for r in self._read(

@@ -1,0 +1,97 @@
+"""Exports: the one place personal data leaves the vault in plaintext, on purpose.
+
+Lists (records with their fields) and monthly figures, as CSV (UTF-8 with a BOM, so Excel
+opens Chinese correctly), JSON, or XLSX. A cell that begins with ``=``, ``+``, ``-``, ``@``
+(or a tab or carriage return) is prefixed with an apostrophe, so a spreadsheet never runs an
+address like ``=HYPERLINK(…)`` as a formula. The CLI warns and the app asks before writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from station.domain.followup import Figures, Month
+from station.domain.records import SCHEMAS
+from station.store.errors import StoreError
+from station.store.service import Station
+
+FORMATS = ("csv", "json", "xlsx")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(StoreError):
+    code = "store.export"
+    zh = "无法写入导出文件 {path}：{detail}"
+    en = "Cannot write the export file {path}: {detail}"
+
+
+def safe_cell(value: Any) -> Any:
+    """What goes into a spreadsheet cell: never something it would run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def record_table(station: Station, *, kind: str, month: Month | None = None
+                 ) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of every record of ``kind`` (updated in ``month`` if given)."""
+    names = [f.name for f in SCHEMAS[kind]
+             if f.merge not in ("map", "log") and f.name not in ("receipt", "status")]
+    header = ["receipt", "status", *names]
+    rows = []
+    for summary in station.list(kind=kind):
+        record = station.get(summary.id)
+        days = (record.fields.get(d) for d in ("received_on", "closed_on", "scheduled_at"))
+        if month is None or any(month.holds(str(d)[:10]) for d in days if d):
+            rows.append([record.receipt, record.status["to"],
+                         *[record.fields.get(n) for n in names]])
+    return header, rows
+
+
+def figures_table(groups: dict[str, Figures]) -> tuple[list[str], list[list[Any]]]:
+    keys = list(Figures().as_dict())
+    return ["group", *keys], [[name, *[g.as_dict()[k] for k in keys]]
+                              for name, g in sorted(groups.items())]
+
+
+def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Write a table as ``fmt``; the file appears whole or not at all."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        if fmt == "csv":
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(header)
+            writer.writerows([[safe_cell(v) for v in row] for row in rows])
+            tmp.write_text(buf.getvalue(), encoding="utf-8-sig")
+        elif fmt == "json":
+            tmp.write_text(json.dumps([dict(zip(header, row, strict=True)) for row in rows],
+                                      ensure_ascii=False, indent=1), encoding="utf-8")
+        elif fmt == "xlsx":
+            import xlsxwriter
+
+            book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False,
+                                                  "strings_to_urls": False})
+            sheet = book.add_worksheet()
+            sheet.write_row(0, 0, list(header))
+            for i, row in enumerate(rows, start=1):
+                sheet.write_row(i, 0, [safe_cell(v) for v in row])
+            book.close()
+        else:
+            raise ExportError(path=str(path), detail=f"unknown format {fmt}")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(path=str(path), detail=exc.strerror or str(exc)) from None

@@ -1,0 +1,56 @@
+"""Exports: Excel-friendly CSV, JSON, XLSX; formulas never run; the warning is given."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+
+from station.cli import cli
+from station.cli.common import run
+from station.store.export import safe_cell, write
+from tests.store.test_service import residence_permit
+
+
+def test_cells_that_look_like_formulas_are_escaped():
+    for value in ("=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\t=1"):
+        assert safe_cell(value).startswith("'")
+    assert safe_cell("王桂英") == "王桂英" and safe_cell(12) == 12 and safe_cell(None) == ""
+
+
+def test_csv_has_a_bom_and_escapes(tmp_path):
+    path = tmp_path / "out.csv"
+    write(path, "csv", ["name", "address"], [["王桂英", "=cmd|' /C calc'!A0"]])
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[1] == ["王桂英", "'=cmd|' /C calc'!A0"]
+
+
+def test_xlsx_is_a_workbook_with_the_text(tmp_path):
+    path = tmp_path / "out.xlsx"
+    write(path, "xlsx", ["name"], [["王桂英"], ["=1+1"]])
+    with zipfile.ZipFile(path) as book:
+        strings = book.read("xl/sharedStrings.xml").decode()
+    assert "王桂英" in strings and "'=1+1" in strings
+
+
+def test_the_cli_exports_records_and_figures_with_a_warning(station, home, passphrase_file,
+                                                            tmp_path, capsys):
+    station.create("application", residence_permit(**{"applicant.address": "=青石村 12 号"}))
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    out = tmp_path / "apps.json"
+    assert run(cli, ["export", "json", str(out), *auth]) == 0
+    assert "plaintext" in capsys.readouterr().err
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert rows[0]["applicant.name"] == "王桂英" and rows[0]["status"] == "awaiting_materials"
+    report = tmp_path / "report.csv"
+    assert run(cli, ["export", "csv", str(report), "--what", "report", "--month", "2026-11",
+                     *auth]) == 0
+    table = list(csv.reader(io.StringIO(report.read_text(encoding="utf-8-sig"))))
+    assert table[0][:3] == ["group", "received", "active"] and table[1][1] == "1"
+    csv_out = tmp_path / "apps.csv"
+    assert run(cli, ["export", "csv", str(csv_out), *auth]) == 0
+    assert "'=青石村 12 号" in csv_out.read_text(encoding="utf-8-sig")
