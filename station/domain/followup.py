@@ -65,8 +65,8 @@ class NoOpenFollowup(StationError):
 
 class PromiseNeedsReason(StationError):
     code = "domain.promise_reason"
-    zh = "修改承诺日期需要写明原因（--reason）"
-    en = "Changing a promised date needs a reason (--reason)"
+    zh = "修改承诺日期需要写明原因"
+    en = "Changing a promised date needs a reason"
 
 
 def check_rating(kind: str, status: str, current: dict[str, Any] | None) -> None:

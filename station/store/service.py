@@ -228,6 +228,15 @@ def current_catalogue(home: Path) -> Catalogue:
         db.close()
 
 
+def field_label_pair(kind: str, name: str) -> tuple[str, str]:
+    """(zh, en) label of a field, with the key of a map field (``容缺承诺日期 M03``)."""
+    spec = field_for(kind, name)
+    if spec is None:
+        return name, name
+    key = name[len(spec.name) + 1:] if spec.merge == "map" else ""
+    return (f"{spec.zh} {key}".strip(), f"{spec.en} {key}".strip())
+
+
 def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
     """The ops that give a new record one cleaned value."""
     spec = field_for(kind, name)
@@ -643,13 +652,19 @@ class Station:
         cleaned = self._clean(current.kind, values, current=current.fields)
         moved = {k: v for k, v in cleaned.items()
                  if touches_promise([k]) and current.fields.get(k) and current.fields.get(k) != v}
+        cleared = [k for k, v in moved.items() if not v]
+        if cleared:  # a promise is moved, never dropped
+            raise ValidationError([Problem(k, "required", {
+                "label_zh": field_label_pair(current.kind, k)[0],
+                "label_en": field_label_pair(current.kind, k)[1]}) for k in cleared])
         if moved:
             why = check_text(reason, label=("原因", "Reason"), field_name="reason",
                              max_len=300, multiline=True)
             if not why:
                 raise PromiseNeedsReason()
-            changes = "；".join(f"{k} {current.fields[k]} → {v}" for k, v in moved.items())
-            cleaned["notes"] = [*cleaned.get("notes", []), f"承诺日期变更 {changes}：{why}"]
+            changes = "；".join(f"{field_label_pair(current.kind, k)[0]} "
+                               f"{current.fields[k]} → {v}" for k, v in moved.items())
+            cleaned["notes"] = [*cleaned.get("notes", []), f"承诺日期变更：{changes}（{why}）"]
         if current.kind == "application":
             merged = {**current.fields, **cleaned}
             matter = self.catalogue.get(merged["matter"])

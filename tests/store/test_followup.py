@@ -8,6 +8,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.domain.errors import ValidationError
 from station.domain.followup import (
     AlreadyRated,
     Month,
@@ -35,7 +36,10 @@ def test_moving_a_promised_date_needs_a_reason_which_is_kept(station):
                            reason="申请人住院，家属延后送材料")
     assert moved.fields["promised_date"] == "2026-12-30"
     note = moved.fields["notes"][-1]["entry"]
-    assert "申请人住院" in note and "2026-12-14 → 2026-12-30" in note
+    assert "申请人住院" in note and "承诺办结时限 2026-12-14 → 2026-12-30" in note
+    assert "容缺承诺日期 M03" in note
+    with pytest.raises(ValidationError):  # a promise is moved, never dropped
+        station.update(record.id, {"promised_date": ""}, reason="不办了")
 
 
 def test_a_contact_is_logged_and_takes_the_case_off_this_months_contact_list(station, now):

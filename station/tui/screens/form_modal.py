@@ -1,0 +1,97 @@
+"""A small modal form that does one thing to a record and stays open when the store refuses.
+
+Subclasses compose their fields inside ``body()`` and implement ``apply()``, which calls the
+store and returns the saved record. A refusal (``StationError``) is shown inside the modal,
+in the agent's language, so they can correct it; success dismisses with the record.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Footer, Input, Label, Static
+
+from station.domain.errors import StationError
+from station.store.projection import Record
+from station.tui.screens.base import StationModal
+from station.tui.text import Pair
+
+INTERNAL: Pair = ("内部错误，未保存：{e}", "Internal error, nothing saved: {e}")
+
+
+class FormModal(StationModal[Record | None]):
+    """Ctrl+S saves, Esc cancels; Enter in the last input saves too."""
+
+    DEFAULT_CSS = """
+    FormModal { align: center middle; }
+    FormModal > #form-box {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; padding: 0 1; background: $surface;
+    }
+    FormModal #form-title { text-style: bold; width: 100%; }
+    FormModal #form-note { color: $text-muted; width: 100%; }
+    FormModal .form-label { margin-top: 1; }
+    FormModal #form-error { color: $error; width: 100%; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("ctrl+s", "save", "Save", id="save"),
+    ]
+    BINDING_ZH: ClassVar[dict[str, str]] = {"cancel": "取消", "save": "保存"}
+
+    TITLE_TEXT: ClassVar[Pair] = ("", "")
+
+    def __init__(self, record: Record) -> None:
+        super().__init__()
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box"):
+            yield Label(self.title_text(), id="form-title")
+            yield from self.body()
+            yield Static("", id="form-error")
+        yield Footer()
+
+    def title_text(self) -> str:
+        return f"{self.t(self.TITLE_TEXT)} · {self.record.receipt or self.record.id[:8]}"
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def label(self, pair: Pair) -> Label:
+        return Label(self.t(pair), classes="form-label")
+
+    def apply(self) -> Record:
+        raise NotImplementedError
+
+    def say(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(Text(text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        try:
+            saved = self.apply()
+        except StationError as exc:
+            self.say(exc.message(self.lang))
+            return
+        except Exception as exc:  # never a traceback: say it, keep the form open
+            self.log.error(repr(exc))
+            self.say(self.t(INTERNAL).format(e=f"{type(exc).__name__}: {exc}"))
+            return
+        self.dismiss(saved)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        inputs = list(self.query(Input).results())
+        shown = [i for i in inputs if i.display]
+        if shown and event.input is not shown[-1]:
+            self.focus_next()
+        else:
+            self.action_save()

@@ -1,0 +1,153 @@
+"""A resident's page: every application, visit and resident record with one ID number.
+
+一办到底 is easier to keep when the whole history of a person is one key away: the records
+are found through the blind index (an HMAC of the normalised ID number, never the number
+itself), newest first, and Enter opens one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Header, Static
+
+from station.domain.errors import StationError
+from station.store.projection import Record
+from station.store.service import Summary
+from station.tui.screens.base import StationScreen
+from station.tui.screens.values import show, when
+from station.tui.text import KIND, UI, pick, status_label
+
+TEXT = {
+    "title": ("居民：{name}", "Resident: {name}"),
+    "id": ("身份证号 {id}", "ID number {id}"),
+    "count": ("共 {a} 件代办、{v} 次上门服务、{r} 条居民台账",
+              "{a} application(s), {v} visit(s), {r} resident record(s)"),
+    "none": ("没有找到这个身份证号的记录", "No records with this ID number"),
+    "loading": ("正在查找……", "Looking up…"),
+    "what": ("内容", "What"),
+    "updated": ("最近更新", "Updated"),
+    "unknown": ("（姓名未知）", "(name unknown)"),
+}
+
+
+class ResidentScreen(StationScreen[None]):
+    CSS_PATH = "resident.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("o", "open", "Open", id="open"),
+        Binding("f5", "refresh", "Refresh", id="refresh", show=False),
+    ]
+    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "open": "打开", "refresh": "刷新"}
+
+    def __init__(self, id_number: str) -> None:
+        super().__init__()
+        self.id_number = id_number
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.t(TEXT["loading"]), id="resident-name")
+        yield Static("", id="resident-count")
+        yield DataTable(id="resident-records", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.t(UI["residents"])
+        table = self.query_one(DataTable)
+        for key, pair in (("kind", UI["kind"]), ("receipt", UI["receipt"]),
+                          ("status", UI["status"]), ("updated", TEXT["updated"]),
+                          ("what", TEXT["what"])):  # last: it may run past the edge
+            table.add_column(self.t(pair), key=key)
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        """Read on every return (the first push included): a record changed above shows."""
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="resident", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            with self.reading() as reader:
+                rows = reader.same_person(self.id_number)
+                records = {r.id: reader.get(r.id) for r in rows}
+                tz = reader.now().tzinfo
+        except StationError as exc:
+            self.app.call_from_thread(self.sapp.say_error, exc)
+            return
+        rows.sort(key=lambda r: r.updated, reverse=True)
+        self.app.call_from_thread(self.show, rows, records, tz)
+
+    def what(self, record: Record) -> str:
+        lang = self.lang
+        if record.kind == "application":
+            code = record.fields.get("matter")
+            catalogue = self.station.catalogue
+            return catalogue.get(code).name(lang) if code in catalogue else str(code or "—")
+        if record.kind == "visit":
+            parts = [show("visit", "reason", record.fields.get("reason"), lang)]
+            if record.fields.get("services"):
+                parts.append(show("visit", "services", record.fields["services"], lang))
+            return ("：" if lang == "zh" else ": ").join(parts)
+        return show("resident", "categories", record.fields.get("categories"), lang)
+
+    def show(self, rows: list[Summary], records: dict[str, Record],
+             tz: dt.tzinfo | None) -> None:
+        if not self.is_attached:  # closed while the worker was reading
+            return
+        name = next((records[r.id].name for r in rows if r.kind == "resident"
+                     and records[r.id].name), None)
+        name = name or next((records[r.id].name for r in rows if records[r.id].name), None)
+        title = Text(self.t(TEXT["title"]).format(name=name or self.t(TEXT["unknown"])),
+                     style="bold")
+        title.append("   " + self.t(TEXT["id"]).format(id=self.id_number), style="not bold")
+        self.query_one("#resident-name", Static).update(title)
+        counts = {k: sum(1 for r in rows if r.kind == k)
+                  for k in ("application", "visit", "resident")}
+        self.query_one("#resident-count", Static).update(
+            self.t(TEXT["count"]).format(a=counts["application"], v=counts["visit"],
+                                         r=counts["resident"]) if rows
+            else self.t(TEXT["none"]))
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for r in rows:
+            table.add_row(pick(KIND[r.kind], self.lang), r.receipt or r.id[:8],
+                          status_label(r.kind, r.status, self.lang),
+                          when(r.updated, tz)[:10], Text(self.what(records[r.id])),
+                          key=r.id)
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key:
+                self.open_record(key)
+
+    @on(DataTable.RowSelected)
+    def selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value:
+            self.open_record(event.row_key.value)
+
+    def open_record(self, record_id: str) -> None:
+        """Open it; if it is the record this page was opened from, go back to it."""
+        from station.tui.screens import make_record
+        from station.tui.screens.record import RecordScreen
+
+        stack = self.app.screen_stack
+        below = stack[-2] if len(stack) > 1 else None
+        if isinstance(below, RecordScreen) and below.record_id == record_id:
+            self.app.pop_screen()
+        else:
+            self.app.push_screen(make_record(record_id))

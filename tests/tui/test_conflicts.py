@@ -1,0 +1,128 @@
+"""Settle a conflict: two stations edit the same resident apart, exchange, and one agent
+sees every value side by side, keeps one (or enters another), and the conflict is gone."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from station.tui.screens import make_record
+from station.tui.screens.conflicts import ConflictsScreen, SettleValueModal
+from tests.conftest import PASSPHRASE, FakeNow
+from tests.tui.conftest import drive, make_app, settle
+from tests.tui.test_record import shown, text_of
+
+
+def make(tmp_path, name):
+    station, _ = Station.init(tmp_path / name, station_id=name, name=name,
+                              agent=f"agent-{name}", passphrase=PASSPHRASE, kdf=FAST_KDF,
+                              now=FakeNow())
+    return station
+
+
+def exchange(*stations: Station) -> None:
+    """Everyone gets every changeset everyone has (what sync carries)."""
+    everything = {}
+    for st in stations:
+        for (rid,) in st.db.execute("SELECT id FROM records"):
+            for cs in st.ledger.changesets_of(rid):
+                everything[cs.id] = cs
+    for st in stations:
+        st.ledger.receive(everything.values(), today=st.today())
+
+
+@pytest.fixture
+def pair(tmp_path):
+    village, bus = make(tmp_path, "V001"), make(tmp_path, "BUS01")
+    record = village.create("resident", {"resident.name": "王桂英",
+                                         "resident.phone": "13900000000",
+                                         "resident.address": "青石村一组 1 号"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.phone": "13900000001"})
+    bus.update(record.id, {"resident.phone": "13900000002"})
+    village.update(record.id, {"resident.address": "青石村一组 8 号"})
+    bus.update(record.id, {"resident.address": "青石村三组 12 号"})
+    exchange(village, bus)
+    yield village, bus, record.id
+    bus.close()
+    village.close()
+
+
+def test_settle_a_conflict_by_picking_a_head(pair):
+    village, _, record_id = pair
+    assert len(village.conflicts()) == 2
+    app = make_app(village)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("c")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConflictsScreen)
+        table = app.screen.query_one("#conflicts-list", DataTable)
+        assert table.row_count == 2
+        table.move_cursor(row=[c.field for c in app.screen.found].index("resident.phone"))
+        await pilot.pause()
+        cards = [text_of(card) for card in app.screen.query(".conflict-head")]
+        assert len(cards) == 2
+        assert "agent-V001" in "".join(cards) and "agent-BUS01" in "".join(cards)
+        assert "shown for now" in cards[0] and "shown for now" not in cards[1]
+        conflict = next(c for c in village.conflicts() if c.field == "resident.phone")
+        provisional, other = conflict.heads[0].value, conflict.heads[1].value
+        assert provisional in cards[0] and other in cards[1]
+        assert village.get(record_id).fields["resident.phone"] == provisional
+
+        await pilot.press("2")
+        await settle(pilot, app)
+        assert [c.field for c in village.conflicts()] == ["resident.address"]
+        assert table.row_count == 1
+        assert village.get(record_id).fields["resident.phone"] == other
+
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        fields = shown(app, "#record-fields")
+        assert other in fields and provisional not in fields
+        assert "1 conflicting field" in shown(app, "#record-alert")
+
+    drive(app, scenario)
+
+
+def test_settle_with_a_new_value_checked_by_the_store(pair):
+    village, bus, record_id = pair
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        assert "冲突" in shown(app, "#record-alert")
+        await pilot.press("c")  # from the record: its own conflicts first
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen)
+        table = screen.query_one("#conflicts-list", DataTable)
+        table.move_cursor(row=[c.field for c in screen.found].index("resident.phone"))
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, SettleValueModal)
+        app.screen.query_one("#settle-value", Input).value = "123"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "手机号" in str(app.screen.query_one("#form-error", Static).content)
+        app.screen.query_one("#settle-value", Input).value = "13911112222"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is screen
+        assert village.get(record_id).fields["resident.phone"] == "13911112222"
+        assert [c.field for c in village.conflicts()] == ["resident.address"]
+        await pilot.press("1")
+        await settle(pilot, app)
+        assert village.conflicts() == []
+        assert "没有待处理的冲突" in shown(app, "#conflicts-count")
+        assert not screen.check_action("pick", (1,))
+        exchange(village, bus)  # the settlement closes the conflict at the other station too
+        assert bus.conflicts() == []
+        assert bus.get(record_id).fields["resident.phone"] == "13911112222"
+
+    drive(app, scenario)

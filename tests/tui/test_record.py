@@ -1,0 +1,223 @@
+"""The record screen: fields in words, history, and what an agent does with a case —
+change its status, log a contact, take its one rating, close a poor rating's follow-up."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import DataTable, Input, OptionList, RadioSet, Static
+
+from station.tui.screens import make_record
+from station.tui.screens.rating_modal import RatingModal
+from station.tui.screens.record import RecordScreen
+from station.tui.screens.status_modal import StatusModal
+from tests.tui.conftest import drive, make_app, settle
+
+PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
+          "applicant.phone": "13089245659", "applicant.address": "青石村八组 1 号"}
+
+
+def text_of(widget: Any, width: int = 120) -> str:
+    """What a Static shows, as plain text (it may hold a rich Table)."""
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def shown(app: Any, selector: str) -> str:
+    return text_of(app.screen.query_one(selector, Static))
+
+
+async def choose(pilot: Any, app: Any, status: str) -> None:
+    """In the status modal, highlight ``status`` and press Enter."""
+    moves = app.screen.query_one("#status-moves", OptionList)
+    moves.highlighted = next(i for i in range(moves.option_count)
+                             if moves.get_option_at_index(i).id == status)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def station_case(village: Any) -> str:
+    """A case the station decides itself (SB-002), every material in: it may complete it."""
+    record = village.create("application", {
+        "matter": "SB-002", **PERSON, "authorisation.relationship": "self",
+        "materials.received": ["M01", "M02"]})
+    return record.id
+
+
+def test_change_its_status_from_the_list(village):
+    summary = next(s for s in village.list(kind="application")
+                   if s.status == "received"
+                   and village.catalogue.get(s.matter).decided_at == "centre")
+    app = make_app(village)
+
+    async def scenario(pilot):
+        await pilot.press("a")
+        await settle(pilot, app)
+        table = app.screen.query_one(DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index(summary.id))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        assert "received" in shown(app, "#record-title")
+        assert "History (1)" in shown(app, "#record-history-title")
+
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, StatusModal)
+        labels = [str(app.screen.query_one(OptionList).get_option_at_index(i).prompt)
+                  for i in range(app.screen.query_one(OptionList).option_count)]
+        assert "draft" not in labels and "received" not in labels  # only moves from here
+        await choose(pilot, app, "submitted")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        assert village.get(summary.id).status["to"] == "submitted"
+        assert "submitted" in shown(app, "#record-title")
+        history = shown(app, "#record-history")
+        assert "Status → submitted" in history and village.device in history
+        assert "李春梅" in history
+
+        # the centre decides this matter: completing it here is refused with the reason
+        await pilot.press("s")
+        await pilot.pause()
+        await choose(pilot, app, "completed")
+        assert isinstance(app.screen, StatusModal)
+        assert "town centre decides" in shown(app, "#form-error")
+        assert village.get(summary.id).status["to"] == "submitted"
+
+        # voiding asks for a reason, and refuses without one
+        await choose(pilot, app, "voided")
+        assert app.focused is app.screen.query_one("#status-reason", Input)
+        assert "Say why" in shown(app, "#form-error")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "voiding needs a reason" in shown(app, "#form-error")
+        app.screen.query_one("#status-reason", Input).value = "entered twice"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        status = village.get(summary.id).status
+        assert status["to"] == "voided" and status["reason"] == "entered twice"
+        assert "voided" in shown(app, "#record-title")
+        assert not app.screen.check_action("status", ())  # nothing moves a voided record
+
+    drive(app, scenario)
+
+
+def test_zh_record_shows_words_and_materials(village):
+    summary = next(s for s in village.list(kind="application")
+                   if s.status == "awaiting_materials")
+    record = village.get(summary.id)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(summary.id))
+        await settle(pilot, app)
+        fields = shown(app, "#record-fields")
+        matter = village.catalogue.get(record.fields["matter"])
+        assert matter.name_zh in fields and "申请人姓名" in fields
+        assert "未收" in fields and "容缺承诺" in fields
+        assert "容缺待补" in shown(app, "#record-title")
+        assert "修改历史" in shown(app, "#record-history-title")
+
+    drive(app, scenario, size=(80, 24))
+
+
+def test_contact_rating_and_followup(village):
+    record_id = station_case(village)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        screen = app.screen
+        assert not screen.check_action("rate", ())  # not finished: no rating offered
+        assert not screen.check_action("followup", ())
+
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.query_one("#contact-note", Input).value = "phoned about the photo"
+        await pilot.press("enter", *"ok", "enter")
+        await settle(pilot, app)
+        (contact,) = village.get(record_id).fields["contacts"]
+        assert contact["entry"]["via"] == "phone"
+        assert contact["entry"]["outcome"] == "ok"
+        assert "phoned about the photo" in shown(app, "#record-fields")
+
+        await pilot.press("s")
+        await pilot.pause()
+        await choose(pilot, app, "completed")
+        await settle(pilot, app)
+        assert village.get(record_id).status["to"] == "completed"
+        assert screen.check_action("rate", ())
+
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one(RadioSet)
+        await pilot.press("down", "down", "enter", "tab")
+        app.screen.query_one("#rating-comment", Input).value = "too slow"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        saved = village.get(record_id)
+        assert saved.fields["rating"]["grade"] == "poor"
+        assert saved.fields["followup"]["state"] == "open"
+        assert not screen.check_action("rate", ())  # 一次一评: no second rating offered
+        assert screen.check_action("followup", ())
+        assert "poor: too slow (2026-11-23)" in shown(app, "#record-fields")
+
+        # and if a second rating is tried anyway, the store's sentence says why not
+        app.push_screen(RatingModal(saved))
+        await pilot.pause()
+        await pilot.press("enter", "ctrl+s")
+        await pilot.pause()
+        assert "already rated" in shown(app, "#form-error")
+        await pilot.press("escape")
+        await pilot.pause()
+
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("enter")  # a follow-up is closed only with a note
+        await pilot.pause()
+        assert "follow-up note" in shown(app, "#form-error").lower()
+        app.screen.query_one("#followup-note", Input).value = "visited and apologised"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        followup = village.get(record_id).fields["followup"]
+        assert followup == {"state": "closed", "note": "visited and apologised"}
+        assert not screen.check_action("followup", ())
+
+    drive(app, scenario)
+
+
+def test_edit_a_promised_date_needs_a_reason(village):
+    record_id = station_case(village)
+    before = village.get(record_id).fields["promised_date"]
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+        from textual.widgets import Select
+
+        app.screen.query_one("#edit-field", Select).value = "promised_date"
+        await pilot.pause()
+        value = app.screen.query_one("#edit-value", Input)
+        assert value.value == before
+        value.value = "2026-12-30"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "needs a reason" in shown(app, "#form-error")
+        app.screen.query_one("#edit-reason", Input).value = "the office is closed that week"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        record = village.get(record_id)
+        assert record.fields["promised_date"] == "2026-12-30"
+        assert "the office is closed that week" in record.fields["notes"][-1]["entry"]
+        assert "Promised completion" in shown(app, "#record-history")
+
+    drive(app, scenario)

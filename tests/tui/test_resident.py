@@ -1,0 +1,52 @@
+"""A resident's page: every record with one ID number, one key from any of them."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from station.tui.screens import make_record
+from station.tui.screens.record import RecordScreen
+from station.tui.screens.resident import ResidentScreen
+from tests.tui.conftest import drive, make_app, settle
+from tests.tui.test_record import PERSON, shown, station_case
+
+
+def test_resident_page_lists_an_application_and_a_visit(village):
+    application = station_case(village)
+    visit = village.create("visit", {
+        "resident.name": "陈丽", "resident.id_number": PERSON["applicant.id_number"].lower(),
+        "reason": "elderly", "services": ["consultation"]}).id
+    someone_else = next(s.id for s in village.list(kind="application") if s.id != application)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(application))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ResidentScreen)
+        assert "陈丽" in shown(app, "#resident-name")
+        table = app.screen.query_one(DataTable)
+        ids = [row.value for row in table.rows]
+        assert application in ids and visit in ids and someone_else not in ids
+        assert ids.index(visit) < ids.index(application)  # newest first
+        assert "consultation" in "".join(str(c) for c in table.get_row(visit))
+
+        table.move_cursor(row=table.get_row_index(visit))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen) and app.screen.record_id == visit
+        assert "visit" in shown(app, "#record-title")
+        await pilot.press("escape")
+        await settle(pilot, app)
+
+        # Enter on the record the page was opened from goes back to it, not deeper
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(application))
+        depth = len(app.screen_stack)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen) and app.screen.record_id == application
+        assert len(app.screen_stack) == depth - 1
+
+    drive(app, scenario, size=(80, 24))
