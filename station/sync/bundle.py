@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from station.domain.errors import StationError
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import PUSH_MAGIC, SyncReport
@@ -42,13 +43,30 @@ class UploadResult:
     no_reply: Refused | None = None  # why no downlink could be fetched (e.g. keys revoked)
 
 
+class BundleUnwritable(StationError):
+    code = "sync.bundle_unwritable"
+    zh = "无法写入数据包 {path}：{detail}（U 盘是否已满、只读或已拔出？）"
+    en = "Cannot write the bundle {path}: {detail} (is the USB stick full, read-only or gone?)"
+
+
+class BundleMissing(StationError):
+    code = "sync.bundle_missing"
+    zh = "找不到数据包 {path}"
+    en = "There is no bundle at {path}"
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
+    """The file appears whole or not at all (a pulled-out USB stick leaves no half file)."""
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BundleUnwritable(path=str(path), detail=exc.strerror or str(exc)) from None
 
 
 def export_bundle(sync: SyncState, path: Path) -> int:
@@ -129,5 +147,7 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
+    except FileNotFoundError:
+        raise BundleMissing(path=str(path)) from None
     except OSError as exc:
         raise BundleDamaged(path=str(path), detail=exc.strerror or str(exc)) from None

@@ -11,6 +11,7 @@ warned (its clock never stops sync: requests are timed in centre time).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -112,7 +113,7 @@ class BatchSizer:
 
 def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
          progress: ProgressFn | None = None, sizer: BatchSizer | None = None,
-         in_flight: int = IN_FLIGHT) -> SyncReport:
+         in_flight: int = IN_FLIGHT, stop: threading.Event | None = None) -> SyncReport:
     """Send the outbox batch by batch; each batch is acknowledged on its own (G4): what the
     centre stored or already had leaves the outbox, what it refused is quarantined with the
     reason, and the queue moves on. Up to ``in_flight`` batches travel at once, so the
@@ -124,7 +125,7 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
     pending: deque[tuple[Future[Any], list[OutboxItem], int, float]] = deque()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
         while True:
-            while len(pending) < in_flight:
+            while len(pending) < in_flight and not (stop and stop.is_set()):
                 items = sync.outbox(limit=5000, max_bytes=sizer.size, after=position)
                 if not items:
                     break
@@ -162,8 +163,8 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
 
 def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
          station: Station | None = None, progress: ProgressFn | None = None,
-         sizer: BatchSizer | None = None,
-         limit: int | None = None) -> list[Downlink | BatchHeader]:
+         sizer: BatchSizer | None = None, limit: int | None = None,
+         stop: threading.Event | None = None) -> list[Downlink | BatchHeader]:
     """Everything after the cursor: merged now if ``station`` is unlocked, else kept sealed
     in the inbox. The cursor moves only once a batch is durable. While one batch is being
     merged the next is already on its way (the centre names where it ends). Batch sizes
@@ -189,7 +190,7 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
             sizer.record(len(blob), seconds)
             head = read_batch_header(blob)
             nxt = None
-            if not head.complete and head.upto > after:
+            if not head.complete and head.upto > after and not (stop and stop.is_set()):
                 nxt = pool.submit(fetch, head.upto, size_now())  # prefetch while merging
             if station is not None:
                 batch: Downlink | BatchHeader = station.apply_downlink(blob)
@@ -216,13 +217,16 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
 
 
 def sync_once(sync: SyncState, link: CentreClient, *, station: Station | None = None,
-              progress: ProgressFn | None = None) -> SyncReport:
-    """Push, then pull. With ``station`` None (unattended, locked) pulls go to the inbox."""
+              progress: ProgressFn | None = None,
+              stop: threading.Event | None = None) -> SyncReport:
+    """Push, then pull. With ``station`` None (unattended, locked) pulls go to the inbox.
+    Setting ``stop`` ends it after the batch under way (each batch is durable on its own)."""
     report, start = SyncReport(), time.monotonic()
     if station is not None:
         station.drain_inbox()  # anything pulled while locked merges first
-    push(sync, link, report, progress=progress)
-    pull(sync, link, report, station=station, progress=progress)
+    push(sync, link, report, progress=progress, stop=stop)
+    if not (stop and stop.is_set()):
+        pull(sync, link, report, station=station, progress=progress, stop=stop)
     report.took_s = time.monotonic() - start
     report.clock_offset_ms = link.offset_ms
     sync.note_clock(link.offset_ms)

@@ -1,0 +1,660 @@
+"""Sync: push and pull now, with a progress bar and a log; USB bundles; is the centre there?
+
+Everything that talks to the centre or the disk runs in a thread worker on a connection of
+its own (``Station.clone``), never the screen's: a pull applies in small transactions while
+the agent keeps typing elsewhere. Workers report back with messages (``post_message`` is
+thread-safe), so the screen updates only on the UI thread. A refused or unreachable centre,
+a damaged bundle or a full USB stick is a sentence in the log, in the app's language; the
+work stays in the outbox for the next try.
+
+One sync at a time per station in this process (a lock, not only the worker group): a thread
+cannot be cancelled, so leaving the screen during a sync and coming back must not start a
+second one beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, RichLog, Static
+
+from station.domain.errors import StationError
+from station.store.service import Station
+from station.sync.bundle import export_bundle, import_bundle, reply_path
+from station.sync.client import link_for
+from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, sync_once
+from station.sync.errors import SyncError
+from station.sync.transport import CentreClient, patient
+from station.tui.screens.base import StationScreen
+from station.tui.text import UI, Pair
+
+TEXT: dict[str, Pair] = {
+    "sync_now": ("立即同步", "Sync now"),
+    "export": ("导出数据包", "Export bundle"),
+    "import": ("导入回传包", "Import bundle"),
+    "probe": ("检测连接", "Check link"),
+    "export_to": ("导出到", "Export to"),
+    "import_from": ("导入自", "Import from"),
+    "centre": ("镇中心", "Centre"),
+    "checking": ("正在检测连接……", "checking the link…"),
+    "reachable": ("已连通（{ms} 毫秒）", "reachable ({ms} ms)"),
+    "unreachable": ("连不上：{why}", "unreachable: {why}"),
+    "other_keys": ("该地址上的镇中心密钥指纹 {got} 与本站登记时的 {pinned} 不符：可能不是本镇中心",
+                   "the centre at this address has key fingerprint {got}, not the {pinned} "
+                   "this station enrolled with: it may not be your town centre"),
+    "no_centre": ("本站尚未登记到镇中心", "This station is not enrolled with a town centre"),
+    "no_link": ("镇中心：尚未登记，无从检测连接", "Centre: none yet, nothing to check"),
+    "not_enrolled": ("本站尚未登记到镇中心，还不能同步或导出数据包。请向镇中心工作人员索取登记码，"
+                     "然后运行 station enroll 登记码",
+                     "This station is not enrolled with a town centre, so it cannot sync or "
+                     "export bundles yet. Ask the centre's staff for an enrollment code, then "
+                     "run: station enroll CODE"),
+    "demo_centre": ("镇中心在 {url}", "A centre is running at {url}"),
+    "state": ("未发送 {unsent} 条 · 被拒待处理 {refused} 条 · 上次同步 {last}",
+              "Not sent: {unsent} · refused, held back: {refused} · last sync: {last}"),
+    "unsent": ("未发送 {n} 条", "Not sent: {n}"),
+    "never": ("从未", "never"),
+    "held": ("被镇中心拒收、已隔离的变更 {id}：{why}",
+             "Held back (the centre refused it) {id}: {why}"),
+    "start": ("开始同步：{url}，待发送 {n} 条", "Syncing with {url}: {n} changes to send"),
+    "pushed": ("已发送 {done}/{total} 条（{size}）", "Sent {done}/{total} ({size})"),
+    "pulled": ("已接收 {done} 条（{size}）", "Received {done} ({size})"),
+    "phase_push": ("发送", "Sending"),
+    "phase_pull": ("接收", "Receiving"),
+    "eta": ("剩余约 {s}", "about {s} left"),
+    "rate": ("{r:.0f} 条/秒", "{r:.0f}/s"),
+    "done": ("同步完成：{summary}", "Sync done: {summary}"),
+    "refused": ("被拒 {id}：{why}", "Refused {id}: {why}"),
+    "clock": ("本机时钟与镇中心相差 {m:+.0f} 分钟，请校准时间（同步不受影响）",
+              "This computer's clock is {m:+.0f} min off the centre's: please set it "
+              "(sync is not affected)"),
+    "conflicts": ("有 {n} 处新的冲突：回到首页按 c 处理",
+                  "{n} new conflicts: press c on the dashboard to settle them"),
+    "catalogue": ("事项目录已更新到 {v}", "The matter catalogue is now version {v}"),
+    "failed": ("同步没有完成：{why}", "The sync did not finish: {why}"),
+    "kept": ("未发送的工作都还在，联网后再同步即可", "Nothing is lost: unsent work stays "
+             "until the next sync"),
+    "busy": ("正在同步或处理数据包，请稍候", "A sync or bundle is already running: please wait"),
+    "no_path": ("请先填写文件路径", "Type a file path first"),
+    "exported": ("已导出 {n} 条变更到 {path}。带到联网的电脑上运行 station bundle upload {path}，"
+                 "再把生成的 {reply} 带回来导入",
+                 "Exported {n} changes to {path}. On a connected computer run "
+                 "`station bundle upload {path}`, then bring back {reply} and import it"),
+    "no_file": ("没有找到文件 {path}：请检查路径，或先插好 U 盘",
+                "There is no file {path}: check the path, or plug in the USB stick"),
+    "imported": ("已导入回传包：{summary}", "Imported the bundle: {summary}"),
+    "cannot_write": ("无法写入 {path}：{why}", "Cannot write {path}: {why}"),
+    "internal": ("内部错误：{e}", "Internal error: {e}"),
+}
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _station_lock(home: Path) -> threading.Lock:
+    """One sync or bundle job at a time per station home, across screens."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(home.resolve()), threading.Lock())
+
+
+CLOSING = set("，。、；：？！）」』》,.;:?!)%")  # never at the start of a line
+OPENING = set("（「『《(")  # never at the end of one
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _tokens(s: str) -> list[tuple[int, int]]:
+    """Spans a line may break between: runs of spaces, words of narrow characters, single
+    wide (CJK) characters — with closing punctuation kept on the token before it and
+    opening punctuation on the token after it."""
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(s)
+    while i < n:
+        j = i + 1
+        if s[i].isspace():
+            while j < n and s[j].isspace():
+                j += 1
+        elif not _wide(s[i]) and s[i] not in OPENING:
+            while j < n and not s[j].isspace() and not _wide(s[j]) and s[j] not in OPENING:
+                j += 1
+        while j < n and s[j] in CLOSING:
+            j += 1
+        if spans and s[spans[-1][0]:spans[-1][1]] in OPENING:
+            spans[-1] = (spans[-1][0], j)
+        else:
+            spans.append((i, j))
+        i = j
+    return spans
+
+
+def wrap(text: Text, width: int) -> list[Text]:
+    """Lines of at most ``width`` cells, broken at spaces or between CJK characters (Rich
+    alone breaks only at spaces, so a Chinese sentence would move whole to the next line)."""
+    s, width = text.plain, max(1, width)
+    cuts: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for a, b in _tokens(s):
+        piece = s[a:b]
+        w = cell_len(piece)
+        if piece.isspace():
+            if used == 0:
+                start = b  # no line starts with spaces
+            elif used + w > width:
+                cuts.append((start, a))
+                start, used = b, 0
+            else:
+                used += w
+            continue
+        if used and used + w > width:
+            cuts.append((start, a))
+            start, used = a, 0
+        while w > width:  # a word longer than a line is folded
+            k, cw = a, 0
+            while k < b and cw + cell_len(s[k]) <= width:
+                cw += cell_len(s[k])
+                k += 1
+            k = max(k, a + 1)
+            cuts.append((start, k))
+            start = a = k
+            w = cell_len(s[a:b])
+        used += w
+    cuts.append((start, len(s)))
+    lines = []
+    for a, b in cuts:
+        line = text[a:b]
+        line.rstrip()
+        lines.append(line)
+    return lines
+
+
+class Wrapped:
+    """A log line wrapped by ``wrap`` at whatever width the log has when it is drawn."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(self.text.plain[a:b]) for a, b in _tokens(self.text.plain)),
+                      default=1)
+        return Measurement(min(longest, options.max_width), cell_len(self.text.plain))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in wrap(self.text, options.max_width):
+            line.end = "\n"
+            line.no_wrap = True
+            yield line
+
+
+def size_text(n: int) -> str:
+    """Bytes as a person reads them."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def seconds_text(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
+
+
+class ScreenActions(Provider):
+    """The calling screen's own actions in the command palette (``PALETTE``: label, help and
+    action name), in the app's language: everything the keys do is also findable by name."""
+
+    def _actions(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        screen = self.screen
+        base = cast(StationScreen[Any], screen)
+        return [(base.t(label), base.t(help_text), getattr(screen, f"action_{action}"))
+                for label, help_text, action in getattr(screen, "PALETTE", ())]
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._actions():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._actions():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class Busy(StationError):
+    code = "tui.sync.busy"
+    zh, en = TEXT["busy"]
+
+
+class CannotWrite(StationError):
+    code = "tui.sync.cannot_write"
+    zh, en = TEXT["cannot_write"]
+
+
+class SyncScreen(StationScreen[None]):
+    """Sync now, bundles, and how the link to the centre stands."""
+
+    CSS_PATH = "sync.tcss"
+    AUTO_FOCUS = "#sync-log"
+    COMMANDS: ClassVar[set[Any]] = {ScreenActions}
+    PALETTE: ClassVar[list[tuple[Pair, Pair, str]]] = [
+        (TEXT["sync_now"], ("发送本站的变更并接收镇中心的新数据", "Push this station's work, pull "
+                            "what is new"), "sync_now"),
+        (TEXT["export"], ("把未发送的变更写入文件，用 U 盘带到镇上",
+                          "Write unsent work to a file for a USB stick"), "export"),
+        (TEXT["import"], ("合并从镇上带回的回传包", "Merge a reply bundle carried back"),
+         "import_bundle"),
+        (TEXT["probe"], ("镇中心是否连得上", "Is the centre reachable?"), "probe"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sync_now", "Sync now", id="sync-now", tooltip="Push and pull now"),
+        Binding("e", "export", "Export", id="bundle-export",
+                tooltip="Write the unsent work to a file for a USB stick"),
+        Binding("i", "import_bundle", "Import", id="bundle-import",
+                tooltip="Merge a reply bundle carried back from town"),
+        Binding("t", "probe", "Check link", id="probe", tooltip="Is the centre reachable?"),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+    BINDING_ZH: ClassVar[dict[str, str]] = {
+        "sync-now": "立即同步", "bundle-export": "导出", "bundle-import": "导入",
+        "probe": "检测连接", "back": "返回"}
+
+    class Started(Message):
+        def __init__(self, url: str, unsent: int) -> None:
+            super().__init__()
+            self.url, self.unsent = url, unsent
+
+    class Progressed(Message):
+        def __init__(self, progress: Progress) -> None:
+            super().__init__()
+            self.progress = progress
+
+    class Finished(Message):
+        """A sync or a bundle import ended; ``report`` says what it did."""
+
+        def __init__(self, report: SyncReport, what: str) -> None:
+            super().__init__()
+            self.report, self.what = report, what
+
+    class Exported(Message):
+        def __init__(self, count: int, path: Path) -> None:
+            super().__init__()
+            self.count, self.path = count, path
+
+    class Failed(Message):
+        def __init__(self, error: StationError | Exception, what: str) -> None:
+            super().__init__()
+            self.error, self.what = error, what
+
+    class Probed(Message):
+        def __init__(self, url: str | None, ms: float | None, error: StationError | None,
+                     offset_ms: int = 0, fingerprint: str | None = None) -> None:
+            super().__init__()
+            self.url, self.ms, self.error = url, ms, error
+            self.offset_ms, self.fingerprint = offset_ms, fingerprint
+
+    class State(Message):
+        def __init__(self, enrolled: bool, url: str | None, pinned: str | None, unsent: int,
+                     held: list[tuple[str, dict[str, Any]]], last: str | None) -> None:
+            super().__init__()
+            self.enrolled, self.url, self.pinned = enrolled, url, pinned
+            self.unsent, self.held, self.last = unsent, held, last
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False
+        self.history: list[str] = []  # the log's lines as plain text (tests, copying)
+        self.pinned: str | None = None
+        self._shown_held = False
+        self._stop = threading.Event()  # leaving the screen ends a sync after its batch
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="sync-body"):
+            yield Static(self.t(TEXT["checking"]), id="sync-centre")
+            yield Static("", id="sync-state")
+            with Horizontal(id="sync-progress"):
+                yield ProgressBar(total=None, show_eta=False, id="sync-bar")
+                yield Static("", id="sync-rate")
+            yield RichLog(id="sync-log", wrap=True, min_width=20, max_lines=2000)
+            with Horizontal(classes="sync-path"):
+                yield Label(self.t(TEXT["export_to"]), classes="sync-path-label")
+                yield Input(id="sync-export", compact=True)
+            with Horizontal(classes="sync-path"):
+                yield Label(self.t(TEXT["import_from"]), classes="sync-path-label")
+                yield Input(id="sync-import", compact=True)
+            with Horizontal(id="sync-buttons"):
+                yield Button(self.t(TEXT["sync_now"]), id="sync-now", variant="primary",
+                             compact=True)
+                yield Button(self.t(TEXT["export"]), id="bundle-export", compact=True)
+                yield Button(self.t(TEXT["import"]), id="bundle-import", compact=True)
+                yield Button(self.t(TEXT["probe"]), id="probe", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.t(UI["sync"])
+        stamp = self.station.now().strftime("%Y%m%d-%H%M")
+        export = self.station.home / "bundles" / f"{self.station.station_id}-{stamp}.stb"
+        self.query_one("#sync-export", Input).value = str(export)
+        self.query_one("#sync-import", Input).value = str(reply_path(export))
+        self.query_one("#sync-bar", ProgressBar).update(total=1, progress=0)
+        self.load_state()
+        self.probe()
+
+    # --- the log --------------------------------------------------------------------------
+
+    def say(self, text: str, style: str = "") -> None:
+        """One line in the log, with the time."""
+        line = Text(self.station.now().strftime("%H:%M:%S "), style="dim")  # station clock
+        line.append(text, style=style)
+        self.history.append(line.plain)
+        self.query_one("#sync-log", RichLog).write(Wrapped(line))
+
+    def say_error(self, error: StationError | Exception, what: str) -> None:
+        if isinstance(error, StationError):
+            why = error.message(self.lang)
+        else:  # a bug, not the agent's doing: still a sentence, never a traceback
+            self.log.error(repr(error))
+            why = self.t(TEXT["internal"]).format(e=f"{type(error).__name__}: {error}")
+        if what == "sync" and not isinstance(error, Busy):
+            self.say(self.t(TEXT["failed"]).format(why=why), "bold red")
+            if isinstance(error, SyncError):  # the centre, not this station, stood in the way
+                self.say(self.t(TEXT["kept"]))
+        else:
+            self.say(why, "bold red")
+
+    # --- actions --------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one("#sync-log", RichLog).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_sync_now(self) -> None:
+        if self._claim():
+            self.query_one("#sync-bar", ProgressBar).update(total=None, progress=0)
+            self.query_one("#sync-rate", Static).update("")
+            self.run_sync()
+
+    def action_export(self) -> None:
+        path = self._path("#sync-export")
+        if path is not None and self._claim():
+            self.run_export(path)
+
+    def action_import_bundle(self) -> None:
+        path = self._path("#sync-import")
+        if path is not None and not path.is_file():
+            self.say(self.t(TEXT["no_file"]).format(path=path), "bold red")
+            return
+        if path is not None and self._claim():
+            self.run_import(path)
+
+    def action_probe(self) -> None:
+        self.query_one("#sync-centre", Static).update(self.t(TEXT["checking"]))
+        self.probe()
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        actions = {"sync-now": self.action_sync_now, "bundle-export": self.action_export,
+                   "bundle-import": self.action_import_bundle, "probe": self.action_probe}
+        if event.button.id in actions:
+            actions[event.button.id]()
+
+    @on(Input.Submitted, "#sync-export")
+    def export_submitted(self) -> None:
+        self.action_export()
+
+    @on(Input.Submitted, "#sync-import")
+    def import_submitted(self) -> None:
+        self.action_import_bundle()
+
+    def _path(self, selector: str) -> Path | None:
+        text = self.query_one(selector, Input).value.strip()
+        if not text:
+            self.say(self.t(TEXT["no_path"]), "bold red")
+            self.query_one(selector, Input).focus()
+            return None
+        return Path(text).expanduser()
+
+    def _claim(self) -> bool:
+        if self.busy:
+            self.say(self.t(TEXT["busy"]), "yellow")
+            return False
+        self.busy = True
+        for button in self.query(Button):
+            if button.id != "probe":
+                button.disabled = True
+        return True
+
+    def _release(self) -> None:
+        self.busy = False
+        for button in self.query(Button):
+            button.disabled = False
+
+    # --- workers (threads, each on a connection of its own) --------------------------------
+
+    def _job(self, what: str, body: Any) -> None:
+        """Run ``body(clone)`` holding the station's lock; report failure as a message."""
+        lock = _station_lock(self.station.home)
+        if not lock.acquire(blocking=False):
+            self.post_message(self.Failed(Busy(), what))
+            return
+        clone: Station | None = None
+        try:
+            clone = self.station.clone()
+            body(clone)
+        except StationError as exc:
+            self.post_message(self.Failed(exc, what))
+        except OSError as exc:
+            self.post_message(self.Failed(CannotWrite(path=getattr(exc, "filename", "") or "?",
+                                                      why=exc.strerror or str(exc)), what))
+        except Exception as exc:  # shown as a sentence in the log
+            self.post_message(self.Failed(exc, what))
+        finally:
+            if clone is not None:
+                clone.close()
+            lock.release()
+
+    def _refresh_reader(self) -> None:
+        """The app's reader connection caches reference data a pull may have changed."""
+        with self.reading() as reader:
+            reader.refresh()
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False,
+          description="sync with the centre")
+    def run_sync(self) -> None:
+        def body(clone: Station) -> None:
+            with link_for(clone.sync) as link:
+                self.post_message(self.Started(link.url, clone.sync.unsent()))
+                report = sync_once(clone.sync, link, station=clone, stop=self._stop,
+                                   progress=lambda p: self.post_message(self.Progressed(p)))
+            self._refresh_reader()
+            self.post_message(self.Finished(report, "sync"))
+
+        self._job("sync", body)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False,
+          description="export a bundle")
+    def run_export(self, path: Path) -> None:
+        def body(clone: Station) -> None:
+            if path.parent == clone.home / "bundles":
+                path.parent.mkdir(exist_ok=True)  # only our own folder is made for them
+            count = export_bundle(clone.sync, path)
+            self.post_message(self.Exported(count, path))
+
+        self._job("export", body)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False,
+          description="import a bundle")
+    def run_import(self, path: Path) -> None:
+        def body(clone: Station) -> None:
+            report = import_bundle(clone.sync, path, station=clone)
+            self._refresh_reader()
+            self.post_message(self.Finished(report, "import"))
+
+        self._job("import", body)
+
+    @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
+    def load_state(self) -> None:
+        with self.reading() as reader:
+            sync = reader.sync
+            enrolled = sync.enrolled()
+            pin = sync.centre() if enrolled else None
+            last, _ = sync.last_sync()
+            state = self.State(enrolled, pin.url if pin else self.sapp.centre_url,
+                               pin.fingerprint if pin else None, sync.unsent(),
+                               sync.quarantined(), last)
+        self.post_message(state)
+
+    @work(thread=True, exclusive=True, group="sync-probe", exit_on_error=False)
+    def probe(self) -> None:
+        """A cheap GET /v1/health: is the centre there, how far, and is it ours?"""
+        with self.reading() as reader:
+            pin = reader.sync.centre() if reader.sync.enrolled() else None
+        url = pin.url if pin else self.sapp.centre_url
+        if url is None:
+            self.post_message(self.Probed(None, None, None))
+            return
+        began = time.monotonic()
+        try:
+            with CentreClient(url, retry=patient(attempts=1, within_s=5)) as client:
+                health = client.request("GET", "/v1/health", signed=False).json()
+                offset = client.offset_ms
+        except StationError as exc:
+            self.post_message(self.Probed(url, None, exc))
+            return
+        except Exception as exc:  # a reply that is not the centre's
+            self.post_message(self.Probed(url, None, StationError(detail=str(exc))))
+            return
+        ms = (time.monotonic() - began) * 1000
+        self.post_message(self.Probed(url, ms, None, offset, health.get("fingerprint")))
+
+    # --- what the workers report -------------------------------------------------------------
+
+    def on_sync_screen_state(self, message: State) -> None:
+        self.pinned = message.pinned
+        if not message.enrolled:
+            text = self.t(TEXT["no_centre"]) + " · " + self.t(TEXT["unsent"]).format(
+                n=message.unsent)
+            if message.url:
+                text += " · " + self.t(TEXT["demo_centre"]).format(url=message.url)
+            self.query_one("#sync-state", Static).update(text)
+            if not self._shown_held:
+                self.say(self.t(TEXT["not_enrolled"]), "yellow")
+            self._shown_held = True
+            return
+        last = self.t(TEXT["never"])
+        if message.last:
+            when = dt.datetime.fromisoformat(message.last).astimezone()
+            last = when.strftime("%Y-%m-%d %H:%M")
+        self.query_one("#sync-state", Static).update(self.t(TEXT["state"]).format(
+            unsent=message.unsent, refused=len(message.held), last=last))
+        if not self._shown_held:
+            for changeset, reason in message.held:
+                why = reason.get("zh" if self.lang == "zh" else "en") or reason.get("code", "?")
+                self.say(self.t(TEXT["held"]).format(id=changeset[:13], why=why), "yellow")
+        self._shown_held = True
+
+    def on_sync_screen_probed(self, message: Probed) -> None:
+        line = self.query_one("#sync-centre", Static)
+        if message.url is None:
+            line.update(self.t(TEXT["no_link"]))
+            return
+        head = f"{self.t(TEXT['centre'])} {message.url} · "
+        if message.error is not None:
+            line.update(Text(head) + Text(self.t(TEXT["unreachable"]).format(
+                why=message.error.message(self.lang)), style="red"))
+            return
+        text = Text(head) + Text(self.t(TEXT["reachable"]).format(ms=f"{message.ms:.0f}"),
+                                 style="green")
+        if self.pinned and message.fingerprint and message.fingerprint != self.pinned:
+            text += Text(" · " + self.t(TEXT["other_keys"]).format(
+                got=message.fingerprint, pinned=self.pinned), style="bold red")
+        if abs(message.offset_ms) > CLOCK_WARN_MS:
+            text += Text(" · " + self.t(TEXT["clock"]).format(m=message.offset_ms / 60000),
+                         style="yellow")
+        line.update(text)
+
+    def on_sync_screen_started(self, message: Started) -> None:
+        self.say(self.t(TEXT["start"]).format(url=message.url, n=message.unsent), "bold")
+        if message.unsent:
+            self.query_one("#sync-bar", ProgressBar).update(total=message.unsent, progress=0)
+
+    def on_sync_screen_progressed(self, message: Progressed) -> None:
+        p = message.progress
+        bar = self.query_one("#sync-bar", ProgressBar)
+        parts = [self.t(TEXT["phase_push" if p.phase == "push" else "phase_pull"]),
+                 f"{p.changesets}" + (f"/{p.total}" if p.total is not None else ""),
+                 size_text(p.bytes), self.t(TEXT["rate"]).format(r=p.rate)]
+        if p.eta_s is not None:
+            parts.append(self.t(TEXT["eta"]).format(s=seconds_text(p.eta_s)))
+        self.query_one("#sync-rate", Static).update(" · ".join(parts))
+        if p.phase == "push":
+            bar.update(total=p.total, progress=p.changesets)
+            self.say(self.t(TEXT["pushed"]).format(done=p.changesets, total=p.total,
+                                                   size=size_text(p.bytes)))
+        else:
+            bar.update(total=None)
+            self.say(self.t(TEXT["pulled"]).format(done=p.changesets, size=size_text(p.bytes)))
+
+    def on_sync_screen_finished(self, message: Finished) -> None:
+        report = message.report
+        self.station.refresh()  # a pull may have brought a new catalogue
+        self._release()
+        bar = self.query_one("#sync-bar", ProgressBar)
+        bar.update(total=1, progress=1)
+        summary = report.summary(self.lang)
+        key = "done" if message.what == "sync" else "imported"
+        self.say(self.t(TEXT[key]).format(summary=summary), "bold green")
+        for refusal in report.refused:
+            why = refusal.get("zh" if self.lang == "zh" else "en") or refusal.get("code", "?")
+            self.say(self.t(TEXT["refused"]).format(id=str(refusal.get("id", "?"))[:13],
+                                                    why=why), "yellow")
+        if report.conflicts:
+            self.say(self.t(TEXT["conflicts"]).format(n=report.conflicts), "yellow")
+        if report.catalogue:
+            self.say(self.t(TEXT["catalogue"]).format(v=report.catalogue))
+        if message.what == "sync" and report.clock_warning:
+            self.say(self.t(TEXT["clock"]).format(m=report.clock_offset_ms / 60000), "yellow")
+        self.load_state()
+        if message.what == "sync":
+            self.probe()
+
+    def on_sync_screen_exported(self, message: Exported) -> None:
+        self._release()
+        reply = reply_path(message.path)
+        self.say(self.t(TEXT["exported"]).format(n=message.count, path=message.path,
+                                                 reply=reply), "bold green")
+        self.query_one("#sync-import", Input).value = str(reply)
+        self.load_state()
+
+    def on_sync_screen_failed(self, message: Failed) -> None:
+        self._release()
+        bar = self.query_one("#sync-bar", ProgressBar)
+        if bar.total is None:  # stopped before it knew how much there was
+            bar.update(total=1, progress=0)
+        self.say_error(message.error, message.what)
+        self.load_state()
+        if message.what == "sync":
+            self.probe()

@@ -1,0 +1,162 @@
+"""The reports screen: a hand-built October whose figures are known, the month picker, and
+"—" for a rate with nothing to divide by. At 80×24, in English and Chinese."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from station.domain.followup import Month
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from station.tui.screens.reports import ROWS, ReportsScreen, bar, cell, percent
+from tests.conftest import PASSPHRASE, FakeNow
+from tests.tui.conftest import drive, make_app, settle
+
+SIZE = (80, 24)
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def person(n: int) -> dict[str, str]:
+    from station.domain.validate import id_check_char
+
+    first17 = f"41152519500101{n + 1:03d}"
+    return {"applicant.name": f"王{'一二三四五'[n]}", "applicant.id_number":
+            first17 + id_check_char(first17), "applicant.phone": f"1391234567{n}",
+            "applicant.address": "青石村三组"}
+
+
+@pytest.fixture
+def october(tmp_path):
+    """Four applications in October 2026, each with a known fate."""
+    clock = FakeNow(dt.datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    station, _ = Station.init(tmp_path / "V001", station_id="V001", name="青石村便民服务站",
+                              agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, now=clock)
+
+    def on(day: int) -> None:
+        clock.value = dt.datetime(2026, 10, day, 10, 0, tzinfo=TZ)
+
+    # A: done on the spot, on time, rated good
+    a = station.create("application", {"matter": "SB-002", **person(0),
+                                       "materials.received": ["M01", "M02"]})
+    station.change_status(a.id, "completed")
+    station.rate(a.id, "good")
+    # B: received the 13th, promised that day, done two days late, rated poor
+    on(13)
+    b = station.create("application", {"matter": "YB-001", **person(1),
+                                       "materials.received": ["M01", "M02"]})
+    on(15)
+    station.change_status(b.id, "completed")
+    station.rate(b.id, "poor", "跑了两趟")
+    # C and D: the centre decides them, promised for November: to contact in October
+    on(14)
+    every = ["M01", "M02", "M03", "M04"]
+    c = station.create("application", {"matter": "HJ-001", **person(2),
+                                       "materials.received": every})
+    on(20)
+    station.add_contact(c.id, "phone", "告知已报送镇中心")
+    station.create("application", {"matter": "HJ-001", **person(3),
+                                   "materials.received": every})
+    clock.value = dt.datetime(2026, 11, 23, 9, 30, tzinfo=TZ)
+    yield station
+    station.close()
+
+
+def figures_cells(screen: ReportsScreen) -> dict[str, str]:
+    table = screen.query_one("#reports-figures", DataTable)
+    return {metric: str(table.get_cell(metric, "value")) for metric, _ in ROWS}
+
+
+def test_october_shows_what_station_report_counts(october):
+    expected = october.report(Month(2026, 10))["all"]
+    by_matter = october.report(Month(2026, 10), by="matter")
+    assert (expected.received, expected.completed, expected.open_poor) == (4, 2, 1)
+    app = make_app(october)
+
+    async def scenario(pilot):
+        await pilot.press("p")  # the dashboard's key for reports
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen) and screen.month == Month(2026, 11)
+        await pilot.press("left")
+        await settle(pilot, app)
+        assert screen.month == Month(2026, 10)
+        assert "2026-10" in str(screen.query_one("#reports-title", Static).render())
+        shown = figures_cells(screen)
+        assert shown == {
+            "received": "4", "active": "4", "completed": "2",
+            "completion_rate": "50.0% (2/4)", "on_time_rate": "50.0% (1/2)",
+            "to_contact": "2", "contacted": "1", "contact_rate": "50.0% (1/2)",
+            "ratings": "2 (1/0/1)", "satisfaction_rate": "50.0% (1/2)",
+            "good_rate": "50.0% (1/2)", "open_poor": "1"}
+        # the same numbers as station.report, whatever the table's wording
+        for metric, parts in ROWS:
+            assert shown[metric] == cell(expected, metric, parts)
+        assert screen.figures == expected
+        charts = str(screen.query_one("#reports-charts", Static).render())
+        assert "50.0%" in charts and bar(0.5, 20).strip() in charts
+        matters = screen.query_one("#reports-matters", DataTable)
+        assert str(matters.get_cell("HJ-001", "received")) == \
+            str(by_matter["HJ-001"].received) == "2"
+        assert str(matters.get_cell("YB-001", "on_time_rate")) == "0.0%"
+        assert str(matters.get_cell("SB-002", "on_time_rate")) == "100.0%"
+        # the month picker from the command palette, by name
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Next month", "enter")
+        await settle(pilot, app)
+        assert app.screen is screen and screen.month == Month(2026, 11)
+        assert figures_cells(screen)["received"] == "0"
+
+    drive(app, scenario, size=SIZE)
+
+
+def test_a_rate_with_nothing_to_divide_by_is_a_dash(october):
+    app = make_app(october, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(ReportsScreen())
+        await settle(pilot, app)
+        screen = app.screen
+        # November: two cases still open, none completed, nobody rated
+        shown = figures_cells(screen)
+        assert shown["completion_rate"] == "0.0% (0/2)"
+        assert shown["on_time_rate"] == "—" and shown["satisfaction_rate"] == "—"
+        # August: nothing at all
+        for _ in range(3):
+            await pilot.press("left")
+        await settle(pilot, app)
+        assert screen.month == Month(2026, 8)
+        shown = figures_cells(screen)
+        for metric in ("completion_rate", "on_time_rate", "contact_rate",
+                       "satisfaction_rate", "good_rate"):
+            assert shown[metric] == "—", metric
+        assert shown["received"] == "0"
+        charts = str(screen.query_one("#reports-charts", Static).render())
+        assert "2026-08 各项比率" in charts and "—" in charts and "0.0%" not in charts
+        assert "本月没有可统计的办件" in str(
+            screen.query_one("#reports-matters", DataTable).get_cell("-empty", "matter"))
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert screen.month == Month(2026, 11)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ReportsScreen)
+
+    drive(app, scenario, size=SIZE)
+
+
+def test_percent_and_bar():
+    assert percent(None) == "—" and percent(0.0) == "0.0%" and percent(1) == "100.0%"
+    assert bar(None, 4) == "····" and bar(1.0, 4) == "████" and bar(0.0, 4) == "    "
+    assert bar(0.5, 3) == "█▌ "
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_snapshot(october, snap_compare, lang):
+    async def open_october(pilot):
+        await pilot.press("p", "left")
+        await settle(pilot, pilot.app)
+
+    assert snap_compare(make_app(october, lang=lang), terminal_size=SIZE,
+                        run_before=open_october)
