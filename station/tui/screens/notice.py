@@ -1,0 +1,257 @@
+"""The one-time notice (一次告知): everything still missing for an application, on one page.
+
+When a case is received with materials missing, the resident is told *once*, completely,
+what to bring and by when. This page lists the matter, the applicant, every missing
+material with its promised date, the promised completion date, the station and agent, the
+receipt number and today's date, in the app's language. It is plain text on purpose (no
+PDF): it prints from any computer, and ``notice_text`` gives the same page to the CLI.
+
+Saving it writes a UTF-8 .txt file (asked for with a path, by default
+``<home>/notices/<receipt>.txt``, readable by this user only). That file is personal data
+outside the vault: the save dialog says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from rich.cells import cell_len
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, Label, Static
+
+from station.domain.casework import missing_materials
+from station.domain.errors import StationError
+from station.store.projection import Record
+from station.store.service import Station
+from station.tui.screens.base import StationModal, StationScreen
+
+TEXT = {
+    "title": ("一次性告知书", "One-time notice of missing materials"),
+    "receipt": ("受理编号", "Receipt no."),
+    "date": ("日期", "Date"),
+    "matter": ("办理事项", "Matter"),
+    "department": ("办理部门", "Department"),
+    "applicant": ("申请人", "Applicant"),
+    "intro": ("您委托本站代办的上述事项，尚缺以下材料。本告知书一次性列明所缺的全部材料，"
+              "请在承诺日期前交到本站：",
+              "For the matter above, which this station handles on your behalf, the "
+              "materials below are still missing. This notice lists every missing material "
+              "at once; please bring them to the station by the promised dates:"),
+    "by": ("承诺补齐日期", "promised by"),
+    "essential": ("必要材料，收齐后方可受理", "essential: the case is received once it is in"),
+    "complete": ("所需材料已全部收齐。", "All the materials are in."),
+    "promised": ("承诺办结时限", "Promised completion"),
+    "promised_after": ("（暂定：必要材料收齐、正式受理后重新起算）",
+                       " (provisional: counted again once the essential materials are in "
+                       "and the case is received)"),
+    "station": ("便民服务站", "Service station"),
+    "agent": ("代办员", "Proxy agent"),
+    "keep": ("请妥善保管本告知书；如有疑问请与代办员联系。",
+             "Please keep this notice; ask the proxy agent if anything is unclear."),
+    "sub": ("一次告知", "One-time notice"),
+    "save_title": ("保存告知书（文本文件）", "Save the notice (text file)"),
+    "save_hint": ("文件为明文，含申请人姓名：打印后请妥善保管或删除。回车保存，Esc 取消。",
+                  "The file is plain text with the applicant's name: keep it safe or delete "
+                  "it after printing. Enter saves, Esc cancels."),
+    "saved": ("告知书已保存到 {path}", "Notice saved to {path}"),
+    "not_saved": ("没能保存：{e}", "Could not save: {e}"),
+    "is_dir": ("这是一个文件夹，请写上文件名", "That is a folder: add a file name"),
+    "none": ("（无）", "(none)"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    zh, en = TEXT[key]
+    return zh if lang == "zh" else en
+
+
+WIDTH = 72  # terminal cells (a Chinese character takes two): prints on A4 from Notepad
+_NO_LINE_START = set("，。、：；！？）》」』”’,.;:!?)")
+
+
+def wrap(text: str, *, indent: int = 0, width: int = WIDTH) -> list[str]:
+    """Lines of at most ``width`` cells. Chinese breaks between characters (never before
+    closing punctuation), other text between words; continuation lines are indented."""
+    lines: list[str] = []
+    line, size = "", 0
+    pad = " " * indent
+    tokens = re.findall(r"[\x00-\u2e7f]+?(?=\s|[^\x00-\u2e7f]|$)\s*|.", text)
+    for token in tokens:
+        wide = cell_len(token.rstrip())
+        if line and size + wide > width and token[0] not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line, size = pad, indent
+            token = token.lstrip()
+            wide = cell_len(token.rstrip())
+        line += token
+        size += cell_len(token)
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def notice_text(station: Station, record: Record, lang: str) -> str:
+    """The notice as plain text (the same on screen, in the file and from the CLI)."""
+    fields = record.fields
+    colon = "：" if lang == "zh" else ": "
+    code = fields.get("matter") or ""
+    matter = station.catalogue.get(code) if code in station.catalogue else None
+    lines = [_t("title", lang), "=" * cell_len(_t("title", lang)), ""]
+
+    def line(key: str, value: str) -> None:
+        lines.extend(wrap(f"{_t(key, lang)}{colon}{value or _t('none', lang)}", indent=2))
+
+    line("receipt", record.receipt or "")
+    line("date", station.today().isoformat())
+    line("matter", f"{code} {matter.name(lang)}" if matter else code)
+    if matter is not None:
+        line("department", matter.department(lang))
+    line("applicant", str(fields.get("applicant.name") or ""))
+    lines.append("")
+    received = set(fields.get("materials.received") or [])
+    essential, optional = missing_materials(matter, received) if matter else ([], [])
+    if essential or optional:
+        lines.extend(wrap(_t("intro", lang)))
+        for n, mcode in enumerate([*essential, *optional], start=1):
+            assert matter is not None
+            material = matter.material(mcode)
+            if material.essential:
+                when = _t("essential", lang)
+            else:
+                when = f"{_t('by', lang)}{colon}{fields.get(f'materials.due.{mcode}') or '—'}"
+            sep = "　" if lang == "zh" else " — "
+            lines.extend(wrap(f"  {n}. {material.name(lang)}{sep}{when}", indent=5))
+    else:
+        lines.append(_t("complete", lang))
+    lines.append("")
+    promised = str(fields.get("promised_date") or "")
+    lines.extend(wrap(f"{_t('promised', lang)}{colon}{promised or _t('none', lang)}"
+                      + (_t("promised_after", lang) if essential and promised else ""),
+                      indent=2))
+    lines.append("")
+    line("station", f"{station.station_name}（{station.station_id}）" if lang == "zh"
+         else f"{station.station_name} ({station.station_id})")
+    line("agent", str(fields.get("agent") or station.agent))
+    lines.append("")
+    lines.extend(wrap(_t("keep", lang)))
+    return "\n".join(lines) + "\n"
+
+
+def default_path(station: Station, record: Record) -> Path:
+    name = (record.receipt or record.id).replace("/", "-")
+    return station.home / "notices" / f"{name}.txt"
+
+
+def write_notice(path: Path, text: str) -> Path:
+    """Write the notice as UTF-8, readable by this user only (it names a resident)."""
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        out.write(text)
+    return path
+
+
+class NoticeScreen(StationScreen[None]):
+    """The notice of one application, ready to read out, save and print."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save as file", id="save-notice", priority=True,
+                tooltip="Save the notice as a UTF-8 text file to print"),
+        Binding("escape", "close", "Close", id="close"),
+    ]
+    BINDING_ZH: ClassVar[dict[str, str]] = {"save-notice": "保存为文件", "close": "关闭"}
+    DEFAULT_CSS = """
+    NoticeScreen #notice-page { padding: 1 2; }
+    NoticeScreen #notice-text { width: 100%; max-width: 90; }
+    """
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.text = ""
+        self.record: Record | None = None
+        self.problem: StationError | None = None
+        try:
+            self.record = self.station.get(record_id)
+            self.text = notice_text(self.station, self.record, self.lang)
+        except StationError as exc:
+            self.problem = exc
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="notice-page"):
+            yield Static(self.text or (self.problem.message(self.lang) if self.problem else ""),
+                         id="notice-text", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.t(TEXT["sub"])
+        self.query_one("#notice-page").focus()
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_save(self) -> None:
+        if self.record is None:
+            return
+        self.app.push_screen(SaveNoticeModal(default_path(self.station, self.record),
+                                             self.text))
+
+
+class SaveNoticeModal(StationModal[Path | None]):
+    """Where to write the notice: a path, with the default filled in."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="cancel"),
+    ]
+    BINDING_ZH: ClassVar[dict[str, str]] = {"cancel": "取消"}
+    DEFAULT_CSS = """
+    SaveNoticeModal { align: center middle; }
+    SaveNoticeModal > #save-box {
+        width: 72; max-width: 100%; height: auto; border: thick $primary;
+        background: $surface; padding: 1 2;
+    }
+    SaveNoticeModal #save-title { text-style: bold; }
+    SaveNoticeModal #save-hint { color: $text-muted; margin: 1 0; }
+    SaveNoticeModal #save-error { color: $text-error; }
+    """
+
+    def __init__(self, path: Path, text: str) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="save-box"):
+            yield Label(self.t(TEXT["save_title"]), id="save-title")
+            yield Static(self.t(TEXT["save_hint"]), id="save-hint", markup=False)
+            yield Input(str(self.path), id="save-path", select_on_focus=False)
+            yield Static("", id="save-error", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#save-path", Input).focus()
+
+    @on(Input.Submitted, "#save-path")
+    def _save(self, event: Input.Submitted) -> None:
+        raw = event.value.strip()
+        error = self.query_one("#save-error", Static)
+        if not raw:
+            return
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            error.update(self.t(TEXT["is_dir"]))
+            return
+        try:
+            written = write_notice(path, self.text)
+        except OSError as exc:
+            error.update(self.t(TEXT["not_saved"]).format(e=exc.strerror or exc))
+            return
+        self.notify(self.t(TEXT["saved"]).format(path=written), timeout=8)
+        self.dismiss(written)

@@ -1,0 +1,51 @@
+"""The visit form: resident, reason, services done, times, linked applications."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, SelectionList
+
+from station.tui.screens.visit_form import VisitFormScreen
+from tests.tui.conftest import drive, make_app, settle
+from tests.tui.test_application_form import type_into
+
+
+def test_the_visit_form_saves_a_visit_with_services(village):
+    application = village.list(kind="application", limit=1)[0]
+    known = village.get(application.id)
+    app = make_app(village, lang="zh")
+    before = {s.id for s in village.list(kind="visit")}
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        assert isinstance(form, VisitFormScreen)
+        # A known ID number: the form says who it is and fills the empty fields.
+        await type_into(pilot, form, "#f-id_number", known.fields["applicant.id_number"])
+        assert form.query_one("#f-name", Input).value == known.fields["applicant.name"]
+        assert "台账中已有此人" in form.fields["resident.id_number"].hint
+        form.reason.value = "elderly"
+        services = form.query_one("#f-services", SelectionList)
+        services.focus()
+        await pilot.press("space", "down", "space")  # consultation, alive certification
+        await type_into(pilot, form, "#f-actual_at", "2026-11-23 10:30")
+        await type_into(pilot, form, "#f-linked", "V001-NOPE")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form  # an unknown receipt is refused next to its field
+        assert "V001-NOPE" in form.fields["linked"].error
+        await type_into(pilot, form, "#f-linked", application.receipt)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is not form
+        (new,) = {s.id for s in app.station.list(kind="visit")} - before
+        visit = app.station.get(new)
+        assert visit.status["to"] == "done"  # the actual time is in: it happened
+        assert visit.fields["services"] == ["alive_certification", "consultation"]
+        assert visit.fields["reason"] == "elderly"
+        assert visit.fields["actual_at"] == "2026-11-23T10:30"
+        assert visit.fields["linked"] == [application.id]
+        assert visit.fields["staff"] == "李春梅"
+        assert app.station.drafts() == []
+
+    drive(app, scenario, size=(80, 24))
