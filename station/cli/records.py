@@ -105,19 +105,20 @@ def import_cmd(env: Env, path: Path, default_kind: str, skip_bad: bool) -> None:
 @click.option("--kind", type=click.Choice(list(SCHEMAS)), help="Only this kind of record.")
 @click.option("--status", help="Only this status (e.g. received, awaiting_materials).")
 @click.option("--matter", help="Only this matter code.")
+@click.option("--due", type=click.Choice(["overdue", "this_month"]),
+              help="Only records whose next step is overdue, or due this month.")
 @click.option("--search", "query", help="Name (or pinyin), receipt no., ID number or phone.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many.")
 @common(json_output=True)
 def list_cmd(env: Env, kind: str | None, status: str | None, matter: str | None,
-             query: str | None, limit: int | None) -> None:
+             due: str | None, query: str | None, limit: int | None) -> None:
     """List records, newest first."""
     with unlock(env) as station:
         if query:
-            rows = [s for s in station.search(query, kind=kind)
-                    if (not status or s.status == status) and (not matter or s.matter == matter)]
-            rows = rows[:limit] if limit else rows
+            rows = station.search(query, kind=kind, status=status, matter=matter, due=due,
+                                  limit=limit or 200)
         else:
-            rows = station.list(kind=kind, status=status, matter=matter, limit=limit)
+            rows = station.list(kind=kind, status=status, matter=matter, due=due, limit=limit)
         env.emit([s.as_dict() for s in rows], lambda: print_summaries(env, rows, station))
 
 

@@ -11,8 +11,11 @@ index every reading, up to a few variants per name.
 from __future__ import annotations
 
 import itertools
+import threading
 from bisect import bisect_left, insort
+from collections.abc import Callable, Iterator
 from functools import cache
+from itertools import islice
 
 from pypinyin import Style, pinyin
 
@@ -101,16 +104,50 @@ class NameIndex:
             i += 1
         return out
 
-    def query(self, text: str, limit: int = 200) -> list[str]:
+    def matches(self, text: str) -> Iterator[str]:
+        """Record ids whose name starts with ``text`` (characters, pinyin or initials), in a
+        stable order, each once; lazily, so a caller that filters further stops early."""
         prefix = "".join(text.lower().split())
         if not prefix:
-            return []
-        found = sorted(self._scan(self._keys, prefix) + self._scan(self._recent, prefix))
-        out: dict[str, None] = {}
-        for entry in found:
-            if entry in self._gone or entry[1] not in self._by_record:
+            return
+        seen: set[str] = set()
+        for entry in sorted(self._scan(self._keys, prefix) + self._scan(self._recent, prefix)):
+            if entry in self._gone or entry[1] not in self._by_record or entry[1] in seen:
                 continue
-            out[entry[1]] = None
-            if len(out) >= limit:
-                break
-        return list(out)
+            seen.add(entry[1])
+            yield entry[1]
+
+    def query(self, text: str, limit: int = 200) -> list[str]:
+        return list(islice(self.matches(text), limit))
+
+
+class SharedNames:
+    """The name index a station and its clones (worker connections) share.
+
+    Built once, by whichever connection asks first — the app asks from a worker right after
+    unlock, so the first search does not wait. Changes take the same lock as the build, so a
+    record saved while the index is being built waits for it and is then added: nothing saved
+    in those seconds goes missing from search.
+    """
+
+    def __init__(self) -> None:
+        self._index: NameIndex | None = None
+        self._lock = threading.Lock()
+
+    def get(self, load: Callable[[], dict[str, str]]) -> NameIndex:
+        with self._lock:
+            if self._index is None:
+                index = NameIndex()
+                index.bulk_load(load())
+                self._index = index
+            return self._index
+
+    def put(self, record_id: str, name: str) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.put(record_id, name)
+
+    def forget(self) -> None:
+        """Many records changed at once (a bulk import): rebuild on next use."""
+        with self._lock:
+            self._index = None

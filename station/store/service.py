@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ from station.store.home import CALENDAR_OVERRIDES, make_transport_key
 from station.store.ledger import Ledger, NewRecord, Received, new_id
 from station.store.projection import Record
 from station.store.rows import INSERT_OUTBOX, Sealing
-from station.store.search import NameIndex
+from station.store.search import NameIndex, SharedNames
 from station.store.syncstate import CentrePin, SyncState
 from station.store.vault import (
     DEFAULT_KDF,
@@ -175,6 +176,7 @@ class Summary:
         return dict(self.__dict__)
 
 
+SEARCH_CHUNK_MAX = 2000
 _LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
 
 
@@ -269,7 +271,7 @@ class Station:
         self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
         self.sync = SyncState(home, db)
         self._catalogue: Catalogue | None = None
-        self._names: NameIndex | None = None
+        self._names = SharedNames()
         self.ledger.on_change.append(self._index_record)
 
     # --- opening and closing ---------------------------------------------------------------
@@ -398,7 +400,7 @@ class Station:
         in-memory name index is shared, so what either one writes is found by both."""
         other = Station(self.home, dbmod.connect(dbmod.db_path(self.home), check=False),
                         self.keys, self.agent, self.now)
-        other._names = self.names
+        other._names = self._names
         return other
 
     def refresh(self) -> None:
@@ -595,7 +597,7 @@ class Station:
                 [NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
                            self._new_ops(p, receipt))
                  for p, receipt in zip(prepared, receipts, strict=True)], progress)
-        self._names = None  # rebuilt on next use, once, instead of once per record
+        self._names.forget()  # rebuilt on next use, once, instead of once per record
         return written
 
     def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -808,49 +810,70 @@ class Station:
     @property
     def names(self) -> NameIndex:
         """The in-memory name index, built on first use (decrypts only the names)."""
-        if self._names is None:
-            index = NameIndex()
-            rows = self.db.execute("SELECT id, version, label FROM records").fetchall()
-            names = {}
-            for rid, version, label in rows:
-                try:
-                    names[rid] = self.keys.open("labels", label,
-                                                f"labels|{rid}|{version}").decode()
-                except Tampered:
-                    names[rid] = "⚠"  # shown as damaged; every other name still loads
-            index.bulk_load(names)
-            self._names = index
-        return self._names
+        return self._names.get(self._load_names)
+
+    def _load_names(self) -> dict[str, str]:
+        names = {}
+        for rid, version, label in self.db.execute("SELECT id, version, label FROM records"):
+            try:
+                names[rid] = self.keys.open("labels", label,
+                                            f"labels|{rid}|{version}").decode()
+            except Tampered:
+                names[rid] = "⚠"  # shown as damaged; every other name still loads
+        return names
 
     def _index_record(self, record: Record) -> None:
-        if self._names is not None:
-            self._names.put(record.id, record.name)
+        self._names.put(record.id, record.name)
 
     def list(self, *, kind: str | None = None, status: str | None = None,
-             matter: str | None = None, ids: Iterable[str] | None = None,
-             limit: int | None = None) -> list[Summary]:
-        where, args = [], []
-        for column, value in (("kind", kind), ("status", status), ("matter", matter)):
-            if value:
-                where.append(f"{column}=?")
-                args.append(value)
+             matter: str | None = None, due: str | None = None,
+             ids: Iterable[str] | None = None, limit: int | None = None) -> list[Summary]:
+        """Newest first. ``due`` is "overdue" (next step past due today) or "this_month"."""
+        # Given ids (a search), look them up by key: the filters' indexes would scan every
+        # record of the kind ("+column" keeps SQLite from using them).
+        where, args = self._where(kind, status, matter, due, by_key=ids is not None)
         if ids is not None:
             id_list = list(ids)
-            where.append(f"id IN ({','.join('?' for _ in id_list)})")
+            where += f" AND id IN ({','.join('?' for _ in id_list)})"
             args.extend(id_list)
         sql = ("SELECT id, kind, receipt, status, matter, next_due, updated, conflicts "
-               "FROM records")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY updated DESC"
+               f"FROM records WHERE {where} ORDER BY updated DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
         names = self.names
-        return [Summary(rid, k, receipt, st, names.name(rid), mt, due, upd, nc)
-                for rid, k, receipt, st, mt, due, upd, nc in self.db.execute(sql, args)]
+        return [Summary(rid, k, receipt, st, names.name(rid), mt, next_due, upd, nc)
+                for rid, k, receipt, st, mt, next_due, upd, nc in self.db.execute(sql, args)]
 
-    def search(self, text: str, *, kind: str | None = None, limit: int = 200) -> list[Summary]:
-        """Find by name (characters, pinyin, initials), receipt no., ID number or phone."""
+    def count(self, *, kind: str | None = None, status: str | None = None,
+              matter: str | None = None, due: str | None = None) -> int:
+        """How many records :meth:`list` would show without a limit."""
+        where, args = self._where(kind, status, matter, due)
+        return int(self.db.execute(f"SELECT count(*) FROM records WHERE {where}",
+                                   args).fetchone()[0])
+
+    def _where(self, kind: str | None, status: str | None, matter: str | None,
+               due: str | None, *, by_key: bool = False) -> tuple[str, list[Any]]:
+        plus = "+" if by_key else ""
+        where, args = ["1"], []
+        for column, value in (("kind", kind), ("status", status), ("matter", matter)):
+            if value:
+                where.append(f"{plus}{column}=?")
+                args.append(value)
+        if due == "overdue":
+            where.append(f"{plus}next_due < ?")
+            args.append(self.today().isoformat())
+        elif due == "this_month":
+            where.append(f"{plus}next_due LIKE ?")
+            args.append(self.today().isoformat()[:7] + "-%")
+        elif due:
+            raise ValueError(f"unknown due filter {due!r}")
+        return " AND ".join(where), args
+
+    def search(self, text: str, *, kind: str | None = None, status: str | None = None,
+               matter: str | None = None, due: str | None = None,
+               limit: int = 200) -> list[Summary]:
+        """Find by name (characters, pinyin, initials), receipt no., ID number or phone;
+        narrowed by the same filters as :meth:`list`."""
         query = text.strip()
         if not query:
             return []
@@ -864,15 +887,32 @@ class Station:
                 continue
             ids += [r[0] for r in self.db.execute(
                 "SELECT record FROM blind_index WHERE token=?", [token])]
+        prefix = compact.upper()  # a receipt-number prefix, as a range the index can serve
         ids += [r[0] for r in self.db.execute(
-            "SELECT id FROM records WHERE receipt LIKE ? LIMIT ?",
-            [compact.upper() + "%", limit])]
-        ids += self.names.query(query, limit=limit)
-        ids = list(dict.fromkeys(ids))[:limit]
+            "SELECT id FROM records WHERE receipt >= ? AND receipt < ? LIMIT ?",
+            [prefix, prefix + "\U0010ffff", limit])]
+        found = self._found(ids, kind, status, matter, due)
+        names = self.names.matches(query)
+        # Narrow the name matches a chunk at a time until the screen is full: 王 in a big
+        # village matches thousands of residents before the first application of the right
+        # status. Chunks start at what is still missing and double while filters refuse most.
+        chunk = limit
+        while len(found) < limit:
+            batch = list(islice(names, chunk))
+            if not batch:
+                break
+            chunk = min(chunk * 2, SEARCH_CHUNK_MAX)
+            found |= self._found([i for i in batch if i not in found], kind, status, matter,
+                                 due)
+        return list(found.values())[:limit]
+
+    def _found(self, ids: list[str], kind: str | None, status: str | None, matter: str | None,
+               due: str | None) -> dict[str, Summary]:
         if not ids:
-            return []
-        found = {s.id: s for s in self.list(kind=kind, ids=ids)}
-        return [found[i] for i in ids if i in found]
+            return {}
+        by_id = {s.id: s for s in self.list(kind=kind, status=status, matter=matter, due=due,
+                                             ids=ids)}
+        return {i: by_id[i] for i in dict.fromkeys(ids) if i in by_id}
 
     def same_person(self, id_number: str) -> list[Summary]:
         """Every record for one ID number, through the blind index (一办到底)."""

@@ -1,6 +1,11 @@
 """The in-memory name index: characters, full pinyin, initials; renames and compaction."""
 
-from station.store.search import NameIndex, keys_for
+import threading
+
+from station.store.importer import import_file
+from station.store.search import NameIndex, SharedNames, keys_for
+from station.store.service import Station
+from tests.conftest import FAST_KDF, PASSPHRASE, FakeNow
 
 
 def test_keys_cover_characters_pinyin_and_initials():
@@ -38,3 +43,41 @@ def test_renames_and_new_names_are_found_before_and_after_compaction():
     assert index.query("r") == [] and index.query("qdd") == ["new"]
     assert "r1" in index.query("居民1") and index.query("zxl") == []
     assert index.name("new") == "钱多多" and len(index) == 101 + NameIndex.COMPACT_AT
+
+
+def test_a_name_saved_while_the_index_is_being_built_is_not_missed():
+    """The app builds the index in a worker after unlock while the agent may already save."""
+    shared = SharedNames()
+    loading, may_finish = threading.Event(), threading.Event()
+
+    def slow_load() -> dict[str, str]:
+        loading.set()
+        may_finish.wait(5)
+        return {"r1": "王桂英"}  # read before the new record was committed
+
+    builder = threading.Thread(target=lambda: shared.get(slow_load))
+    builder.start()
+    assert loading.wait(5)
+    saver = threading.Thread(target=lambda: shared.put("r2", "欧阳秀兰"))
+    saver.start()
+    may_finish.set()
+    builder.join(5)
+    saver.join(5)
+    index = shared.get(dict)
+    assert index.query("oyxl") == ["r2"]
+    assert index.query("王") == ["r1"]
+
+
+def test_a_bulk_import_on_a_worker_connection_is_searchable_on_the_main_one(tmp_path):
+    station, _ = Station.init(tmp_path / "V001", station_id="V001", name="青石村便民服务站",
+                              agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, now=FakeNow())
+    try:
+        assert station.search("欧阳") == []  # the index is built, and empty
+        worker = station.clone()
+        path = tmp_path / "residents.csv"
+        path.write_text("name,id_number\n欧阳秀兰,11010119500101101X\n", encoding="utf-8")
+        import_file(worker, path)
+        worker.close()
+        assert [s.name for s in station.search("oyxl")] == ["欧阳秀兰"]
+    finally:
+        station.close()

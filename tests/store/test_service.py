@@ -146,6 +146,30 @@ def test_search_by_name_pinyin_initials_receipt_id_and_phone(station):
     assert station.search("nobody") == []
 
 
+def test_filters_narrow_a_search_past_hundreds_of_namesakes(station):
+    # 600 residents whose names sort before 王桂英: the one application must still be found
+    # when the agent searches "王" in the applications list awaiting materials.
+    station.create_many([station.prepare("resident", {"resident.name": "王一"})
+                         for _ in range(600)])
+    target = station.create("application", residence_permit())
+    found = station.search("王", kind="application", status="awaiting_materials", limit=5)
+    assert [s.id for s in found] == [target.id]
+    assert station.search("王", kind="application", status="received") == []
+    assert len(station.search("王", kind="resident", limit=50)) == 50
+
+
+def test_due_filters_follow_the_calendar(station, now):
+    target = station.create("application", residence_permit())
+    station.create("resident", {"resident.name": "王建国"})
+    assert station.list(due="overdue") == []
+    assert station.count(kind="application", due="overdue") == 0
+    now.advance(days=30)  # 2026-12-23: every promised date has passed
+    assert [s.id for s in station.list(due="overdue")] == [target.id]
+    assert [s.id for s in station.search("wgy", due="overdue")] == [target.id]
+    assert station.count(kind="application", due="overdue") == 1
+    assert station.count(kind="resident") == 1
+
+
 def test_a_residents_page_finds_every_record_for_the_same_id_number(station):
     station.create("application", residence_permit())
     station.create("visit", {"resident.name": "王桂英", "resident.id_number":
