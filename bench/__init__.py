@@ -11,4 +11,5 @@ BENCHMARKS = {
     "import": "bench.import",  # ``import`` is a keyword: loaded with importlib
     "merge": "bench.merge",
     "sync": "bench.sync",
+    "tui": "bench.tui",
 }

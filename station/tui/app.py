@@ -79,12 +79,24 @@ class StationApp(App[None]):
             self.push_screen(UnlockScreen())
         else:
             self.push_screen(DashboardScreen())
+            self._warm_up()
 
     def unlocked(self, station: Station) -> None:
         from station.tui.screens.dashboard import DashboardScreen
 
         self.station = station
         self.switch_screen(DashboardScreen())
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Build the name index in the background right after unlock (a second or two for a
+        big village), so the agent's first search answers at once."""
+
+        def build() -> None:
+            with self.reading() as reader:
+                reader.names  # noqa: B018 -- built on first use, shared with the station
+
+        self.run_worker(build, thread=True, group="warm-up", name="name index")
 
     def action_go(self, where: str) -> None:
         if self.station is not None:

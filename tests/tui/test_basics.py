@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from station.store.db import db_path
+from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
 from tests.tui.conftest import drive, make_app, settle
 
@@ -50,11 +51,11 @@ def test_search_as_you_type_finds_by_id_number(village):
     async def scenario(pilot):
         await pilot.press("a")
         await settle(pilot, app)
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(RecordTable)
         assert table.row_count == village.counts()["applications"]
         app.screen.query_one("#search", Input).value = id_number.lower()
         await settle(pilot, app)
-        assert target.id in [row.value for row in table.rows]
+        assert target.id in table.keys
         assert "found" in str(app.screen.query_one("#count").render())
 
     drive(app, scenario)

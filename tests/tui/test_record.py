@@ -7,12 +7,13 @@ import io
 from typing import Any
 
 from rich.console import Console
-from textual.widgets import DataTable, Input, OptionList, RadioSet, Static
+from textual.widgets import Input, OptionList, RadioSet, Static
 
 from station.tui.screens import make_record
 from station.tui.screens.rating_modal import RatingModal
 from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
+from station.tui.widgets.record_table import RecordTable
 from tests.tui.conftest import drive, make_app, settle
 
 PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
@@ -56,9 +57,9 @@ def test_change_its_status_from_the_list(village):
     async def scenario(pilot):
         await pilot.press("a")
         await settle(pilot, app)
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(RecordTable)
         table.focus()
-        table.move_cursor(row=table.get_row_index(summary.id))
+        table.move_to(summary.id)
         await pilot.press("enter")
         await settle(pilot, app)
         assert isinstance(app.screen, RecordScreen)

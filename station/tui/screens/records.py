@@ -13,14 +13,17 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Footer, Header, Input, Select, Static
 
 from station.domain.status import LATTICES
 from station.store.service import Summary
 from station.tui.screens.base import StationScreen
 from station.tui.text import KIND, UI, pick, status_label
+from station.tui.widgets.record_table import RecordTable
 
-SHOWN = 300
+SHOWN = 100  # a screen shows about twenty: the agent narrows by typing, not by scrolling
+# Fixed widths, in terminal cells: the list redraws on every keystroke of a search.
+WIDTHS = {"receipt": 19, "name": 10, "status": 10, "matter": 26, "due": 10}
 
 TEXT = {
     "search": ("输入姓名、拼音、首字母、编号、身份证号或手机号",
@@ -62,17 +65,13 @@ class RecordListScreen(StationScreen[None]):
                 yield Select([(self.t(TEXT["overdue"]), "overdue"),
                               (self.t(TEXT["this_month"]), "this_month")],
                              prompt=self.t(TEXT["due"]), id="due", compact=True)
-        yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
+        columns = [key for key in WIDTHS if key != "matter" or self.kind == "application"]
+        yield RecordTable([(self.t(UI[key]), WIDTHS[key]) for key in columns], id="records")
         yield Static("", id="count")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = pick(KIND[self.kind], self.lang)
-        table = self.query_one(DataTable)
-        for key in ("receipt", "name", "status", "matter", "due"):
-            if key == "matter" and self.kind != "application":
-                continue
-            table.add_column(self.t(UI[key]), key=key)
         self.refresh_rows()
 
     def on_screen_resume(self) -> None:
@@ -80,6 +79,11 @@ class RecordListScreen(StationScreen[None]):
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    @on(Input.Submitted, "#search")
+    def to_the_list(self) -> None:
+        """Enter after typing: down to the rows, where Enter opens the highlighted one."""
+        self.query_one(RecordTable).focus()
 
     def action_new(self) -> None:
         target = {"application": "new_application", "visit": "new_visit"}.get(self.kind)
@@ -102,27 +106,16 @@ class RecordListScreen(StationScreen[None]):
     def search(self, query: str, filters: dict[str, str | None]) -> None:
         with self.reading() as reader:
             if query.strip():
-                rows = reader.search(query, kind=self.kind, limit=SHOWN)
+                rows = reader.search(query, kind=self.kind, limit=SHOWN, **filters)
                 total = None
             else:
-                rows = reader.list(kind=self.kind, status=filters.get("status"),
-                                   matter=filters.get("matter"), limit=SHOWN)
-                total = reader.counts()[f"{self.kind}s"]
-            today = reader.today()
-        if query.strip():
-            rows = [r for r in rows if (not filters.get("status") or r.status == filters["status"])
-                    and (not filters.get("matter") or r.matter == filters["matter"])]
-        due = filters.get("due")
-        if due:
-            iso, month = today.isoformat(), today.isoformat()[:7]
-            rows = [r for r in rows if r.next_due and (
-                r.next_due < iso if due == "overdue" else r.next_due[:7] == month)]
+                rows = reader.list(kind=self.kind, limit=SHOWN, **filters)
+                total = reader.count(kind=self.kind, **filters)
         self.app.call_from_thread(self.show, rows, total)
 
     def show(self, rows: list[Summary], total: int | None) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
         catalogue = self.station.catalogue
+        lines = []
         for r in rows:
             cells = [r.receipt or r.id[:8], r.name or "—",
                      status_label(r.kind, r.status, self.lang)]
@@ -130,14 +123,14 @@ class RecordListScreen(StationScreen[None]):
                 cells.append(catalogue.get(r.matter).name(self.lang)
                              if r.matter and r.matter in catalogue else "")
             cells.append(r.next_due or "")
-            table.add_row(*cells, key=r.id)
+            lines.append((r.id, cells))
+        self.query_one(RecordTable).set_rows(lines)
         count = (self.t(TEXT["count"]).format(shown=len(rows), total=total) if total is not None
                  else self.t(TEXT["found"]).format(n=len(rows)))
-        self.query_one("#count", Static).update(count)
+        self.query_one("#count", Static).update(count, layout=False)  # one line, fixed
 
-    @on(DataTable.RowSelected)
-    def open_record(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            from station.tui.screens import make_record
+    @on(RecordTable.Selected)
+    def open_record(self, event: RecordTable.Selected) -> None:
+        from station.tui.screens import make_record
 
-            self.app.push_screen(make_record(event.row_key.value))
+        self.app.push_screen(make_record(event.key))

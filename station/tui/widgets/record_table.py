@@ -1,0 +1,155 @@
+"""A fast list of records: fixed columns, one line per record, a cursor, Enter to open.
+
+The record lists redraw on every keystroke of a search. Textual's ``DataTable`` renders each
+cell through Rich (padding, measuring, cropping): ~40 ms for a screenful, most of the
+keystroke budget. Here a row is one pre-formatted line (cells cut to their column's width in
+terminal cells, so Chinese names line up) drawn with the Line API: only the visible lines are
+built, as plain segments, when they are shown.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` padded or cut to exactly ``width`` terminal cells (… where cut)."""
+    if cell_len(text) > width:
+        text = set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+class RecordTable(ScrollView, can_focus=True):
+    """Rows of (key, cells) under a header line that stays put while the rows scroll."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"record-table--header", "record-table--cursor"}
+    DEFAULT_CSS = """
+    RecordTable { height: 1fr; background: $surface; }
+    RecordTable > .record-table--header { text-style: bold; background: $panel; }
+    RecordTable > .record-table--cursor {
+        background: $block-cursor-blurred-background;
+    }
+    RecordTable:focus > .record-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open", show=False),
+        Binding("up", "move(-1)", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+        Binding("home", "move(-1_000_000)", show=False),
+        Binding("end", "move(1_000_000)", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+
+    class Selected(Message):
+        """Enter (or a click on the highlighted row): open the record ``key``."""
+
+        def __init__(self, table: RecordTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    def __init__(self, columns: list[tuple[str, int]], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = columns
+        self.keys: list[str] = []
+        self._lines: list[str] = []
+        self._header = self._line([label for label, _ in columns])
+        self._width = cell_len(self._header)
+
+    def _line(self, cells: list[str]) -> str:
+        return "".join(" " + fit(cell, width) + " "
+                       for cell, (_, width) in zip(cells, self.columns, strict=True))
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self.keys[self.cursor] if self.keys else None
+
+    def set_rows(self, rows: list[tuple[str, list[str]]]) -> None:
+        """Show these rows; the cursor stays on the same record if it is still listed."""
+        kept = self.cursor_key
+        self.keys = [key for key, _ in rows]
+        self._lines = [self._line(cells) for _, cells in rows]
+        self.virtual_size = Size(self._width, len(rows) + 1)
+        self.set_reactive(RecordTable.cursor, self.keys.index(kept) if kept in self.keys else 0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._show_cursor()
+        self.refresh()
+
+    def move_to(self, key: str) -> None:
+        self.cursor = self.keys.index(key)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if y == 0:
+            text, style = self._header, self.get_component_rich_style("record-table--header")
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._lines):
+                return Strip.blank(width, self.rich_style)
+            text = self._lines[index]
+            style = (self.get_component_rich_style("record-table--cursor")
+                     if index == self.cursor else self.rich_style)
+        strip = Strip([Segment(text, style)], cell_len(text))
+        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._show_cursor()
+        self.refresh()
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.keys) - 1))
+
+    def _show_cursor(self) -> None:
+        """Scroll so the cursor's row is in view (the header takes the first line)."""
+        rows = max(1, self.scrollable_content_region.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
+
+    def action_move(self, step: int) -> None:
+        self.cursor += step
+
+    def action_page(self, direction: int) -> None:
+        self.cursor += direction * max(1, self.scrollable_content_region.height - 1)
+
+    def action_select(self) -> None:
+        if self.keys:
+            self.post_message(self.Selected(self, self.keys[self.cursor]))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        index = self.scroll_offset.y + offset.y - 1
+        if index < len(self.keys):
+            if index == self.cursor:
+                self.action_select()
+            self.cursor = index
