@@ -29,9 +29,13 @@ class StationApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "station"
-    BINDING_ZH: ClassVar[dict[str, str]] = {"quit": "退出", "go-dashboard": "首页"}
+    BINDING_ZH: ClassVar[dict[str, str]] = {"quit": "退出", "go-dashboard": "首页",
+                                            "palette": "命令"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", tooltip="Leave the app"),
+        # Textual's own palette binding, given here so its footer label can be Chinese.
+        Binding("ctrl+p", "command_palette", "palette", id="palette", show=False,
+                priority=True, tooltip="Every screen and action by name"),
         Binding("f1", "go('dashboard')", "Dashboard", id="go-dashboard", show=False),
     ]
 

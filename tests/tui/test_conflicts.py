@@ -33,8 +33,8 @@ def exchange(*stations: Station) -> None:
         st.ledger.receive(everything.values(), today=st.today())
 
 
-@pytest.fixture
-def pair(tmp_path):
+def conflicting(tmp_path):
+    """Two stations that changed one resident's phone and address apart, then exchanged."""
     village, bus = make(tmp_path, "V001"), make(tmp_path, "BUS01")
     record = village.create("resident", {"resident.name": "王桂英",
                                          "resident.phone": "13900000000",
@@ -45,7 +45,13 @@ def pair(tmp_path):
     village.update(record.id, {"resident.address": "青石村一组 8 号"})
     bus.update(record.id, {"resident.address": "青石村三组 12 号"})
     exchange(village, bus)
-    yield village, bus, record.id
+    return village, bus, record.id
+
+
+@pytest.fixture
+def pair(tmp_path):
+    village, bus, record_id = conflicting(tmp_path)
+    yield village, bus, record_id
     bus.close()
     village.close()
 

@@ -23,7 +23,8 @@ from station.tui.widgets.record_table import RecordTable
 
 SHOWN = 100  # a screen shows about twenty: the agent narrows by typing, not by scrolling
 # Fixed widths, in terminal cells: the list redraws on every keystroke of a search.
-WIDTHS = {"receipt": 19, "name": 10, "status": 10, "matter": 26, "due": 10}
+# The matter's name takes what is left (0): at 80 columns every column shows.
+WIDTHS = {"receipt": 18, "name": 8, "status": 12, "matter": 0, "due": 10}
 
 TEXT = {
     "search": ("输入姓名、拼音、首字母、编号、身份证号或手机号",

@@ -69,17 +69,38 @@ class RecordTable(ScrollView, can_focus=True):
         def control(self) -> RecordTable:
             return self.table
 
+    FLEX_MIN = 8  # the widest column's least width, on a narrow terminal
+
     def __init__(self, columns: list[tuple[str, int]], *, id: str | None = None) -> None:
+        """``columns``: (label, width in cells); width 0 is the one that takes what is left
+        of the terminal's width (a matter's name), so 80 columns show every column."""
         super().__init__(id=id)
         self.columns = columns
         self.keys: list[str] = []
+        self._cells: list[list[str]] = []
+        self._widths: list[int] = []
         self._lines: list[str] = []
-        self._header = self._line([label for label, _ in columns])
-        self._width = cell_len(self._header)
+        self._header = ""
+        self._width = 0
 
     def _line(self, cells: list[str]) -> str:
         return "".join(" " + fit(cell, width) + " "
-                       for cell, (_, width) in zip(cells, self.columns, strict=True))
+                       for cell, width in zip(cells, self._widths, strict=True))
+
+    def _layout(self) -> None:
+        """Column widths for the current width, and every line formatted for them."""
+        fixed = sum(width + 2 for _, width in self.columns if width)
+        flex = max(self.FLEX_MIN, self.scrollable_content_region.width - fixed - 2)
+        self._widths = [width or flex for _, width in self.columns]
+        self._header = self._line([label for label, _ in self.columns])
+        self._width = cell_len(self._header)
+        self._lines = [self._line(cells) for cells in self._cells]
+        self.virtual_size = Size(self._width, len(self._lines) + 1)
+
+    def on_resize(self) -> None:
+        self._layout()
+        self._show_cursor()
+        self.refresh()
 
     @property
     def row_count(self) -> int:
@@ -93,8 +114,8 @@ class RecordTable(ScrollView, can_focus=True):
         """Show these rows; the cursor stays on the same record if it is still listed."""
         kept = self.cursor_key
         self.keys = [key for key, _ in rows]
-        self._lines = [self._line(cells) for _, cells in rows]
-        self.virtual_size = Size(self._width, len(rows) + 1)
+        self._cells = [cells for _, cells in rows]
+        self._layout()
         self.set_reactive(RecordTable.cursor, self.keys.index(kept) if kept in self.keys else 0)
         self.scroll_to(y=0, animate=False, immediate=True)
         self._show_cursor()
