@@ -90,7 +90,10 @@ class RecordTable(ScrollView, can_focus=True):
     def _layout(self) -> None:
         """Column widths for the current width, and every line formatted for them."""
         fixed = sum(width + 2 for _, width in self.columns if width)
-        flex = max(self.FLEX_MIN, self.scrollable_content_region.width - fixed - 2)
+        # Leave room for the scrollbar whether or not it shows yet: it appears after the
+        # rows arrive, without a resize, and would push the last column out of sight.
+        room = self.content_region.width - self.styles.scrollbar_size_vertical
+        flex = max(self.FLEX_MIN, room - fixed - 2)
         self._widths = [width or flex for _, width in self.columns]
         self._header = self._line([label for label, _ in self.columns])
         self._width = cell_len(self._header)
