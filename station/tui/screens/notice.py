@@ -30,6 +30,7 @@ from station.domain.errors import StationError
 from station.store.projection import Record
 from station.store.service import Station
 from station.tui.screens.base import StationModal, StationScreen
+from station.tui.text import pick
 
 TEXT = {
     "title": ("一次性告知书", "One-time notice of missing materials"),
@@ -67,8 +68,7 @@ TEXT = {
 
 
 def _t(key: str, lang: str) -> str:
-    zh, en = TEXT[key]
-    return zh if lang == "zh" else en
+    return pick(TEXT[key], lang)
 
 
 WIDTH = 72  # terminal cells (a Chinese character takes two): prints on A4 from Notepad

@@ -15,6 +15,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from station.domain.catalogue import Catalogue, Matter
+from station.tui.text import pick
 
 TEXT = {
     "search": ("输入事项编码或名称筛选，回车选定", "Type a code or name to filter; Enter chooses"),
@@ -30,8 +31,7 @@ TEXT = {
 
 
 def _t(key: str, lang: str) -> str:
-    zh, en = TEXT[key]
-    return zh if lang == "zh" else en
+    return pick(TEXT[key], lang)
 
 
 def describe(matter: Matter, lang: str) -> str:
