@@ -19,6 +19,7 @@ from station.cli.enroll import enroll_cmd
 from station.cli.export import export_cmd
 from station.cli.followup import contact_cmd, due_cmd, followup_group, rate_cmd, report_cmd
 from station.cli.records import catalogue_cmd, edit_cmd, import_cmd, list_cmd, show_cmd
+from station.cli.serve_web import serve_web_cmd
 from station.cli.sync import bundle_group, sync_cmd
 from station.cli.vault import agent_group, init_cmd, passwd_cmd, recover_cmd
 from station.store.home import resolve_home
@@ -44,7 +45,7 @@ for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list
                 edit_cmd, catalogue_cmd, conflicts_group, demo_cmd, enroll_cmd, centre_group):
     cli.add_command(command)
 for command in (sync_cmd, bundle_group, due_cmd, contact_cmd, rate_cmd, followup_group,
-                report_cmd, export_cmd):
+                report_cmd, export_cmd, serve_web_cmd):
     cli.add_command(command)
 
 

@@ -1,0 +1,250 @@
+"""``station serve-web``: the station app in a browser, through textual-serve.
+
+For a person more at ease in a browser than in a terminal, the same app, unchanged: textual-serve
+runs a small web server, and every browser tab that opens its page gets its own
+``python -m station --home H --lang L`` process, whose screen travels over a websocket and is
+drawn by xterm.js in the page; keys go back the same way.
+
+Why it listens on 127.0.0.1 only, with no ``--host``: the page and its websocket are plain
+HTTP, and once an agent unlocks, the screen shows residents' names, ID numbers and phones.
+G2 (DESIGN §5) says no personal data crosses the wire in plaintext, so the server stays on
+loopback. Another machine reaches it through an SSH tunnel, which encrypts the way:
+``ssh -L 8000:127.0.0.1:8000 user@station-pc``, then http://127.0.0.1:8000 on that machine.
+
+Every tab starts at the unlock screen, so whoever reaches the page still needs an agent's
+passphrase; a tab that closes ends its app process, and nothing is kept unlocked between tabs.
+
+textual-serve (and its aiohttp) is imported inside the command, so ``station list`` does not
+pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import click
+
+from station.cli.common import Env, detect_lang
+from station.domain.errors import StationError
+from station.store.errors import NotAStation
+from station.store.home import resolve_home
+from station.store.service import Station
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
+
+HOST = "127.0.0.1"  # loopback only, on purpose: see the module docstring (G2)
+DEFAULT_PORT = 8000
+QUIT_TIMEOUT = 10.0  # seconds a tab's app has to quit before it is killed
+_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+
+
+class ServeWebRefused(StationError):
+    """A reason not to start: exit 2, like a usage error, with a sentence in both languages."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class NoStationToServe(ServeWebRefused):
+    code = "cli.serve_web.not_a_station"
+    zh = ("{home} 不是一个站点数据目录，没有可以在浏览器中打开的站点：请先运行 station init，"
+          "或用 --home 指定站点的数据目录")
+    en = ("{home} is not a station data directory, so there is nothing to open in a browser: "
+          "run `station init` first, or give the station's directory with --home")
+
+
+class PortInUse(ServeWebRefused):
+    code = "cli.serve_web.port_in_use"
+    zh = "端口 {port} 已被占用（{host}）：请用 --port 换一个，例如 --port {other}"
+    en = "Port {port} is already in use on {host}: choose another with --port, e.g. --port {other}"
+
+
+class CannotListen(ServeWebRefused):
+    code = "cli.serve_web.cannot_listen"
+    zh = "无法在 {host}:{port} 上监听：{detail}；请用 --port 换一个端口"
+    en = "Cannot listen on {host}:{port}: {detail}; choose another port with --port"
+
+
+HELP = f"""Serve the station app to a browser (textual-serve) on {HOST} only.
+
+Open the address it prints; each browser tab runs its own app, which starts at the unlock
+screen, so an agent's passphrase is still needed.
+
+The page and its websocket are plain HTTP, so it listens on loopback only (G2: no personal
+data in plaintext on the wire). From another machine, tunnel through SSH with the same port
+on both ends (the page carries absolute addresses):
+
+\b
+    ssh -L 8000:127.0.0.1:8000 user@station-pc
+    then open http://127.0.0.1:8000 on that machine.
+
+Stop it with Ctrl+C."""
+
+
+@click.command("serve-web", help=HELP, short_help="Serve the app to a browser on 127.0.0.1.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              envvar="STATION_HOME", help="Data directory of the station.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the app.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+              help=f"Port on {HOST}.")
+def serve_web_cmd(home: Path | None, lang: str | None, port: int) -> None:
+    """Check the station and the port, then serve the app until Ctrl+C."""
+    home = resolve_home(home).absolute()
+    lang = detect_lang(lang)
+    _check_station(home)
+    _check_port(port)
+
+    url = f"http://{HOST}:{port}"
+    server = make_server(app_command(home, lang), port)
+    env = Env(home, lang, passphrase_file=None, agent=None)
+    env.say(f"站点 {home} 的应用已在浏览器中提供：请打开 {url}\n"
+            f"  只在本机（{HOST}）监听；从另一台电脑访问请用 SSH 隧道：\n"
+            f"    ssh -L {port}:{HOST}:{port} 用户@本机，然后在那台电脑上打开 {url}\n"
+            f"  每个浏览器页面都从解锁界面开始，需要代办员的口令。按 Ctrl+C 停止。",
+            f"The app of station {home} is served to the browser: open {url}\n"
+            f"  Listening on this machine only ({HOST}); from another computer, use an SSH "
+            f"tunnel:\n"
+            f"    ssh -L {port}:{HOST}:{port} user@this-machine, then open {url} there\n"
+            f"  Each browser tab starts at the unlock screen and needs an agent's passphrase. "
+            f"Press Ctrl+C to stop.")
+    try:
+        server.serve()
+    except OSError as exc:  # someone took the port between our check and the server's bind
+        if exc.errno in _IN_USE:
+            raise PortInUse(port=port, host=HOST, other=_other(port)) from None
+        raise CannotListen(host=HOST, port=port, detail=exc.strerror or str(exc)) from None
+    env.say("已停止。", "Stopped.")
+
+
+def app_command(home: Path, lang: str) -> str:
+    """The shell command textual-serve runs for each tab: this station's app, on the very
+    interpreter running this command (``python -m station``, no reliance on ``PATH``)."""
+    argv = [sys.executable, "-m", "station", "--home", str(home), "--lang", lang]
+    return subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
+
+
+def make_server(command: str, port: int) -> Server:
+    """textual-serve's server on loopback, with three changes.
+
+    - No banner: the command has already said where to go, in the person's language, and the
+      banner would repeat the command line.
+    - No local variables in logged tracebacks (textual-serve's default): once a tab is
+      unlocked, the screen passing through this process shows personal data.
+    - A tab ends cleanly. Ctrl+C tells each open tab's app to quit, then closes its socket
+      (aiohttp alone would wait up to a minute on open websockets), and every app process
+      is waited for (killed if it hangs), so none outlives the server and none is left
+      half-collected when the event loop closes.
+    """
+    from aiohttp import WSCloseCode
+    from aiohttp import web as aiohttp_web
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
+
+    log = logging.getLogger("textual-serve")
+
+    class StationServer(Server):
+        def __init__(self) -> None:
+            super().__init__(command, host=HOST, port=port, title="station")
+            self.tabs: dict[web.WebSocketResponse, AppService] = {}
+
+        def initialize_logging(self) -> None:
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+        async def on_startup(self, app: web.Application) -> None:
+            pass
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's own handler, but keeping each tab for shutdown and ending
+            its app with ``_end_app``."""
+            websocket = aiohttp_web.WebSocketResponse(heartbeat=15)
+            service = AppService(command, write_bytes=websocket.send_bytes,
+                                 write_str=websocket.send_str, close=websocket.close,
+                                 download_manager=self.download_manager, debug=self.debug)
+            try:
+                await websocket.prepare(request)
+                self.tabs[websocket] = service
+                await service.start(_size(request, "width", 80), _size(request, "height", 24))
+                await self._process_messages(websocket, service)
+            except Exception as exc:  # one tab's trouble: a line in the log, not a traceback
+                log.warning("A browser tab ended with an error: %s: %s",
+                            type(exc).__name__, exc)
+            finally:
+                self.tabs.pop(websocket, None)
+                await _end_app(service)
+                if websocket.prepared:
+                    await websocket.close()
+            return websocket
+
+        async def on_shutdown(self, app: web.Application) -> None:
+            async def end_tab(websocket: web.WebSocketResponse, service: AppService) -> None:
+                await _end_app(service)  # while the socket is open, so its output drains
+                await websocket.close(code=WSCloseCode.GOING_AWAY)
+
+            await asyncio.gather(*(end_tab(ws, service) for ws, service in self.tabs.items()),
+                                 return_exceptions=True)
+
+    return StationServer()
+
+
+async def _end_app(service: AppService) -> None:
+    """Tell a tab's app to quit and wait until its process has exited (killed after
+    ``QUIT_TIMEOUT``). Safe to call twice. textual-serve's ``stop`` waits only for the app's
+    output to end, not for the process, so this reads ``AppService._process`` (textual-serve
+    1.1.x; tests/cli/test_serve_web.py checks that no app process is left behind)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(service.stop(), QUIT_TIMEOUT)
+    process = getattr(service, "_process", None)
+    if process is None or process.returncode is not None:
+        return
+    try:
+        await asyncio.wait_for(process.wait(), QUIT_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+def _size(request: web.Request, name: str, default: int) -> int:
+    """The terminal's width or height the page asks for in the websocket's query."""
+    try:
+        return max(1, int(request.query.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _check_station(home: Path) -> None:
+    """Refuse a directory the unlock screen could not open: the same check it makes
+    (``Station.agents_of``), done before anyone waits for a page."""
+    try:
+        Station.agents_of(home)
+    except NotAStation:
+        raise NoStationToServe(home=str(home)) from None
+
+
+def _check_port(port: int) -> None:
+    """Bind the port once, the way the server will, so a port in use is a sentence and not
+    a traceback from deep inside aiohttp."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if os.name == "posix":  # as aiohttp does: a port in TIME_WAIT is free, a listener not
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno in _IN_USE:
+                raise PortInUse(port=port, host=HOST, other=_other(port)) from None
+            raise CannotListen(host=HOST, port=port, detail=exc.strerror or str(exc)) from None
+
+
+def _other(port: int) -> int:
+    return port + 1 if port < 65535 else port - 1
