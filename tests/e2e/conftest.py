@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,34 +55,43 @@ class LiveCentre:
                               {"station": station, "scope": scope or [station]})["code"])
 
 
-@pytest.fixture
-def live_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa: F811
+@contextmanager
+def running_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa: F811
+    """A real centre process (``tests.e2e.run_centre``) on a free port, stopped on exit."""
     key_file = tmp_path / "centre.keyfile"
     key_file.write_bytes(os.urandom(32))
     home, port = tmp_path / "centre", free_port()
-    log = open(tmp_path / "centre.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_centre", str(home), db_url,
-                             str(port), str(key_file)], cwd=ROOT, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    log_path = tmp_path / "centre.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_centre", str(home),
+                                 db_url, str(port), str(key_file)],
+                                cwd=ROOT, stdout=log, stderr=log)
         try:
-            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError((tmp_path / "centre.log").read_text())
-        time.sleep(0.1)
-    yield LiveCentre(url, home, proc)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log_path.read_text())
+                time.sleep(0.1)
+            yield LiveCentre(url, home, proc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def live_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa: F811
+    with running_centre(tmp_path, db_url) as centre:
+        yield centre
 
 
 def new_station(tmp_path: Path, station_id: str, *, agent: str = "李春梅") -> Station:

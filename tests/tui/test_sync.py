@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, RichLog, Static
@@ -26,7 +22,7 @@ from station.sync.engine import sync_once
 from station.sync.transport import CentreClient
 from station.tui.screens.sync import SyncScreen
 from tests.conftest import PASSPHRASE
-from tests.e2e.conftest import ROOT, LiveCentre, free_port, link
+from tests.e2e.conftest import LiveCentre, link, running_centre
 from tests.tui.conftest import drive, make_app, settle
 
 SIZE = (80, 24)
@@ -45,33 +41,8 @@ VISIT = {"resident.name": "赵秀兰", "reason": "elderly", "services": ["consul
 @pytest.fixture
 def centre(tmp_path: Path) -> Iterator[LiveCentre]:
     """A real centre process (``tests.e2e.run_centre``) on SQLite."""
-    key_file = tmp_path / "centre.keyfile"
-    key_file.write_bytes(os.urandom(32))
-    home, port = tmp_path / "centre", free_port()
-    log_path = tmp_path / "centre.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_centre", str(home),
-                                 f"sqlite:///{tmp_path / 'centre.db'}", str(port),
-                                 str(key_file)], cwd=ROOT, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(log_path.read_text())
-            time.sleep(0.1)
-        yield LiveCentre(url, home, proc)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_centre(tmp_path, f"sqlite:///{tmp_path / 'centre.db'}") as live:
+        yield live
 
 
 def enrolled(tmp_path: Path, centre: LiveCentre, station_id: str,
