@@ -10,6 +10,7 @@ index every reading, up to a few variants per name.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from bisect import bisect_left, insort
@@ -96,23 +97,27 @@ class NameIndex:
         return entry[0] if entry else ""
 
     @staticmethod
-    def _scan(keys: list[tuple[str, str]], prefix: str) -> list[tuple[str, str]]:
-        out = []
+    def _scan(keys: list[tuple[str, str]], prefix: str) -> Iterator[tuple[str, str]]:
         i = bisect_left(keys, (prefix, ""))
         while i < len(keys) and keys[i][0].startswith(prefix):
-            out.append(keys[i])
+            yield keys[i]
             i += 1
-        return out
 
     def matches(self, text: str) -> Iterator[str]:
         """Record ids whose name starts with ``text`` (characters, pinyin or initials), in a
-        stable order, each once; lazily, so a caller that filters further stops early."""
+        stable order, each once; lazily, so a caller that filters further stops early.
+
+        "li" is a prefix of a fifth of a big village's keys: the main list is walked only as
+        far as the caller reads (it is replaced, never changed in place, so a save meanwhile
+        does not disturb the walk); the small recent list is read at once."""
         prefix = "".join(text.lower().split())
         if not prefix:
             return
+        recent = list(self._scan(self._recent, prefix))
+        gone, by_record = self._gone, self._by_record
         seen: set[str] = set()
-        for entry in sorted(self._scan(self._keys, prefix) + self._scan(self._recent, prefix)):
-            if entry in self._gone or entry[1] not in self._by_record or entry[1] in seen:
+        for entry in heapq.merge(self._scan(self._keys, prefix), recent):
+            if entry in gone or entry[1] not in by_record or entry[1] in seen:
                 continue
             seen.add(entry[1])
             yield entry[1]

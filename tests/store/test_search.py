@@ -45,6 +45,24 @@ def test_renames_and_new_names_are_found_before_and_after_compaction():
     assert index.name("new") == "钱多多" and len(index) == 101 + NameIndex.COMPACT_AT
 
 
+def test_matches_merge_old_and_new_names_in_order_and_survive_a_save_mid_walk():
+    """Searches read the index lazily (the screen stops at a page): a name saved in
+    between must neither break the walk nor appear twice, and old and new names interleave
+    in key order."""
+    index = NameIndex()
+    index.bulk_load({"a": "李明", "c": "李娜", "e": "李伟"})
+    index.put("b", "李芳")  # into the recent list
+    assert index.query("li") == ["b", "a", "c", "e"]  # lifang, liming, lina, liwei
+    walk = index.matches("li")
+    first = next(walk)
+    index.put("d", "李静")
+    index.put("e", "王伟")  # renamed away while the walk is under way
+    rest = list(walk)
+    assert first == "b" and "e" not in rest and len(set(rest)) == len(rest)
+    assert {first, *rest} <= {"a", "b", "c", "d"}
+    assert index.query("li") == ["b", "d", "a", "c"]  # lifang, lijing, liming, lina
+
+
 def test_a_name_saved_while_the_index_is_being_built_is_not_missed():
     """The app builds the index in a worker after unlock while the agent may already save."""
     shared = SharedNames()
