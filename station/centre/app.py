@@ -13,7 +13,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import prometheus_client as prom
@@ -166,8 +167,18 @@ def _target(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def create_app(centre: Centre, *, staff_token_hash: bytes) -> FastAPI:
-    app = FastAPI(title="station — town centre API", version="1",
+def create_app(centre: Centre, *, staff_token_hash: bytes,
+               close_on_shutdown: bool = False) -> FastAPI:
+    """The centre's HTTP API. ``close_on_shutdown``: the server owns the centre, and closes
+    it (the projector, the processes that check pushes, the database) when it shuts down."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_on_shutdown:
+            centre.close()
+
+    app = FastAPI(title="station — town centre API", version="1", lifespan=lifespan,
                   description="Sync endpoint for village service stations (DESIGN §7).")
     app.add_middleware(BodyCap)
     metrics = Metrics()

@@ -87,7 +87,11 @@ def build(config: CentreConfig) -> tuple[Centre, Any]:
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(token + "\n")
-    return centre, create_app(centre, staff_token_hash=hashlib.sha256(token.encode()).digest())
+    # Closed at the server's lifespan shutdown: uvicorn re-raises the SIGTERM that stopped it
+    # once it has shut down, so code after ``uvicorn.run`` would never run and the
+    # processes that check pushes would be left behind.
+    return centre, create_app(centre, staff_token_hash=hashlib.sha256(token.encode()).digest(),
+                              close_on_shutdown=True)
 
 
 class JsonLines(logging.Formatter):

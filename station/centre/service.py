@@ -260,6 +260,7 @@ class Centre:
             known = tx.known([cs.id for _, cs, _ in opened])
             identities: dict[str, tuple[str, str] | None] = {}
             entries: list[LogEntry] = []
+            logged: list[Changeset] = []
             for index, cs, encoded in opened:
                 if cs.id in known:
                     result.duplicates.append(cs.id)
@@ -277,11 +278,12 @@ class Centre:
                     continue
                 identities[cs.record] = (cs.scope, cs.kind)
                 entries.append(self._entry(tx, cs, encoded))
+                logged.append(cs)
                 result.accepted.append(cs.id)
             tx.append_many(entries)
         result.refused.sort(key=lambda r: r.index)
         if entries:
-            self.projector.nudge()
+            self.projector.nudge(logged)
         return result
 
     def _signers(self, station: str) -> Signers | StationError:

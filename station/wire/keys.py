@@ -1,6 +1,9 @@
 """Key material shared by station and centre: Ed25519 signatures and HPKE sealing (RFC 9180).
 
-All primitives come from ``cryptography``. Sealing uses a single-shot HPKE suite:
+Sealing comes from ``cryptography``; Ed25519 from PyNaCl (libsodium, kept by the same PyCA
+maintainers): checking one signature per changeset is the largest part of what a push costs
+the centre, and libsodium's check takes 120 µs here where OpenSSL's takes 195 µs. The keys
+and signatures are the same RFC 8032 bytes either way. Sealing uses a single-shot HPKE suite:
 X25519 / HKDF-SHA256 / AES-256-GCM by default, or the hybrid post-quantum KEM
 MLKEM768_X25519 as an option. A public key travels as bytes prefixed by its suite number, so
 whoever pins it also pins which suite to use.
@@ -12,9 +15,8 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.hpke import (
     AEAD,
     KDF,
@@ -23,6 +25,8 @@ from cryptography.hazmat.primitives.hpke import (
     MLKEM768X25519PublicKey,
     Suite,
 )
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 from station.wire.errors import Malformed
 
@@ -46,31 +50,36 @@ class OpenFailed(Exception):
 class Signer:
     """An Ed25519 signing key (a station's identity, its transport credential, the centre)."""
 
-    key: Ed25519PrivateKey
+    key: SigningKey
 
     @classmethod
     def generate(cls) -> Signer:
-        return cls(Ed25519PrivateKey.generate())
+        return cls(SigningKey.generate())
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Signer:
-        return cls(Ed25519PrivateKey.from_private_bytes(raw))
+        """From the 32-byte RFC 8032 private key (the seed)."""
+        if len(raw) != 32:
+            raise ValueError("an Ed25519 private key is 32 bytes")
+        return cls(SigningKey(raw))
 
     def private_bytes(self) -> bytes:
-        return self.key.private_bytes_raw()
+        return bytes(self.key)
 
     def public_bytes(self) -> bytes:
-        return self.key.public_key().public_bytes_raw()
+        return bytes(self.key.verify_key)
 
     def sign(self, data: bytes) -> bytes:
-        return self.key.sign(data)
+        return self.key.sign(data).signature
 
 
 def verify(public: bytes, signature: bytes, data: bytes) -> bool:
     """True when ``signature`` over ``data`` was made by the holder of ``public``."""
+    if len(public) != 32 or len(signature) != 64:
+        return False
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
-    except (InvalidSignature, ValueError):
+        VerifyKey(public).verify(data, signature)
+    except (BadSignatureError, ValueError):
         return False
     return True
 

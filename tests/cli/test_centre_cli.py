@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -224,6 +225,35 @@ def test_the_whole_loop_on_a_real_centre(start_centre, cli_run, tmp_path, passph
     assert rc == 3 and "Cannot reach the town centre" in err and "Traceback" not in err
     rc, _, err = cli_run("enroll", issued["code"], "--lang", "zh", *st_args)
     assert rc == 3 and "无法连接镇中心" in err
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found |= {int(child)} | _descendants(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_stopping_the_centre_stops_its_check_processes(start_centre):
+    """systemd stops a centre with SIGTERM: it exits cleanly and leaves none of the processes
+    that check pushes running (uvicorn re-raises the signal once it has shut down)."""
+    centre = start_centre()
+    children = _descendants(centre.proc.pid)
+    if (os.cpu_count() or 1) > 1:
+        assert children, "a centre on several cores checks pushes in worker processes"
+    assert centre.stop() in (0, -signal.SIGTERM)  # not killed after a hang
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)]
 
 
 def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_run, tmp_path):
