@@ -258,7 +258,7 @@ class Centre:
         now = self.now_ms()
         with self.repo.writing(now) as tx:
             known = tx.known([cs.id for _, cs, _ in opened])
-            identities: dict[str, tuple[str, str] | None] = {}
+            identities = tx.record_identities(list({cs.record for _, cs, _ in opened}))
             entries: list[LogEntry] = []
             logged: list[Changeset] = []
             for index, cs, encoded in opened:
@@ -266,9 +266,7 @@ class Centre:
                     result.duplicates.append(cs.id)
                     continue
                 known.add(cs.id)
-                if cs.record not in identities:
-                    identities[cs.record] = tx.record_identity(cs.record)
-                identity = identities[cs.record]
+                identity = identities.get(cs.record)
                 if identity is not None and identity != (cs.scope, cs.kind):
                     # the scope check trusts the changeset's own label: a station must not
                     # reach another village's record by naming its id under its own

@@ -1,8 +1,7 @@
 """Turning changesets and merged states into the encrypted rows the store writes.
 
-Kept apart from the ledger's SQL so the same code builds rows for a single save and, in
-worker processes, for a bulk import (``station.store.bulk``). Everything here is CPU work
-over keys held in memory: no database, no files.
+Kept apart from the ledger's SQL so the same code builds rows for a single save, a pull and
+a bulk import. Everything here is CPU work over keys held in memory: no database, no files.
 """
 
 from __future__ import annotations

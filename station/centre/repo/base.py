@@ -183,13 +183,16 @@ class Tx:
         return self.conn.execute(self.d.sql(sql), params)
 
     def known(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
-            marks = ",".join("?" for _ in chunk)
-            found.update(r[0] for r in self._q(f"SELECT id FROM log WHERE id IN ({marks})",
-                                               chunk).fetchall())
-        return found
+        return {r[0] for r in self._in("SELECT id FROM log WHERE id IN ({})", ids)}
+
+    def _in(self, sql: str, values: Sequence[str], suffix: str = "") -> list[Any]:
+        """Rows of ``sql`` with its ``IN ({})`` filled, a few hundred values at a time."""
+        rows: list[Any] = []
+        for start in range(0, len(values), 500):
+            chunk = list(values[start:start + 500])
+            rows += self._q(sql.format(",".join("?" for _ in chunk)) + suffix,
+                            chunk).fetchall()
+        return rows
 
     def append(self, entry: LogEntry) -> None:
         self.append_many([entry])
@@ -202,11 +205,12 @@ class Tx:
             [(e.id, e.kind, e.scope, e.origin, e.record, e.record_kind, e.hlc, self.now_ms,
               e.body) for e in entries])
 
-    def record_identity(self, record_id: str) -> tuple[str, str] | None:
-        """(village, kind) of a record, from the first changeset the log holds for it."""
-        row = self._q("SELECT scope, record_kind FROM log WHERE record=? ORDER BY seq LIMIT 1",
-                      (record_id,)).fetchone()
-        return (row[0], row[1]) if row else None
+    def record_identities(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(village, kind) of each record the log already holds, from its changesets (a push
+        whose label differs is refused, so they all agree); one query per few hundred."""
+        return {r[0]: (r[1], r[2]) for r in self._in(
+            "SELECT record, min(scope), min(record_kind) FROM log WHERE record IN ({})",
+            record_ids, " GROUP BY record")}
 
     def setting(self, key: str) -> str | None:
         row = self._q("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
