@@ -21,7 +21,7 @@ from station.centre.repo import CentreRecord, Repository
 from station.domain import merge
 from station.domain.changeset import Changeset
 from station.domain.followup import facts_from
-from station.wire.codec import decode_changeset
+from station.wire.codec import decode_changeset, pack_state, unpack_state
 
 if TYPE_CHECKING:
     from station.centre.service import Storage
@@ -44,8 +44,8 @@ class Projector:
         self._decoded: dict[str, Changeset] = {}
 
     def state(self, rec: CentreRecord) -> merge.State:
-        return merge.load(self.storage.open("records", rec.state,
-                                            f"records|{rec.id}|{rec.version}"))
+        return merge.load(unpack_state(self.storage.open("records", rec.state,
+                                                         f"records|{rec.id}|{rec.version}")))
 
     def catch_up(self) -> int:
         """Merge every logged changeset not yet in the view; returns how many."""
@@ -85,7 +85,7 @@ class Projector:
         return CentreRecord(rid, state["kind"], state["scope"], fields.get("receipt"),
                             status, fields.get("matter"), fields.get("channel"),
                             state["first"], state["last"], version,
-                            self.storage.seal("records", merge.dump(state),
+                            self.storage.seal("records", pack_state(merge.dump(state)),
                                               f"records|{rid}|{version}"),
                             orjson.dumps(facts).decode())  # orjson writes dataclasses
 

@@ -40,7 +40,7 @@ from station.store.rows import (
     Sealing,
 )
 from station.store.vault import Keys
-from station.wire.codec import decode_changeset, encode_changeset
+from station.wire.codec import decode_changeset, encode_changeset, unpack_state
 
 Build = Callable[[merge.State], list[Op]]
 BULK_CHUNK = 2000
@@ -121,7 +121,8 @@ class Ledger:
             return None
         version, blob, conflicts = row
         try:
-            state = merge.load(self.keys.open("records", blob, f"records|{record_id}|{version}"))
+            state = merge.load(unpack_state(self.keys.open("records", blob,
+                                                           f"records|{record_id}|{version}")))
         except Tampered:
             state = self.rebuild(record_id)
         return Stored(version, state, conflicts)

@@ -14,7 +14,7 @@ from station.domain import merge
 from station.domain.changeset import Changeset
 from station.store.projection import Record, blind_values, columns, view
 from station.store.vault import Keys
-from station.wire.codec import encode_changeset
+from station.wire.codec import encode_changeset, pack_state
 from station.wire.envelope import seal_changeset
 from station.wire.keys import Signer
 
@@ -76,7 +76,7 @@ class RowBuilder:
 
     def record_row(self, record: Record, state: merge.State, version: int) -> Row:
         cols = columns(record, version)
-        cols["state"] = self.keys.seal("records", merge.dump(state),
+        cols["state"] = self.keys.seal("records", pack_state(merge.dump(state)),
                                        f"records|{record.id}|{version}")
         cols["label"] = self.keys.seal("labels", record.name.encode(),
                                        f"labels|{record.id}|{version}")

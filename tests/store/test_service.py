@@ -7,6 +7,7 @@ import pytest
 from station.domain.errors import AuthorityRefused, TransitionRefused, ValidationError
 from station.store.errors import NoSuchRecord, Tampered
 from station.store.service import Station
+from station.wire.codec import unpack_state
 
 APPLICANT = {
     "applicant.name": "王桂英",
@@ -200,6 +201,22 @@ def test_a_damaged_record_body_is_rebuilt_from_its_changesets(station, home, now
     station.db.execute("UPDATE records SET state=? WHERE id=?", [bytes(blob), record.id])
     assert station.get(record.id).fields["applicant.name"] == "王桂英"
     assert station.get(other.id).name == "赵秀兰"
+
+
+def test_a_record_stored_before_states_were_compressed_still_opens(station):
+    """Stations made by an earlier version hold each record's state as sealed plain JSON."""
+    record = station.create("application", residence_permit())
+    version, blob = station.db.execute("SELECT version, state FROM records WHERE id=?",
+                                       [record.id]).fetchone()
+    aad = f"records|{record.id}|{version}"
+    packed = station.keys.open("records", blob, aad)
+    plain = unpack_state(packed)
+    assert plain[:1] == b"{" and len(packed) < len(plain)  # stored compressed now
+    station.db.execute("UPDATE records SET state=? WHERE id=?",
+                       [station.keys.seal("records", plain, aad), record.id])
+    assert station.get(record.id).fields["applicant.name"] == "王桂英"
+    station.update(record.id, {"applicant.phone": "13800001111"})  # and takes new changes
+    assert station.get(record.id).fields["applicant.phone"] == "13800001111"
 
 
 def test_a_tampered_changeset_is_named_and_other_records_stay_usable(station):

@@ -16,7 +16,13 @@ from station.domain.changeset import CENTRE, MAX_COUNTER, MAX_WALL, Changeset, O
 from station.domain.errors import ChangesetError
 from station.domain.hlc import HLC
 from station.wire import codec
-from station.wire.codec import MAX_PLAIN, decode_changeset, encode_changeset
+from station.wire.codec import (
+    MAX_PLAIN,
+    decode_changeset,
+    encode_changeset,
+    pack_state,
+    unpack_state,
+)
 from station.wire.errors import Malformed
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -346,3 +352,21 @@ def test_encoding_from_many_threads_at_once_never_corrupts():
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_record_states_are_stored_compressed_and_old_plain_ones_still_read():
+    state = {"id": "r1", "reg": {f"resident.f{i}": {"heads": {f"cs{i}:0": ["王桂英", "1.0.d"]}}
+                                 for i in range(40)}}
+    raw = json.dumps(state, ensure_ascii=False, sort_keys=True).encode()
+    packed = pack_state(raw)
+    assert len(packed) < len(raw) / 2 and packed[:1] != b"{"
+    assert unpack_state(packed) == raw
+    assert unpack_state(raw) == raw  # stored before states were compressed
+
+
+def test_a_big_record_state_is_not_refused_like_a_hostile_changeset():
+    """A state is our own authenticated data: a record with years of contacts may pass the
+    256 KiB cap that guards changesets from a hostile peer."""
+    raw = json.dumps({"log": {f"c{i}": ["note " + "x" * 40] for i in range(20_000)}}).encode()
+    assert len(raw) > 256 * 1024
+    assert unpack_state(pack_state(raw)) == raw

@@ -36,6 +36,7 @@ class SqliteDialect(Dialect):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the log's and records' hot pages
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
