@@ -59,11 +59,12 @@ class Projector:
                     return done
                 states: dict[str, merge.State] = {}
                 versions: dict[str, int] = {}
+                stored = tx.records(list({e.record for e in entries if e.record is not None}))
                 for entry in entries:
                     if entry.kind != "changeset" or entry.record is None:
                         continue
                     if entry.record not in states:
-                        current = tx.record(entry.record)
+                        current = stored.get(entry.record)
                         versions[entry.record] = current.version if current else 0
                         states[entry.record] = (self.state(current) if current else
                                                 merge.empty(entry.record_kind or "application",

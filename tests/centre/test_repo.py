@@ -290,12 +290,13 @@ def test_known_and_an_append_that_fails_leaves_nothing(repo):
 
 def test_records_are_saved_updated_and_found_by_receipt_or_id(repo):
     with repo.writing(NOW) as tx:
-        assert tx.record("r1") is None
+        assert tx.records(["r1"]) == {}
         tx.save_records([record("r1", "V001-20261123-0001")])
         tx.save_records([record("r2", "V001-20261123-0002")])
     with repo.writing(NOW) as tx:
         tx.save_records([record("r1", "V001-20261123-0001", version=2, status="completed")])
-        assert tx.record("r1").version == 2
+        assert tx.records(["r1"])["r1"].version == 2
+        assert set(tx.records(["r1", "r2", "r3"])) == {"r1", "r2"}
     found = repo.find_receipt("V001-20261123-0001")
     assert [(r.id, r.version, r.status, r.state) for r in found] == [
         ("r1", 2, "completed", b"sealed state")]

@@ -222,9 +222,10 @@ class Tx:
         return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8])
                 for r in rows]
 
-    def record(self, record_id: str) -> CentreRecord | None:
-        row = self._q(f"SELECT {_RECORD_COLS} FROM records WHERE id=?", (record_id,)).fetchone()
-        return _record(row) if row else None
+    def records(self, record_ids: Sequence[str]) -> dict[str, CentreRecord]:
+        """The stored view of each of these records that has one; a query per few hundred."""
+        return {rec.id: rec for rec in map(_record, self._in(
+            f"SELECT {_RECORD_COLS} FROM records WHERE id IN ({{}})", record_ids))}
 
     def save_records(self, recs: Sequence[CentreRecord]) -> None:
         updates = ", ".join(f"{c.strip()}=excluded.{c.strip()}"
