@@ -177,6 +177,7 @@ class Summary:
 
 
 SEARCH_CHUNK_MAX = 2000
+BULK_NAMES = 500  # changesets in one downlink batch from which the name index is rebuilt
 _LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
 
 
@@ -272,6 +273,7 @@ class Station:
         self.sync = SyncState(home, db)
         self._catalogue: Catalogue | None = None
         self._names = SharedNames()
+        self._indexing = True  # off while a big downlink batch is merged
         self.ledger.on_change.append(self._index_record)
 
     # --- opening and closing ---------------------------------------------------------------
@@ -482,7 +484,16 @@ class Station:
                     self._catalogue = None
             else:
                 changesets.append(Received(decode_changeset(entry.data), entry.data))
-        received = self.ledger.receive(changesets, today=self.today())
+        # A big batch (a bus's first pull of a village) would re-sort a warm name index every
+        # few thousand names: it is rebuilt once, on next use, as after an import.
+        bulk = len(changesets) >= BULK_NAMES
+        self._indexing = not bulk
+        try:
+            received = self.ledger.receive(changesets, today=self.today())
+        finally:
+            self._indexing = True
+        if bulk:
+            self._names.forget()
         report.new, report.duplicates = received.new, received.duplicates
         report.conflicts = received.conflicts
         with dbmod.write(self.db):
@@ -823,7 +834,8 @@ class Station:
         return names
 
     def _index_record(self, record: Record) -> None:
-        self._names.put(record.id, record.name)
+        if self._indexing:
+            self._names.put(record.id, record.name)
 
     def list(self, *, kind: str | None = None, status: str | None = None,
              matter: str | None = None, due: str | None = None,

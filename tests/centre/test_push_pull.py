@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from station.domain.changeset import CENTRE, Op
+from station.store import service
 from station.store.errors import NoSuchRecord
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -321,6 +322,22 @@ def test_pulls_are_paged_and_the_cursor_advances(centre_app, world):
     # Up to date: the next pull brings nothing and leaves the cursor where it is.
     (again,) = pull(bus.sync, link(client, bus), station=bus, limit=2)
     assert (again.new, again.complete, bus.sync.cursor()) == (0, True, centre.repo.head())
+
+
+@pytest.mark.parametrize("bulk_from", [2, 10_000], ids=["rebuilt", "one-by-one"])
+def test_pulled_names_are_found_by_a_search_that_was_already_warm(centre_app, world,
+                                                                  monkeypatch, bulk_from):
+    """The bus's app has its name index built; what a pull brings is found by name whether
+    the index takes the names one by one or (a big batch) is rebuilt once."""
+    monkeypatch.setattr(service, "BULK_NAMES", bulk_from)
+    _, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    assert bus.search("欧阳") == []  # builds the index
+    records = [application(v1, name=n) for n in ("欧阳秀兰", "欧阳建国", "王桂英")]
+    push(v1.sync, link(client, v1))
+    pull(bus.sync, link(client, bus), station=bus)
+    assert {r.id for r in bus.search("oy")} == {records[0].id, records[1].id}
+    assert [r.id for r in bus.search("王桂英")] == [records[2].id]
 
 
 def test_a_pull_is_sealed_to_the_station_and_signed_by_the_centre(centre_app, world):
