@@ -30,7 +30,7 @@ from station.sync.client import link_for
 from station.sync.engine import pull, push
 from station.sync.errors import Refused
 from tests.centre.conftest import pg_url  # noqa: F401 — the fixture, used by name below
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, stop_process
 
 # How the subprocess starts the command (a scratch copy may wrap it, see test_ordering.py).
 LAUNCH = "from station.cli import main; main()"
@@ -97,14 +97,7 @@ class CentreProcess:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
 
     def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
+        return None if self.proc is None else stop_process(self.proc)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from station.cli import cli
 from station.cli.common import run
 from station.store.service import Station
 from station.store.vault import FAST_KDF
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, stop_process
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -116,14 +116,7 @@ class WebServer:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
 
     def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
+        return None if self.proc is None else stop_process(self.proc, timeout=15)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from station.store.vault import FAST_KDF
 from station.sync.client import enroll
 from station.sync.transport import CentreClient
 from tests.centre.conftest import db_url, pg_dsn, pg_url  # noqa: F401  (fixtures)
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,12 +80,7 @@ def running_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa
                 time.sleep(0.1)
             yield LiveCentre(url, home, proc)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @pytest.fixture
