@@ -43,7 +43,6 @@ from station.tui.widgets.matter_picker import MatterPicker
 
 DEFAULT_PROMISE_DAYS = 10  # working days a resident gets to bring a missing material
 
-APPLICANT = ("name", "id_number", "phone", "address", "village_group")
 
 TEXT = {
     "new": ("新建代办件", "New application"),
@@ -53,11 +52,6 @@ TEXT = {
     "applicant": ("申请人", "Applicant"),
     "authorisation": ("委托与渠道", "Authorisation and channel"),
     "promise": ("承诺办结时限", "Promised completion"),
-    "name": ("姓名", "Name"),
-    "id_number": ("身份证号", "ID number"),
-    "phone": ("手机号", "Mobile phone"),
-    "address": ("住址", "Address"),
-    "village_group": ("村民小组", "Village group"),
     "relationship": ("与申请人关系", "Relationship"),
     "relationship_prompt": ("受托人是申请人的……", "The proxy is the applicant's…"),
     "signed": ("已签委托书", "Signed"),
@@ -106,7 +100,6 @@ class ApplicationFormScreen(FormScreen):
         self.picker = MatterPicker(self.station.catalogue, self.lang, fixed=self.editing,
                                    id="matter-picker")
         self.checklist = MaterialsChecklist(self.lang, id="materials")
-        self.inputs: dict[str, Input] = {}
 
     @property
     def editing(self) -> bool:
@@ -127,12 +120,7 @@ class ApplicationFormScreen(FormScreen):
             yield Static(t(TEXT["materials"]), classes="section")
             yield self.checklist
             yield Static(t(TEXT["applicant"]), classes="section")
-            for key in APPLICANT:
-                name = f"applicant.{key}"
-                box = self.inputs[name] = Input(str(fields.get(name) or ""), compact=True,
-                                                id=f"f-{key}")
-                yield self.field(name, t(TEXT[key]), box,
-                                 hint=t(TEXT["id_hint"]) if key == "id_number" else "")
+            yield from self.person_fields("applicant", fields, id_hint=t(TEXT["id_hint"]))
             yield Static(t(TEXT["authorisation"]), classes="section")
             relationship = fields.get("authorisation.relationship")
             self.relationship: Select[str] = Select(

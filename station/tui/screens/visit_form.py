@@ -26,19 +26,12 @@ from station.store.service import Summary
 from station.tui.text import choice_label, status_label
 from station.tui.widgets.form_screen import FormProblem, FormScreen, Issue, is_blank
 
-RESIDENT = ("name", "id_number", "phone", "address", "village_group")
-
 TEXT = {
     "new": ("新建上门服务", "New home visit"),
     "edit": ("修改上门服务 {receipt}", "Edit home visit {receipt}"),
     "resident": ("服务对象", "Resident"),
     "visit": ("上门服务", "The visit"),
     "follow": ("结果与后续", "Result and follow-up"),
-    "name": ("姓名", "Name"),
-    "id_number": ("身份证号", "ID number"),
-    "phone": ("手机号", "Mobile phone"),
-    "address": ("住址", "Address"),
-    "village_group": ("村民小组", "Village group"),
     "reason": ("上门原因", "Reason"),
     "reason_prompt": ("选择原因", "Choose a reason"),
     "services": ("服务内容", "Services done"),
@@ -74,10 +67,6 @@ class VisitFormScreen(FormScreen):
     CSS_PATH = "visit_form.tcss"
     BINDING_ZH: ClassVar[dict[str, str]] = dict(FormScreen.BINDING_ZH)
 
-    def __init__(self, record_id: str | None = None) -> None:
-        super().__init__(record_id)
-        self.inputs: dict[str, Input] = {}
-
     @property
     def editing(self) -> bool:
         return self.record is not None
@@ -91,11 +80,7 @@ class VisitFormScreen(FormScreen):
         with VerticalScroll(id="form"):
             yield self.general
             yield Static(t(TEXT["resident"]), classes="section")
-            for key in RESIDENT:
-                name = f"resident.{key}"
-                box = self.inputs[name] = Input(str(fields.get(name) or ""), compact=True,
-                                                id=f"f-{key}")
-                yield self.field(name, t(TEXT[key]), box)
+            yield from self.person_fields("resident", fields)
             yield Static(t(TEXT["visit"]), classes="section")
             reason = fields.get("reason")
             self.reason: Select[str] = Select(

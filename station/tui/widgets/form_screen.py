@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -61,6 +62,10 @@ TEXT = {
     "failed": ("没能保存：{e}", "Could not save: {e}"),
     "required": ("{label_zh}不能为空", "{label_en} is required"),
 }
+# The person a record is about (the applicant, the visited resident): the same five inputs.
+PERSON = (("name", ("姓名", "Name")), ("id_number", ("身份证号", "ID number")),
+          ("phone", ("手机号", "Mobile phone")), ("address", ("住址", "Address")),
+          ("village_group", ("村民小组", "Village group")))
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class FormScreen(StationScreen[None]):
         self.record: Record | None = None
         self.draft_id = f"{self.KIND}-{uuid.uuid4()}"
         self.fields: dict[str, FormField] = {}
+        self.inputs: dict[str, Input] = {}
         self.general = Static("", id="form-error", markup=False)
         self._blank: dict[str, Any] | None = None  # the form as it opened
         self._kept: dict[str, Any] | None = None   # what the draft holds now
@@ -157,6 +163,17 @@ class FormScreen(StationScreen[None]):
         spot = FormField(name, label, control, hint=hint)
         self.fields[name] = spot
         return spot
+
+    def person_fields(self, person: str, values: dict[str, Any], *,
+                      id_hint: str = "") -> Iterator[FormField]:
+        """The inputs of the record's ``person`` (``applicant``, ``resident``), filled from
+        ``values``."""
+        for key, label in PERSON:
+            name = f"{person}.{key}"
+            box = self.inputs[name] = Input(str(values.get(name) or ""), compact=True,
+                                            id=f"f-{key}")
+            yield self.field(name, self.t(label), box,
+                             hint=id_hint if key == "id_number" else "")
 
     def required(self, values: dict[str, Any], name: str,
                  label: tuple[str, str]) -> list[Issue]:
