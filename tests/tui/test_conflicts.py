@@ -6,36 +6,17 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from station.store.service import Station
-from station.store.vault import FAST_KDF
 from station.tui.screens import make_record
 from station.tui.screens.conflicts import ConflictsScreen, SettleValueModal
-from tests.conftest import PASSPHRASE, FakeNow
+from tests.conftest import FakeNow
+from tests.store.test_conflicts import exchange, make
 from tests.tui.conftest import drive, make_app, settle
 from tests.tui.test_record import shown, text_of
 
 
-def make(tmp_path, name):
-    station, _ = Station.init(tmp_path / name, station_id=name, name=name,
-                              agent=f"agent-{name}", passphrase=PASSPHRASE, kdf=FAST_KDF,
-                              now=FakeNow())
-    return station
-
-
-def exchange(*stations: Station) -> None:
-    """Everyone gets every changeset everyone has (what sync carries)."""
-    everything = {}
-    for st in stations:
-        for (rid,) in st.db.execute("SELECT id FROM records"):
-            for cs in st.ledger.changesets_of(rid):
-                everything[cs.id] = cs
-    for st in stations:
-        st.ledger.receive(everything.values(), today=st.today())
-
-
 def conflicting(tmp_path):
     """Two stations that changed one resident's phone and address apart, then exchanged."""
-    village, bus = make(tmp_path, "V001"), make(tmp_path, "BUS01")
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
     record = village.create("resident", {"resident.name": "王桂英",
                                          "resident.phone": "13900000000",
                                          "resident.address": "青石村一组 1 号"})
