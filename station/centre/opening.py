@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from station.domain.changeset import Changeset
 from station.domain.errors import StationError
+from station.domain.gc_pause import paused_gc
 from station.domain.rules import check_changeset
 from station.wire.codec import decode_changeset
 from station.wire.envelope import open_changeset, read_header, verify_changeset
@@ -91,7 +92,8 @@ def _ready(_: int) -> bool:
 
 def _check_chunk(items: list[tuple[bytes, Signers]], today: dt.date) -> list[Checked]:
     assert _seal_key is not None
-    return [check_one(blob, signers, _seal_key, today) for blob, signers in items]
+    with paused_gc():
+        return [check_one(blob, signers, _seal_key, today) for blob, signers in items]
 
 
 class Opener:

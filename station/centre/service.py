@@ -47,6 +47,7 @@ from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.errors import StationError
 from station.domain.followup import Facts, Figures, Month, figures
+from station.domain.gc_pause import paused_gc
 from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
 from station.domain.rules import check_changeset
 from station.wire import auth
@@ -228,6 +229,11 @@ class Centre:
         """Verify, open, validate and store sealed changesets (a push, or a USB bundle carried
         by anyone: the stations' signatures are the proof). Each is judged on its own; the
         good ones commit together."""
+        # the checked changesets come back from the pool as new objects: no GC passes
+        with self.projector.serving_station(), paused_gc():
+            return self._ingest(blobs)
+
+    def _ingest(self, blobs: Sequence[bytes]) -> IngestResult:
         result = IngestResult()
         opened: list[tuple[int, Changeset, bytes]] = []
         known_signers: dict[str, Signers | StationError] = {}
@@ -313,6 +319,10 @@ class Centre:
 
     def pull(self, station: StationRow, after: int, limit: int) -> bytes:
         """Everything in the station's scope after its cursor, sealed to it, signed by us."""
+        with self.projector.serving_station():
+            return self._pull(station, after, limit)
+
+    def _pull(self, station: StationRow, after: int, limit: int) -> bytes:
         limit = max(1, min(limit, MAX_PULL))
         if not 0 <= after < MAX_CURSOR:
             raise BadRequest(detail="the cursor is out of range")

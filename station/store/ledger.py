@@ -13,10 +13,8 @@ The changesets table is the source of truth: if a record's stored state fails to
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,6 +23,7 @@ import uuid_utils
 
 from station.domain import merge
 from station.domain.changeset import Changeset, Op
+from station.domain.gc_pause import paused_gc
 from station.domain.hlc import HLC, Clock
 from station.domain.rules import check_changeset
 from station.store.db import write
@@ -44,19 +43,6 @@ from station.wire.codec import decode_changeset, encode_changeset, unpack_state
 
 Build = Callable[[merge.State], list[Op]]
 BULK_CHUNK = 2000
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """A bulk import allocates millions of short-lived, acyclic objects: the cyclic garbage
-    collector only rescans them (about 12% of an import's time), so it waits until the end."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def new_id() -> str:

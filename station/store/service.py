@@ -42,6 +42,7 @@ from station.domain.followup import (
     figures,
     touches_promise,
 )
+from station.domain.gc_pause import paused_gc
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.rules import check_status_value, clean_element, clean_value
 from station.domain.status import LATTICES
@@ -468,6 +469,10 @@ class Station:
 
     def apply_downlink(self, blob: bytes) -> Downlink:
         """Verify, open and merge a batch from the centre; the cursor moves only after."""
+        with paused_gc():
+            return self._apply_downlink(blob)
+
+    def _apply_downlink(self, blob: bytes) -> Downlink:
         pin = self.sync.centre()
         head = verify_batch(blob, pin.sign_public)
         entries = open_batch(blob, head, self.seal_key)

@@ -3,6 +3,7 @@ of anything hostile or broken with a wire/domain error, never a crash or a memor
 
 import contextlib
 import json
+import pickle
 import struct
 import tracemalloc
 import uuid
@@ -207,6 +208,16 @@ def changesets(draw):
 @given(changesets())
 def test_any_valid_changeset_round_trips(cs):
     assert decode_changeset(encode_changeset(cs)) == cs
+
+
+@given(changesets())
+def test_a_changeset_survives_pickling_between_processes(cs):
+    # the centre's check processes send checked changesets back to the server by pickle
+    back = pickle.loads(pickle.dumps(cs, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == cs
+    assert type(back) is Changeset and type(back.hlc) is HLC
+    assert all(type(op) is Op for op in back.ops)
+    assert back.to_dict() == cs.to_dict()
 
 
 # --- size ------------------------------------------------------------------------------------
