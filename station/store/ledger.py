@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlite_utils
 import uuid_utils
@@ -32,14 +33,19 @@ from station.store.projection import Record, view
 from station.store.rows import (
     INSERT_BLIND,
     INSERT_CHANGESET,
+    INSERT_CONFLICT,
     INSERT_OUTBOX,
     INSERT_RECORD,
     UPDATE_RECORD,
+    Row,
     RowBuilder,
     Sealing,
 )
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset, encode_changeset, unpack_state
+
+if TYPE_CHECKING:
+    from station.store.prepare import Prepared
 
 Build = Callable[[merge.State], list[Op]]
 BULK_CHUNK = 2000
@@ -81,6 +87,13 @@ class ReceiveReport:
     duplicates: int = 0
     records: set[str] = field(default_factory=set)
     conflicts: int = 0
+
+
+def _by_record(items: Iterable[Received]) -> dict[str, list[Received]]:
+    by_record: dict[str, list[Received]] = defaultdict(list)
+    for item in items:
+        by_record[item.cs.record].append(item)
+    return by_record
 
 
 class Ledger:
@@ -231,10 +244,8 @@ class Ledger:
     def _write_conflicts(self, record: Record) -> None:
         self.db.execute("DELETE FROM conflicts WHERE record=?", [record.id])
         for conflict in record.conflicts:
-            self.db.execute(
-                "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)",
-                [record.id, conflict.field, len(conflict.heads),
-                 min(h.hlc for h in conflict.heads)])
+            self.db.execute(INSERT_CONFLICT, [record.id, conflict.field, len(conflict.heads),
+                                              min(h.hlc for h in conflict.heads)])
 
     def receive(self, changesets: Iterable[Changeset | Received], *, today: dt.date,
                 batch_records: int = 200) -> ReceiveReport:
@@ -242,19 +253,72 @@ class Ledger:
         ``batch_records`` records per transaction so an agent keeps typing during a big pull.
         Items may come with their encoded bytes (from a downlink) to avoid encoding again."""
         report = ReceiveReport()
-        by_record: dict[str, list[Received]] = defaultdict(list)
-        for item in changesets:
-            received = item if isinstance(item, Received) else Received(item, None)
-            by_record[received.cs.record].append(received)
+        by_record = _by_record(item if isinstance(item, Received) else Received(item, None)
+                               for item in changesets)
         ids = list(by_record)
         for start in range(0, len(ids), batch_records):
             chunk = {rid: by_record[rid] for rid in ids[start:start + batch_records]}
-            with write(self.db), paused_gc():
-                self._load_clock()
+            with self._receiving():
                 self._receive_chunk(chunk, today, report)
-                if self.clock.last is not None:
-                    self._save_clock()
         return report
+
+    def receive_prepared(self, slices: Iterable[tuple[Sequence[bytes], list[Prepared] | None]],
+                         *, today: dt.date) -> ReceiveReport:
+        """A big downlink batch whose records were merged on another core
+        (station/store/prepare.py), one transaction per slice. The rows of a record new here
+        are written as they came; a record this station has already, or one with a
+        changeset it has seen, is merged the ordinary way. Records written from prepared
+        rows are not announced to ``on_change``: the caller rebuilds what it derives."""
+        report = ReceiveReport()
+        for encoded, prepared in slices:
+            with self._receiving():
+                if prepared is None:
+                    self._receive_chunk(_by_record(Received(decode_changeset(blob), blob)
+                                                   for blob in encoded), today, report)
+                else:
+                    self._write_prepared(encoded, prepared, today, report)
+        return report
+
+    def _write_prepared(self, encoded: Sequence[bytes], prepared: list[Prepared],
+                        today: dt.date, report: ReceiveReport) -> None:
+        present = self._existing("records", [p.record for p in prepared])
+        known = self._existing("changesets", [c for p in prepared for c in p.changesets])
+        rest: list[Received] = []
+        changeset_rows: list[Row] = []
+        record_rows: list[Row] = []
+        blind_rows: list[Row] = []
+        conflict_rows: list[Row] = []
+        for p in prepared:
+            if p.record in present or not known.isdisjoint(p.changesets):
+                rest += [Received(decode_changeset(encoded[i]), encoded[i]) for i in p.items]
+                continue
+            for wall, counter, device in p.hlcs:
+                hlc = HLC(wall, counter, device)
+                if not self.clock.observe(hlc):
+                    self._record_skew(hlc)
+            changeset_rows += p.changeset_rows
+            record_rows.append(p.record_row)
+            blind_rows += p.blind_rows
+            conflict_rows += [(p.record, *conflict) for conflict in p.conflicts]
+            self._keep_receipts_ahead(p.receipt)
+            report.new += len(p.changesets)
+            report.records.add(p.record)
+            report.conflicts += len(p.conflicts)
+        self.db.conn.executemany(INSERT_CHANGESET, changeset_rows)
+        self.db.conn.executemany(INSERT_RECORD, record_rows)
+        self.db.conn.executemany(INSERT_BLIND, blind_rows)
+        self.db.conn.executemany(INSERT_CONFLICT, conflict_rows)
+        if rest:
+            self._receive_chunk(_by_record(rest), today, report)
+
+    @contextmanager
+    def _receiving(self) -> Iterator[None]:
+        """One transaction of a pull: the clock is read at its start and saved at its end."""
+        with write(self.db), paused_gc():
+            self._load_clock()
+            yield
+            if self.clock.last is not None:
+                self._save_clock()
 
     def _existing(self, table: str, ids: list[str]) -> set[str]:
         marks = ",".join("?" for _ in ids)

@@ -29,6 +29,7 @@ INSERT_CHANGESET = ("INSERT INTO changesets(id, record, origin, hlc, local, body
                     "VALUES (?,?,?,?,?,?)")
 INSERT_OUTBOX = "INSERT OR IGNORE INTO outbox(changeset, sealed, created) VALUES (?,?,?)"
 INSERT_BLIND = "INSERT OR IGNORE INTO blind_index(token, record) VALUES (?,?)"
+INSERT_CONFLICT = "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)"
 
 Row = tuple[Any, ...]
 

@@ -65,6 +65,7 @@ from station.store.errors import (
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
 from station.store.ledger import Ledger, NewRecord, Received, new_id
+from station.store.prepare import Preparer
 from station.store.projection import Record
 from station.store.rows import INSERT_OUTBOX, Sealing
 from station.store.search import NameIndex, SharedNames
@@ -275,6 +276,8 @@ class Station:
         self._catalogue: Catalogue | None = None
         self._names = SharedNames()
         self._indexing = True  # off while a big downlink batch is merged
+        self._preparing = (os.cpu_count() or 1) > 1
+        self._preparer: Preparer | None = None  # started by the first big downlink batch
         self.ledger.on_change.append(self._index_record)
 
     # --- opening and closing ---------------------------------------------------------------
@@ -424,6 +427,9 @@ class Station:
             db.close()
 
     def close(self) -> None:
+        if self._preparer is not None:
+            self._preparer.close()
+            self._preparer = None
         self.db.close()
 
     def __enter__(self) -> Station:
@@ -476,8 +482,9 @@ class Station:
         pin = self.sync.centre()
         head = verify_batch(blob, pin.sign_public)
         entries = open_batch(blob, head, self.seal_key)
-        changesets, report = [], Downlink(upto=head.upto, centre_time_ms=head.centre_time_ms,
-                                               complete=head.complete)
+        encoded: list[bytes] = []
+        report = Downlink(upto=head.upto, centre_time_ms=head.centre_time_ms,
+                          complete=head.complete)
         for entry in entries:
             if entry.kind == ENTRY_CATALOGUE:
                 catalogue = Catalogue.from_json_bytes(entry.data)
@@ -488,13 +495,22 @@ class Station:
                                         "VALUES ('catalogue', ?)", [entry.data.decode()])
                     self._catalogue = None
             else:
-                changesets.append(Received(decode_changeset(entry.data), entry.data))
+                encoded.append(entry.data)
         # A big batch (a bus's first pull of a village) would re-sort a warm name index every
-        # few thousand names: it is rebuilt once, on next use, as after an import.
-        bulk = len(changesets) >= BULK_NAMES
+        # few thousand names: it is rebuilt once, on next use, as after an import. Its records
+        # are mostly new here: another core prepares them while this one writes.
+        bulk = len(encoded) >= BULK_NAMES
         self._indexing = not bulk
         try:
-            received = self.ledger.receive(changesets, today=self.today())
+            if bulk and self._preparing:
+                if self._preparer is None:
+                    self._preparer = Preparer(self.keys.dek)
+                received = self.ledger.receive_prepared(
+                    self._preparer.slices(encoded, self.today()), today=self.today())
+            else:
+                received = self.ledger.receive(
+                    [Received(decode_changeset(data), data) for data in encoded],
+                    today=self.today())
         finally:
             self._indexing = True
         if bulk:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from station.domain.changeset import CENTRE, Op
-from station.store import service
+from station.domain.validate import id_check_char
+from station.store import prepare, service
 from station.store.errors import NoSuchRecord
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -338,6 +339,53 @@ def test_pulled_names_are_found_by_a_search_that_was_already_warm(centre_app, wo
     pull(bus.sync, link(client, bus), station=bus)
     assert {r.id for r in bus.search("oy")} == {records[0].id, records[1].id}
     assert [r.id for r in bus.search("王桂英")] == [records[2].id]
+
+
+@pytest.mark.parametrize("preparing", [True, False], ids=["other-core", "this-core"])
+def test_a_big_pull_merges_the_same_on_another_core(centre_app, world, monkeypatch,
+                                                     preparing):
+    """A bus's big first pull is prepared by another process, in slices that split a
+    record's changesets apart; what it stores is what the village has, found by name and ID
+    number, and a second big batch of edits to those records merges into them."""
+    monkeypatch.setattr(service, "BULK_NAMES", 2)
+    monkeypatch.setattr(prepare, "SLICE", 3)
+    _, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    bus._preparing = preparing
+    people = [(f"欧阳{'一二三四五六七八九十'[n % 10]}{n + 10}",
+               (first17 := f"110105196{n % 10}0{1 + n % 9}1{n % 10}12{n % 10}")
+               + id_check_char(first17)) for n in range(12)]
+    records = [application(v1, name=name, id_number=idn) for name, idn in people]
+    for record in records[::3]:  # later changesets of some records, in other slices
+        v1.update(record.id, {"applicant.address": "青石村五组 8 号"})
+    push(v1.sync, link(client, v1))
+    first = pull(bus.sync, link(client, bus), station=bus)
+    assert sum(b.new for b in first) == 12 + 4
+    for record, (name, idn) in zip(records, people, strict=True):
+        assert bus.get(record.id).fields == v1.get(record.id).fields
+        assert [r.id for r in bus.search(idn)] == [record.id]
+        assert [r.id for r in bus.search(name)] == [record.id]
+    # Edits to records the bus now has: merged into them, not written over them.
+    for record in records:
+        v1.update(record.id, {"applicant.phone": "13800138000"})
+    push(v1.sync, link(client, v1))
+    second = pull(bus.sync, link(client, bus), station=bus)
+    assert sum(b.new for b in second) == 12
+    for record in records:
+        mine = bus.get(record.id)
+        assert mine.fields == v1.get(record.id).fields
+        assert mine.fields["applicant.phone"] == "13800138000"
+    # The same batches again change nothing.
+    bus.sync.set_cursor(0)
+    again = pull(bus.sync, link(client, bus), station=bus)
+    assert sum(b.new for b in again) == 0
+    assert sum(b.duplicates for b in again) == 12 + 4 + 12
+    assert bus.db.execute("SELECT count(*) FROM changesets").fetchone()[0] == 28
+
+
+def test_a_slice_with_a_malformed_changeset_is_left_to_the_ordinary_merge(world):
+    bus = world["BUS01"]
+    assert prepare.prepare_slice([b"\x02not a changeset"], bus.today(), bus.ledger.rows) is None
 
 
 def test_a_pull_is_sealed_to_the_station_and_signed_by_the_centre(centre_app, world):
