@@ -8,7 +8,9 @@ station writes the slice before; the ledger uses what comes back only for record
 in fact new and whose changesets it has not seen, and merges everything else itself.
 
 The worker holds the vault's data key, as the station process does; it gets it over the
-pipe it was started with, and it ends with the pull (``Preparer.close``).
+pipe it was started with, and it ends with the pull (the station closes it at the batch that
+completes one). Like the centre's check processes, it is started with "spawn": a script that
+embeds the store must guard its entry point with ``if __name__ == "__main__"``.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def prepare_slice(encoded: Sequence[bytes], today: dt.date,
                 record = view(state)
                 out.append(Prepared(
                     rid, tuple(items), tuple(decoded[i].id for i in items),
-                    tuple(tuple(decoded[i].hlc) for i in items),  # type: ignore[misc]
+                    tuple((decoded[i].hlc.wall, decoded[i].hlc.counter, decoded[i].hlc.device)
+                          for i in items),
                     tuple(rows.changeset_row(decoded[i], encoded[i], local=False)
                           for i in items),
                     rows.record_row(record, state, 1),

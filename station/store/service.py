@@ -515,6 +515,9 @@ class Station:
             self._indexing = True
         if bulk:
             self._names.forget()
+        if head.complete and self._preparer is not None:  # the pull is over: so are they
+            self._preparer.close()
+            self._preparer = None
         report.new, report.duplicates = received.new, received.duplicates
         report.conflicts = received.conflicts
         with dbmod.write(self.db):

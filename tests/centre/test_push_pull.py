@@ -361,6 +361,7 @@ def test_a_big_pull_merges_the_same_on_another_core(centre_app, world, monkeypat
     push(v1.sync, link(client, v1))
     first = pull(bus.sync, link(client, bus), station=bus)
     assert sum(b.new for b in first) == 12 + 4
+    assert bus._preparer is None  # its processes, which hold the data key, end with the pull
     for record, (name, idn) in zip(records, people, strict=True):
         assert bus.get(record.id).fields == v1.get(record.id).fields
         assert [r.id for r in bus.search(idn)] == [record.id]
