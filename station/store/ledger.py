@@ -40,6 +40,7 @@ from station.store.rows import (
     Row,
     RowBuilder,
     Sealing,
+    conflict_rows,
 )
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset, encode_changeset, unpack_state
@@ -243,9 +244,7 @@ class Ledger:
 
     def _write_conflicts(self, record: Record) -> None:
         self.db.execute("DELETE FROM conflicts WHERE record=?", [record.id])
-        for conflict in record.conflicts:
-            self.db.execute(INSERT_CONFLICT, [record.id, conflict.field, len(conflict.heads),
-                                              min(h.hlc for h in conflict.heads)])
+        self.db.conn.executemany(INSERT_CONFLICT, conflict_rows(record))
 
     def receive(self, changesets: Iterable[Changeset | Received], *, today: dt.date,
                 batch_records: int = 200) -> ReceiveReport:
@@ -287,7 +286,7 @@ class Ledger:
         changeset_rows: list[Row] = []
         record_rows: list[Row] = []
         blind_rows: list[Row] = []
-        conflict_rows: list[Row] = []
+        conflicts: list[Row] = []
         for p in prepared:
             if p.record in present or not known.isdisjoint(p.changesets):
                 rest += [Received(decode_changeset(encoded[i]), encoded[i]) for i in p.items]
@@ -299,7 +298,7 @@ class Ledger:
             changeset_rows += p.changeset_rows
             record_rows.append(p.record_row)
             blind_rows += p.blind_rows
-            conflict_rows += [(p.record, *conflict) for conflict in p.conflicts]
+            conflicts += p.conflicts
             self._keep_receipts_ahead(p.receipt)
             report.new += len(p.changesets)
             report.records.add(p.record)
@@ -307,7 +306,7 @@ class Ledger:
         self.db.conn.executemany(INSERT_CHANGESET, changeset_rows)
         self.db.conn.executemany(INSERT_RECORD, record_rows)
         self.db.conn.executemany(INSERT_BLIND, blind_rows)
-        self.db.conn.executemany(INSERT_CONFLICT, conflict_rows)
+        self.db.conn.executemany(INSERT_CONFLICT, conflicts)
         if rest:
             self._receive_chunk(_by_record(rest), today, report)
 

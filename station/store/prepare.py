@@ -25,7 +25,7 @@ from station.domain import merge
 from station.domain.gc_pause import paused_gc
 from station.domain.rules import check_changeset
 from station.store.projection import view
-from station.store.rows import Row, RowBuilder
+from station.store.rows import Row, RowBuilder, conflict_rows
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset
 
@@ -45,7 +45,7 @@ class Prepared(NamedTuple):
     record_row: Row
     blind_rows: tuple[Row, ...]
     receipt: str | None
-    conflicts: tuple[tuple[str, int, str], ...]  # field, heads, opened
+    conflicts: tuple[Row, ...]
 
 
 _rows: RowBuilder | None = None
@@ -85,8 +85,7 @@ def prepare_slice(encoded: Sequence[bytes], today: dt.date,
                     rows.record_row(record, state, 1),
                     tuple((token, rid) for token in rows.tokens(record)),
                     record.receipt,
-                    tuple((c.field, len(c.heads), min(h.hlc for h in c.heads))
-                          for c in record.conflicts)))
+                    tuple(conflict_rows(record))))
             return out
     except Exception:  # any failure: the ledger does this slice itself, and says why
         return None

@@ -34,6 +34,12 @@ INSERT_CONFLICT = "INSERT INTO conflicts(record, field, heads, opened) VALUES (?
 Row = tuple[Any, ...]
 
 
+def conflict_rows(record: Record) -> list[Row]:
+    """The ``conflicts`` rows of a record: field, how many heads, when the oldest was made."""
+    return [(record.id, c.field, len(c.heads), min(h.hlc for h in c.heads))
+            for c in record.conflicts]
+
+
 @dataclass
 class Sealing:
     """What sealing at write time needs: our signing key and the pinned centre key."""
