@@ -151,26 +151,32 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
 
 def import_file(station: Station, path: Path, *, default_kind: str = "resident",
                 skip_bad: bool = False, progress: Progress | None = None) -> ImportReport:
-    """Validate every row, then write the good ones in one transaction."""
+    """Validate every row and write the good ones, in one transaction: the writing (on
+    other cores, for a big file) keeps pace with the validating. At the first bad row the
+    writing stops — unless ``skip_bad`` — while the validating goes on, to name every bad
+    row; then the transaction is rolled back and nothing of the file is written."""
     report = ImportReport()
-    prepared: list[Prepared] = []
     rows = list(rows_from_file(path, default_kind))
     total = len(rows)
-    for i, (line, kind, values) in enumerate(rows, start=1):
-        try:
-            if isinstance(values, StationError):
-                raise values
-            prepared.append(station.prepare(kind, values))
-        except StationError as exc:
-            report.bad.append(RowError(line, exc))
-        if progress and i % 500 == 0:
-            progress(i, total * 2)
-    if report.bad and not skip_bad:
-        raise ImportRefused(bad=len(report.bad), report=report)
-    written = station.create_many(
-        prepared, progress=(lambda n: progress(total + n, total * 2)) if progress else None)
-    report.receipts = [r or "" for r in written]
-    report.imported = len(prepared)
+
+    def good() -> Iterator[Prepared]:
+        for i, (line, kind, values) in enumerate(rows, start=1):
+            if progress and i % 500 == 0:
+                progress(i, total)
+            try:
+                if isinstance(values, StationError):
+                    raise values
+                prepared = station.prepare(kind, values)
+            except StationError as exc:
+                report.bad.append(RowError(line, exc))
+                continue
+            if skip_bad or not report.bad:
+                yield prepared
+        if report.bad and not skip_bad:
+            raise ImportRefused(bad=len(report.bad), report=report)
+
+    report.receipts = [r or "" for r in station.create_many(good(), count=total)]
+    report.imported = len(report.receipts)
     if progress:
-        progress(total * 2, total * 2)
+        progress(total, total)
     return report

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlite_utils
@@ -37,6 +38,7 @@ from station.store.rows import (
     INSERT_OUTBOX,
     INSERT_RECORD,
     UPDATE_RECORD,
+    NewRows,
     Row,
     RowBuilder,
     Sealing,
@@ -46,10 +48,10 @@ from station.store.vault import Keys
 from station.wire.codec import decode_changeset, encode_changeset, unpack_state
 
 if TYPE_CHECKING:
-    from station.store.prepare import Prepared
+    from station.store.prepare import Prepared, Preparer
 
 Build = Callable[[merge.State], list[Op]]
-BULK_CHUNK = 2000
+BULK_CHUNK = 250  # new records built (on one core) and written (one executemany) at a time
 
 
 def new_id() -> str:
@@ -196,29 +198,42 @@ class Ledger:
         self._notify(record)
         return cs, record
 
-    def create_many(self, items: list[NewRecord],
-                    progress: Callable[[int], None] | None = None) -> list[str | None]:
+    def create_many(self, items: Iterable[NewRecord],
+                    preparer: Preparer | None = None) -> list[str | None]:
         """Many new records, each its own changeset, written with ``executemany`` inside the
-        caller's transaction (a bulk import): all commit together or none does. Returns
-        their receipt numbers."""
+        caller's transaction (a bulk import): all commit together or none does. ``items`` is
+        read a chunk at a time, so the caller may still be validating later ones; with a
+        ``preparer``, other cores build the rows of a chunk while this one writes the one
+        before. Returns their receipt numbers."""
         self._load_clock()
         receipts: list[str | None] = []
         with paused_gc():
-            for start in range(0, len(items), BULK_CHUNK):
-                chunk = [self.rows.new_record(Changeset(
-                    new_id(), item.record_id, item.kind, item.scope, item.origin, item.author,
-                    self.clock.tick(), tuple(item.ops)))
-                    for item in items[start:start + BULK_CHUNK]]
+            for chunk in self._new_rows(self._new_changesets(items), preparer):
                 self.db.conn.executemany(INSERT_CHANGESET, [r.changeset for r in chunk])
                 self.db.conn.executemany(INSERT_OUTBOX, [r.outbox for r in chunk if r.outbox])
                 self.db.conn.executemany(INSERT_RECORD, [r.record for r in chunk])
                 self.db.conn.executemany(INSERT_BLIND, [b for r in chunk for b in r.blind])
                 receipts += [r.receipt for r in chunk]
-                if progress:
-                    progress(len(receipts))
         if self.clock.last is not None:
             self._save_clock()
         return receipts
+
+    def _new_changesets(self, items: Iterable[NewRecord]) -> Iterator[list[Changeset]]:
+        """The changesets of new records, a chunk at a time, stamped by this device's clock."""
+        remaining = iter(items)
+        while chunk := list(islice(remaining, BULK_CHUNK)):
+            yield [Changeset(new_id(), item.record_id, item.kind, item.scope, item.origin,
+                             item.author, self.clock.tick(), tuple(item.ops)) for item in chunk]
+
+    def _new_rows(self, chunks: Iterable[list[Changeset]],
+                  preparer: Preparer | None) -> Iterator[list[NewRows]]:
+        """The rows of each chunk: from the preparer, or built here (also for a chunk whose
+        process died)."""
+        built: Iterable[tuple[Sequence[Changeset], list[NewRows] | None]] = (
+            ((chunk, None) for chunk in chunks) if preparer is None
+            else preparer.new_rows(chunks))
+        for chunk, rows in built:
+            yield rows if rows is not None else [self.rows.new_record(cs) for cs in chunk]
 
     def _project(self, state: merge.State, stored: Stored | None) -> Record:
         """Write the record row, its blind-index tokens and its open conflicts."""

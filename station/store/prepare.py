@@ -17,20 +17,31 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-from collections.abc import Iterator, Sequence
-from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
-from typing import NamedTuple
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import (
+    BrokenExecutor,
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+)
+from typing import Any, NamedTuple, TypeVar
 
 from station.domain import merge
+from station.domain.changeset import Changeset
 from station.domain.gc_pause import paused_gc
 from station.domain.rules import check_changeset
 from station.store.projection import view
-from station.store.rows import Row, RowBuilder, conflict_rows
+from station.store.rows import NewRows, Row, RowBuilder, Sealing, conflict_rows
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset
 
 SLICE = 250  # changesets a worker prepares at a time: small enough to keep both cores busy
 WORKERS = 2
+AHEAD = 2 * WORKERS + 1  # slices given out before the first is waited for
+_S = TypeVar("_S")
+_T = TypeVar("_T")
 
 
 class Prepared(NamedTuple):
@@ -51,9 +62,16 @@ class Prepared(NamedTuple):
 _rows: RowBuilder | None = None
 
 
-def _start(dek: bytes) -> None:
+def _start(dek: bytes, sealing: tuple[str, bytes, bytes] | None) -> None:
     global _rows
-    _rows = RowBuilder(Keys(dek), None)
+    _rows = RowBuilder(Keys(dek), None if sealing is None else Sealing.from_plain(sealing))
+
+
+def new_rows(changesets: Sequence[Changeset]) -> list[NewRows]:
+    """The rows of the new records these changesets make, one changeset each (an import)."""
+    assert _rows is not None
+    with paused_gc():
+        return [_rows.new_record(cs) for cs in changesets]
 
 
 def prepare_slice(encoded: Sequence[bytes], today: dt.date,
@@ -91,34 +109,72 @@ def prepare_slice(encoded: Sequence[bytes], today: dt.date,
         return None
 
 
-class Preparer:
-    """A process that prepares slices of a big downlink batch ahead of the ledger."""
+def _take_back(ahead: deque[tuple[_S, Future[_T] | None]]) -> None:
+    """Take back the newest part no process has started yet: the caller builds it when it
+    gets there, rather than wait idle for the processes now."""
+    part, future = ahead[-1]
+    if future is not None and future.cancel():
+        ahead[-1] = (part, None)
 
-    def __init__(self, dek: bytes) -> None:
+
+class Preparer:
+    """Processes that build rows ahead of the ledger, slice by slice, in order."""
+
+    def __init__(self, dek: bytes, sealing: Sealing | None = None) -> None:
         self._dek = dek
+        self._sealing = None if sealing is None else sealing.plain()
         self._pool: Executor | None = None
 
-    def slices(self, encoded: Sequence[bytes],
-               today: dt.date) -> Iterator[tuple[Sequence[bytes], list[Prepared] | None]]:
-        """Each slice with its prepared rows, in order; later slices are being prepared
-        while the caller writes earlier ones. If the process dies, the slices left come
-        with None (the ledger does them itself)."""
+    def _stream(self, fn: Callable[..., _T], parts: Iterable[_S], *args: Any,
+                take_back: bool = False) -> Iterator[tuple[_S, _T | None]]:
+        """Each part with ``fn(part, *args)`` from a process, in order. A few parts are
+        worked on ahead while the caller writes earlier ones (and makes later ones: ``parts``
+        is read only that far ahead). A part comes with None when the ledger is to do it
+        itself: all those left when a process dies, and with ``take_back`` (when the caller
+        builds a part as fast as a process does) one whenever it would wait for them."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")  # the sync runs in a thread
             self._pool = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start,
-                                             initargs=(self._dek,))
-        parts = [encoded[i:i + SLICE] for i in range(0, len(encoded), SLICE)]
-        results: Iterator[list[Prepared] | None] | None = self._pool.map(
-            prepare_slice, parts, [today] * len(parts))
+                                             initargs=(self._dek, self._sealing))
+        pool: Executor | None = self._pool
+        ahead: deque[tuple[_S, Future[_T] | None]] = deque()
+
+        def done(part: _S, future: Future[_T] | None) -> tuple[_S, _T | None]:
+            nonlocal pool
+            try:
+                return part, (future.result() if future is not None else None)
+            except (BrokenExecutor, CancelledError):
+                self.close()
+                pool = None
+                return part, None
+
         for part in parts:
-            prepared = None
-            if results is not None:
+            future = None
+            if pool is not None:
                 try:
-                    prepared = next(results)
+                    future = pool.submit(fn, part, *args)
                 except BrokenExecutor:
                     self.close()
-                    results = None
-            yield part, prepared
+                    pool = None
+            ahead.append((part, future))
+            if len(ahead) > AHEAD:
+                oldest = ahead[0][1]
+                if take_back and oldest is not None and not oldest.done():
+                    _take_back(ahead)
+                yield done(*ahead.popleft())
+        while ahead:
+            yield done(*ahead.popleft())
+
+    def slices(self, encoded: Sequence[bytes],
+               today: dt.date) -> Iterator[tuple[Sequence[bytes], list[Prepared] | None]]:
+        """Each slice of a downlink batch with the rows of its records, assumed new."""
+        parts = (encoded[i:i + SLICE] for i in range(0, len(encoded), SLICE))
+        return self._stream(prepare_slice, parts, today)
+
+    def new_rows(self, parts: Iterable[Sequence[Changeset]]
+                 ) -> Iterator[tuple[Sequence[Changeset], list[NewRows] | None]]:
+        """Each part of an import's changesets with the rows they make."""
+        return self._stream(new_rows, parts, take_back=True)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from station.domain import merge
 from station.domain.changeset import Changeset
@@ -48,10 +48,19 @@ class Sealing:
     signer: Signer
     centre_public: bytes
 
+    def plain(self) -> tuple[str, bytes, bytes]:
+        """As plain bytes, for a process of our own that seals on another core."""
+        return self.station, self.signer.private_bytes(), self.centre_public
 
-@dataclass(frozen=True)
-class NewRows:
-    """Everything one new record writes: its changeset, outbox copy, record row, tokens."""
+    @classmethod
+    def from_plain(cls, plain: tuple[str, bytes, bytes]) -> Sealing:
+        station, private, centre_public = plain
+        return cls(station, Signer.from_bytes(private), centre_public)
+
+
+class NewRows(NamedTuple):
+    """Everything one new record writes: its changeset, outbox copy, record row, tokens
+    (plain data: it may be built on another core)."""
 
     changeset: Row
     outbox: Row | None

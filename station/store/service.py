@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -180,6 +180,9 @@ class Summary:
 
 SEARCH_CHUNK_MAX = 2000
 BULK_NAMES = 500  # changesets in one downlink batch from which the name index is rebuilt
+BULK_IMPORT = 2000  # records in one import from which the other cores build the rows (their
+# processes take ~0.5 s to start: as long as building ~3 000 records here)
+RECEIPT_BLOCK = 250
 _LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
 
 
@@ -621,19 +624,33 @@ class Station:
         """Make a new record from form values: ``prepare`` then ``commit_new``."""
         return self.commit_new(self.prepare(kind, values, status=status, scope=scope))
 
-    def create_many(self, prepared: list[Prepared],
-                    progress: Callable[[int], None] | None = None) -> list[str | None]:
+    def create_many(self, prepared: Iterable[Prepared], *, count: int = 0) -> list[str | None]:
         """Write many prepared records in one transaction (bulk import), each its own
-        changeset: all commit, or none does. Returns their receipt numbers; ``progress``
-        hears how many are written."""
-        with dbmod.write(self.db):
-            receipts = self.ledger.next_receipts(self.station_id, self.today(), len(prepared))
-            written = self.ledger.create_many(
-                [NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
-                           self._new_ops(p, receipt))
-                 for p, receipt in zip(prepared, receipts, strict=True)], progress)
+        changeset: all commit, or none does — also when ``prepared`` (a generator still
+        validating the rest of a file) raises. Returns their receipt numbers. ``count`` is
+        how many are coming, when known: from ``BULK_IMPORT`` on, the other cores build the
+        rows while this one validates and writes."""
+        preparer = (Preparer(self.keys.dek, self.ledger.rows.sealing)
+                    if self._preparing and count >= BULK_IMPORT else None)
+        try:
+            with dbmod.write(self.db):
+                written = self.ledger.create_many(self._new_records(prepared), preparer)
+        finally:
+            if preparer is not None:  # its processes hold the keys: they end with the import
+                preparer.close()
         self._names.forget()  # rebuilt on next use, once, instead of once per record
         return written
+
+    def _new_records(self, prepared: Iterable[Prepared]) -> Iterator[NewRecord]:
+        """Each prepared record's ops, receipt numbers taken a block at a time (inside the
+        transaction, in the order the records come)."""
+        today = self.today()
+        remaining = iter(prepared)
+        while block := list(islice(remaining, RECEIPT_BLOCK)):
+            receipts = self.ledger.next_receipts(self.station_id, today, len(block))
+            for p, receipt in zip(block, receipts, strict=True):
+                yield NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
+                                self._new_ops(p, receipt))
 
     def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
         out = dict(values)

@@ -10,8 +10,9 @@ import pytest
 
 from station.domain.changeset import CENTRE, Op
 from station.domain.validate import id_check_char
-from station.store import prepare, service
+from station.store import ledger, prepare, service
 from station.store.errors import NoSuchRecord
+from station.store.importer import import_file
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import pull, push
@@ -382,6 +383,39 @@ def test_a_big_pull_merges_the_same_on_another_core(centre_app, world, monkeypat
     assert sum(b.new for b in again) == 0
     assert sum(b.duplicates for b in again) == 12 + 4 + 12
     assert bus.db.execute("SELECT count(*) FROM changesets").fetchone()[0] == 28
+
+
+@pytest.mark.parametrize("preparing", [True, False], ids=["other-core", "this-core"])
+def test_a_big_import_by_an_enrolled_station_reaches_the_bus(centre_app, world, monkeypatch,
+                                                             tmp_path, preparing):
+    """A village imports its list of residents after enrolling: on other cores, the rows
+    and the sealed, signed outbox copies are made in small chunks (some taken back by the
+    station's own core); every record reaches the centre and the bus, found there by name
+    and by ID number, with receipt numbers in the order of the file."""
+    monkeypatch.setattr(service, "BULK_IMPORT", 2)
+    monkeypatch.setattr(ledger, "BULK_CHUNK", 3)
+    monkeypatch.setattr(service, "RECEIPT_BLOCK", 4)
+    _, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    v1._preparing = preparing
+    people = [(f"欧阳{'一二三四五六七八九十'[n % 10]}{n + 10}",
+               (first17 := f"110105195{n % 10}0{1 + n % 9}2{n % 10}13{n % 10}")
+               + id_check_char(first17)) for n in range(14)]
+    path = tmp_path / "residents.csv"
+    path.write_text("姓名,身份证号,住址\n" + "".join(f"{name},{idn},青石村一组\n"
+                                                 for name, idn in people), encoding="utf-8")
+    report = import_file(v1, path)
+    assert report.imported == 14
+    assert [int(r.rsplit("-", 1)[1]) for r in report.receipts] == list(range(1, 15))
+    assert v1.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 14
+    pushed = push(v1.sync, link(client, v1))
+    assert (pushed.pushed, pushed.refused) == (14, [])
+    assert sum(b.new for b in pull(bus.sync, link(client, bus), station=bus)) == 14
+    for (name, idn), receipt in zip(people, report.receipts, strict=True):
+        (found,) = bus.search(idn)
+        assert (found.name, found.receipt) == (name, receipt)
+        assert [r.id for r in bus.search(name)] == [found.id]
+        assert bus.get(found.id).fields == v1.get(found.id).fields
 
 
 def test_a_slice_with_a_malformed_changeset_is_left_to_the_ordinary_merge(world):

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from station.domain import sample
+from station.domain.validate import id_check_char
+from station.store import ledger, service
 from station.store.importer import ImportFileError, ImportRefused, import_file
 
 TODAY = dt.date(2026, 11, 23)
@@ -94,3 +96,47 @@ def test_unreadable_files_get_a_clear_error(station, tmp_path):
     with pytest.raises(ImportFileError) as exc:
         import_file(station, odd)
     assert ".csv or .jsonl" in exc.value.message("en")
+
+
+def _residents_csv(rows: list[tuple[str, str]]) -> str:
+    return "姓名,身份证号\n" + "".join(f"{name},{idn}\n" for name, idn in rows)
+
+
+@pytest.fixture
+def bulk(station, monkeypatch):
+    """Imports of more than two rows go to the other cores, three records at a time."""
+    monkeypatch.setattr(service, "BULK_IMPORT", 2)
+    monkeypatch.setattr(ledger, "BULK_CHUNK", 3)
+    monkeypatch.setattr(service, "RECEIPT_BLOCK", 4)
+    station._preparing = True
+    return station
+
+
+def test_a_bad_row_late_in_a_big_file_leaves_nothing_written(bulk, tmp_path):
+    people = [(f"王{n}", (first17 := f"1101051949123{n:03d}1") + id_check_char(first17))
+              for n in range(12)]
+    path = tmp_path / "residents.csv"
+    path.write_text(_residents_csv([*people[:9], ("李四", "110105194912310021"),
+                                    *people[9:]]), encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(bulk, path)
+    assert [row.line for row in exc.value.params["report"].bad] == [11]
+    assert bulk.counts()["residents"] == 0
+    assert bulk.db.execute("SELECT count(*) FROM changesets").fetchone()[0] == 0
+    # Its receipt numbers were not used up either: the next import starts at 0001.
+    path.write_text(_residents_csv(people), encoding="utf-8")
+    report = import_file(bulk, path)
+    assert report.imported == 12
+    assert [r.rsplit("-", 1)[1] for r in report.receipts] == [f"{n:04d}" for n in range(1, 13)]
+    assert [bulk.get(bulk.resolve(r)).name for r in report.receipts] == [n for n, _ in people]
+
+
+def test_skip_bad_in_a_big_file_writes_the_good_rows_in_order(bulk, tmp_path):
+    people = [(f"赵{n}", "11010519491231002X") for n in range(8)]
+    path = tmp_path / "residents.csv"
+    path.write_text(_residents_csv([*people[:3], ("李四", "12345"), *people[3:]]),
+                    encoding="utf-8")
+    report = import_file(bulk, path, skip_bad=True)
+    assert (report.imported, [r.line for r in report.bad]) == (8, [5])
+    assert [bulk.get(bulk.resolve(r)).name for r in report.receipts] == [n for n, _ in people]
+    assert len(bulk.search("11010519491231002X", limit=20)) == 8
