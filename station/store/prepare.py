@@ -1,4 +1,4 @@
-"""Building the rows of records new to this station on another core, during a big pull.
+"""Building the rows of records new to this station on other cores: a big pull, an import.
 
 A bus's first pull of the villages it serves brings tens of thousands of records the station
 has never seen. Each costs ~0.2 ms of pure-Python CPU to decode, validate, merge, project,
@@ -7,10 +7,16 @@ does the first part for a slice of the batch (assuming every record in it is new
 station writes the slice before; the ledger uses what comes back only for records that are
 in fact new and whose changesets it has not seen, and merges everything else itself.
 
-The worker holds the vault's data key, as the station process does; it gets it over the
-pipe it was started with, and it ends with the pull (the station closes it at the batch that
-completes one). Like the centre's check processes, it is started with "spawn": a script that
-embeds the store must guard its entry point with ``if __name__ == "__main__"``.
+An import of a village's list is the same work for changesets the station makes itself: it
+validates the rows and makes their changesets, the processes turn chunks of them into rows
+(and the sealed outbox copies, once the station is enrolled), and it writes them as they come
+back — or, rather than wait for the processes, takes a chunk back and builds it itself.
+
+The workers hold the vault's data key, as the station process does (and, for an import by an
+enrolled station, its signing key); they get them over the pipe they were started with, and
+they end with the pull or the import that started them. Like the centre's check processes,
+they are started with "spawn": a script that embeds the store must guard its entry point
+with ``if __name__ == "__main__"``.
 """
 
 from __future__ import annotations
