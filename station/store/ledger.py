@@ -227,8 +227,8 @@ class Ledger:
 
     def _new_rows(self, chunks: Iterable[list[Changeset]],
                   preparer: Preparer | None) -> Iterator[list[NewRows]]:
-        """The rows of each chunk: from the preparer, or built here (also for a chunk whose
-        process died)."""
+        """The rows of each chunk: from the preparer, or built here (with no preparer, and
+        for a chunk it gives back: taken back to keep this core busy, or its process died)."""
         built: Iterable[tuple[Sequence[Changeset], list[NewRows] | None]] = (
             ((chunk, None) for chunk in chunks) if preparer is None
             else preparer.new_rows(chunks))
