@@ -342,6 +342,14 @@ def test_pulled_names_are_found_by_a_search_that_was_already_warm(centre_app, wo
     assert [r.id for r in bus.search("王桂英")] == [records[2].id]
 
 
+def ouyangs(count: int, *, born: str) -> list[tuple[str, str]]:
+    """Names that all match "oy", each with its own valid ID number (born in the decade
+    ``born``, e.g. "195")."""
+    return [(f"欧阳{'一二三四五六七八九十'[n % 10]}{n + 10}",
+             (first17 := f"110105{born}{n % 10}0{1 + n % 9}1{n % 10}12{n % 10}")
+             + id_check_char(first17)) for n in range(count)]
+
+
 @pytest.mark.parametrize("preparing", [True, False], ids=["other-core", "this-core"])
 def test_a_big_pull_merges_the_same_on_another_core(centre_app, world, monkeypatch,
                                                      preparing):
@@ -353,9 +361,7 @@ def test_a_big_pull_merges_the_same_on_another_core(centre_app, world, monkeypat
     _, client = centre_app
     v1, bus = world["V001"], world["BUS01"]
     bus._preparing = preparing
-    people = [(f"欧阳{'一二三四五六七八九十'[n % 10]}{n + 10}",
-               (first17 := f"110105196{n % 10}0{1 + n % 9}1{n % 10}12{n % 10}")
-               + id_check_char(first17)) for n in range(12)]
+    people = ouyangs(12, born="196")
     records = [application(v1, name=name, id_number=idn) for name, idn in people]
     for record in records[::3]:  # later changesets of some records, in other slices
         v1.update(record.id, {"applicant.address": "青石村五组 8 号"})
@@ -398,9 +404,7 @@ def test_a_big_import_by_an_enrolled_station_reaches_the_bus(centre_app, world, 
     _, client = centre_app
     v1, bus = world["V001"], world["BUS01"]
     v1._preparing = preparing
-    people = [(f"欧阳{'一二三四五六七八九十'[n % 10]}{n + 10}",
-               (first17 := f"110105195{n % 10}0{1 + n % 9}2{n % 10}13{n % 10}")
-               + id_check_char(first17)) for n in range(14)]
+    people = ouyangs(14, born="195")
     path = tmp_path / "residents.csv"
     path.write_text("姓名,身份证号,住址\n" + "".join(f"{name},{idn},青石村一组\n"
                                                  for name, idn in people), encoding="utf-8")
