@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from station.domain.changeset import Changeset
 from station.domain.errors import StationError
 from station.domain.gc_pause import paused_gc
+from station.domain.processes import end_with_parent
 from station.domain.rules import check_changeset
 from station.wire.codec import decode_changeset
 from station.wire.envelope import open_changeset, read_header, verify_changeset
@@ -59,6 +60,7 @@ _seal_key: SealKey | None = None
 
 def _start(seal_key: bytes) -> None:
     global _seal_key
+    end_with_parent()
     _seal_key = SealKey.from_bytes(seal_key)
 
 

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple, TypeVar
 from station.domain import merge
 from station.domain.changeset import Changeset
 from station.domain.gc_pause import paused_gc
+from station.domain.processes import end_with_parent
 from station.domain.rules import check_changeset
 from station.store.projection import view
 from station.store.rows import NewRows, Row, RowBuilder, Sealing, conflict_rows
@@ -70,6 +71,7 @@ _rows: RowBuilder | None = None
 
 def _start(dek: bytes, sealing: tuple[str, bytes, bytes] | None) -> None:
     global _rows
+    end_with_parent()
     _rows = RowBuilder(Keys(dek), None if sealing is None else Sealing.from_plain(sealing))
 
 
