@@ -1,12 +1,14 @@
 """Where the time goes: cProfile of the saves and of an import (not a benchmark; no JSON).
 
     python -m bench.profile save [--home DIR | --records N] [--saves N] [--top N] [--sort S]
-    python -m bench.profile import [--rows N] [--top N] [--sort cumulative|tottime]
+    python -m bench.profile import [--rows N] [--this-core] [--top N] [--sort S]
 
 ``save`` profiles ``--saves`` updates and as many application creates on a station with
 ``--records`` residents (or on a kept one: ``python -m bench save --keep`` leaves it under
 ``bench/out/tmp/save-*/station``); ``import`` profiles one ``import_file`` of ``--rows``
-residents into a fresh station. Prints the top functions by cumulative time.
+residents into a fresh station — whose rows, from 2 000 on, are built by other processes that
+cProfile does not see, unless ``--this-core`` keeps them in this one. Prints the top functions
+by cumulative time.
 """
 
 from __future__ import annotations
@@ -81,11 +83,12 @@ def profile_save(home: Path | None, records: int, saves: int, top: int, sort: st
             station.close()
 
 
-def profile_import(rows: int, top: int, sort: str) -> None:
+def profile_import(rows: int, this_core: bool, top: int, sort: str) -> None:
     with scratch("profile-import") as work:
         csv_path = work / "residents.csv"
         write_residents_csv(csv_path, rows)
         station = new_station(work / "station")
+        station._preparing = not this_core
         try:
             show(f"import_file of {rows} residents", lambda: import_file(station, csv_path),
                  top, sort)
@@ -100,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--saves", type=int, default=200)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--this-core", action="store_true",
+                        help="import: build the rows in this process too, where cProfile sees")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative")
     args = parser.parse_args(argv)
     if args.what == "save":
         profile_save(args.home, args.records, args.saves, args.top, args.sort)
     else:
-        profile_import(args.rows, args.top, args.sort)
+        profile_import(args.rows, args.this_core, args.top, args.sort)
     return 0
 
 
