@@ -14,17 +14,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from station.domain import merge
+from station.domain import merge, sample
+from station.store.importer import import_file
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from station.wire.keys import SealKey
 from tests.conftest import PASSPHRASE
 
 KILLS = 1000 if os.environ.get("STATION_SOAK") else 30
+TODAY = date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,3 +87,32 @@ def test_sigkill_at_random_moments_loses_nothing_reported_saved(tmp_path):
         with Station.open(home, PASSPHRASE) as station:
             check_whole(station, reported)
     assert len(reported) > KILLS  # the kills really landed among saves
+
+
+def test_an_import_killed_half_way_leaves_nothing_of_the_file(tmp_path):
+    """G1 for a bulk import, whose rows are built by other processes: killed half-way, the
+    station keeps none of the file (no records, changesets, outbox copies or receipt
+    numbers) and takes the same file whole afterwards."""
+    home = tmp_path / "V001"
+    enrolled_station(home)
+    rows = 12_000
+    path = tmp_path / "residents.csv"
+    path.write_text("".join(sample.to_csv_rows(sample.residents(rows, seed=4, today=TODAY))),
+                    encoding="utf-8-sig")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.crash_importer", str(home), PASSPHRASE, str(path)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("P ") and int(line.split()[1]) >= rows // 3:
+            break
+        assert line.strip() != "done", "the import finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    with Station.open(home, PASSPHRASE) as station:
+        for table in ("records", "changesets", "outbox", "blind_index", "receipt_counters"):
+            assert station.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+        report = import_file(station, path)
+        assert report.imported == rows and report.receipts[0].endswith("-0001")
+        check_whole(station, [])
+        assert station.counts()["residents"] == rows
