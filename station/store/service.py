@@ -181,8 +181,8 @@ class Summary:
 SEARCH_CHUNK_MAX = 2000
 BULK_NAMES = 500  # changesets in one downlink batch from which the name index is rebuilt
 BULK_IMPORT = 2000  # records in one import from which the other cores build the rows (their
-# processes take ~0.5 s to start: as long as building ~3 000 records here)
-RECEIPT_BLOCK = 250
+# processes take ~0.5 s to start: as long as building ~2 500 records here)
+RECEIPT_BLOCK = 250  # receipt numbers an import takes in one statement
 _LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
 
 
