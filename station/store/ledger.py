@@ -134,6 +134,25 @@ class Ledger:
         stored = self._row(record_id)
         return stored.state if stored else None
 
+    def read(self, record_id: str) -> Stored:
+        """A record's stored row, read before a change to it: hand it back to ``commit`` as
+        ``seen`` so the change decrypts the record once, not twice."""
+        stored = self._row(record_id)
+        if stored is None:
+            raise NoSuchRecord(ref=record_id)
+        return stored
+
+    def _current(self, record_id: str, seen: Stored | None) -> Stored | None:
+        """The record as this write transaction sees it: what the caller read before it
+        began when nobody has written the record since (every write bumps its version),
+        else read again."""
+        if seen is not None:
+            row = self.db.execute("SELECT version, conflicts FROM records WHERE id=?",
+                                  [record_id]).fetchone()
+            if row is not None and row[0] == seen.version:
+                return Stored(row[0], seen.state, row[1])
+        return self._row(record_id)
+
     def rebuild(self, record_id: str) -> merge.State:
         """Re-merge a record from its changesets; a damaged one is reported by receipt no."""
         try:
@@ -176,12 +195,13 @@ class Ledger:
                         [self.clock.last.encode()])
 
     def commit(self, *, record_id: str, kind: str, scope: str, author: str, origin: str,
-               build: Build) -> tuple[Changeset, Record]:
+               build: Build, seen: Stored | None = None) -> tuple[Changeset, Record]:
         """Make one local changeset: ``build`` turns the current state into ops, inside the
         transaction, so what ``prev`` names is exactly what this writer saw. The ops come
-        from values the service has already validated."""
+        from values the service has already validated (against ``seen``, from ``read``; its
+        state is applied to in place, so it is not the caller's to use again)."""
         with write(self.db):
-            stored = self._row(record_id)
+            stored = self._current(record_id, seen)
             state = stored.state if stored else merge.empty(kind, record_id, scope)
             ops = build(state)
             self._load_clock()

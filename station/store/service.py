@@ -64,9 +64,9 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, NewRecord, Received, new_id
+from station.store.ledger import Ledger, NewRecord, Received, Stored, new_id
 from station.store.prepare import Preparer
-from station.store.projection import Record
+from station.store.projection import Record, view
 from station.store.rows import INSERT_OUTBOX, Sealing
 from station.store.search import NameIndex, SharedNames
 from station.store.syncstate import CentrePin, SyncState
@@ -701,8 +701,7 @@ class Station:
 
         A promised date (completion, or a missing material's 容缺 date) changes only with a
         reason, which goes into the record's notes in the same change."""
-        record_id = self.resolve(ref)
-        current = self.get(record_id)
+        current, seen = self._read(ref)
         cleaned = self._clean(current.kind, values, current=current.fields)
         moved = {k: v for k, v in cleaned.items()
                  if touches_promise([k]) and current.fields.get(k) and current.fields.get(k) != v}
@@ -731,12 +730,11 @@ class Station:
         def build(state: merge.State) -> list[Op]:
             return self._ops(state, current.kind, cleaned)
 
-        return self._commit(record_id, current, build)
+        return self._commit(current, seen, build)
 
     def change_status(self, ref: str, to: str, *, reason: str = "") -> Record:
         """Move a record along its status lattice, with the casework rules (refusals say why)."""
-        record_id = self.resolve(ref)
-        current = self.get(record_id)
+        current, seen = self._read(ref)
         matter = (self.catalogue.get(current.fields["matter"])
                   if current.kind == "application" and current.fields.get("matter") else None)
         value = plan_move(current.kind, current.fields, current.status, to, reason=reason,
@@ -752,12 +750,17 @@ class Station:
             return [op if op.op != "set" else op._replace(prev=tuple(
                 h.op_id for h in merge.register_heads(state, op.field))) for op in ops]
 
-        return self._commit(record_id, current, build)
+        return self._commit(current, seen, build)
 
     def void(self, ref: str, reason: str) -> Record:
         return self.change_status(ref, "voided", reason=reason)
 
-    def _commit(self, record_id: str, current: Record,
+    def _read(self, ref: str) -> tuple[Record, Stored]:
+        """A record as it is before a change to it, and its stored row for ``_commit``."""
+        seen = self.ledger.read(self.resolve(ref))
+        return view(seen.state), seen
+
+    def _commit(self, current: Record, seen: Stored,
                 build: Callable[[merge.State], list[Op]]) -> Record:
         def checked(state: merge.State) -> list[Op]:
             ops = build(state)
@@ -766,9 +769,9 @@ class Station:
                     "label_zh": "修改内容", "label_en": "A change"})])
             return ops
 
-        _, record = self.ledger.commit(record_id=record_id, kind=current.kind,
+        _, record = self.ledger.commit(record_id=current.id, kind=current.kind,
                                        scope=current.scope, author=self.agent,
-                                       origin=self.station_id, build=checked)
+                                       origin=self.station_id, build=checked, seen=seen)
         return record
 
     def _clean(self, kind: str, values: dict[str, Any], *,
@@ -978,20 +981,18 @@ class Station:
 
     def add_contact(self, ref: str, via: str, note: str, outcome: str = "") -> Record:
         """Log a contact with the resident about a case (phone, visit or message)."""
-        record_id = self.resolve(ref)
-        current = self.get(record_id)
+        current, seen = self._read(ref)
         entry = clean_value(current.kind, "contacts", {
             "via": via, "note": note, "outcome": outcome, "on": self.today().isoformat()},
             today=self.today())
         if current.kind != "application":
             raise ValidationError([Problem("contacts", "choice", {
                 "label_zh": "联系记录", "label_en": "Contacts", "choices": "application"})])
-        return self._commit(record_id, current, lambda state: [Op("append", "contacts", entry)])
+        return self._commit(current, seen, lambda state: [Op("append", "contacts", entry)])
 
     def rate(self, ref: str, grade: str, comment: str = "") -> Record:
         """一次一评: one rating per finished service; a poor one opens a follow-up."""
-        record_id = self.resolve(ref)
-        current = self.get(record_id)
+        current, seen = self._read(ref)
         check_rating(current.kind, current.status["to"], current.fields.get("rating"))
         rating = clean_value(current.kind, "rating", {
             "grade": grade, "comment": comment, "on": self.today().isoformat()},
@@ -1005,17 +1006,16 @@ class Station:
                     h.op_id for h in merge.register_heads(state, "followup"))))
             return ops
 
-        return self._commit(record_id, current, build)
+        return self._commit(current, seen, build)
 
     def close_followup(self, ref: str, note: str) -> Record:
         """Close the follow-up of a poor rating, saying what was done."""
-        record_id = self.resolve(ref)
-        current = self.get(record_id)
+        current, seen = self._read(ref)
         if (current.fields.get("followup") or {}).get("state") != "open":
             raise NoOpenFollowup()
         value = clean_value(current.kind, "followup", {"state": "closed", "note": note},
                             today=self.today())
-        return self._commit(record_id, current, lambda state: [Op(
+        return self._commit(current, seen, lambda state: [Op(
             "set", "followup", value,
             prev=tuple(h.op_id for h in merge.register_heads(state, "followup")))])
 
@@ -1103,7 +1103,7 @@ class Station:
         The op names every head as ``prev``, so the conflict closes on every replica that
         receives it, whatever order things arrive in."""
         ref, _, field_name = conflict_id.rpartition(":")
-        record = self.get(ref)
+        record, seen = self._read(ref)
         conflict = next((c for c in record.conflicts if c.field == field_name), None)
         if conflict is None:
             raise NoSuchConflict(ref=conflict_id)
@@ -1128,7 +1128,7 @@ class Station:
                      else merge.register_heads(state, field_name))
             return [Op(kind_of_op, field_name, chosen, prev=tuple(h.op_id for h in heads))]
 
-        return self._commit(record.id, record, build)
+        return self._commit(record, seen, build)
 
     def counts(self) -> dict[str, int]:
         out = {f"{kind}s": 0 for kind in SCHEMAS}

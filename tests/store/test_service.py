@@ -94,6 +94,30 @@ def test_update_writes_only_what_changed_and_keeps_history(station):
         station.update(record.receipt, {"applicant.phone": "13800000000"})  # nothing changed
 
 
+
+def test_an_edit_saved_elsewhere_while_a_form_is_checked_is_kept(station, monkeypatch):
+    """A save reads the record once, before its transaction; if another process (a sync, a
+    second window) writes the record in between, the save must build on that write, not on
+    what it read."""
+    record = station.create("application", residence_permit())
+    other = station.clone()
+    clean = station._clean
+
+    def clean_while_other_saves(*args, **kwargs):
+        other.update(record.id, {"applicant.address": "青石村五组 3 号"})
+        return clean(*args, **kwargs)
+
+    monkeypatch.setattr(station, "_clean", clean_while_other_saves)
+    try:
+        saved = station.update(record.id, {"applicant.phone": "13800000000"})
+    finally:
+        other.close()
+    assert saved.fields["applicant.phone"] == "13800000000"
+    assert saved.fields["applicant.address"] == "青石村五组 3 号"
+    assert not saved.conflicts
+    assert station.get(record.id) == saved
+    assert len(station.history(record.id)) == 3
+
 def test_receiving_the_last_material_then_completing_needs_the_centre(station):
     record = station.create("application", residence_permit())
     station.update(record.id, {"materials.received": ["M01", "M02", "M03", "M04"]})
