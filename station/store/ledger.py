@@ -30,7 +30,7 @@ from station.domain.hlc import HLC, Clock
 from station.domain.rules import check_changeset
 from station.store.db import write
 from station.store.errors import NoSuchRecord, Tampered
-from station.store.projection import Record, view
+from station.store.projection import Record, blind_fields, view
 from station.store.rows import (
     INSERT_BLIND,
     INSERT_CHANGESET,
@@ -213,7 +213,7 @@ class Ledger:
             if outbox is not None:
                 self.db.execute(INSERT_OUTBOX, outbox)
             merge.apply(state, cs)
-            record = self._project(state, stored)
+            record = self._project(state, stored, touched={op.field for op in ops})
             self._save_clock()
         self._notify(record)
         return cs, record
@@ -255,27 +255,36 @@ class Ledger:
         for chunk, rows in built:
             yield rows if rows is not None else [self.rows.new_record(cs) for cs in chunk]
 
-    def _project(self, state: merge.State, stored: Stored | None) -> Record:
-        """Write the record row, its blind-index tokens and its open conflicts."""
+    def _project(self, state: merge.State, stored: Stored | None,
+                 touched: set[str] | None = None) -> Record:
+        """Write the record row, its blind-index tokens and its open conflicts. ``touched``:
+        the fields the changes since ``stored`` set, when known; the tokens of a record none
+        of whose ID number or phone fields were touched are left as they are."""
         record = view(state)
         rid = record.id
         version = (stored.version if stored else 0) + 1
         row = self.rows.record_row(record, state, version)
         if stored is None:
             self.db.execute(INSERT_RECORD, row)
-            old_tokens: set[bytes] = set()
+            self._reindex(record, set())
         else:
             self.db.execute(UPDATE_RECORD, [*row[1:], rid])
-            old_tokens = {r[0] for r in self.db.execute(
-                "SELECT token FROM blind_index WHERE record=?", [rid])}
-        new_tokens = self.rows.tokens(record)
-        for token in old_tokens - new_tokens:
-            self.db.execute("DELETE FROM blind_index WHERE token=? AND record=?", [token, rid])
-        for token in new_tokens - old_tokens:
-            self.db.execute("INSERT INTO blind_index(token, record) VALUES (?, ?)", [token, rid])
+            if touched is None or not touched.isdisjoint(blind_fields(record.kind)):
+                self._reindex(record, {r[0] for r in self.db.execute(
+                    "SELECT token FROM blind_index WHERE record=?", [rid])})
         if (stored and stored.conflicts) or record.conflicts:
             self._write_conflicts(record)
         return record
+
+    def _reindex(self, record: Record, old_tokens: set[bytes]) -> None:
+        """Bring a record's blind-index tokens from ``old_tokens`` to what it holds now."""
+        new_tokens = self.rows.tokens(record)
+        for token in old_tokens - new_tokens:
+            self.db.execute("DELETE FROM blind_index WHERE token=? AND record=?",
+                            [token, record.id])
+        for token in new_tokens - old_tokens:
+            self.db.execute("INSERT INTO blind_index(token, record) VALUES (?, ?)",
+                            [token, record.id])
 
     def _write_conflicts(self, record: Record) -> None:
         self.db.execute("DELETE FROM conflicts WHERE record=?", [record.id])

@@ -98,12 +98,15 @@ def columns(record: Record, version: int) -> dict[str, Any]:
     }
 
 
+BLIND = (("id", "id_number"), ("phone", "phone"))  # what a token is of, and its person field
+
+
 def blind_values(record: Record) -> list[tuple[str, str]]:
     """(what, normalised value) pairs to index by HMAC token: ID number and phone."""
     person = record.person
-    out = []
-    if person.get("id_number"):
-        out.append(("id", person["id_number"]))
-    if person.get("phone"):
-        out.append(("phone", person["phone"]))
-    return out
+    return [(what, person[name]) for what, name in BLIND if person.get(name)]
+
+
+def blind_fields(kind: str) -> frozenset[str]:
+    """The fields the tokens come from: a change that touches none of them keeps them."""
+    return frozenset(f"{PERSON_PREFIX[kind]}.{name}" for _, name in BLIND)

@@ -171,6 +171,19 @@ def test_search_by_name_pinyin_initials_receipt_id_and_phone(station):
     assert station.search("nobody") == []
 
 
+def test_a_changed_phone_or_id_number_is_found_by_its_new_value_only(station):
+    target = station.create("application", residence_permit())
+    station.update(target.id, {"applicant.address": "青石村五组 3 号"})  # tokens kept
+    assert [s.id for s in station.search("13912345678")] == [target.id]
+    station.update(target.id, {"applicant.phone": "13800000000",
+                               "applicant.id_number": "110105194912310038"})
+    assert [s.id for s in station.search("13800000000")] == [target.id]
+    assert [s.id for s in station.search("110105194912310038")] == [target.id]
+    assert station.search("13912345678") == []
+    assert station.search("11010519491231002X") == []
+    assert [s.id for s in station.same_person("110105194912310038")] == [target.id]
+
+
 def test_filters_narrow_a_search_past_hundreds_of_namesakes(station):
     # 600 residents whose names sort before 王桂英: the one application must still be found
     # when the agent searches "王" in the applications list awaiting materials.
