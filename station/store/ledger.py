@@ -174,10 +174,7 @@ class Ledger:
         return decode_changeset(self.keys.open("changesets", body, f"changesets|{cid}|1"))
 
     def record(self, record_id: str) -> Record:
-        state = self.state(record_id)
-        if state is None:
-            raise NoSuchRecord(ref=record_id)
-        return view(state)
+        return view(self.read(record_id).state)
 
     # --- writing ---------------------------------------------------------------------------
 
