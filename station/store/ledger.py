@@ -37,12 +37,12 @@ from station.store.rows import (
     INSERT_CONFLICT,
     INSERT_OUTBOX,
     INSERT_RECORD,
-    UPDATE_RECORD,
     NewRows,
     Row,
     RowBuilder,
     Sealing,
     conflict_rows,
+    update_record,
 )
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset, encode_changeset, unpack_state
@@ -58,11 +58,17 @@ def new_id() -> str:
     return str(uuid_utils.uuid7())
 
 
+# what a write reads of a record's row besides its state: version, open conflicts and the
+# indexed columns (station/store/rows.py INDEXED_COLUMNS), in this order
+_STORED = "version, conflicts, receipt, kind, status, next_due"
+
+
 @dataclass
 class Stored:
     version: int
     state: merge.State
     conflicts: int
+    indexed: Row
 
 
 @dataclass
@@ -117,17 +123,17 @@ class Ledger:
 
     def _row(self, record_id: str) -> Stored | None:
         """The stored row of a record: its version, state and open conflict count."""
-        row = self.db.execute("SELECT version, state, conflicts FROM records WHERE id=?",
+        row = self.db.execute(f"SELECT state, {_STORED} FROM records WHERE id=?",
                               [record_id]).fetchone()
         if row is None:
             return None
-        version, blob, conflicts = row
+        blob, version, conflicts, *indexed = row
         try:
             state = merge.load(unpack_state(self.keys.open("records", blob,
                                                            f"records|{record_id}|{version}")))
         except Tampered:
             state = self.rebuild(record_id)
-        return Stored(version, state, conflicts)
+        return Stored(version, state, conflicts, tuple(indexed))
 
     def state(self, record_id: str) -> merge.State | None:
         """The merged state of a record, rebuilt from its changesets if the body is damaged."""
@@ -147,10 +153,10 @@ class Ledger:
         began when nobody has written the record since (every write bumps its version),
         else read again."""
         if seen is not None:
-            row = self.db.execute("SELECT version, conflicts FROM records WHERE id=?",
+            row = self.db.execute(f"SELECT {_STORED} FROM records WHERE id=?",
                                   [record_id]).fetchone()
             if row is not None and row[0] == seen.version:
-                return Stored(row[0], seen.state, row[1])
+                return Stored(row[0], seen.state, row[1], tuple(row[2:]))
         return self._row(record_id)
 
     def rebuild(self, record_id: str) -> merge.State:
@@ -188,8 +194,10 @@ class Ledger:
 
     def _save_clock(self) -> None:
         assert self.clock.last is not None
-        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('hlc', ?)",
-                        [self.clock.last.encode()])
+        # an UPDATE, not INSERT OR REPLACE: a replace rewrites the key's index page too
+        last = self.clock.last.encode()
+        if not self.db.execute("UPDATE meta SET value=? WHERE key='hlc'", [last]).rowcount:
+            self.db.execute("INSERT INTO meta(key, value) VALUES ('hlc', ?)", [last])
 
     def commit(self, *, record_id: str, kind: str, scope: str, author: str, origin: str,
                build: Build, seen: Stored | None = None) -> tuple[Changeset, Record]:
@@ -265,7 +273,7 @@ class Ledger:
             self.db.execute(INSERT_RECORD, row)
             self._reindex(record, set())
         else:
-            self.db.execute(UPDATE_RECORD, [*row[1:], rid])
+            self.db.execute(*update_record(row, stored.indexed))
             if touched is None or not touched.isdisjoint(blind_fields(record.kind)):
                 self._reindex(record, {r[0] for r in self.db.execute(
                     "SELECT token FROM blind_index WHERE record=?", [rid])})

@@ -24,7 +24,17 @@ RECORD_COLUMNS = ("id", "kind", "scope", "receipt", "status", "round", "matter",
                   "created", "updated", "version", "state", "label")
 INSERT_RECORD = (f"INSERT INTO records({', '.join(RECORD_COLUMNS)}) "
                  f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})")
+# the columns the records table's indexes hold (station/store/schema.py): SQLite rewrites an
+# index entry whenever an UPDATE sets its column, even to the same value, and each index
+# touched is one more page the commit writes and syncs
+INDEXED_COLUMNS = ("receipt", "kind", "status", "next_due")
+_INDEXED_AT = tuple(RECORD_COLUMNS.index(c) for c in INDEXED_COLUMNS)
+_UNINDEXED_AT = tuple(i for i, c in enumerate(RECORD_COLUMNS)
+                      if i > 0 and c not in INDEXED_COLUMNS)
 UPDATE_RECORD = f"UPDATE records SET {', '.join(f'{c}=?' for c in RECORD_COLUMNS[1:])} WHERE id=?"
+UPDATE_RECORD_UNINDEXED = (
+    f"UPDATE records SET {', '.join(f'{RECORD_COLUMNS[i]}=?' for i in _UNINDEXED_AT)} "
+    "WHERE id=?")
 INSERT_CHANGESET = ("INSERT INTO changesets(id, record, origin, hlc, local, body) "
                     "VALUES (?,?,?,?,?,?)")
 INSERT_OUTBOX = "INSERT OR IGNORE INTO outbox(changeset, sealed, created) VALUES (?,?,?)"
@@ -32,6 +42,19 @@ INSERT_BLIND = "INSERT OR IGNORE INTO blind_index(token, record) VALUES (?,?)"
 INSERT_CONFLICT = "INSERT INTO conflicts(record, field, heads, opened) VALUES (?,?,?,?)"
 
 Row = tuple[Any, ...]
+
+
+def indexed(row: Row) -> Row:
+    """The values of a record row (in ``RECORD_COLUMNS`` order) that the indexes hold."""
+    return tuple(row[i] for i in _INDEXED_AT)
+
+
+def update_record(row: Row, was_indexed: Row) -> tuple[str, Row]:
+    """The UPDATE of a record to ``row`` and its parameters: one that leaves the indexed
+    columns alone when they hold ``was_indexed`` already, so their index pages stay clean."""
+    if indexed(row) == was_indexed:
+        return UPDATE_RECORD_UNINDEXED, (*(row[i] for i in _UNINDEXED_AT), row[0])
+    return UPDATE_RECORD, (*row[1:], row[0])
 
 
 def conflict_rows(record: Record) -> list[Row]:

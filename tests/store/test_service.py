@@ -118,6 +118,24 @@ def test_an_edit_saved_elsewhere_while_a_form_is_checked_is_kept(station, monkey
     assert station.get(record.id) == saved
     assert len(station.history(record.id)) == 3
 
+def test_lists_by_status_and_due_follow_every_kind_of_save(station, now):
+    """An edit that leaves status and dates alone skips the records' index columns; one that
+    moves them must still move the record between the lists."""
+    record = station.create("application", residence_permit())
+    station.update(record.id, {"applicant.address": "青石村五组 3 号"})
+    assert [s.id for s in station.list(status="awaiting_materials")] == [record.id]
+    station.update(record.id, {"materials.received": ["M01", "M02", "M03", "M04"]})
+    station.change_status(record.id, "submitted")
+    assert station.list(status="awaiting_materials") == []
+    assert [s.id for s in station.list(status="submitted")] == [record.id]
+    now.advance(days=30)
+    assert [s.id for s in station.list(due="overdue")] == [record.id]
+    station.update(record.id, {"promised_date": "2027-03-01"}, reason="材料需补盖公章")
+    assert station.list(due="overdue") == []
+    assert [s.id for s in station.search("wgy", status="submitted")] == [record.id]
+    assert station.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_receiving_the_last_material_then_completing_needs_the_centre(station):
     record = station.create("application", residence_permit())
     station.update(record.id, {"materials.received": ["M01", "M02", "M03", "M04"]})
