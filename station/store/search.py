@@ -20,6 +20,10 @@ from itertools import islice
 
 from pypinyin import Style, pinyin
 
+from station.domain.gc_pause import freeze_loaded
+
+freeze_loaded()  # pypinyin's tables, just loaded: see freeze_loaded
+
 MAX_VARIANTS = 4
 
 
@@ -31,17 +35,21 @@ def _readings(ch: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found[0])) if found and found[0] else (ch,)
 
 
-def keys_for(name: str) -> set[str]:
-    """Every key a name is found by: itself, full pinyin and initials of each reading."""
+def keys_for(name: str) -> tuple[str, ...]:
+    """Every key a name is found by: itself, full pinyin and initials of each reading.
+
+    A tuple of strings, not a set: the cyclic garbage collector stops tracking such tuples,
+    and a big village's index holds 100 000 of them (as sets, every full collection walked
+    them all)."""
     chars = [c for c in name if not c.isspace()]
-    keys = {name.lower()}
+    keys = {name.lower(): None}
     if not chars:
-        return keys
+        return tuple(keys)
     for combo in itertools.islice(itertools.product(*(_readings(c) for c in chars)),
                                   MAX_VARIANTS):
-        keys.add("".join(combo))
-        keys.add("".join(p[0] for p in combo if p))
-    return keys
+        keys["".join(combo)] = None
+        keys["".join(p[0] for p in combo if p)] = None
+    return tuple(keys)
 
 
 class NameIndex:
@@ -60,7 +68,7 @@ class NameIndex:
         self._keys: list[tuple[str, str]] = []  # (key, record id), sorted
         self._recent: list[tuple[str, str]] = []  # sorted, small
         self._gone: set[tuple[str, str]] = set()
-        self._by_record: dict[str, tuple[str, set[str]]] = {}
+        self._by_record: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_record)
