@@ -35,27 +35,27 @@ def _readings(ch: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found[0])) if found and found[0] else (ch,)
 
 
-def keys_for(name: str) -> tuple[str, ...]:
-    """Every key a name is found by: itself, full pinyin and initials of each reading.
-
-    A tuple of strings, not a set: the cyclic garbage collector stops tracking such tuples,
-    and a big village's index holds 100 000 of them (as sets, every full collection walked
-    them all)."""
+def keys_for(name: str) -> set[str]:
+    """Every key a name is found by: itself, full pinyin and initials of each reading."""
     chars = [c for c in name if not c.isspace()]
-    keys = {name.lower(): None}
+    keys = {name.lower()}
     if not chars:
-        return tuple(keys)
+        return keys
     for combo in itertools.islice(itertools.product(*(_readings(c) for c in chars)),
                                   MAX_VARIANTS):
-        keys["".join(combo)] = None
-        keys["".join(p[0] for p in combo if p)] = None
-    return tuple(keys)
+        keys.add("".join(combo))
+        keys.add("".join(p[0] for p in combo if p))
+    return keys
 
 
 class NameIndex:
     """Prefix search over names; ``query`` returns record ids in a stable order.
 
-    A save must not pay for re-sorting a big village's keys: new keys go to a small sorted
+    An entry is one string, key NUL record id (names cannot hold control characters): it
+    sorts as the pair would, but compares with one memcmp and keeps its hash, so sorting and
+    filtering a big village's 400 000 entries costs a fraction of what pairs did.
+
+    A save must not pay for re-sorting a big village's keys: new entries go to a small sorted
     ``_recent`` list and replaced ones into ``_gone``; both are folded into the main list
     once they grow past ``COMPACT_AT``, or an eighth of the main list: a bus pulling a whole
     village with the app open adds 100 000 names one by one, and re-sorting the main list
@@ -63,53 +63,62 @@ class NameIndex:
     """
 
     COMPACT_AT = 4096
+    SEP = "\x00"
 
     def __init__(self) -> None:
-        self._keys: list[tuple[str, str]] = []  # (key, record id), sorted
-        self._recent: list[tuple[str, str]] = []  # sorted, small
-        self._gone: set[tuple[str, str]] = set()
-        self._by_record: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._keys: list[str] = []  # key SEP record id, sorted
+        self._recent: list[str] = []  # sorted, small
+        self._gone: set[str] = set()
+        self._by_record: dict[str, str] = {}  # record id -> name (its keys are recomputed)
 
     def __len__(self) -> int:
         return len(self._by_record)
 
     def bulk_load(self, names: dict[str, str]) -> None:
         """Replace the index with ``record id -> name`` in one sort (fast start-up)."""
-        self._by_record = {rid: (name, keys_for(name)) for rid, name in names.items() if name}
-        self._keys = sorted((k, rid) for rid, (_, keys) in self._by_record.items() for k in keys)
+        self._by_record = {rid: name for rid, name in names.items() if name}
+        sep = self.SEP
+        self._keys = sorted(k + sep + rid for rid, name in self._by_record.items()
+                            for k in keys_for(name))
         self._recent, self._gone = [], set()
 
     def put(self, record_id: str, name: str) -> None:
         old = self._by_record.get(record_id)
-        if old is not None and old[0] == name:
+        if old == name:
             return
         if old is not None:
             del self._by_record[record_id]
-            self._gone.update((k, record_id) for k in old[1])
+            self._gone.update(k + self.SEP + record_id for k in keys_for(old))
         if name:
-            keys = keys_for(name)
-            self._by_record[record_id] = (name, keys)
-            for k in keys:
-                self._gone.discard((k, record_id))
-                insort(self._recent, (k, record_id))
+            self._by_record[record_id] = name
+            for k in keys_for(name):
+                entry = k + self.SEP + record_id
+                if entry in self._gone:  # still in a list, only marked gone: revive it
+                    self._gone.discard(entry)
+                else:
+                    insort(self._recent, entry)
         if len(self._recent) + len(self._gone) > max(self.COMPACT_AT, len(self._keys) // 8):
             self._compact()
 
     def _compact(self) -> None:
-        merged = [e for e in self._keys if e not in self._gone]
-        merged.extend(e for e in self._recent if e not in self._gone)
+        """Fold the recent entries into the main list, dropping the gone ones. No entry is
+        in the lists twice (``put`` revives a gone entry instead of adding it again), and
+        sorting two sorted runs is one merge: with 100 000 names this pause in a save is
+        about 0.1 s, where de-duplicating (key, id) pairs took 0.9 s."""
+        gone = self._gone
+        merged = (self._keys + self._recent if not gone
+                  else [e for e in itertools.chain(self._keys, self._recent) if e not in gone])
         merged.sort()
-        self._keys = list(dict.fromkeys(merged))
+        self._keys = merged
         self._recent, self._gone = [], set()
 
     def name(self, record_id: str) -> str:
-        entry = self._by_record.get(record_id)
-        return entry[0] if entry else ""
+        return self._by_record.get(record_id, "")
 
     @staticmethod
-    def _scan(keys: list[tuple[str, str]], prefix: str) -> Iterator[tuple[str, str]]:
-        i = bisect_left(keys, (prefix, ""))
-        while i < len(keys) and keys[i][0].startswith(prefix):
+    def _scan(keys: list[str], prefix: str) -> Iterator[str]:
+        i = bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
             yield keys[i]
             i += 1
 
@@ -121,16 +130,17 @@ class NameIndex:
         far as the caller reads (it is replaced, never changed in place, so a save meanwhile
         does not disturb the walk); the small recent list is read at once."""
         prefix = "".join(text.lower().split())
-        if not prefix:
+        if not prefix or self.SEP in prefix:
             return
         recent = list(self._scan(self._recent, prefix))
         gone, by_record = self._gone, self._by_record
         seen: set[str] = set()
         for entry in heapq.merge(self._scan(self._keys, prefix), recent):
-            if entry in gone or entry[1] not in by_record or entry[1] in seen:
+            rid = entry.rpartition(self.SEP)[2]
+            if entry in gone or rid not in by_record or rid in seen:
                 continue
-            seen.add(entry[1])
-            yield entry[1]
+            seen.add(rid)
+            yield rid
 
     def query(self, text: str, limit: int = 200) -> list[str]:
         return list(islice(self.matches(text), limit))
