@@ -16,7 +16,6 @@ list`` does not pay for them.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from station.cli.common import Env, detect_lang, read_passphrase_file
+from station.cli.common import LANG_OPTION, Env, detect_lang, passing_env, read_passphrase_file
 from station.cli.followup import MonthType, print_figures
 from station.domain.errors import StationError
 from station.domain.followup import Figures, Month
@@ -189,26 +188,21 @@ def resolve_centre_home(home: Path | None) -> Path:
     return Path(env).expanduser() if env else default_home()
 
 
+def _centre_env(home: Path | None, lang: str | None, as_json: bool) -> Env:
+    return Env(resolve_centre_home(home), detect_lang(lang), None, None, as_json)
+
+
+CENTRE_OPTIONS = (
+    click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                 envvar="STATION_CENTRE_HOME",
+                 help="The centre's home: centre.keys, staff.token, centre.db."),
+    LANG_OPTION,
+)
+
+
 def centre_options(json_output: bool = False) -> Callable[[F], F]:
     """--home (the centre's), --lang (and --json); passes an ``Env`` like ``common()``."""
-
-    def decorate(fn: F) -> F:
-        @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                      envvar="STATION_CENTRE_HOME",
-                      help="The centre's home: centre.keys, staff.token, centre.db.")
-        @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages.")
-        @functools.wraps(fn)
-        def wrapper(*args: Any, home: Path | None, lang: str | None, **kwargs: Any) -> Any:
-            as_json = bool(kwargs.pop("as_json", False))
-            env = Env(resolve_centre_home(home), detect_lang(lang), None, None, as_json)
-            return fn(env, *args, **kwargs)
-
-        if json_output:
-            wrapper = click.option("--json", "as_json", is_flag=True,
-                                   help="Print one JSON document on stdout.")(wrapper)
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return passing_env(_centre_env, CENTRE_OPTIONS, json_output)
 
 
 def staff_options(fn: F) -> F:

@@ -8,11 +8,12 @@ one JSON document with ``--json`` — and messages to stderr, so scripts can pip
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import locale
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,29 +103,51 @@ def read_passphrase_file(path: Path) -> str:
     return text.splitlines()[0] if text.splitlines() else ""
 
 
-def common(json_output: bool = False) -> Callable[[F], F]:
-    """Add --home, --passphrase-file, --agent, --lang (and --json) and pass an ``Env``."""
+LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]),
+                           help="Language of messages.")
+STATION_OPTIONS = (
+    click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                 envvar="STATION_HOME", help="Data directory of the station."),
+    click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                 envvar="STATION_PASSPHRASE_FILE", help="Read the passphrase from a file."),
+    click.option("--agent", envvar="STATION_AGENT", help="Which agent is unlocking."),
+    LANG_OPTION,
+)
+
+
+def passing_env(make_env: Callable[..., Env], options: Sequence[Callable[[F], F]],
+                json_output: bool) -> Callable[[F], F]:
+    """Give a command ``options`` (in --help in this order) and, if asked, --json; take them
+    out of its arguments and hand it instead the ``Env`` that ``make_env`` makes of them
+    (its parameters are the options' names, and ``as_json``)."""
+    names = [name for name in inspect.signature(make_env).parameters if name != "as_json"]
 
     def decorate(fn: F) -> F:
-        @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                      envvar="STATION_HOME", help="Data directory of the station.")
-        @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-                      envvar="STATION_PASSPHRASE_FILE", help="Read the passphrase from a file.")
-        @click.option("--agent", envvar="STATION_AGENT", help="Which agent is unlocking.")
-        @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of messages.")
         @functools.wraps(fn)
-        def wrapper(*args: Any, home: Path | None, passphrase_file: Path | None,
-                    agent: str | None, lang: str | None, **kwargs: Any) -> Any:
-            as_json = bool(kwargs.pop("as_json", False))
-            env = Env(resolve_home(home), detect_lang(lang), passphrase_file, agent, as_json)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            env = make_env(**{name: kwargs.pop(name) for name in names},
+                           as_json=bool(kwargs.pop("as_json", False)))
             return fn(env, *args, **kwargs)
 
+        command: Any = wrapper
         if json_output:
-            wrapper = click.option("--json", "as_json", is_flag=True,
-                                   help="Print one JSON document on stdout.")(wrapper)
-        return wrapper  # type: ignore[return-value]
+            command = click.option("--json", "as_json", is_flag=True,
+                                   help="Print one JSON document on stdout.")(command)
+        for option in reversed(options):
+            command = option(command)
+        return command  # type: ignore[no-any-return]
 
     return decorate
+
+
+def _station_env(home: Path | None, passphrase_file: Path | None, agent: str | None,
+                 lang: str | None, as_json: bool) -> Env:
+    return Env(resolve_home(home), detect_lang(lang), passphrase_file, agent, as_json)
+
+
+def common(json_output: bool = False) -> Callable[[F], F]:
+    """Add --home, --passphrase-file, --agent, --lang (and --json) and pass an ``Env``."""
+    return passing_env(_station_env, STATION_OPTIONS, json_output)
 
 
 def run(cli: click.Group, argv: list[str] | None = None) -> int:
