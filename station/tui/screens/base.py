@@ -1,15 +1,18 @@
 """What every station screen has: the typed app, its language, the unlocked station, and a
-reader connection for background queries."""
+reader connection for background queries; and the screens that show what they read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from textual import work
 from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable
 
+from station.domain.errors import StationError
 from station.store.service import Station
 from station.tui.text import Pair
 
@@ -47,6 +50,11 @@ class Base:
         with self.sapp.reading() as reader:
             yield reader
 
+    def add_columns(self, table: DataTable[Any], columns: Iterable[tuple[str, Pair]]) -> None:
+        """Columns keyed ``key``, headed in the app's language."""
+        for key, pair in columns:
+            table.add_column(self.t(pair), key=key)
+
 
 def localise_bindings(node: Any, lang: str) -> None:
     """Footer labels in the app's language: a screen's ``BINDING_ZH`` maps binding ids to
@@ -69,3 +77,41 @@ class StationModal(Base, ModalScreen[R]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localise_bindings(self, self.sapp.lang)
+
+
+class ReadingScreen(StationScreen[R]):
+    """A screen that shows what it reads from the station. It reads again, in a worker on
+    the reader connection, on every return to it (the first push, a closed modal, a page
+    above popped) and on F5, so what was done elsewhere shows here. Subclasses say what to
+    ``read`` and how to ``show`` it."""
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def read(self, reader: Station) -> tuple[Any, ...]:
+        """In the worker: everything ``show`` needs, as its arguments."""
+        raise NotImplementedError
+
+    def show(self, *found: Any) -> None:
+        raise NotImplementedError
+
+    def failed(self, error: StationError) -> None:
+        """Reading refused (a record gone, a damaged one): say so in the app's language."""
+        self.sapp.say_error(error)
+
+    @work(thread=True, exclusive=True, group="read", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            with self.reading() as reader:
+                found = self.read(reader)
+        except StationError as exc:
+            self.app.call_from_thread(self.failed, exc)
+            return
+        self.app.call_from_thread(self._show, found)
+
+    def _show(self, found: tuple[Any, ...]) -> None:
+        if self.is_attached:  # not closed while the worker was reading
+            self.show(*found)

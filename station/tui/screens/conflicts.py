@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -23,8 +23,8 @@ from station.domain.casework import OUTCOMES
 from station.domain.errors import StationError
 from station.domain.records import choice_code, field_for
 from station.store.projection import Record
-from station.store.service import ConflictView
-from station.tui.screens.base import StationScreen
+from station.store.service import ConflictView, Station
+from station.tui.screens.base import ReadingScreen
 from station.tui.screens.form_modal import INTERNAL, FormModal
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
@@ -98,7 +98,7 @@ class SettleValueModal(FormModal):
         return self.station.settle(self.conflict.id, value=value)
 
 
-class ConflictsScreen(StationScreen[None]):
+class ConflictsScreen(ReadingScreen[None]):
     CSS_PATH = "conflicts.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,33 +131,16 @@ class ConflictsScreen(StationScreen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.t(UI["conflicts"])
         table = self.query_one(DataTable)
-        for key, pair in (("receipt", UI["receipt"]), ("kind", UI["kind"]),
-                          ("name", UI["name"]), ("field", TEXT["field"]),
-                          ("values", TEXT["values"])):
-            table.add_column(self.t(pair), key=key)
+        self.add_columns(table, (("receipt", UI["receipt"]), ("kind", UI["kind"]),
+                                 ("name", UI["name"]), ("field", TEXT["field"]),
+                                 ("values", TEXT["values"])))
         table.focus()
 
-    def on_screen_resume(self) -> None:
-        """Read on every return (the first push included): a settlement elsewhere shows."""
-        self.load()
-
-    def action_refresh(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="conflicts", exit_on_error=False)
-    def load(self) -> None:
-        try:
-            with self.reading() as reader:
-                found = reader.conflicts()
-                names = {c.record: reader.names.name(c.record) for c in found}
-        except StationError as exc:
-            self.app.call_from_thread(self.sapp.say_error, exc)
-            return
-        self.app.call_from_thread(self.show, found, names)
+    def read(self, reader: Station) -> tuple[Any, ...]:
+        found = reader.conflicts()
+        return found, {c.record: reader.names.name(c.record) for c in found}
 
     def show(self, found: list[ConflictView], names: dict[str, str]) -> None:
-        if not self.is_attached:  # closed while the worker was reading
-            return
         table = self.query_one(DataTable)
         keep = table.cursor_row
         if self.focus_record is not None:

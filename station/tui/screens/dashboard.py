@@ -8,17 +8,15 @@ connection, so a big village never freezes the first screen.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Footer, Header, Label, Static
 
-from station.domain.errors import StationError
-from station.store.service import Dashboard
-from station.tui.screens.base import StationScreen
+from station.store.service import Dashboard, Station
+from station.tui.screens.base import ReadingScreen
 from station.tui.text import UI
 
 TEXT = {
@@ -43,7 +41,7 @@ TEXT = {
 CARDS = ("to_resolve", "to_contact", "overdue", "open_poor", "conflicts", "unsent")
 
 
-class DashboardScreen(StationScreen[None]):
+class DashboardScreen(ReadingScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "app.go('applications')", "Applications", id="applications"),
         Binding("v", "app.go('visits')", "Visits", id="visits"),
@@ -77,21 +75,8 @@ class DashboardScreen(StationScreen[None]):
         self.sub_title = self.t(UI["dashboard"])
         self.load()
 
-    def on_screen_resume(self) -> None:
-        self.load()
-
-    def action_refresh(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
-    def load(self) -> None:
-        try:
-            with self.reading() as reader:
-                board = reader.dashboard()
-        except StationError as exc:
-            self.app.call_from_thread(self.sapp.say_error, exc)
-            return
-        self.app.call_from_thread(self.show, board)
+    def read(self, reader: Station) -> tuple[Any, ...]:
+        return (reader.dashboard(),)
 
     def show(self, board: Dashboard) -> None:
         self.query_one("#dash-today", Label).update(

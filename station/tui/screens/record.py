@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -26,7 +25,8 @@ from station.domain.followup import check_rating
 from station.domain.records import PERSON_PREFIX, SCHEMAS
 from station.domain.status import VOID
 from station.store.projection import Record, is_open
-from station.tui.screens.base import StationScreen
+from station.store.service import Station
+from station.tui.screens.base import ReadingScreen
 from station.tui.screens.edit_modal import matter_of
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
@@ -66,7 +66,7 @@ SPECIAL = {"receipt", "status", "materials.received", "materials.due"}
 CENTRE_FIELDS = ("outcome", "outcome_reason", "official_receipt")
 
 
-class RecordScreen(StationScreen[None]):
+class RecordScreen(ReadingScreen[None]):
     CSS_PATH = "record.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -108,35 +108,18 @@ class RecordScreen(StationScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#record-body").focus()
 
-    def on_screen_resume(self) -> None:
-        """Read on every return to this screen (first push, a closed modal, a page above
-        popped): what was done elsewhere shows here."""
-        self.load()
-
-    def action_refresh(self) -> None:
-        self.load()
-
     # --- reading ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="record", exit_on_error=False)
-    def load(self) -> None:
-        try:
-            with self.reading() as reader:
-                record = reader.get(self.record_id)
-                changes = reader.history(self.record_id)
-        except StationError as exc:
-            self.app.call_from_thread(self.gone, exc)
-            return
-        self.app.call_from_thread(self.show, record, changes)
+    def read(self, reader: Station) -> tuple[Any, ...]:
+        return reader.get(self.record_id), reader.history(self.record_id)
 
-    def gone(self, error: StationError) -> None:
-        self.sapp.say_error(error)
+    def failed(self, error: StationError) -> None:
+        """The record cannot be read (gone, damaged): say so, and leave if nothing shows."""
+        super().failed(error)
         if self.record is None and self.app.screen is self:
             self.app.pop_screen()
 
     def show(self, record: Record, changes: list[dict[str, Any]]) -> None:
-        if not self.is_attached:  # closed while the worker was reading
-            return
         self.record, self.changes = record, changes
         catalogue = self.station.catalogue
         matter = matter_of(record, catalogue)

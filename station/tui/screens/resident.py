@@ -8,18 +8,17 @@ itself), newest first, and Enter opens one.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
-from station.domain.errors import StationError
 from station.store.projection import Record
-from station.store.service import Summary
-from station.tui.screens.base import StationScreen
+from station.store.service import Station, Summary
+from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import show, when
 from station.tui.text import KIND, UI, pick, status_label
 
@@ -36,7 +35,7 @@ TEXT = {
 }
 
 
-class ResidentScreen(StationScreen[None]):
+class ResidentScreen(ReadingScreen[None]):
     CSS_PATH = "resident.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -60,31 +59,16 @@ class ResidentScreen(StationScreen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.t(UI["residents"])
         table = self.query_one(DataTable)
-        for key, pair in (("kind", UI["kind"]), ("receipt", UI["receipt"]),
-                          ("status", UI["status"]), ("updated", TEXT["updated"]),
-                          ("what", TEXT["what"])):  # last: it may run past the edge
-            table.add_column(self.t(pair), key=key)
+        self.add_columns(table, (("kind", UI["kind"]), ("receipt", UI["receipt"]),
+                                 ("status", UI["status"]), ("updated", TEXT["updated"]),
+                                 ("what", TEXT["what"])))  # last: it may run past the edge
         table.focus()
 
-    def on_screen_resume(self) -> None:
-        """Read on every return (the first push included): a record changed above shows."""
-        self.load()
-
-    def action_refresh(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="resident", exit_on_error=False)
-    def load(self) -> None:
-        try:
-            with self.reading() as reader:
-                rows = reader.same_person(self.id_number)
-                records = {r.id: reader.get(r.id) for r in rows}
-                tz = reader.now().tzinfo
-        except StationError as exc:
-            self.app.call_from_thread(self.sapp.say_error, exc)
-            return
+    def read(self, reader: Station) -> tuple[Any, ...]:
+        rows = reader.same_person(self.id_number)
+        records = {r.id: reader.get(r.id) for r in rows}
         rows.sort(key=lambda r: r.updated, reverse=True)
-        self.app.call_from_thread(self.show, rows, records, tz)
+        return rows, records, reader.now().tzinfo
 
     def what(self, record: Record) -> str:
         lang = self.lang
@@ -101,8 +85,6 @@ class ResidentScreen(StationScreen[None]):
 
     def show(self, rows: list[Summary], records: dict[str, Record],
              tz: dt.tzinfo | None) -> None:
-        if not self.is_attached:  # closed while the worker was reading
-            return
         name = next((records[r.id].name for r in rows if r.kind == "resident"
                      and records[r.id].name), None)
         name = name or next((records[r.id].name for r in rows if records[r.id].name), None)
