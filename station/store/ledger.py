@@ -32,6 +32,7 @@ from station.store.db import write
 from station.store.errors import NoSuchRecord, Tampered
 from station.store.projection import Record, blind_fields, view
 from station.store.rows import (
+    INDEXED_COLUMNS,
     INSERT_BLIND,
     INSERT_CHANGESET,
     INSERT_CONFLICT,
@@ -59,8 +60,8 @@ def new_id() -> str:
 
 
 # what a write reads of a record's row besides its state: version, open conflicts and the
-# indexed columns (station/store/rows.py INDEXED_COLUMNS), in this order
-_STORED = "version, conflicts, receipt, kind, status, next_due"
+# columns the indexes hold (an UPDATE leaves those alone when they do not change)
+_STORED = ", ".join(("version", "conflicts", *INDEXED_COLUMNS))
 
 
 @dataclass
