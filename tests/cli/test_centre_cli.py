@@ -13,8 +13,6 @@ import io
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,8 @@ from station.sync.client import link_for
 from station.sync.engine import pull, push
 from station.sync.errors import Refused
 from tests.centre.conftest import pg_url  # noqa: F401 — the fixture, used by name below
-from tests.conftest import PASSPHRASE, stop_process
+from tests.conftest import PASSPHRASE
+from tests.served import Served
 
 # How the subprocess starts the command (a scratch copy may wrap it, see test_ordering.py).
 LAUNCH = "from station.cli import main; main()"
@@ -38,66 +37,28 @@ APPLICATION = {"kind": "application", "matter": "HJ-001", "applicant.name": "王
                "materials.received": ["M01", "M02", "M03", "M04"]}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class CentreProcess(Served):
+    """One `station centre serve` subprocess; its output goes to a log file beside its home."""
 
-
-class CentreProcess:
-    """One `station centre serve` subprocess; its output goes to a log file in its home."""
+    label = "station centre serve"
+    busy = "port may be in use"  # station/cli/centre.py's sentence when it cannot bind
 
     def __init__(self, home: Path, key_file: Path, *, db: str = "", extra: tuple[str, ...] = (),
                  launch: str = LAUNCH, name: str = "") -> None:
+        super().__init__(home.parent / f"{name or home.name}-serve.log")
         self.home, self.key_file, self.db, self.extra, self.launch = (home, key_file, db,
                                                                      extra, launch)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.log = home.parent / f"{name or home.name}-serve.log"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def argv(self, port: int) -> list[str]:
+        return [sys.executable, "-c", self.launch, "centre", "serve", "--home", str(self.home),
+                "--key-file", str(self.key_file), "--port", str(port),
+                *(["--db", self.db] if self.db else []), *self.extra]
 
-    def start(self, timeout: float = 30.0) -> CentreProcess:
-        for _attempt in range(3):  # a free port can be taken by someone else meanwhile
-            self.port = free_port()
-            argv = [sys.executable, "-c", self.launch, "centre", "serve", "--home",
-                    str(self.home), "--key-file", str(self.key_file), "--port", str(self.port),
-                    *(["--db", self.db] if self.db else []), *self.extra]
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            with self.log.open("ab") as log:
-                self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=env)
-            if self._healthy(timeout):
-                return self
-            self.stop()
-            if "port may be in use" not in self.output():
-                break
-        pytest.fail(f"`station centre serve` did not come up:\n{self.output()[-3000:]}")
-
-    def _healthy(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        return False
+    def answers(self) -> bool:
+        return httpx.get(f"{self.url}/v1/health", timeout=1.0).status_code == 200
 
     def health(self) -> dict:
         return httpx.get(f"{self.url}/v1/health", timeout=5.0).json()
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> int | None:
-        return None if self.proc is None else stop_process(self.proc)
 
 
 @pytest.fixture

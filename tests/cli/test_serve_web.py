@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 import subprocess
@@ -33,7 +32,8 @@ from station.cli import cli
 from station.cli.common import run
 from station.store.service import Station
 from station.store.vault import FAST_KDF
-from tests.conftest import PASSPHRASE, stop_process
+from tests.conftest import PASSPHRASE
+from tests.served import Served, free_port
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -45,12 +45,6 @@ SCREEN_TIMEOUT = 20.0
 # Escape sequences in the app's output: CSI (colours, cursor moves), OSC (…BEL or …ST), and
 # the two-character ones; what is left is the text on the screen.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_web_argv(home: Path, port: int, lang: str = "en") -> list[str]:
@@ -71,52 +65,24 @@ def station_home(tmp_path: Path) -> Path:
     return home
 
 
-class WebServer:
+class WebServer(Served):
     """One `station serve-web` subprocess; its output goes to a log file beside the home."""
 
+    label = "station serve-web"
+    busy = "already in use"  # station/cli/serve_web.py's sentence for a port in use
+    start_timeout = 20.0
+    stop_timeout = 15.0  # on SIGTERM it first tells each open tab's app to quit
+
     def __init__(self, home: Path) -> None:
+        super().__init__(home.parent / "serve-web.log")
         self.home = home
-        self.log = home.parent / "serve-web.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def argv(self, port: int) -> list[str]:
+        return serve_web_argv(self.home, port)
 
-    def start(self, timeout: float = 20.0) -> WebServer:
-        for _attempt in range(3):  # a free port can be taken by someone else meanwhile
-            self.port = free_port()
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            with self.log.open("ab") as log:
-                self.proc = subprocess.Popen(serve_web_argv(self.home, self.port), stdout=log,
-                                             stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=env)
-            if self._answering(timeout):
-                return self
-            self.stop()
-            if "already in use" not in self.output():
-                break
-        pytest.fail(f"`station serve-web` did not come up:\n{self.output()[-3000:]}")
-
-    def _answering(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                return False
-            try:
-                httpx.get(f"{self.url}/", timeout=1.0)
-                return True
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        return False
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> int | None:
-        return None if self.proc is None else stop_process(self.proc, timeout=15)
+    def answers(self) -> bool:
+        httpx.get(f"{self.url}/", timeout=1.0)  # any reply: it is serving
+        return True
 
 
 @pytest.fixture

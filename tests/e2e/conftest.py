@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,15 +22,10 @@ from station.store.vault import FAST_KDF
 from station.sync.client import enroll
 from station.sync.transport import CentreClient
 from tests.centre.conftest import db_url, pg_dsn, pg_url  # noqa: F401  (fixtures)
-from tests.conftest import PASSPHRASE, stop_process
+from tests.conftest import PASSPHRASE
+from tests.served import Served, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -55,32 +49,37 @@ class LiveCentre:
                               {"station": station, "scope": scope or [station]})["code"])
 
 
+class RunCentre(Served):
+    """``tests.e2e.run_centre``: the centre in one process of its own, on a given database."""
+
+    label = "tests.e2e.run_centre"
+    busy = "address already in use"  # uvicorn's words when it cannot bind
+    cwd = ROOT
+
+    def __init__(self, home: Path, db: str, key_file: Path, log: Path) -> None:
+        super().__init__(log)
+        self.home, self.db, self.key_file = home, db, key_file
+
+    def argv(self, port: int) -> list[str]:
+        return [sys.executable, "-m", "tests.e2e.run_centre", str(self.home), self.db,
+                str(port), str(self.key_file)]
+
+    def answers(self) -> bool:
+        return httpx.get(self.url + "/v1/health", timeout=1).status_code == 200
+
+
 @contextmanager
 def running_centre(tmp_path: Path, db_url: str) -> Iterator[LiveCentre]:  # noqa: F811
     """A real centre process (``tests.e2e.run_centre``) on a free port, stopped on exit."""
     key_file = tmp_path / "centre.keyfile"
     key_file.write_bytes(os.urandom(32))
-    home, port = tmp_path / "centre", free_port()
-    log_path = tmp_path / "centre.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_centre", str(home),
-                                 db_url, str(port), str(key_file)],
-                                cwd=ROOT, stdout=log, stderr=log)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log_path.read_text())
-                time.sleep(0.1)
-            yield LiveCentre(url, home, proc)
-        finally:
-            stop_process(proc)
+    centre = RunCentre(tmp_path / "centre", db_url, key_file, tmp_path / "centre.log")
+    try:
+        centre.start()
+        assert centre.proc is not None
+        yield LiveCentre(centre.url, centre.home, centre.proc)
+    finally:
+        centre.stop()
 
 
 @pytest.fixture
