@@ -81,6 +81,8 @@ def test_sync_now_pushes_and_pulls_against_a_real_centre(tmp_path, centre):
         sync_once(bus.sync, lk, station=bus)
     record = village.create("application", APPLICATION)
     assert village.sync.unsent() == 1
+    china = dt.timezone(dt.timedelta(hours=8))  # the station's zone, not this machine's (UTC)
+    village.now = lambda: dt.datetime.now(china)
     app = make_app(village)
 
     async def scenario(pilot):
@@ -99,6 +101,12 @@ def test_sync_now_pushes_and_pulls_against_a_real_centre(tmp_path, centre):
         assert village.sync.unsent() == 0
         assert "Not sent: 0" in str(screen.query_one("#sync-state", Static).render())
         assert not screen.busy
+        ended = dt.datetime.fromisoformat(village.sync.last_sync()[0]).astimezone(china)
+        local = ended.strftime("%Y-%m-%d %H:%M")  # when the sync ended, on the station's clock
+        assert f"last sync: {local}" in str(screen.query_one("#sync-state", Static).render())
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert str(app.screen.query_one("#dash-sync", Static).render()) == f"Last sync: {local}"
 
     drive(app, scenario, size=SIZE)
     reopened = Station.open(tmp_path / "V001", PASSPHRASE)

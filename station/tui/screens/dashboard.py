@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Label, Static
 
 from station.store.service import Dashboard, Station
 from station.tui.screens.base import ReadingScreen
+from station.tui.screens.values import when
 from station.tui.text import UI
 
 TEXT = {
@@ -98,7 +99,7 @@ class DashboardScreen(ReadingScreen[None]):
         if not board.enrolled:
             sync = self.t(TEXT["not_enrolled"])
         else:
-            when = board.last_sync[:16].replace("T", " ") if board.last_sync else \
-                self.t(TEXT["never"])
-            sync = f"{self.t(TEXT['last_sync'])}: {when} UTC"
+            last = (when(board.last_sync, self.station.now().tzinfo) if board.last_sync
+                    else self.t(TEXT["never"]))
+            sync = f"{self.t(TEXT['last_sync'])}: {last}"
         self.query_one("#dash-sync", Static).update(sync)

@@ -14,7 +14,6 @@ second one beside it.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 import unicodedata
@@ -42,6 +41,7 @@ from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, sync_once
 from station.sync.errors import SyncError
 from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
+from station.tui.screens.values import when
 from station.tui.text import UI, Pair
 
 TEXT: dict[str, Pair] = {
@@ -564,10 +564,8 @@ class SyncScreen(StationScreen[None]):
                 self.say(self.t(TEXT["not_enrolled"]), "yellow")
             self._shown_held = True
             return
-        last = self.t(TEXT["never"])
-        if message.last:
-            when = dt.datetime.fromisoformat(message.last).astimezone()
-            last = when.strftime("%Y-%m-%d %H:%M")
+        last = (when(message.last, self.station.now().tzinfo) if message.last
+                else self.t(TEXT["never"]))
         self.query_one("#sync-state", Static).update(self.t(TEXT["state"]).format(
             unsent=message.unsent, refused=len(message.held), last=last))
         if not self._shown_held:

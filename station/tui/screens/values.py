@@ -17,12 +17,16 @@ FOLLOWUP: dict[str, Pair] = {"open": ("整改中", "open"), "closed": ("已整�
 
 
 def when(stamp: str | int, tz: dt.tzinfo | None = None) -> str:
-    """An HLC string (or wall milliseconds) as ``YYYY-MM-DD HH:MM`` in the station's zone."""
+    """An HLC string, wall milliseconds or an ISO time with its offset (when a sync ended) as
+    ``YYYY-MM-DD HH:MM`` in the station's zone; anything else as it is."""
     try:
         wall = int(str(stamp).split(".", 1)[0])
+        moment = dt.datetime.fromtimestamp(wall / 1000, tz=tz or dt.UTC)
     except ValueError:
-        return str(stamp)
-    moment = dt.datetime.fromtimestamp(wall / 1000, tz=tz or dt.UTC)
+        try:
+            moment = dt.datetime.fromisoformat(str(stamp)).astimezone(tz or dt.UTC)
+        except ValueError:
+            return str(stamp)
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
