@@ -77,9 +77,8 @@ class NameIndex:
     def bulk_load(self, names: dict[str, str]) -> None:
         """Replace the index with ``record id -> name`` in one sort (fast start-up)."""
         self._by_record = {rid: name for rid, name in names.items() if name}
-        sep = self.SEP
-        self._keys = sorted(k + sep + rid for rid, name in self._by_record.items()
-                            for k in keys_for(name))
+        self._keys = sorted(e for rid, name in self._by_record.items()
+                            for e in self._entries(rid, name))
         self._recent, self._gone = [], set()
 
     def put(self, record_id: str, name: str) -> None:
@@ -88,17 +87,20 @@ class NameIndex:
             return
         if old is not None:
             del self._by_record[record_id]
-            self._gone.update(k + self.SEP + record_id for k in keys_for(old))
+            self._gone.update(self._entries(record_id, old))
         if name:
             self._by_record[record_id] = name
-            for k in keys_for(name):
-                entry = k + self.SEP + record_id
+            for entry in self._entries(record_id, name):
                 if entry in self._gone:  # still in a list, only marked gone: revive it
                     self._gone.discard(entry)
                 else:
                     insort(self._recent, entry)
         if len(self._recent) + len(self._gone) > max(self.COMPACT_AT, len(self._keys) // 8):
             self._compact()
+
+    @classmethod
+    def _entries(cls, record_id: str, name: str) -> Iterator[str]:
+        return (key + cls.SEP + record_id for key in keys_for(name))
 
     def _compact(self) -> None:
         """Fold the recent entries into the main list, dropping the gone ones. No entry is

@@ -74,7 +74,6 @@ class DashboardScreen(ReadingScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.t(UI["dashboard"])
-        self.load()
 
     def read(self, reader: Station) -> tuple[Any, ...]:
         return (reader.dashboard(),)
