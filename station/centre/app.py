@@ -262,9 +262,14 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     @app.post("/v1/push", openapi_extra=_BINARY_BODY)
     async def push(request: Request) -> JSONResponse:
-        """A signed batch of sealed changesets from an enrolled station."""
+        """A signed batch of sealed changesets from an enrolled station. The reply is signed
+        over the request's nonce: the station drops work from its outbox only on our word."""
         _, body = await signed(request)
-        return await ingest(body)
+        reply = await ingest(body)
+        reply.headers.update(auth.sign_reply(centre.keys.signer,
+                                             nonce=request.headers[auth.H_NONCE],
+                                             body=bytes(reply.body)))
+        return reply
 
     @app.post("/v1/bundle", openapi_extra=_BINARY_BODY)
     async def bundle(request: Request) -> JSONResponse:

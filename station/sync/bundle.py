@@ -23,6 +23,7 @@ from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import PUSH_MAGIC, SyncReport
 from station.sync.errors import Refused
+from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
 from station.wire.bundle import BundleDamaged, read_bundle, signed_pull, write_bundle
 from station.wire.downlink import verify_batch
@@ -94,11 +95,11 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
         raise BundleDamaged(path=str(path), detail="this is a downlink bundle: import it")
     result = UploadResult(str(header.get("station", "?")))
     if items:
-        answer = link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, items),
-                              signed=False).json()
-        result.accepted = len(answer["accepted"])
-        result.duplicates = len(answer["duplicates"])
-        result.refused = list(answer["refused"])
+        answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, items),
+                                           signed=False))
+        result.accepted = len(answer.accepted)
+        result.duplicates = len(answer.duplicates)
+        result.refused = answer.refused
     if header.get("pull"):
         body = json.dumps(header["pull"]).encode()
         try:

@@ -16,7 +16,13 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from station.store.service import Station
 from station.store.syncstate import CentrePin, SyncState
-from station.sync.errors import BadEnrollCode, CentreUnreachable, FingerprintMismatch
+from station.sync.errors import (
+    BadEnrollCode,
+    BadReply,
+    CentreUnreachable,
+    FingerprintMismatch,
+)
+from station.sync.replies import json_object, strings
 from station.sync.transport import CentreClient
 from station.wire.keys import fingerprint
 
@@ -56,17 +62,20 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
             "sign_public": station.signer.public_bytes().hex(),
             "seal_public": station.seal_key.public_bytes().hex(),
             "transport_public": station.sync.transport().public_bytes().hex()}).encode()
-        reply = link.request("POST", "/v1/enroll", body=body, signed=False,
-                             content_type="application/json").json()
+        reply = json_object(link.request("POST", "/v1/enroll", body=body, signed=False,
+                                         content_type="application/json"))
     finally:
         if client is None:
             link.close()
-    sign, seal = bytes.fromhex(reply["centre"]["sign_public"]), bytes.fromhex(
-        reply["centre"]["seal_public"])
+    keys = reply.get("centre")
+    try:
+        sign, seal = bytes.fromhex(keys["sign_public"]), bytes.fromhex(keys["seal_public"])
+    except (KeyError, TypeError, ValueError):
+        raise BadReply(detail="it holds no centre keys") from None
     got = fingerprint(sign, seal)
     if got != expected:
         raise FingerprintMismatch(got=got, expected=expected)
-    pin = CentrePin(url, sign, seal, got, tuple(reply["scope"]))
+    pin = CentrePin(url, sign, seal, got, tuple(strings(reply.get("scope"), "scope")))
     station.pin_centre(pin)
     return pin
 

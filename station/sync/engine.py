@@ -19,8 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from station.store.service import Downlink, Station
 from station.store.syncstate import OutboxItem, SyncState
+from station.sync.replies import push_reply
 from station.sync.transport import CentreClient
 from station.wire.downlink import BatchHeader, read_batch_header
 from station.wire.framing import pack
@@ -121,8 +124,9 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
     report = report if report is not None else SyncReport()
     sizer = sizer or BatchSizer()
     total, done, sent, start = sync.unsent(), 0, 0, time.monotonic()
+    centre_public = sync.centre().sign_public
     position = 0
-    pending: deque[tuple[Future[Any], list[OutboxItem], int, float]] = deque()
+    pending: deque[tuple[Future[httpx.Response], list[OutboxItem], int, float]] = deque()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
         while True:
             while len(pending) < in_flight and not (stop and stop.is_set()):
@@ -131,29 +135,29 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
                     break
                 position = items[-1].seq
                 body = pack(PUSH_MAGIC, [i.sealed for i in items])
-                future = pool.submit(lambda b: link.request("POST", "/v1/push", body=b).json(),
-                                     body)
+                future = pool.submit(link.request, "POST", "/v1/push", body=body)
                 pending.append((future, items, len(body), time.monotonic()))
             if not pending:
                 return report
             future, items, size, began = pending.popleft()
             try:
-                reply = future.result()
+                response = future.result()
+                sizer.record(size, (time.monotonic() - began) / max(1, len(pending) + 1))
+                reply = push_reply(response, centre_public=centre_public,
+                                   sent=(i.changeset for i in items))
             except BaseException:
                 for other, *_ in pending:
                     other.cancel()
                 raise
-            sizer.record(size, (time.monotonic() - began) / max(1, len(pending) + 1))
-            acked = [*reply["accepted"], *reply["duplicates"]]
-            sync.ack(acked)
-            for refusal in reply["refused"]:
+            sync.ack([*reply.accepted, *reply.duplicates])
+            for refusal in reply.refused:
                 index = refusal.get("index")
                 if isinstance(index, int) and 0 <= index < len(items):
                     # by position: our own item, even if the centre could not read its header
                     sync.quarantine(items[index].changeset, refusal)
                     report.refused.append(refusal)
-            report.pushed += len(reply["accepted"])
-            report.duplicates += len(reply["duplicates"])
+            report.pushed += len(reply.accepted)
+            report.duplicates += len(reply.duplicates)
             report.bytes_up += size
             done += len(items)
             sent += size

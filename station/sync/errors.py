@@ -3,7 +3,9 @@
     SyncError
      ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
      │    └── Throttled      429/503: the centre asked us to come back later (Retry-After)
-     ├── Refused             the centre said no (4xx), with its own sentence in zh and en
+     ├── BadReply            the reply is not what the centre sends (exit 3: work kept)
+ │    └── UnsignedReply  a push reply without the pinned centre's signature
+ ├── Refused             the centre said no (4xx), with its own sentence in zh and en
      ├── BadEnrollCode       the code is not in the expected shape
      └── FingerprintMismatch the centre's keys are not the ones the code promised
 """
@@ -32,6 +34,24 @@ class Throttled(CentreUnreachable):
     code = "sync.throttled"
     zh = "镇中心繁忙，要求 {retry_after} 秒后再试；工作已保存"
     en = "The town centre is busy and asked to retry in {retry_after} s; work is kept"
+
+
+class BadReply(SyncError):
+    """A reply that cannot be our centre's answer (a login page, a proxy, a look-alike)."""
+
+    code = "sync.bad_reply"
+    exit_code: ClassVar[int] = 3
+    zh = "镇中心的回复无法识别（{detail}）；工作已保存，下次同步时再发送"
+    en = ("The town centre's reply was not understood ({detail}); work is kept and will be "
+          "sent at the next sync")
+
+
+class UnsignedReply(BadReply):
+    code = "sync.unsigned_reply"
+    zh = ("收到的回复没有镇中心的签名，未把任何工作标为已发送（网络上是否有登录页面或代理？）；"
+          "工作已保存，下次同步时再发送")
+    en = ("The reply did not carry the town centre's signature, so no work was marked as sent "
+          "(is a Wi-Fi login page or a proxy in the way?); work is kept for the next sync")
 
 
 class Refused(SyncError):

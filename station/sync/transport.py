@@ -11,6 +11,7 @@ laptop with a wrong clock still signs acceptable requests, and can warn its user
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -25,11 +26,14 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from station.sync.errors import CentreUnreachable, Refused, Throttled
+from station.sync.errors import BadReply, CentreUnreachable, Refused, Throttled
 from station.wire import auth
 from station.wire.keys import Signer
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+# a reply larger than any batch the centre sends (a pull of 2 000 entries is a few MB)
+MAX_REPLY = 64 << 20
+_MS = re.compile(r"[0-9]{1,16}")  # an X-Centre-Time in ms: ASCII digits, and not absurd
 
 
 def wall_ms() -> int:
@@ -42,12 +46,14 @@ class CentreClient:
     def __init__(self, url: str, *, station: str | None = None, signer: Signer | None = None,
                  client: httpx.Client | None = None, offset_ms: int = 0,
                  timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-                 retry: Retrying | None = None) -> None:
+                 retry: Retrying | None = None, max_reply: int = MAX_REPLY) -> None:
         self.url = url.rstrip("/")
         self.station = station
         self.signer = signer
         self.offset_ms = offset_ms  # centre time minus our time, learned from replies
-        self.client = client or httpx.Client(timeout=timeout)
+        self.client = client or httpx.Client(timeout=timeout,
+                                             headers={"Accept-Encoding": "identity"})
+        self.max_reply = max_reply
         self._own_client = client is None
         self.retry = retry or patient(attempts=4, within_s=60)
 
@@ -83,7 +89,7 @@ class CentreClient:
                 self.signer, method=method, target=target, body=body,
                 time_ms=wall_ms() + self.offset_ms, station=self.station))
         try:
-            response = self.client.send(request)
+            response = _read_capped(self.client.send(request, stream=True), self.max_reply)
         except httpx.TransportError as exc:
             raise CentreUnreachable(detail=type(exc).__name__) from exc
         self._learn_time(response)
@@ -96,9 +102,29 @@ class CentreClient:
         return response
 
     def _learn_time(self, response: httpx.Response) -> None:
-        stamp = response.headers.get(auth.H_CENTRE_TIME)
-        if stamp and stamp.isdigit():
+        stamp = response.headers.get(auth.H_CENTRE_TIME, "")
+        if _MS.fullmatch(stamp):
             self.offset_ms = int(stamp) - wall_ms()
+
+
+def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
+    """The whole reply, read up to ``limit`` bytes: a hostile server streaming without end
+    (or a compression bomb) is cut off with a ``BadReply``, not read until memory runs out.
+    We ask for no compression, so a compressed reply is not our centre's either."""
+    try:
+        if response.headers.get("content-encoding", "identity").lower() != "identity":
+            raise BadReply(detail="it is compressed, which the centre never does")
+        chunks, size = [], 0
+        for chunk in response.iter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise BadReply(detail=f"it is larger than {limit >> 20} MB")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    return httpx.Response(response.status_code, headers=response.headers,
+                          content=b"".join(chunks), request=response.request,
+                          extensions=response.extensions)
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -137,7 +163,7 @@ def _refusal(response: httpx.Response) -> Refused:
         error = response.json()["error"]
         zh, en = str(error["zh"]), str(error["en"])
         code = str(error.get("code", ""))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         zh = en = f"HTTP {response.status_code}"
         code = ""
     return Refused(zh_text=zh, en_text=en, status=response.status_code, centre_code=code)

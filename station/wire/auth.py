@@ -9,6 +9,15 @@ registered transport key, refuses a time more than ``WINDOW_MS`` from its own cl
 remembers every nonce for longer than that window, so a captured request cannot be replayed.
 Time is the *centre's* time as the station estimates it (village laptops' clocks drift; the
 station learns the offset from every reply).
+
+The centre signs its answer to a push the same way, with its own key, over the request's
+nonce and the reply's bytes (``X-Centre-Signature``)::
+
+    CENTRE-REPLY-v1 \\n nonce \\n sha256(reply body)
+
+The station lets work leave its outbox only on a reply that checks against the centre key
+it pinned at enrollment: a captive portal, proxy or look-alike server on a plain-HTTP link
+cannot make it drop unsent work by answering "accepted".
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ H_TIME = "X-Station-Time"
 H_NONCE = "X-Station-Nonce"
 H_SIGNATURE = "X-Station-Signature"
 H_CENTRE_TIME = "X-Centre-Time"
+H_CENTRE_SIGNATURE = "X-Centre-Signature"
 
 
 def canonical(method: str, target: str, body: bytes, time_ms: int, nonce: str,
@@ -71,3 +81,22 @@ def check_signature(request: SignedRequest, transport_public: bytes, *, method: 
     return verify(transport_public, request.signature,
                   canonical(method, target, body, request.time_ms, request.nonce,
                             request.station))
+
+
+def _reply_canonical(nonce: str, body: bytes) -> bytes:
+    return "\n".join(("CENTRE-REPLY-v1", nonce, hashlib.sha256(body).hexdigest())).encode()
+
+
+def sign_reply(signer: Signer, *, nonce: str, body: bytes) -> dict[str, str]:
+    """The header that proves a reply to the request with ``nonce`` is the centre's."""
+    signature = signer.sign(_reply_canonical(nonce, body))
+    return {H_CENTRE_SIGNATURE: base64.b64encode(signature).decode()}
+
+
+def check_reply(centre_public: bytes, *, nonce: str, body: bytes, signature: str) -> bool:
+    """True when ``signature`` (the header's text) is the centre's over this reply."""
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except ValueError:
+        return False
+    return verify(centre_public, raw, _reply_canonical(nonce, body))

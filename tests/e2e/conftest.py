@@ -115,13 +115,16 @@ class Proxy:
     """A TCP proxy that records both directions and can cut a connection on cue.
 
     ``cut`` decides, for each response the centre sends back, whether to drop it: the
-    request has reached (and been committed by) the centre, but the station never hears."""
+    request has reached (and been committed by) the centre, but the station never hears.
+    ``forge`` answers a request itself, without forwarding it (a captive portal, or a
+    man in the middle on a plain-HTTP link), when it returns a response."""
 
     target_port: int
     port: int = field(default_factory=free_port)
     upstream: bytearray = field(default_factory=bytearray)
     downstream: bytearray = field(default_factory=bytearray)
     cut: Callable[[bytes], bool] = lambda request: False
+    forge: Callable[[bytes], bytes | None] = lambda request: None
     cuts: int = 0
     _server: socket.socket | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,6 +160,10 @@ class Proxy:
                     return
                 with self._lock:
                     self.upstream += request
+                forged = self.forge(request)
+                if forged is not None:
+                    client.sendall(forged)
+                    continue
                 server.sendall(request)
                 response = _read_http(server)
                 with self._lock:

@@ -4,6 +4,8 @@ and a proxy on the wire. No mocked server anywhere in this file."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from station.store.vault import FAST_KDF
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import enroll
 from station.sync.engine import sync_once
-from station.sync.errors import Refused
+from station.sync.errors import Refused, UnsignedReply
 from station.sync.transport import CentreClient
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import Proxy, enrolled, link
@@ -162,6 +164,50 @@ def test_g4_a_reply_lost_after_the_centre_committed_duplicates_nothing(tmp_path,
     names = sorted(bus.get(r.id).name for r in made)
     assert names == sorted(f"居民{i}" for i in range(20))
     assert bus.counts()["residents"] == 20  # each exactly once
+
+
+def _http_reply(body: bytes, headers: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + headers
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def test_a_forged_push_reply_drops_no_unsent_work(tmp_path, live_centre, proxy: Proxy,
+                                                 capsys, passphrase_file):
+    """A man in the middle (or a Wi-Fi login page) that answers "all accepted" to a push,
+    unsigned or with a signed reply captured earlier, leaves the outbox as it was."""
+    village = enrolled(tmp_path, live_centre, "V001", url=proxy.url)
+    village.create("resident", {"resident.name": "冯大伯"})
+    sync(village)  # a genuine, signed reply to capture
+    (genuine,) = [reply for reply in re.split(rb"(?=HTTP/1\.1 )", bytes(proxy.downstream))
+                  if b'"accepted"' in reply]
+    assert b"x-centre-signature" in genuine.lower()
+    made = [village.create("resident", {"resident.name": f"居民{i}"}) for i in range(3)]
+    ids = sorted(village.ledger.changesets_of(r.id)[0].id for r in made)
+
+    def all_accepted(request: bytes) -> bytes | None:
+        if not request.startswith(b"POST /v1/push"):
+            return None
+        return _http_reply(json.dumps({"accepted": ids, "duplicates": [], "refused": [],
+                                       "time": 1}).encode())
+
+    for forge in (all_accepted, lambda r: genuine if r.startswith(b"POST /v1/push") else None):
+        proxy.forge = forge
+        with pytest.raises(UnsignedReply) as exc, link(village) as lk:
+            sync_once(village.sync, lk, station=village)
+        assert "signature" in exc.value.message("en") and "签名" in exc.value.message("zh")
+        assert village.sync.unsent() == 3
+    village.close()
+    code = run(cli, ["sync", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file)])
+    err = capsys.readouterr().err
+    assert code == 3 and "no work was marked as sent" in err and "Traceback" not in err
+    proxy.forge = lambda request: None
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        sync(st)
+        assert st.sync.unsent() == 0
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    sync(bus)
+    assert sorted(bus.get(r.id).name for r in made) == [f"居民{i}" for i in range(3)]
 
 
 def test_g2_no_personal_data_crosses_the_wire(tmp_path, live_centre, proxy: Proxy):

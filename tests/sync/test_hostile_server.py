@@ -1,0 +1,108 @@
+"""The station's HTTP link against a server that is not our centre (a Wi-Fi login page, a
+proxy, a look-alike): every odd reply is one clear sentence and exit 3, never an
+"Internal error", a crash or memory without end."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from station.domain.errors import StationError
+from station.store.service import Station
+from station.store.vault import FAST_KDF
+from station.sync.client import enroll
+from station.sync.errors import BadReply, Refused
+from station.sync.transport import CentreClient, patient
+from tests.served import free_port
+
+Answer = Callable[[socket.socket], None]
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Answer], str]]:
+    """A server on 127.0.0.1 that answers every request with ``answer``; yields its URL."""
+    servers: list[socket.socket] = []
+
+    def start(answer: Answer) -> str:
+        server = socket.create_server(("127.0.0.1", port := free_port()))
+        servers.append(server)
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn, contextlib.suppress(OSError):  # the client hung up: as it should
+                    conn.recv(65536)
+                    answer(conn)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def client(url: str) -> CentreClient:
+    return CentreClient(url, retry=patient(attempts=1, within_s=5), max_reply=1 << 20)
+
+
+def reply(head: str, body: bytes = b"") -> Answer:
+    return lambda conn: conn.sendall(head.encode() + b"\r\n\r\n" + body)
+
+
+def test_a_reply_without_end_is_cut_off_at_the_cap(hostile):
+    def endless(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 17179869184\r\n\r\n")
+        zeros = bytes(65536)
+        while True:
+            conn.sendall(zeros)
+
+    with client(hostile(endless)) as link, pytest.raises(BadReply) as exc:
+        link.request("GET", "/v1/health", signed=False)
+    assert exc.value.exit_code == 3 and "larger than 1 MB" in exc.value.message("en")
+
+
+def test_a_compressed_reply_is_refused_before_it_is_unpacked(hostile):
+    url = hostile(reply("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4",
+                        b"\x1f\x8b\x08\x00"))
+    with client(url) as link, pytest.raises(BadReply) as exc:
+        link.request("GET", "/v1/health", signed=False)
+    assert "compressed" in exc.value.message("en")
+
+
+@pytest.mark.parametrize("stamp", ["²³", "9" * 5000, "-5", "1e9"])
+def test_an_absurd_centre_time_is_ignored(hostile, stamp):
+    url = hostile(reply(f"HTTP/1.1 200 OK\r\nX-Centre-Time: {stamp}\r\nContent-Length: 2",
+                        b"{}"))
+    with client(url) as link:
+        assert link.request("GET", "/v1/health", signed=False).content == b"{}"
+        assert link.offset_ms == 0
+
+
+@pytest.mark.parametrize("body", [b"<html>login</html>", b"[" * 100_000, b'{"error": 5}'])
+def test_a_refusal_in_an_unknown_shape_still_reads_as_a_sentence(hostile, body):
+    url = hostile(reply(f"HTTP/1.1 403 Forbidden\r\nContent-Length: {len(body)}", body))
+    with client(url) as link, pytest.raises(Refused) as exc:
+        link.request("GET", "/v1/health", signed=False)
+    assert exc.value.message("en") == "The town centre refused: HTTP 403"
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe\x00garbage", b"<html>Wi-Fi login</html>",
+                                  b"[1, 2, 3]", b'{"centre": 5, "scope": []}',
+                                  b'{"centre": {"sign_public": "zz", "seal_public": ""}}'])
+def test_enrolling_with_a_server_that_is_not_a_centre_says_so(hostile, tmp_path, body):
+    url = hostile(reply(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}", body))
+    station, _ = Station.init(tmp_path / "s", station_id="V001", name="青石村", agent="李春梅",
+                              passphrase="correct horse", kdf=FAST_KDF)
+    with station:
+        with pytest.raises(StationError) as exc:
+            enroll(station, f"{url}#AAAA-BBBB-CCCC-DDDD/AAAA-BBBB-CCCC-DDDD")
+        assert not station.sync.enrolled()
+    assert isinstance(exc.value, BadReply) and "not understood" in exc.value.message("en")
