@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from station.domain.catalogue import Matter
 from station.domain.errors import ValidationError
+from station.domain.records import field_for
 from station.domain.status import LATTICES, next_status, refuse
 from station.domain.validate import Problem
 
 OUTCOMES = ("completed", "returned")
+DUE_PREFIX = "materials.due."
 
 
 def missing_materials(matter: Matter, received: set[str]) -> tuple[list[str], list[str]]:
@@ -78,13 +81,74 @@ def due_problems(matter: Matter, fields: dict[str, Any]) -> list[Problem]:
 
 
 def check_materials(matter: Matter, fields: dict[str, Any]) -> None:
-    """Refuse material codes the matter does not list."""
+    """Refuse material codes the matter does not list, received or promised (容缺)."""
     problems = []
     codes = {m.code for m in matter.materials}
+    choices = ", ".join(sorted(codes))
     for code in fields.get("materials.received") or []:
         if code not in codes:
             problems.append(Problem("materials.received", "choice",
                                     {"label_zh": "材料", "label_en": "Material",
-                                     "choices": ", ".join(sorted(codes))}))
+                                     "choices": choices}))
+    for name in fields:
+        if name.startswith(DUE_PREFIX) and name[len(DUE_PREFIX):] not in codes:
+            problems.append(Problem(name, "choice", {
+                "label_zh": "容缺材料编号", "label_en": "The material of a promised date",
+                "choices": choices}))
     if problems:
         raise ValidationError(problems)
+
+
+def essential_problems(matter: Matter, fields: dict[str, Any]) -> list[Problem]:
+    """A case already received (受理) keeps its essential materials: unticking one would
+    leave a received case that intake would have refused."""
+    essential, _ = missing_materials(matter, set(fields.get("materials.received") or []))
+    if not essential:
+        return []
+    return [Problem("materials.received", "essential_missing", {
+        "missing": _names(matter, essential, "zh"),
+        "missing_en": _names(matter, essential, "en")})]
+
+
+# dates a person cannot have meant to lie ahead of today's
+_NOT_FUTURE = {"application": ("received_on", "closed_on"), "visit": ("actual_at",)}
+
+
+def _not_before(kind: str, name: str, fields: dict[str, Any]) -> str | None:
+    """The field of the same record that the date ``name`` cannot come before."""
+    if kind == "application" and (name in ("promised_date", "closed_on")
+                                  or name.startswith(DUE_PREFIX)):
+        return "received_on"  # a promise, or a closing, before the case was received
+    if kind == "visit" and name == "next_visit":
+        return "actual_at" if fields.get("actual_at") else "scheduled_at"
+    return None
+
+
+def date_problems(kind: str, fields: dict[str, Any], changed: set[str],
+                  today: dt.date) -> list[Problem]:
+    """Dates of one record in an order that cannot be true (promised before received, next
+    visit before this one, a visit made in the future). Only pairs a change touches are
+    checked, so a record saved long ago under older rules can still be edited."""
+    problems = []
+
+    def label(name: str) -> dict[str, str]:
+        spec = field_for(kind, name)
+        return {"label_zh": spec.zh, "label_en": spec.en} if spec else {
+            "label_zh": name, "label_en": name}
+
+    for name, value in fields.items():
+        if not value or not isinstance(value, str):
+            continue
+        low = _not_before(kind, name, fields)
+        if (low and fields.get(low) and (name in changed or low in changed)
+                and value[:10] < str(fields[low])[:10]):
+            other = label(low)
+            problems.append(Problem(name, "before", {
+                **label(name), "value": value, "other": fields[low],
+                "other_zh": other["label_zh"], "other_en": other["label_en"].lower()}))
+        if name in changed and name in _NOT_FUTURE.get(kind, ()) and \
+                value[:10] > today.isoformat():
+            problems.append(Problem(name, "after", {
+                **label(name), "value": value, "other": today.isoformat(),
+                "other_zh": "今天", "other_en": "today"}))
+    return problems

@@ -39,7 +39,7 @@ def _datetime(value: Any, f: Field, name: str) -> str:
     try:
         moment = dt.datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise invalid(name, "date_format", label_zh=f.zh, label_en=f.en) from None
+        raise invalid(name, "datetime_format", label_zh=f.zh, label_en=f.en) from None
     return moment.replace(second=0, microsecond=0, tzinfo=None).isoformat(timespec="minutes")
 
 

@@ -20,13 +20,17 @@ from operator import mul
 from typing import Any
 
 from station.domain.errors import ValidationError
-from station.domain.records import choice_code
+from station.domain.records import choice_code, choice_label
 
 PROBLEM_TEXT: dict[str, tuple[str, str]] = {
     # code: (zh, en)
     "required": ("{label_zh}不能为空", "{label_en} is required"),
     "too_long": ("{label_zh}不能超过 {max} 个字", "{label_en} must be at most {max} characters"),
     "control_chars": ("{label_zh}含有不可见的控制字符", "{label_en} contains control characters"),
+    "broken_text": (
+        "{label_zh}含有无法识别的字符（文字编码可能有误）",
+        "{label_en} contains characters that are not valid text (a broken encoding?)",
+    ),
     "id_length": (
         "身份证号码应为 18 位（现为 {length} 位）",
         "An ID number has 18 characters (this one has {length})",
@@ -63,6 +67,10 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_zh}应为 年-月-日 格式的日期（如 2026-11-23）",
         "{label_en} must be a date like 2026-11-23",
     ),
+    "datetime_format": (
+        "{label_zh}应为 年-月-日 时:分 格式（如 2026-11-23 14:30）",
+        "{label_en} must be a date and time like 2026-11-23 14:30",
+    ),
     "date_far_past": (
         "{label_zh} {value} 太早了（早于 {limit}）",
         "{label_en} {value} is too far in the past (before {limit})",
@@ -72,8 +80,33 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_en} {value} is too far in the future (after {limit})",
     ),
     "choice": (
-        "{label_zh}只能是：{choices}",
+        "{label_zh}只能是：{choices_zh}",
         "{label_en} must be one of: {choices}",
+    ),
+    "own_action": (
+        "{label_zh}不能直接修改，请用“{action_zh}”",
+        "{label_en} is not edited directly: use “{action_en}”",
+    ),
+    "before": (
+        "{label_zh} {value} 不能早于{other_zh} {other}",
+        "{label_en} {value} cannot be before {other_en} {other}",
+    ),
+    "after": (
+        "{label_zh} {value} 不能晚于{other_zh} {other}",
+        "{label_en} {value} cannot be after {other_en} {other}",
+    ),
+    "map_key": (
+        "{label_zh}要按材料编号逐项填写，例如 {example}",
+        "{label_en} is given per material code, e.g. {example}",
+    ),
+    "applications_only": ("{label_zh}只用于代办件", "{label_en} are kept for applications only"),
+    "essential_missing": (
+        "已受理的件不能缺少必要材料：{missing}",
+        "A received case cannot lack its essential materials: {missing_en}",
+    ),
+    "unchanged": (
+        "没有修改：填写的内容与记录现有的相同",
+        "Nothing to change: the values given are the ones the record already has",
     ),
 }
 
@@ -88,8 +121,9 @@ class Problem:
 
     def message(self, lang: str = "en") -> str:
         zh, en = PROBLEM_TEXT[self.code]
-        template = zh if lang == "zh" else en
-        return template.format(**self.params)
+        if lang == "zh":  # choices are listed by their Chinese labels when they have them
+            return zh.format(**{"choices_zh": self.params.get("choices", ""), **self.params})
+        return en.format(**self.params)
 
 
 def invalid(field_name: str, code: str, **params: Any) -> ValidationError:
@@ -155,6 +189,9 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 # Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# lone surrogates: what undecodable bytes become (surrogateescape) and what broken JSON
+# escapes hold; no database, encryption or JSON encoder downstream can store them
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_mobile(value: str, *, field_name: str = "phone") -> str:
@@ -210,6 +247,8 @@ def check_text(
     text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
     if required and not text:
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
+    if _SURROGATE.search(text):
+        raise invalid(field_name, "broken_text", label_zh=label_zh, label_en=label_en)
     if (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
         raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)
     if len(text) > max_len:
@@ -223,5 +262,6 @@ def check_choice(value: Any, choices: tuple[str, ...], *, label: tuple[str, str]
     text = choice_code(str(value), choices)
     if text not in choices:
         raise invalid(field_name, "choice", label_zh=label[0], label_en=label[1],
-                      choices=", ".join(choices))
+                      choices=", ".join(choices),
+                      choices_zh="、".join(choice_label(c, "zh") for c in choices))
     return text

@@ -205,7 +205,8 @@ class Ledger:
         """Make one local changeset: ``build`` turns the current state into ops, inside the
         transaction, so what ``prev`` names is exactly what this writer saw. The ops come
         from values the service has already validated (against ``seen``, from ``read``; its
-        state is applied to in place, so it is not the caller's to use again)."""
+        state is applied to in place, so it is not the caller's to use again), and pass the
+        same check the centre makes, so nothing saved here is refused there."""
         with write(self.db):
             stored = self._current(record_id, seen)
             state = stored.state if stored else merge.empty(kind, record_id, scope)
@@ -213,6 +214,8 @@ class Ledger:
             self._load_clock()
             cs = Changeset(new_id(), record_id, kind, state["scope"], origin, author,
                            self.clock.tick(), tuple(ops))
+            # the centre's own check: what it would refuse (and quarantine) is never saved
+            check_changeset(cs, today=dt.date.today())
             encoded = encode_changeset(cs)
             self.db.execute(INSERT_CHANGESET, self.rows.changeset_row(cs, encoded, local=True))
             outbox = self.rows.outbox_row(cs, encoded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from station.domain import merge
 from station.domain.casework import (
     OUTCOMES,
     check_materials,
+    date_problems,
     due_problems,
+    essential_problems,
     missing_materials,
     plan_move,
 )
@@ -44,6 +47,7 @@ from station.domain.followup import (
 )
 from station.domain.gc_pause import paused_gc
 from station.domain.records import SCHEMAS, field_for, split_items
+from station.domain.records import Field as FieldSpec
 from station.domain.rules import check_status_value, clean_element, clean_value
 from station.domain.status import LATTICES
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
@@ -243,6 +247,40 @@ def field_label_pair(kind: str, name: str) -> tuple[str, str]:
         return name, name
     key = name[len(spec.name) + 1:] if spec.merge == "map" else ""
     return (f"{spec.zh} {key}".strip(), f"{spec.en} {key}".strip())
+
+
+# Fields with a shape of their own, written by their own action (add_contact, rate,
+# close_followup), never by editing: (zh, en) names of that action
+OWN_ACTION = {"contacts": ("记录联系", "log a contact"), "rating": ("评价", "rate"),
+              "followup": ("差评整改", "follow-up")}
+_MATERIAL_KEY = re.compile(r"^M\d{2}$")
+
+
+def _editable(spec: FieldSpec) -> bool:
+    """A field ``update`` writes: not the status, a centre decision, the receipt number or
+    a field with its own action."""
+    return (spec.merge not in ("status", "authority") and not spec.immutable
+            and spec.name not in OWN_ACTION)
+
+
+def _map_entries(spec: FieldSpec, name: str, value: Any) -> dict[str, Any]:
+    """The per-material entries of a map field given as ``materials.due.M03=…`` or as a
+    mapping; material codes are normalised (``m03`` → ``M03``), anything else refused."""
+    if name == spec.name:
+        entries = value if isinstance(value, dict) else None
+    else:
+        entries = {name[len(spec.name) + 1:]: value}
+    problem = Problem(name, "map_key", {"label_zh": spec.zh, "label_en": spec.en,
+                                        "example": f"{spec.name}.M03=2026-12-01"})
+    if entries is None:
+        raise ValidationError([problem])
+    out = {}
+    for key, sub in entries.items():
+        code = str(key).strip().upper()
+        if not _MATERIAL_KEY.match(code):
+            raise ValidationError([problem])
+        out[code] = sub
+    return out
 
 
 def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
@@ -596,6 +634,9 @@ class Station:
                 "choices": ", ".join(SCHEMAS)})])
         cleaned = self._clean(kind, self._defaults(kind, values), current={})
         matter = self._matter_rules(kind, cleaned, status)
+        problems = date_problems(kind, cleaned, set(cleaned), self.today())
+        if problems:
+            raise ValidationError(problems)
         initial = self._initial_status(kind, cleaned, matter, status)
         return Prepared(kind, cleaned, initial, (scope or self.station_id).upper())
 
@@ -718,14 +759,17 @@ class Station:
             changes = "；".join(f"{field_label_pair(current.kind, k)[0]} "
                                f"{current.fields[k]} → {v}" for k, v in moved.items())
             cleaned["notes"] = [*cleaned.get("notes", []), f"承诺日期变更：{changes}（{why}）"]
+        merged = {**current.fields, **cleaned}
+        problems = date_problems(current.kind, merged, set(cleaned), self.today())
         if current.kind == "application":
-            merged = {**current.fields, **cleaned}
             matter = self.catalogue.get(merged["matter"])
             check_materials(matter, merged)
             if current.status["to"] in ("received", "awaiting_materials"):
-                problems = due_problems(matter, merged)
-                if problems:
-                    raise ValidationError(problems)
+                problems += due_problems(matter, merged)
+                if "materials.received" in cleaned:
+                    problems += essential_problems(matter, merged)
+        if problems:
+            raise ValidationError(problems)
 
         def build(state: merge.State) -> list[Op]:
             return self._ops(state, current.kind, cleaned)
@@ -765,8 +809,7 @@ class Station:
         def checked(state: merge.State) -> list[Op]:
             ops = build(state)
             if not ops:
-                raise ValidationError([Problem("record", "required", {
-                    "label_zh": "修改内容", "label_en": "A change"})])
+                raise ValidationError([Problem("record", "unchanged")])
             return ops
 
         _, record = self.ledger.commit(record_id=current.id, kind=current.kind,
@@ -782,14 +825,19 @@ class Station:
         today = self.today()
         for name, value in values.items():
             spec = field_for(kind, name)
-            if spec is None or spec.merge == "status" or name == "receipt":
+            if spec is None or spec.merge == "status" or spec.immutable:
                 problems.append(Problem(name, "choice", {
                     "label_zh": f"字段 {name}", "label_en": f"Field {name}",
-                    "choices": ", ".join(f.name for f in SCHEMAS[kind]
-                                         if f.merge not in ("status", "authority"))}))
+                    "choices": ", ".join(f.name for f in SCHEMAS[kind] if _editable(f))}))
                 continue
             if spec.merge == "authority":
                 raise AuthorityRefused(field=name)
+            if spec.name in OWN_ACTION:
+                action_zh, action_en = OWN_ACTION[spec.name]
+                problems.append(Problem(name, "own_action", {
+                    "label_zh": spec.zh, "label_en": spec.en, "action_zh": action_zh,
+                    "action_en": action_en}))
+                continue
             try:
                 if spec.merge == "orset":
                     items = value if isinstance(value, list | tuple | set) else \
@@ -800,10 +848,10 @@ class Station:
                     cleaned[name] = [check_text(e, label=(spec.zh, spec.en), field_name=name,
                                                 max_len=spec.max_len, multiline=True)
                                      for e in entries if str(e).strip()]
-                elif spec.merge == "map" and isinstance(value, dict):
-                    for key, sub in value.items():
-                        cleaned[f"{name}.{key}"] = clean_value(kind, f"{name}.{key}", sub,
-                                                               today=today)
+                elif spec.merge == "map":
+                    for key, sub in _map_entries(spec, name, value).items():
+                        cleaned[f"{spec.name}.{key}"] = clean_value(
+                            kind, f"{spec.name}.{key}", sub, today=today)
                 else:
                     cleaned[name] = clean_value(kind, name, value, today=today)
             except ValidationError as exc:
@@ -982,12 +1030,16 @@ class Station:
     def add_contact(self, ref: str, via: str, note: str, outcome: str = "") -> Record:
         """Log a contact with the resident about a case (phone, visit or message)."""
         current, seen = self._read(ref)
+        if current.kind != "application":
+            raise ValidationError([Problem("contacts", "applications_only", {
+                "label_zh": "联系记录", "label_en": "Contact logs"})])
+        note = check_text(note, label=("联系内容", "Contact note"), field_name="note",
+                          max_len=500, required=True, multiline=True)
+        outcome = check_text(outcome, label=("联系结果", "Contact outcome"),
+                             field_name="outcome", max_len=200, multiline=True)
         entry = clean_value(current.kind, "contacts", {
             "via": via, "note": note, "outcome": outcome, "on": self.today().isoformat()},
             today=self.today())
-        if current.kind != "application":
-            raise ValidationError([Problem("contacts", "choice", {
-                "label_zh": "联系记录", "label_en": "Contacts", "choices": "application"})])
         return self._commit(current, seen, lambda state: [Op("append", "contacts", entry)])
 
     def rate(self, ref: str, grade: str, comment: str = "") -> Record:
