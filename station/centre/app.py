@@ -21,12 +21,13 @@ import prometheus_client as prom
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as ModelError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from station.centre.errors import BadRequest, CentreError, StaffOnly, TooLarge
-from station.centre.service import Centre
+from station.centre.service import MAX_CURSOR, Centre
 from station.domain.errors import StationError
 from station.domain.followup import Month
 from station.wire import auth
@@ -59,6 +60,22 @@ class EnrollRequest(BaseModel):
 # A village (or station) code as changesets carry it: a NUL or a lone surrogate here would
 # reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
 VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class CarriedPull(BaseModel):
+    """A station's signed pull request as a USB stick carries it (``signed_pull``).
+
+    The endpoint parses the JSON itself (to refuse NaN and deep nesting), so this is what
+    checks each field before the station is looked up or the signature is rebuilt: strict,
+    so a cursor of ``true``, ``"5"`` or ``1.5`` is refused rather than coerced."""
+
+    model_config = ConfigDict(strict=True)
+
+    station: VillageCode
+    after: int = Field(ge=0, lt=MAX_CURSOR)
+    time_ms: int = Field(ge=0, lt=1 << 63)
+    nonce: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    signature: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/]+=*$")
 
 
 class CodeRequest(BaseModel):
@@ -279,24 +296,18 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
     @app.post("/v1/bundle/pull", response_class=Response,
               responses={200: {"content": {BINARY: {}}}},
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {
-                      "type": "object", "required": ["station", "after", "time_ms", "nonce",
-                                                     "signature"],
-                      "properties": {"station": {"type": "string"},
-                                     "after": {"type": "integer"},
-                                     "time_ms": {"type": "integer"},
-                                     "nonce": {"type": "string"},
-                                     "signature": {"type": "string"}}}}}}})
+                  "application/json": {"schema": CarriedPull.model_json_schema()}}}})
     async def bundle_pull(request: Request) -> Response:
         """A station's downlink, for a pull request it signed and someone carried here."""
         raw = await request.body()
         try:
-            carried = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
-            if not isinstance(carried, dict):
-                raise ValueError
+            carried = CarriedPull.model_validate(
+                json.loads(raw, parse_constant=_not_json, parse_float=_finite))
+        except ModelError as exc:  # a ValueError too: caught first, to name the field
+            raise RequestValidationError(exc.errors()) from None
         except (ValueError, RecursionError):  # not JSON, NaN/Infinity/1e999, [[[[…]]]]
             raise BadRequest(detail="the body must be a signed pull request (JSON)") from None
-        batches = await run_in_threadpool(centre.carried_pull, carried)
+        batches = await run_in_threadpool(centre.carried_pull, carried.model_dump())
         metrics.pulls.inc()
         return Response(pack(DOWNLINK_ITEMS, batches), media_type=BINARY)
 

@@ -4,6 +4,7 @@ pulls scoped, paged, sealed to the station and signed by the centre."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import pull, push
 from station.sync.transport import CentreClient
+from station.wire.bundle import signed_pull
 from station.wire.codec import decode_changeset
 from station.wire.downlink import ENTRY_CATALOGUE, open_batch, read_batch_header, verify_batch
 from station.wire.errors import BadSignature, CannotOpen
@@ -214,6 +216,31 @@ def test_a_bundle_needs_no_transport_key_but_is_refused_from_a_revoked_station(
     assert centre.repo.count() == 1
     error = error_of(client.post("/v1/bundle", content=b"not a bundle"), 400)
     assert error["code"] == "wire.malformed"
+
+
+def test_a_carried_pull_request_with_a_malformed_field_is_refused_naming_it(centre_app, world):
+    """The signed request on a USB stick is JSON anyone can edit: each field is checked before
+    the station is looked up, and a bad one is a 400 that names it, never a 500."""
+    centre, client = centre_app
+    good = signed_pull(world["V001"].sync.transport(), station="V001", after=0,
+                       time_ms=centre.now_ms())
+    assert client.post("/v1/bundle/pull", content=json.dumps(good)).status_code == 200
+    raw = json.dumps(good)
+    cases = {
+        # a lone surrogate reached the station lookup: UnicodeEncodeError, a 500
+        "station": [raw.replace('"V001"', '"\\ud800"'), {**good, "station": "V 001"},
+                    {**good, "station": "V" * 33}, {**good, "station": 1}],
+        "after": [{**good, "after": True}, {**good, "after": "0"}, {**good, "after": [0]},
+                  {**good, "after": 0.5}, {**good, "after": -1}, {**good, "after": 2**62}],
+        "time_ms": [{**good, "time_ms": str(good["time_ms"])}, {**good, "time_ms": 2**63}],
+        "nonce": [{**good, "nonce": 5}, {**good, "nonce": "\u00e9" * 32}],
+        "signature": [{**good, "signature": ["x"]}, {**good, "signature": "%" * 88}],
+    }
+    for name, bodies in cases.items():
+        for body in bodies:
+            content = body if isinstance(body, str) else json.dumps(body)
+            error = error_of(client.post("/v1/bundle/pull", content=content), 400)
+            assert error["code"] == "centre.bad_request" and name in error["en"], (body, error)
 
 
 def test_bodies_at_rest_hold_no_personal_data_in_plaintext(centre_app, staff_headers, world,
