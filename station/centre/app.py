@@ -21,7 +21,7 @@ import prometheus_client as prom
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as ModelError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +30,7 @@ from station.centre.errors import BadRequest, CentreError, StaffOnly, TooLarge
 from station.centre.service import MAX_CURSOR, Centre
 from station.domain.errors import StationError
 from station.domain.followup import Month
+from station.domain.validate import has_control_chars
 from station.wire import auth
 from station.wire.framing import pack, unpack
 
@@ -48,18 +49,32 @@ _BINARY_BODY = {"requestBody": {"required": True,
                                                                 "format": "binary"}}}}}
 
 
-class EnrollRequest(BaseModel):
-    token: str = Field(max_length=64)
-    station: str = Field(max_length=32)
-    sign_public: str = Field(max_length=128)
-    seal_public: str = Field(max_length=4096)
-    transport_public: str = Field(max_length=128)
-    device: str = Field(default="", max_length=64)
-
-
 # A village (or station) code as changesets carry it: a NUL or a lone surrogate here would
 # reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
 VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _printable(text: str, *, multiline: bool = False) -> str:
+    """A pydantic check (it must raise ValueError) over the domain's rule for typed text."""
+    if has_control_chars(text, multiline=multiline):
+        raise ValueError("control characters are not allowed here")
+    return text
+
+
+# Free text that is stored and shown (a device name, who decided, why): a NUL would be kept
+# on SQLite and refused by PostgreSQL, and no screen can show it. Lone surrogates never get
+# this far: pydantic refuses them as not a string.
+Line = Annotated[str, AfterValidator(_printable)]
+Paragraph = Annotated[str, AfterValidator(lambda text: _printable(text, multiline=True))]
+
+
+class EnrollRequest(BaseModel):
+    token: Line = Field(max_length=64)
+    station: VillageCode
+    sign_public: str = Field(max_length=128)
+    seal_public: str = Field(max_length=4096)
+    transport_public: str = Field(max_length=128)
+    device: Line = Field(default="", max_length=64)
 
 
 class CarriedPull(BaseModel):
@@ -85,14 +100,14 @@ class CodeRequest(BaseModel):
 
 
 class RevokeRequest(BaseModel):
-    station: str = Field(min_length=1, max_length=16)
+    station: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class DecideRequest(BaseModel):
-    receipt: str = Field(min_length=1, max_length=64)
+    receipt: Line = Field(min_length=1, max_length=64)
     outcome: str = Field(pattern=r"^(completed|returned)$")
-    reason: str = Field(default="", max_length=500)
-    staff: str = Field(default="centre", min_length=1, max_length=64)
+    reason: Paragraph = Field(default="", max_length=500)
+    staff: Line = Field(default="centre", min_length=1, max_length=64)
 
 
 class Metrics:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal, NoReturn, cast
 
-from station.domain.errors import CatalogueError, UnknownMatter
+from station.domain.errors import CatalogueError, UnknownMatter, ValidationError
+from station.domain.validate import check_text, has_control_chars
 
 DecidedAt = Literal["station", "centre"]
 DECIDED_AT: tuple[DecidedAt, ...] = ("station", "centre")
@@ -33,6 +34,12 @@ MATTER_CODE = re.compile(r"^[A-Z]{2,4}-\d{3,4}$")
 MATERIAL_CODE = re.compile(r"^M\d{2,3}$")
 # No legal time limit of a village-level matter comes near a working year; more is a typo.
 MAX_TIME_LIMIT_DAYS = 250
+# A version names the centre's log entry of the catalogue and its numbers are compared as
+# integers (``version_key``): short, and plain ASCII, keeps both sane.
+MAX_VERSION_LEN = 32
+VERSION = re.compile(r"[0-9A-Za-z]+([.-][0-9A-Za-z]+)*")
+# Names are a line on a screen or a receipt; the longest shipped one is under 100 characters.
+MAX_NAME_LEN = 200
 
 _TOP_KEYS = ("version", "published", "matters")
 _MATTER_KEYS = ("code", "name_zh", "name_en", "department_zh", "department_en",
@@ -273,7 +280,12 @@ class Catalogue:
     def from_dict(cls, data: Mapping[str, Any]) -> Catalogue:
         """Build and check a catalogue; ``CatalogueError`` naming the matter and field if bad."""
         _check_keys(_TOP, data, _TOP_KEYS)
-        version = _text(_TOP, data, "version")
+        version = _text(_TOP, data, "version", max_len=MAX_VERSION_LEN)
+        if not VERSION.fullmatch(version):
+            _TOP.fail(f"field 'version' must look like 2026.11.1 (ASCII letters and digits "
+                      f"between dots or dashes), not {version!r}",
+                      f"字段 version 应形如 2026.11.1（点或短横线分隔的英文字母和数字），"
+                      f"而不是 {version!r}")
         published = _text(_TOP, data, "published")
         if not _ISO_DATE.match(published) or not _is_date(published):
             _TOP.fail(f"field 'published' must be a date like 2026-11-01, not {published!r}",
@@ -310,8 +322,13 @@ class Catalogue:
 
 
 def version_key(version: str) -> tuple[tuple[int, str], ...]:
-    """Order catalogue versions like ``2026.11.1`` < ``2026.11.10`` < ``2027.1.1``."""
-    return tuple((int(part), "") if part.isdigit() else (-1, part)
+    """Order catalogue versions like ``2026.11.1`` < ``2026.11.10`` < ``2027.1.1``.
+
+    Only ASCII digits make a number (``str.isdigit`` also takes "²", which ``int`` refuses),
+    and only up to ``MAX_VERSION_LEN`` of them; anything else is compared as text."""
+    return tuple((int(part), "")
+                 if part.isascii() and part.isdigit() and len(part) <= MAX_VERSION_LEN
+                 else (-1, part)
                  for part in version.replace("-", ".").split("."))
 
 
@@ -365,7 +382,7 @@ def _check_keys(where: _Where, data: object, required: Iterable[str],
         where.fail(f"missing field(s) {', '.join(missing)}",
                    f"缺少字段 {'、'.join(missing)}")
     known = set(required) | set(optional)
-    extra = sorted(str(k) for k in data if k not in known)
+    extra = sorted(repr(k) for k in data if k not in known)  # repr: a key may be unprintable
     if extra:
         where.fail(f"unknown field(s) {', '.join(extra)}",
                    f"有未知字段 {'、'.join(extra)}")
@@ -385,12 +402,20 @@ def _json_type(value: object) -> str:
     return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
-def _text(where: _Where, data: Mapping[str, Any], key: str) -> str:
+def _text(where: _Where, data: Mapping[str, Any], key: str,
+          max_len: int = MAX_NAME_LEN) -> str:
+    """A text field, trimmed; refused when it holds control characters or lone surrogates
+    (nothing can store, send or show them), or is too long — the same rule as typed text."""
     value = data[key]
     if not isinstance(value, str) or not value.strip():
         where.fail(f"field '{key}' must be non-empty text, not {_json_type(value)}",
                    f"字段 {key} 应为非空文本，而不是 {_json_type(value)}")
-    return value
+    try:
+        return check_text(value, label=(f"字段 {key} ", f"field '{key}'"), field_name=key,
+                          max_len=max_len)
+    except ValidationError as exc:
+        problem = exc.problems[0]
+        where.fail(problem.message("en"), problem.message("zh"))
 
 
 def _bool(where: _Where, data: Mapping[str, Any], key: str) -> bool:
@@ -405,10 +430,15 @@ def _named(code: str, index: int) -> _Where:
     return _Where(f"matter {code} (#{index})", f"事项 {code}（第 {index} 个）")
 
 
+def _nameable(code: object) -> bool:
+    """Whether an error message may name an entry by this code (it is checked later)."""
+    return isinstance(code, str) and bool(code.strip()) and not has_control_chars(code)
+
+
 def _matter_where(index: int, raw: object) -> _Where:
     """Name a matter by its code when it has a usable one, else by its position."""
     code = raw.get("code") if isinstance(raw, Mapping) else None
-    if isinstance(code, str) and code.strip():
+    if _nameable(code):
         return _named(code, index)
     return _Where(f"matter #{index}", f"第 {index} 个事项")
 
@@ -460,7 +490,7 @@ def _matter(index: int, raw: object) -> Matter:
     if "parts" in data:
         raw_parts = data["parts"]
         if not isinstance(raw_parts, list) or not all(
-            isinstance(p, str) and p for p in raw_parts
+            isinstance(p, str) and MATTER_CODE.match(p) for p in raw_parts
         ):
             where.fail("field 'parts' must be a list of matter codes",
                        "字段 parts 应为事项编码的列表")
@@ -483,7 +513,7 @@ def _matter(index: int, raw: object) -> Matter:
 
 def _material(matter: _Where, index: int, raw: object) -> Material:
     code = raw.get("code") if isinstance(raw, Mapping) else None
-    if isinstance(code, str) and code.strip():
+    if _nameable(code):
         where = _Where(f"{matter.en}, material {code}", f"{matter.zh}的材料 {code}")
     else:
         where = _Where(f"{matter.en}, material #{index}", f"{matter.zh}的第 {index} 项材料")

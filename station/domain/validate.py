@@ -233,6 +233,13 @@ def check_date(
     return day
 
 
+def has_control_chars(text: str, *, multiline: bool = False) -> bool:
+    """Whether ``text`` holds a control character (tabs and newlines are allowed when
+    ``multiline``) or a lone surrogate: text that cannot be shown, stored or sent as is."""
+    return bool((_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+                or _SURROGATE.search(text))
+
+
 def check_text(
     value: Any,
     *,
@@ -249,7 +256,7 @@ def check_text(
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
     if _SURROGATE.search(text):
         raise invalid(field_name, "broken_text", label_zh=label_zh, label_en=label_en)
-    if (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
+    if has_control_chars(text, multiline=multiline):
         raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)
     if len(text) > max_len:
         raise invalid(field_name, "too_long", label_zh=label_zh, label_en=label_en, max=max_len)

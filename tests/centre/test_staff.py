@@ -188,6 +188,65 @@ def test_a_malformed_catalogue_is_400_naming_the_problem(centre_app, staff_heade
     assert centre.catalogue().version != "2026.12.1"
 
 
+def edited_catalogue(edit) -> bytes:
+    """A new catalogue version changed by ``edit``, written with JSON escapes (so it can carry
+    the lone surrogates a hand-made file can hold)."""
+    data = json.loads(catalogue_json("2026.12.1"))
+    edit(data)
+    return json.dumps(data).encode()
+
+
+def test_a_catalogue_with_unusable_text_or_version_is_400_naming_the_field(centre_app,
+                                                                          staff_headers):
+    """Each of these was a 500 (or, the NUL, published to every station): str.isdigit takes
+    "²" and int() 5000 digits refuses, and nothing can store or send a lone surrogate."""
+    centre, client = centre_app
+
+    def matter(key, value):
+        return lambda data: data["matters"][0].update({key: value})
+
+    cases = [
+        (lambda data: data.update(version="2026.\u00b2"), "version"),
+        (lambda data: data.update(version="2027." + "9" * 5000), "version"),
+        (lambda data: data.update(version="2027.\ud800"), "version"),
+        (matter("name_zh", "户口\ud800"), "name_zh"),
+        (matter("name_zh", "户口\x00迁移"), "name_zh"),
+        (matter("department_en", "Police\x07"), "department_en"),
+        (lambda data: data["matters"][0]["materials"][0].update(name_en="ID\udc00"), "name_en"),
+        (matter("code", "HJ-\ud800"), "code"),
+        (matter("\ud800", 1), "unknown field"),
+        (matter("parts", ["\ud800", "HJ-002"]), "parts"),
+    ]
+    for edit, field in cases:
+        error = error_of(publish(client, staff_headers, edited_catalogue(edit)), 400)
+        assert error["code"] == "domain.catalogue" and field in error["en"], (field, error)
+    assert centre.repo.count("catalogue") == 0
+    assert publish(client, staff_headers, catalogue_json("2026.12.1")).status_code == 200
+
+
+def test_stored_text_with_control_characters_is_refused_at_the_door(centre_app, staff_headers,
+                                                                    v1):
+    """A NUL in who decided was stored in the changeset sent down to the station (and would
+    be a 500 on PostgreSQL); the same for the other text the staff endpoints keep."""
+    centre, client = centre_app
+    record = application(v1)
+    push(v1.sync, link(client, v1))
+    decision = {"receipt": record.receipt, "outcome": "completed"}
+    for field, value in (("staff", "a\x00b"), ("staff", "王\x1b[2J"), ("reason", "准予\x00"),
+                         ("receipt", f"{record.receipt}\x00")):
+        error = error_of(client.post("/v1/staff/decide", headers=staff_headers,
+                                     json={**decision, field: value}), 400)
+        assert error["code"] == "centre.bad_request" and field in error["en"], error
+    error = error_of(client.post("/v1/staff/revoke", headers=staff_headers,
+                                 json={"station": "V001\x00"}), 400)
+    assert "station" in error["en"]
+    assert centre.repo.station("V001").revoked_ms is None
+    assert centre.repo.count() == 1  # only the application: no decision was stored
+    reply = client.post("/v1/staff/decide", headers=staff_headers,
+                        json={**decision, "reason": "材料齐全\n准予办理"})
+    assert reply.status_code == 200, reply.text  # a reason may run over several lines
+
+
 def test_enroll_code_requests_are_validated(centre_app, staff_headers):
     _, client = centre_app
     for body in ({"station": "V 001"}, {"station": ""}, {"station": "V001", "expires_s": 1},

@@ -243,6 +243,12 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], Any], list[str]]] = [
     # (what, how to break it, what the English message must mention)
     ("top-level key missing", lambda d: d.pop("version"), ["missing", "version"]),
     ("top-level extra key", lambda d: d.update(extra=1), ["unknown", "extra"]),
+    ("version with a non-ASCII digit", lambda d: d.update(version="2026.\u00b2"), ["version"]),
+    ("version too long", lambda d: d.update(version="2027." + "9" * 5000), ["version", "32"]),
+    ("lone surrogate in version", lambda d: d.update(version="2027.\ud800"), ["version"]),
+    ("NUL in a name", lambda d: m(d, 0).update(name_zh="户口\x00"), ["name_zh", "control"]),
+    ("lone surrogate in a material name",
+     lambda d: m(d, 0)["materials"][0].update(name_en="ID\udc00"), ["name_en", "not valid text"]),
     ("published not a date", lambda d: d.update(published="2026-13-01"), ["published"]),
     ("published wrong shape", lambda d: d.update(published="20261101"), ["published"]),
     ("matters empty", lambda d: d.update(matters=[]), ["matters"]),

@@ -99,6 +99,9 @@ def test_text_is_trimmed_length_limited_and_control_characters_refused():
     with pytest.raises(ValidationError) as exc:
         check_text("王\x00桂英", label=label, field_name="n")
     assert problem_code(exc) == "control_chars"
+    with pytest.raises(ValidationError) as exc:  # "\ud800" in JSON: nothing can store it
+        check_text("王\ud800", label=label, field_name="n")
+    assert problem_code(exc) == "broken_text"
     with pytest.raises(ValidationError) as exc:
         check_text("王" * 51, label=label, field_name="n", max_len=50)
     assert problem_code(exc) == "too_long"
