@@ -8,6 +8,7 @@ JSON line and counted in the Prometheus metrics at ``/metrics``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -26,7 +27,7 @@ from pydantic import ValidationError as ModelError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from station.centre.errors import BadRequest, CentreError, StaffOnly, TooLarge
+from station.centre.errors import BadRequest, CentreError, SlowBody, StaffOnly, TooLarge
 from station.centre.service import MAX_CURSOR, Centre
 from station.domain.errors import StationError
 from station.domain.followup import Month
@@ -41,6 +42,9 @@ MAX_JSON = 256 * 1024
 MAX_CATALOGUE = 2 * 1024 * 1024
 MAX_PUSH_ITEMS = 5000
 MAX_SEALED = 512 * 1024
+# How long one piece of a request body may keep us waiting. Per piece, not per body: an
+# 8 MiB push over a village's slow link takes minutes, but it keeps coming.
+BODY_TIMEOUT_S = 30.0
 PUSH_MAGIC = b"SCB1"
 DOWNLINK_ITEMS = b"DLB1"
 BINARY = "application/octet-stream"
@@ -131,7 +135,9 @@ def error_response(exc: StationError, status: int | None = None) -> JSONResponse
 
 class BodyCap:
     """Every request body is read here first, up to a cap for its path, before any handler
-    or validator sees it: an oversized body gets a 413 without being held in memory."""
+    or validator sees it: an oversized body gets a 413 without being held in memory, and one
+    that stops arriving (a cut link, a client that lied about its length) a 408 after
+    ``BODY_TIMEOUT_S`` instead of holding the connection forever."""
 
     LIMITS = (("/v1/pull", 0), ("/v1/push", MAX_BODY), ("/v1/bundle/pull", MAX_JSON),
               ("/v1/bundle", MAX_BODY), ("/v1/staff/catalogue", MAX_CATALOGUE))
@@ -157,7 +163,12 @@ class BodyCap:
                 refusal = BadRequest(detail="a bad Content-Length header")
         chunks, size, more = [], 0, refusal is None
         while more:
-            message = await receive()
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT_S):
+                    message = await receive()
+            except TimeoutError:
+                refusal = SlowBody(seconds=f"{BODY_TIMEOUT_S:g}")
+                break
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

@@ -9,6 +9,7 @@ answers 500 for anything a client sends (the fuzz tests hold it to that).
      ├── Revoked         403   the station (or these keys of it) were revoked
      ├── Forbidden       403   a staff token that does not match
      ├── NotFound        404
+     ├── SlowBody        408   a request body that stopped arriving before it was complete
      ├── AmbiguousReceipt 409  a receipt number held by two records
      ├── TooLarge        413
      ├── BadRequest      400   malformed body or parameters
@@ -90,6 +91,14 @@ class NotFound(CentreError):
     code = "centre.not_found"
     zh = "找不到 {what}"
     en = "No such {what}"
+
+
+class SlowBody(CentreError):
+    status = 408
+    code = "centre.timeout"
+    zh = "请求内容在 {seconds} 秒内没有继续传来，已放弃；请检查网络后重试"
+    en = ("The rest of the request did not arrive within {seconds} s, so it was dropped; "
+          "check the connection and try again")
 
 
 class AmbiguousReceipt(CentreError):

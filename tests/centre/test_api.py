@@ -1,15 +1,27 @@
 """The service around the endpoints: health with the centre's time, Prometheus metrics, the
-OpenAPI document, JSON errors for unknown routes, and the whole loop a town centre runs."""
+OpenAPI document, JSON errors for unknown routes, request bodies that never finish arriving,
+and the whole loop a town centre runs."""
 
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import httpx
+import uvicorn
+
+from station.centre import app as centre_app_module
 from station.domain.changeset import Op
 from station.sync.client import enroll, parse_code
 from station.sync.engine import pull, push
 from station.sync.transport import CentreClient
 from station.wire import auth
+from tests.served import free_port
 
 from .helpers import (
     URL,
@@ -123,6 +135,57 @@ def test_an_enrollment_with_a_nul_byte_is_never_a_500(centre_app, staff_headers,
         assert reply.status_code < 500
         assert reply.status_code != 200 or reply.json()["revoked"] is False
     station.close()
+
+
+@contextmanager
+def served_here(app: Any) -> Iterator[int]:
+    """The app under a real uvicorn on 127.0.0.1, in a thread of this process so a test can
+    change the app module's settings; yields the port and stops the server on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           lifespan="off", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        yield server.config.port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def read_reply(sock: socket.socket) -> httpx.Response:
+    """One HTTP/1.1 reply with a Content-Length body, read off a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed without a reply: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    while len(body) < int(headers.get("content-length", "0")):
+        body += sock.recv(65536)
+    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+def test_a_body_that_stops_arriving_is_answered_408_instead_of_held_forever(centre_app,
+                                                                           monkeypatch):
+    """A client that announces 100 bytes and sends 3 (a cut link, a lying client) was waited
+    on forever, one connection held per such request."""
+    _, client = centre_app
+    monkeypatch.setattr(centre_app_module, "BODY_TIMEOUT_S", 0.5)
+    with served_here(client.app) as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /v1/bundle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        reply = read_reply(sock)
+    assert time.monotonic() - started < 5
+    error = error_of(reply, 408)
+    assert error["code"] == "centre.timeout" and "0.5 s" in error["en"]
+    assert reply.headers[auth.H_CENTRE_TIME].isdigit()
 
 
 def test_the_whole_loop(centre_app, staff_headers, tmp_path):
