@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as ModelError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from station.centre.errors import BadRequest, CentreError, SlowBody, StaffOnly, TooLarge
@@ -194,6 +195,46 @@ class BodyCap:
         await self.app(scope, replay, send)
 
 
+class Observe:
+    """The outermost layer: every reply (a 413 or 408 from ``BodyCap`` too) gets the centre's
+    time, is counted in the metrics and is logged as one JSON line.
+
+    Plain ASGI rather than ``@app.middleware("http")``: a client that hangs up before its body
+    is in gets no response at all, which Starlette's http middleware logs as an error with a
+    traceback ("No response returned"); a cut village link is no error, so here it is one
+    info line."""
+
+    def __init__(self, app: Any, *, centre: Centre, metrics: Metrics) -> None:
+        self.app, self.centre, self.metrics = app, centre, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status: int | None = None
+
+        async def stamped(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[auth.H_CENTRE_TIME] = str(self.centre.now_ms())
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+        # the route's template, not the raw path, keeps the metrics' labels few; a request
+        # cut off before routing has none, and its own path says more than "unmatched"
+        path = getattr(scope.get("route"), "path", "unmatched" if status else scope["path"])
+        fields = {"method": scope["method"], "path": path, "status": status,
+                  "station": Headers(scope=scope).get(auth.H_STATION),
+                  "ms": round((time.perf_counter() - start) * 1000, 1)}
+        if status is None:
+            log.info("client went away", extra={"fields": fields})
+            return
+        self.metrics.requests.labels(path, str(status)).inc()
+        log.info("request", extra={"fields": fields})
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
@@ -223,8 +264,9 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     app = FastAPI(title="station — town centre API", version="1", lifespan=lifespan,
                   description="Sync endpoint for village service stations (DESIGN §7).")
-    app.add_middleware(BodyCap)
     metrics = Metrics()
+    app.add_middleware(BodyCap)
+    app.add_middleware(Observe, centre=centre, metrics=metrics)  # added last: outermost
     app.state.centre = centre
     app.state.metrics = metrics
 
@@ -244,21 +286,6 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": {"code": f"http.{exc.status_code}", "en": str(exc.detail),
                                        "zh": str(exc.detail)}}, status_code=exc.status_code)
-
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        response.headers[auth.H_CENTRE_TIME] = str(centre.now_ms())
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        log.info("request", extra={"fields": {
-            "method": request.method, "path": endpoint, "status": response.status_code,
-            "station": request.headers.get(auth.H_STATION),
-            "ms": round((time.perf_counter() - start) * 1000, 1)}})
-        return response
 
     def staff(request: Request) -> None:
         """A dependency: checked before the body is even validated."""
