@@ -28,7 +28,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from station.centre.errors import BadRequest, CentreError, SlowBody, StaffOnly, TooLarge
+from station.centre.errors import (
+    FRAMEWORK_ZH,
+    FRAMEWORK_ZH_OTHER,
+    BadRequest,
+    CentreError,
+    SlowBody,
+    StaffOnly,
+    TooLarge,
+)
 from station.centre.service import MAX_CURSOR, Centre
 from station.domain.errors import StationError
 from station.domain.followup import Month
@@ -284,8 +292,12 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": {"code": f"http.{exc.status_code}", "en": str(exc.detail),
-                                       "zh": str(exc.detail)}}, status_code=exc.status_code)
+        """The framework's own refusals (404, 405, an unreadable body) in both languages."""
+        status = exc.status_code
+        zh = FRAMEWORK_ZH.get(status, FRAMEWORK_ZH_OTHER.format(status=status))
+        return JSONResponse({"error": {"code": f"http.{status}", "zh": zh,
+                                       "en": str(exc.detail)}},
+                            status_code=status, headers=exc.headers)
 
     def staff(request: Request) -> None:
         """A dependency: checked before the body is even validated."""

@@ -14,6 +14,10 @@ answers 500 for anything a client sends (the fuzz tests hold it to that).
      ├── TooLarge        413
      ├── BadRequest      400   malformed body or parameters
      └── BadCode         400   an enrollment code that is unknown, used, or expired
+
+The web framework refuses some requests itself before any handler runs (an unknown address,
+a wrong method, a body it cannot parse); those keep its English detail, with the Chinese
+sentence for their status from ``FRAMEWORK_ZH``, under the code ``http.<status>``.
 """
 
 from __future__ import annotations
@@ -125,3 +129,13 @@ class WrongStation(CentreError):
     code = "centre.wrong_station"
     zh = "这个登记码是给站点 {expected} 的，不是 {given}"
     en = "This enrollment code is for station {expected}, not {given}"
+
+
+FRAMEWORK_ZH: dict[int, str] = {
+    400: "请求格式不对，无法读取请求内容",
+    401: "请求未通过身份验证",
+    404: "找不到这个地址",
+    405: "这个地址不支持这种请求方法",
+    413: "请求太大，请分批发送",
+}
+FRAMEWORK_ZH_OTHER = "镇中心无法处理这个请求（HTTP {status}）"

@@ -58,12 +58,21 @@ def test_every_reply_carries_the_centre_time_even_a_refusal(centre_app):
         assert reply.headers[auth.H_CENTRE_TIME].isdigit()
 
 
-def test_unknown_routes_and_methods_are_json_errors(centre_app):
+def test_unknown_routes_and_methods_are_json_errors_in_both_languages(centre_app):
+    """The framework refuses these before any handler runs: they used to come back with the
+    English text as the Chinese sentence too."""
     _, client = centre_app
-    reply = client.get("/v1/nowhere")
-    assert reply.status_code == 404 and reply.json()["error"]["code"] == "http.404"
+    error = error_of(client.get("/v1/nowhere"), 404)
+    assert error == {"code": "http.404", "zh": "找不到这个地址", "en": "Not Found"}
     reply = client.get("/v1/push")
-    assert reply.status_code == 405 and reply.json()["error"]["code"] == "http.405"
+    error = error_of(reply, 405)
+    assert error["code"] == "http.405" and error["en"] == "Method Not Allowed"
+    assert reply.headers["allow"] == "POST"
+    as_json = {"Content-Type": "application/json"}
+    for body in (b"\xff", b"[" * 100_000 + b"]" * 100_000):  # not UTF-8; nested too deep
+        error = error_of(client.post("/v1/enroll", content=body, headers=as_json), 400)
+        assert error["code"] == "http.400" and "请求格式不对" in error["zh"]
+        assert error["en"] == "There was an error parsing the body"
 
 
 def test_the_openapi_document_lists_the_json_and_binary_endpoints(centre_app):
