@@ -222,3 +222,51 @@ def test_edit_a_promised_date_needs_a_reason(village):
         assert "Promised completion" in shown(app, "#record-history")
 
     drive(app, scenario)
+
+
+def finished_case(village: Any) -> str:
+    record_id = station_case(village)
+    village.change_status(record_id, "completed")
+    return record_id
+
+
+def test_rating_without_a_grade_asks_for_one_in_words(village):
+    record_id = finished_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, RatingModal)
+        said = shown(app, "#form-error")
+        assert "请选择评价：满意、基本满意、不满意" in said
+        assert "good" not in said
+        assert "rating" not in village.get(record_id).fields
+
+    drive(app, scenario)
+
+
+def test_clearing_a_promised_date_is_refused_in_words(village):
+    record_id = station_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+        from textual.widgets import Select
+
+        app.screen.query_one("#edit-field", Select).value = "promised_date"
+        await pilot.pause()
+        app.screen.query_one("#edit-value", Input).value = ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        said = shown(app, "#form-error")
+        assert "请填写新的日期" in said and "内部错误" not in said
+
+    drive(app, scenario)

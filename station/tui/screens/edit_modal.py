@@ -12,11 +12,10 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Label, Select, SelectionList, Static
 
 from station.domain.catalogue import Matter
-from station.domain.errors import StationError
 from station.domain.followup import touches_promise
 from station.domain.records import PERSON_PREFIX
 from station.store.projection import Record
-from station.tui.screens.form_modal import FormModal
+from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import label as field_name_label
 
 TEXT = {
@@ -35,19 +34,6 @@ TEXT = {
     "need_date": ("请填写新的日期（承诺日期不能清空）",
                   "Enter the new date (a promised date cannot be cleared)"),
 }
-
-
-class Refused(StationError):
-    """A refusal the modal makes itself, before asking the store."""
-
-    code = "tui.refused"
-
-    def __init__(self, pair: tuple[str, str]) -> None:
-        super().__init__()
-        self.pair = pair
-
-    def message(self, lang: str = "en") -> str:
-        return self.pair[0] if lang == "zh" else self.pair[1]
 
 
 def editable(record: Record, matter: Matter | None) -> list[str]:

@@ -23,6 +23,18 @@ from station.tui.text import Pair
 INTERNAL: Pair = ("内部错误，未保存：{e}", "Internal error, nothing saved: {e}")
 
 
+class Refused(StationError):
+    """A refusal the modal makes itself, before asking the store (nothing chosen, a
+    required date cleared): shown in the modal like the store's own refusals."""
+
+    code = "tui.refused"
+    zh = "{zh}"
+    en = "{en}"
+
+    def __init__(self, pair: Pair) -> None:
+        super().__init__(zh=pair[0], en=pair[1])
+
+
 class FormModal(StationModal[Record | None]):
     """Ctrl+S saves, Esc cancels; Enter in the last input saves too."""
 

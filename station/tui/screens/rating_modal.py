@@ -8,7 +8,7 @@ from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from station.domain.records import RATINGS
 from station.store.projection import Record
-from station.tui.screens.form_modal import FormModal
+from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import rating_text
 from station.tui.text import choice_label
 
@@ -23,6 +23,10 @@ TEXT = {
     "note": ("整改说明", "What was done about it"),
     "note_hint": ("例如：已上门致歉并重新办理", "e.g. visited, apologised and redid the case"),
 }
+# Asked here, in words, before the store would refuse an empty grade with its codes.
+CHOOSE: tuple[str, str] = (
+    "请选择评价：" + "、".join(choice_label(g, "zh") for g in RATINGS),
+    "Choose a rating: " + ", ".join(choice_label(g, "en") for g in RATINGS))
 
 
 class RatingModal(FormModal):
@@ -45,7 +49,9 @@ class RatingModal(FormModal):
 
     def apply(self) -> Record:
         pressed = self.query_one("#rating-grade", RadioSet).pressed_button
-        grade = (pressed.id or "").removeprefix("grade-") if pressed is not None else ""
+        if pressed is None:
+            raise Refused(CHOOSE)
+        grade = (pressed.id or "").removeprefix("grade-")
         return self.station.rate(self.record.id, grade,
                                  self.query_one("#rating-comment", Input).value)
 
