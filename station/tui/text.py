@@ -27,6 +27,7 @@ UI: dict[str, Pair] = {
     "reports": ("月度报表", "Reports"),
     "open": ("打开", "Open"),
     "saved": ("已保存", "Saved"),
+    "nothing": ("没有修改。", "Nothing changed."),
     "none": ("无", "none"),
     "all": ("全部", "All"),
     "receipt": ("编号", "Receipt"),

@@ -76,3 +76,8 @@ async def settle(pilot: Any, app: StationApp) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def toasts(app: StationApp) -> list[str]:
+    """The notifications the app is showing, newest last (Textual keeps them privately)."""
+    return [n.message for n in app._notifications]

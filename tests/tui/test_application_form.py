@@ -16,7 +16,7 @@ from station.tui.screens.notice import NoticeScreen, SaveNoticeModal
 from station.tui.widgets import form_screen
 from station.tui.widgets.ask import AskModal
 from tests.conftest import PASSPHRASE, FakeNow
-from tests.tui.conftest import TODAY, drive, make_app, settle
+from tests.tui.conftest import TODAY, drive, make_app, settle, toasts
 
 NAME = "欧阳秀兰"  # not in the sample data, so the raw-bytes check means something
 ENDS_IN_X = "11010119500101101X"  # a valid ID number whose check character is X
@@ -260,3 +260,18 @@ def test_inline_errors_in_both_languages_snapshot(village, snap_compare, lang, i
 
     assert snap_compare(make_app(village, lang=lang), terminal_size=(80, 24),
                         run_before=fill_in)
+
+
+def test_saving_an_edit_unchanged_says_nothing_changed(village):
+    summary = next(s for s in village.list(kind="application") if s.status == "received")
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(ApplicationFormScreen(summary.id))
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, ApplicationFormScreen)
+        assert "没有修改。" in toasts(app)
+
+    drive(app, scenario)

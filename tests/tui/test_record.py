@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, OptionList, RadioSet, Static
 
@@ -14,7 +15,7 @@ from station.tui.screens.rating_modal import RatingModal
 from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
 from station.tui.widgets.record_table import RecordTable
-from tests.tui.conftest import drive, make_app, settle
+from tests.tui.conftest import drive, make_app, settle, toasts
 
 PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
           "applicant.phone": "13089245659", "applicant.address": "青石村八组 1 号"}
@@ -268,5 +269,24 @@ def test_clearing_a_promised_date_is_refused_in_words(village):
         await pilot.pause()
         said = shown(app, "#form-error")
         assert "请填写新的日期" in said and "内部错误" not in said
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize("key", ["e", "m"])
+def test_saving_a_small_edit_unchanged_closes_saying_nothing_changed(village, key):
+    record_id = station_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press(key)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        assert toasts(app)[-1] == "没有修改。"  # not the store's "a change is required"
+        assert len(village.history(record_id)) == 1
 
     drive(app, scenario)

@@ -35,7 +35,7 @@ from station.domain.followup import PromiseNeedsReason
 from station.domain.records import CHANNELS, RELATIONSHIPS
 from station.domain.validate import Problem
 from station.store.projection import Record
-from station.tui.text import choice_label
+from station.tui.text import UI, choice_label
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
 from station.tui.widgets.materials import MaterialsChecklist
@@ -385,7 +385,7 @@ class ApplicationFormScreen(FormScreen):
                 self.show_problems(exc.problems)
                 return
             if move_to is None:
-                self.notify(self.t(TEXT["nothing"]))
+                self.notify(self.t(UI["nothing"]))
                 self.finish(current, saved=False)
                 return
         except (StationError, sqlite3.Error) as exc:

@@ -107,6 +107,10 @@ class EditFieldModal(FormModal):
         self.show_reason(name)
         self.say("")
 
+    def unchanged(self) -> bool:
+        name = self.chosen()
+        return self.query_one("#edit-value", Input).value.strip() == self.current(name).strip()
+
     def apply(self) -> Record:
         name = self.chosen()
         value = self.query_one("#edit-value", Input).value
@@ -138,6 +142,10 @@ class MaterialsModal(FormModal):
 
     def on_mount(self) -> None:
         self.query_one("#materials-list", SelectionList).focus()
+
+    def unchanged(self) -> bool:
+        received = set(self.record.fields.get("materials.received") or [])
+        return set(self.query_one("#materials-list", SelectionList).selected) == received
 
     def apply(self) -> Record:
         chosen = list(self.query_one("#materials-list", SelectionList).selected)

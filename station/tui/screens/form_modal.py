@@ -18,7 +18,7 @@ from textual.widgets import Footer, Input, Label, Static
 from station.domain.errors import StationError
 from station.store.projection import Record
 from station.tui.screens.base import StationModal
-from station.tui.text import Pair
+from station.tui.text import UI, Pair
 
 INTERNAL: Pair = ("内部错误，未保存：{e}", "Internal error, nothing saved: {e}")
 
@@ -81,6 +81,13 @@ class FormModal(StationModal[Record | None]):
     def apply(self) -> Record:
         raise NotImplementedError
 
+    def unchanged(self) -> bool:
+        """Whether saving now would change nothing. The store refuses such a save with a
+        sentence about the change it needs; the agent only pressed save on what they saw,
+        so the modal closes saying nothing changed. Modals that always add (a contact, a
+        rating) never are."""
+        return False
+
     def say(self, text: str) -> None:
         self.query_one("#form-error", Static).update(Text(text))
 
@@ -88,6 +95,10 @@ class FormModal(StationModal[Record | None]):
         self.dismiss(None)
 
     def action_save(self) -> None:
+        if self.unchanged():
+            self.notify(self.t(UI["nothing"]), timeout=3)
+            self.dismiss(None)
+            return
         try:
             saved = self.apply()
         except StationError as exc:

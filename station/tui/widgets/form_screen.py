@@ -57,7 +57,6 @@ TEXT = {
             "red lines under them."),
     "fix_one": ("有 1 处需要修改，见下方的红字。", "1 field needs attention: see the red line "
                 "under it."),
-    "nothing": ("没有修改。", "Nothing changed."),
     "saved": ("已保存：{receipt}", "Saved: {receipt}"),
     "failed": ("没能保存：{e}", "Could not save: {e}"),
     "required": ("{label_zh}不能为空", "{label_en} is required"),
