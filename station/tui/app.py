@@ -32,7 +32,9 @@ class StationApp(App[None]):
     BINDING_ZH: ClassVar[dict[str, str]] = {"quit": "退出", "go-dashboard": "首页",
                                             "palette": "命令"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="quit", tooltip="Leave the app"),
+        # priority: a modal's bindings end its chain, and Ctrl+Q must work from one too
+        # (``action_quit`` asks first if that would lose what was typed there).
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Leave the app"),
         # Textual's own palette binding, given here so its footer label can be Chinese.
         Binding("ctrl+p", "command_palette", "palette", id="palette", show=False,
                 priority=True, tooltip="Every screen and action by name"),
@@ -101,6 +103,16 @@ class StationApp(App[None]):
                 reader.names  # noqa: B018 -- built on first use, shared with the station
 
         self.run_worker(build, thread=True, group="warm-up", name="name index")
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q. The full forms keep a draft as they close; a small modal keeps none, so
+        one with something typed in it asks before the app quits."""
+        from station.tui.screens.form_modal import FormModal
+
+        if isinstance(self.screen, FormModal):
+            self.screen.leave(self.exit)
+        else:
+            self.exit()
 
     def action_go(self, where: str) -> None:
         if self.station is not None:

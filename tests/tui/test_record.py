@@ -11,9 +11,11 @@ from rich.console import Console
 from textual.widgets import Input, OptionList, RadioSet, Static
 
 from station.tui.screens import make_record
+from station.tui.screens.form_modal import FormModal
 from station.tui.screens.rating_modal import RatingModal
 from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
+from station.tui.widgets.ask import AskModal
 from station.tui.widgets.record_table import RecordTable
 from tests.tui.conftest import drive, make_app, settle, toasts
 
@@ -288,5 +290,80 @@ def test_saving_a_small_edit_unchanged_closes_saying_nothing_changed(village, ke
         assert isinstance(app.screen, RecordScreen)
         assert toasts(app)[-1] == "没有修改。"  # not the store's "a change is required"
         assert len(village.history(record_id)) == 1
+
+    drive(app, scenario)
+
+
+BOXES = {"l": "#contact-note", "e": "#edit-value", "s": "#status-reason",
+         "r": "#rating-comment", "f": "#followup-note"}
+
+
+def case_for(village: Any, key: str) -> str:
+    """A case on which ``key`` opens its modal."""
+    record_id = finished_case(village) if key in "rf" else station_case(village)
+    if key == "f":
+        village.rate(record_id, "poor", "too slow")
+    return record_id
+
+
+@pytest.mark.parametrize("key", list(BOXES))
+def test_leaving_a_small_modal_with_typing_asks_first(village, key):
+    record_id = case_for(village, key)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press(key)
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, FormModal)
+        await pilot.press("escape")  # nothing typed: closes at once
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+
+        await pilot.press(key)
+        await pilot.pause()
+        modal = app.screen
+        box = modal.query_one(BOXES[key], Input)
+        box.focus()
+        await pilot.press(*"abc")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AskModal)
+        assert app.screen.question == "放弃已输入的内容？"
+        await pilot.press("escape")  # = keep editing
+        await pilot.pause()
+        assert app.screen is modal and box.value.endswith("abc")
+
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, AskModal)
+        await pilot.press("right", "enter")  # 继续编辑
+        await pilot.pause()
+        assert app.screen is modal and box.value.endswith("abc") and app.is_running
+
+        await pilot.press("escape", "enter")  # 放弃
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+
+    drive(app, scenario)
+
+
+def test_quitting_from_a_modal_with_typing_can_discard_it(village):
+    record_id = station_case(village)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        await pilot.press("l", *"called")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, AskModal)
+        assert app.screen.question == "Discard what you typed?"
+        await pilot.press("enter")  # Discard
+        await pilot.pause()
+        assert not app.is_running
 
     drive(app, scenario)

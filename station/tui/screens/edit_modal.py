@@ -111,6 +111,11 @@ class EditFieldModal(FormModal):
         name = self.chosen()
         return self.query_one("#edit-value", Input).value.strip() == self.current(name).strip()
 
+    def typed(self) -> bool:
+        # The value box is refilled whenever another field is chosen: what counts is a
+        # value that differs from the record's, or a reason.
+        return not self.unchanged() or bool(self.query_one("#edit-reason", Input).value.strip())
+
     def apply(self) -> Record:
         name = self.chosen()
         value = self.query_one("#edit-value", Input).value
@@ -146,6 +151,9 @@ class MaterialsModal(FormModal):
     def unchanged(self) -> bool:
         received = set(self.record.fields.get("materials.received") or [])
         return set(self.query_one("#materials-list", SelectionList).selected) == received
+
+    def typed(self) -> bool:
+        return not self.unchanged()  # ticks count as work too
 
     def apply(self) -> Record:
         chosen = list(self.query_one("#materials-list", SelectionList).selected)

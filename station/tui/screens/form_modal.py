@@ -3,10 +3,13 @@
 Subclasses compose their fields inside ``body()`` and implement ``apply()``, which calls the
 store and returns the saved record. A refusal (``StationError``) is shown inside the modal,
 in the agent's language, so they can correct it; success dismisses with the record.
+Leaving one (Esc, or Ctrl+Q through ``leave``) with something typed in it asks first: these
+boxes keep no draft, unlike the full forms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,8 +22,16 @@ from station.domain.errors import StationError
 from station.store.projection import Record
 from station.tui.screens.base import StationModal
 from station.tui.text import UI, Pair
+from station.tui.widgets.ask import AskModal
 
 INTERNAL: Pair = ("内部错误，未保存：{e}", "Internal error, nothing saved: {e}")
+TEXT: dict[str, Pair] = {
+    "leave_title": ("放弃已输入的内容？", "Discard what you typed?"),
+    "leave_body": ("这个框里输入的内容还没有保存，关闭后不能找回。",
+                   "What you typed in this box is not saved yet and will be lost."),
+    "discard": ("放弃", "Discard"),
+    "keep": ("继续编辑", "Keep editing"),
+}
 
 
 class Refused(StationError):
@@ -61,6 +72,7 @@ class FormModal(StationModal[Record | None]):
     def __init__(self, record: Record) -> None:
         super().__init__()
         self.record = record
+        self._opened: dict[Input, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box"):
@@ -68,6 +80,11 @@ class FormModal(StationModal[Record | None]):
             yield from self.body()
             yield Static("", id="form-error")
         yield Footer()
+
+    def on_mount(self) -> None:
+        """What the boxes held when the modal opened (Textual runs this next to a
+        subclass's own ``on_mount``), so ``typed`` can tell what the agent added."""
+        self._opened = {box: box.value for box in self.query(Input)}
 
     def title_text(self) -> str:
         return f"{self.t(self.TITLE_TEXT)} · {self.record.receipt or self.record.id[:8]}"
@@ -91,8 +108,28 @@ class FormModal(StationModal[Record | None]):
     def say(self, text: str) -> None:
         self.query_one("#form-error", Static).update(Text(text))
 
+    def typed(self) -> bool:
+        """Whether closing now would lose something the agent typed."""
+        return any(box.value.strip() != self._opened.get(box, "").strip()
+                   for box in self.query(Input))
+
+    def leave(self, then: Callable[[], None]) -> None:
+        """Run ``then`` (close the modal, quit the app), asking first if it would lose
+        what was typed; "keep editing" (or Esc) goes back to the box as it was."""
+        if not self.typed():
+            then()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "discard":
+                then()
+
+        self.app.push_screen(AskModal(
+            self.t(TEXT["leave_title"]), self.t(TEXT["leave_body"]),
+            [("discard", self.t(TEXT["discard"])), ("keep", self.t(TEXT["keep"]))]), answered)
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.leave(lambda: self.dismiss(None))
 
     def action_save(self) -> None:
         if self.unchanged():
