@@ -16,12 +16,19 @@ from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from station.domain.errors import StationError
 from station.store.service import Station
 from station.tui.text import UI, Pair, pick
+
+TEXT: dict[str, Pair] = {
+    "palette": ("输入要找的页面或操作", "Type a screen or an action"),
+    "quit_help": ("关闭便民服务站（未保存的表单已暂存）",
+                  "Close the app (unsaved forms are kept as drafts)"),
+}
 
 
 class StationApp(App[None]):
@@ -36,7 +43,7 @@ class StationApp(App[None]):
         # (``action_quit`` asks first if that would lose what was typed there).
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Leave the app"),
         # Textual's own palette binding, given here so its footer label can be Chinese.
-        Binding("ctrl+p", "command_palette", "palette", id="palette", show=False,
+        Binding("ctrl+p", "command_palette", "Commands", id="palette", show=False,
                 priority=True, tooltip="Every screen and action by name"),
         Binding("f1", "go('dashboard')", "Dashboard", id="go-dashboard", show=False),
     ]
@@ -123,8 +130,17 @@ class StationApp(App[None]):
 
         return screens.make(where)
 
+    def action_command_palette(self) -> None:
+        """Ctrl+P: Textual's palette, with its prompt in the app's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=self.t(TEXT["palette"]),
+                                            id="--command-palette"))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """The palette offers Quit and the station's screens, in the app's language.
+        Textual's own commands are left out: their theme picker, key panel and screenshot
+        notice speak English only, and none of them is an agent's task."""
+        yield SystemCommand(self.t(UI["quit"]), self.t(TEXT["quit_help"]), self.action_quit)
         if self.station is None:
             return
         from station.tui import screens

@@ -81,3 +81,8 @@ async def settle(pilot: Any, app: StationApp) -> None:
 def toasts(app: StationApp) -> list[str]:
     """The notifications the app is showing, newest last (Textual keeps them privately)."""
     return [n.message for n in app._notifications]
+
+
+def footer_text(app: StationApp) -> str:
+    """What the current screen's footer says, key by key."""
+    return "  ".join(str(key.render()).strip() for key in app.screen.query("FooterKey"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+from textual.command import CommandPalette
+from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
-from tests.tui.conftest import drive, make_app, settle
+from tests.tui.conftest import drive, footer_text, make_app, settle
 
 
 def test_a_wrong_passphrase_says_so_and_changes_nothing(village):
@@ -59,3 +60,52 @@ def test_search_as_you_type_finds_by_id_number(village):
         assert "found" in str(app.screen.query_one("#count").render())
 
     drive(app, scenario)
+
+
+def test_the_command_palette_speaks_chinese(village):
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        assert palette.query_one(Input).placeholder == "输入要找的页面或操作"
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "退出" in titles and "代办件" in titles
+        assert not {"Theme", "Keys", "Quit", "Screenshot"} & set(titles)
+
+    drive(app, scenario)
+
+
+def test_an_open_list_says_how_to_close_it_in_the_apps_language(village):
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await pilot.press("a")
+        await settle(pilot, app)
+        status = app.screen.query_one("#status", Select)
+        status.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert status.expanded
+        footer = footer_text(app)
+        assert "收起列表" in footer and "Dismiss" not in footer
+        await pilot.press("escape")  # closes the list, not the screen
+        await pilot.pause()
+        assert not status.expanded and app.screen.query_one("#status") is status
+        assert "收起列表" not in footer_text(app)
+
+    drive(app, scenario)
+
+
+def test_the_english_footer_names_the_palette_in_words(village):
+    app = make_app(village, lang="en")
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        assert "^p Commands" in footer_text(app)
+        assert "palette" not in footer_text(app)
+
+    drive(app, scenario, size=(120, 40))

@@ -40,6 +40,7 @@ from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
 from station.tui.widgets.materials import MaterialsChecklist
 from station.tui.widgets.matter_picker import MatterPicker
+from station.tui.widgets.select import StationSelect
 
 DEFAULT_PROMISE_DAYS = 10  # working days a resident gets to bring a missing material
 
@@ -123,7 +124,7 @@ class ApplicationFormScreen(FormScreen):
             yield from self.person_fields("applicant", fields, id_hint=t(TEXT["id_hint"]))
             yield Static(t(TEXT["authorisation"]), classes="section")
             relationship = fields.get("authorisation.relationship")
-            self.relationship: Select[str] = Select(
+            self.relationship: Select[str] = StationSelect(
                 [(choice_label(c, self.lang), c) for c in RELATIONSHIPS], compact=True,
                 prompt=t(TEXT["relationship_prompt"]), id="f-relationship",
                 value=relationship if relationship in RELATIONSHIPS else Select.NULL)
@@ -134,7 +135,7 @@ class ApplicationFormScreen(FormScreen):
                                    id="f-signed")
             yield self.field("authorisation.signed", t(TEXT["signed"]), self.signed)
             channel = fields.get("channel") or "station"
-            self.channel: Select[str] = Select(
+            self.channel: Select[str] = StationSelect(
                 [(choice_label(c, self.lang), c) for c in CHANNELS], compact=True,
                 allow_blank=False, value=channel, id="f-channel")
             yield self.field("channel", t(TEXT["channel"]), self.channel)

@@ -17,6 +17,7 @@ from station.domain.records import PERSON_PREFIX
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import label as field_name_label
+from station.tui.widgets.select import StationSelect
 
 TEXT = {
     "title": ("修改", "Edit"),
@@ -73,8 +74,8 @@ class EditFieldModal(FormModal):
 
     def body(self) -> ComposeResult:
         yield self.label(TEXT["field"])
-        yield Select([(self.field_text(n), n) for n in self.names], value=self.first,
-                     allow_blank=False, id="edit-field", compact=True)
+        yield StationSelect([(self.field_text(n), n) for n in self.names], value=self.first,
+                            allow_blank=False, id="edit-field", compact=True)
         yield self.label(TEXT["value"])
         yield Input(self.current(self.first), id="edit-value", max_length=500)
         yield Label(self.t(TEXT["reason"]), classes="form-label", id="edit-reason-label")

@@ -20,6 +20,7 @@ from station.store.service import Summary
 from station.tui.screens.base import StationScreen
 from station.tui.text import KIND, UI, pick, status_label
 from station.tui.widgets.record_table import RecordTable
+from station.tui.widgets.select import StationSelect
 
 SHOWN = 100  # a screen shows about twenty: the agent narrows by typing, not by scrolling
 # Fixed widths, in terminal cells: the list redraws on every keystroke of a search.
@@ -58,14 +59,16 @@ class RecordListScreen(StationScreen[None]):
         with Horizontal(id="filters"):
             statuses = [(status_label(self.kind, s, self.lang), s)
                         for s in LATTICES[self.kind].states]
-            yield Select(statuses, prompt=self.t(TEXT["status"]), id="status", compact=True)
+            yield StationSelect(statuses, prompt=self.t(TEXT["status"]), id="status",
+                                compact=True)
             if self.kind == "application":
                 matters = [(f"{m.code} {m.name(self.lang)}", m.code)
                            for m in self.station.catalogue]
-                yield Select(matters, prompt=self.t(TEXT["matter"]), id="matter", compact=True)
-                yield Select([(self.t(TEXT["overdue"]), "overdue"),
-                              (self.t(TEXT["this_month"]), "this_month")],
-                             prompt=self.t(TEXT["due"]), id="due", compact=True)
+                yield StationSelect(matters, prompt=self.t(TEXT["matter"]), id="matter",
+                                    compact=True)
+                yield StationSelect([(self.t(TEXT["overdue"]), "overdue"),
+                                     (self.t(TEXT["this_month"]), "this_month")],
+                                    prompt=self.t(TEXT["due"]), id="due", compact=True)
         columns = [key for key in WIDTHS if key != "matter" or self.kind == "application"]
         yield RecordTable([(self.t(UI[key]), WIDTHS[key]) for key in columns], id="records")
         yield Static("", id="count")

@@ -10,6 +10,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from station.domain.errors import StationError
 from station.store.service import Station
 from station.tui.screens.base import StationScreen
+from station.tui.widgets.select import StationSelect
 
 TEXT = {
     "title": ("打开站点数据", "Unlock the station"),
@@ -37,9 +38,10 @@ class UnlockScreen(StationScreen[None]):
             yield Label(t(TEXT["title"]), id="unlock-title")
             yield Static(t(TEXT["hint"]), id="unlock-hint")
             yield Label(t(TEXT["agent"]))
-            yield Select([(a, a) for a in agents], id="agent", allow_blank=len(agents) != 1,
-                         value=agents[0] if len(agents) == 1 else Select.NULL,
-                         prompt=t(TEXT["agent"]))
+            yield StationSelect([(a, a) for a in agents], id="agent",
+                                allow_blank=len(agents) != 1,
+                                value=agents[0] if len(agents) == 1 else Select.NULL,
+                                prompt=t(TEXT["agent"]))
             yield Label(t(TEXT["passphrase"]))
             yield Input(password=True, id="passphrase", placeholder=t(TEXT["passphrase"]))
             yield Button(t(TEXT["unlock"]), id="unlock", variant="primary")

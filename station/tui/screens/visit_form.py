@@ -25,6 +25,7 @@ from station.store.projection import Record
 from station.store.service import Summary
 from station.tui.text import choice_label, status_label
 from station.tui.widgets.form_screen import FormProblem, FormScreen, Issue, is_blank
+from station.tui.widgets.select import StationSelect
 
 TEXT = {
     "new": ("新建上门服务", "New home visit"),
@@ -83,7 +84,7 @@ class VisitFormScreen(FormScreen):
             yield from self.person_fields("resident", fields)
             yield Static(t(TEXT["visit"]), classes="section")
             reason = fields.get("reason")
-            self.reason: Select[str] = Select(
+            self.reason: Select[str] = StationSelect(
                 [(choice_label(c, self.lang), c) for c in VISIT_REASONS], compact=True,
                 prompt=t(TEXT["reason_prompt"]), id="f-reason",
                 value=reason if reason in VISIT_REASONS else Select.NULL)
