@@ -86,3 +86,11 @@ def toasts(app: StationApp) -> list[str]:
 def footer_text(app: StationApp) -> str:
     """What the current screen's footer says, key by key."""
     return "  ".join(str(key.render()).strip() for key in app.screen.query("FooterKey"))
+
+
+def footer_cut(app: StationApp) -> list[str]:
+    """The footer keys that do not fit on the screen (cut off or pushed past its edge)."""
+    width = app.size.width
+    return [str(key.render()).strip() for key in app.screen.query("FooterKey")
+            if key.region.width == 0 or key.region.right > width
+            or key.content_region.width < key.get_content_width(app.size, app.size)]

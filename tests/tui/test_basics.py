@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
-from tests.tui.conftest import drive, footer_text, make_app, settle
+from tests.tui.conftest import drive, footer_cut, footer_text, make_app, settle
 
 
 def test_a_wrong_passphrase_says_so_and_changes_nothing(village):
@@ -109,3 +110,15 @@ def test_the_english_footer_names_the_palette_in_words(village):
         assert "palette" not in footer_text(app)
 
     drive(app, scenario, size=(120, 40))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_dashboard_footer_fits_in_80_columns(village, lang):
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        assert footer_cut(app) == []
+        assert ("^q 退出" if lang == "zh" else "^q Quit") in footer_text(app)
+
+    drive(app, scenario, size=(80, 24))
