@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
+from station.tui.screens.records import RecordListScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
 from tests.tui.conftest import drive, footer_cut, footer_text, make_app, settle
@@ -122,3 +125,25 @@ def test_the_dashboard_footer_fits_in_80_columns(village, lang):
         assert ("^q 退出" if lang == "zh" else "^q Quit") in footer_text(app)
 
     drive(app, scenario, size=(80, 24))
+
+
+def test_the_residents_list_offers_no_new_key(village):
+    app = make_app(village, lang="zh")
+
+    async def to_the_rows(pilot: Any, key: str) -> None:
+        await pilot.press(key)
+        await settle(pilot, app)
+        app.screen.query_one(RecordTable).focus()  # where the list's keys apply
+        await pilot.pause()
+
+    async def scenario(pilot):
+        await to_the_rows(pilot, "r")
+        assert "新建" not in footer_text(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordListScreen)  # nothing opened
+        await pilot.press("escape")
+        await to_the_rows(pilot, "a")
+        assert "n 新建" in footer_text(app)
+
+    drive(app, scenario)

@@ -27,6 +27,8 @@ SHOWN = 100  # a screen shows about twenty: the agent narrows by typing, not by 
 # The matter's name takes what is left (0): at 80 columns every column shows.
 WIDTHS = {"receipt": 18, "name": 8, "status": 12, "matter": 0, "due": 10}
 
+NEW_FORM = {"application": "new_application", "visit": "new_visit"}  # kind -> screen
+
 TEXT = {
     "search": ("输入姓名、拼音、首字母、编号、身份证号或手机号",
                "Type a name, pinyin, initials, receipt no., ID number or phone"),
@@ -89,10 +91,15 @@ class RecordListScreen(StationScreen[None]):
         """Enter after typing: down to the rows, where Enter opens the highlighted one."""
         self.query_one(RecordTable).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Residents come in with their applications and visits (or an import): their
+        # list has no form of its own, so it offers no "new" key.
+        if action == "new":
+            return self.kind in NEW_FORM
+        return True
+
     def action_new(self) -> None:
-        target = {"application": "new_application", "visit": "new_visit"}.get(self.kind)
-        if target:
-            self.sapp.action_go(target)
+        self.sapp.action_go(NEW_FORM[self.kind])
 
     @on(Input.Changed, "#search")
     @on(Select.Changed)
