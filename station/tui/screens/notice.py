@@ -206,12 +206,15 @@ class NoticeScreen(StationScreen[None]):
 
 
 class SaveNoticeModal(StationModal[Path | None]):
-    """Where to write the notice: a path, with the default filled in."""
+    """Where to write the notice: a path, with the default filled in. Enter or Ctrl+S
+    saves (Ctrl+S is what opened the box, so a second one is what agents press), Esc
+    cancels; its own footer says so instead of the notice page's keys under it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="save", priority=True),
         Binding("escape", "dismiss(None)", "Cancel", id="cancel"),
     ]
-    BINDING_ZH: ClassVar[dict[str, str]] = {"cancel": "取消"}
+    BINDING_ZH: ClassVar[dict[str, str]] = {"save": "保存", "cancel": "取消"}
     DEFAULT_CSS = """
     SaveNoticeModal { align: center middle; }
     SaveNoticeModal > #save-box {
@@ -234,13 +237,17 @@ class SaveNoticeModal(StationModal[Path | None]):
             yield Static(self.t(TEXT["save_hint"]), id="save-hint", markup=False)
             yield Input(str(self.path), id="save-path", select_on_focus=False)
             yield Static("", id="save-error", markup=False)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#save-path", Input).focus()
 
     @on(Input.Submitted, "#save-path")
-    def _save(self, event: Input.Submitted) -> None:
-        raw = event.value.strip()
+    def _submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        raw = self.query_one("#save-path", Input).value.strip()
         error = self.query_one("#save-error", Static)
         if not raw:
             return
