@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from rich.cells import cell_len
 from textual.widgets import DataTable, Static
 
 from station.domain.followup import Month
@@ -160,3 +161,27 @@ def test_snapshot(october, snap_compare, lang):
 
     assert snap_compare(make_app(october, lang=lang), terminal_size=SIZE,
                         run_before=open_october)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_matter_names_use_the_room_there_is(october, lang):
+    """At 120 columns every name shows whole; at 80 a long one ends in "…", never cut."""
+    app = make_app(october, lang=lang)
+    names = {code: october.catalogue.get(code).name(lang)
+             for code in ("HJ-001", "YB-001", "SB-002")}
+
+    async def scenario(pilot):
+        app.push_screen(ReportsScreen(Month(2026, 10)))
+        await settle(pilot, app)
+        matters = app.screen.query_one("#reports-matters", DataTable)
+        assert {code: str(matters.get_cell(code, "matter")) for code in names} == names
+        assert matters.columns["matter"].width >= max(map(cell_len, names.values()))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot, app)
+        for code, name in names.items():
+            shown = str(matters.get_cell(code, "matter"))
+            assert shown == name or (shown.endswith("…") and name.startswith(shown[:-1]))
+            assert cell_len(shown) <= matters.columns["matter"].width
+        assert matters.virtual_size.width <= matters.size.width  # nothing pushed off-screen
+
+    drive(app, scenario, size=(120, 40))

@@ -141,6 +141,7 @@ class ReportsScreen(StationScreen[None]):
         super().__init__()
         self.month = month or Month.of(self.station.today())
         self.figures: Figures | None = None  # what is shown, for tests and exports
+        self.by_matter: dict[str, Figures] = {}  # shown again, to fit, when the size changes
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -160,10 +161,7 @@ class ReportsScreen(StationScreen[None]):
         table.can_focus = False
         table.add_column(self.t(TEXT["item"]), key="item")
         table.add_column(self.t(TEXT["value"]), key="value")
-        matters = self.query_one("#reports-matters", DataTable)
-        matters.can_focus = False
-        for key, label in MATTER_COLUMNS:
-            matters.add_column(self.t(label), key=key, width=24 if key == "matter" else None)
+        self.query_one("#reports-matters", DataTable).can_focus = False
         self.load(self.month)
 
     def on_screen_resume(self) -> None:
@@ -236,25 +234,43 @@ class ReportsScreen(StationScreen[None]):
         out.rstrip()
         return out
 
+    def on_resize(self) -> None:
+        self.show_matters(self.by_matter)
+
     def show_matters(self, by_matter: dict[str, Figures]) -> None:
-        table = self.query_one("#reports-matters", DataTable)
-        table.clear()
+        """The figures by matter. Matter names are long (民政、社保事项 run to 30 cells):
+        their column takes the width the numbers leave, no more than the longest name
+        needs, and a name that still does not fit ends in "…" rather than being cut."""
+        self.by_matter = by_matter
         catalogue = self.station.catalogue
-        rows = [(code, f) for code, f in by_matter.items()
-                if f.received or f.active or f.completed or f.ratings]
-        rows.sort(key=lambda item: (item[0] == "-", -item[1].active, -item[1].received,
-                                    item[0]))
-        for code, f in rows:
+        found = [(code, f) for code, f in by_matter.items()
+                 if f.received or f.active or f.completed or f.ratings]
+        found.sort(key=lambda item: (item[0] == "-", -item[1].active, -item[1].received,
+                                     item[0]))
+        rows: list[tuple[str, list[str]]] = []
+        for code, f in found:
             if code == "-":
                 name = self.t(TEXT["other"])
             elif code in catalogue:
                 name = catalogue.get(code).name(self.lang)
             else:
                 name = code
-            table.add_row(name, Text(str(f.received), justify="right"),
-                          Text(str(f.completed), justify="right"),
-                          Text(percent(f.completion_rate), justify="right"),
-                          Text(percent(f.on_time_rate), justify="right"),
-                          Text(percent(f.satisfaction_rate), justify="right"), key=code)
+            rows.append((code, [name, str(f.received), str(f.completed),
+                                percent(f.completion_rate), percent(f.on_time_rate),
+                                percent(f.satisfaction_rate)]))
         if not rows:
-            table.add_row(self.t(TEXT["empty"]), "", "", "", "", "", key="-empty")
+            rows.append(("-empty", [self.t(TEXT["empty"]), "", "", "", "", ""]))
+        table = self.query_one("#reports-matters", DataTable)
+        labels = [self.t(label) for _, label in MATTER_COLUMNS]
+        widths = [max(cell_len(text) for text in [label, *(cells[i] for _, cells in rows)])
+                  for i, label in enumerate(labels)]
+        room = (self.query_one("#reports-body").scrollable_content_region.width
+                - 2 * table.cell_padding * len(widths) - sum(widths[1:]) - 2)
+        widths[0] = max(min(widths[0], room), cell_len(labels[0]), 8)
+        table.clear(columns=True)
+        for (key, _), label, width in zip(MATTER_COLUMNS, labels, widths, strict=True):
+            table.add_column(label, key=key, width=width)
+        for key, (name, *numbers) in rows:
+            shown = Text(name)
+            shown.truncate(widths[0], overflow="ellipsis")
+            table.add_row(shown, *(Text(n, justify="right") for n in numbers), key=key)
