@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import re
 from typing import Any
 
-from textual.widgets import Input
+import pytest
+from textual.widgets import Input, Static
 
 from station.tui.screens.notice import NoticeScreen, SaveNoticeModal
+from station.tui.screens.sync import CannotWrite
+from station.tui.text import os_reason
 from tests.tui.conftest import drive, footer_text, make_app, settle
 
 
@@ -42,3 +47,40 @@ def test_the_save_box_has_its_own_keys_and_ctrl_s_saves(village, tmp_path):
         assert target.read_text(encoding="utf-8") == app.screen.text
 
     drive(app, scenario)
+
+
+def test_a_save_that_fails_says_why_in_chinese(village, tmp_path):
+    record_id = missing_materials_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        box = await open_save_box(pilot, app, record_id)
+        for path, why in (("/proc/nope/notice.txt", "文件夹不存在"),
+                          (str(tmp_path), "这是一个文件夹")):
+            box.query_one("#save-path", Input).value = path
+            await pilot.press("enter")
+            await settle(pilot, app)
+            assert app.screen is box
+            said = str(box.query_one("#save-error", Static).render())
+            assert said.startswith("没能保存：") and why in said
+            assert not re.search("[A-Za-z]", said)  # no "No such file or directory"
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize(("code", "zh", "en"), [
+    (errno.ENOSPC, "磁盘或 U 盘已满", "the disk or USB stick is full"),
+    (errno.EROFS, "磁盘或 U 盘是只读的（写保护）", "the disk or USB stick is read-only"),
+    (errno.EACCES, "没有权限写入这里", "not allowed to write there"),
+])
+def test_common_file_errors_are_told_in_words(code, zh, en):
+    error = OSError(code, "system text", "/media/usb/V001.stb")
+    assert os_reason(error) == (zh, en)
+    written = CannotWrite(error)  # how the sync screen reports it
+    assert written.message("zh") == f"无法写入 /media/usb/V001.stb：{zh}"
+    assert written.message("en") == f"Cannot write /media/usb/V001.stb: {en}"
+
+
+def test_an_uncommon_file_error_keeps_a_name_to_look_up():
+    assert os_reason(OSError(errno.EIO, "Input/output error")) == (
+        "系统错误（EIO）", "Input/output error")

@@ -30,7 +30,7 @@ from station.domain.errors import StationError
 from station.store.projection import Record
 from station.store.service import Station
 from station.tui.screens.base import StationModal, StationScreen
-from station.tui.text import pick
+from station.tui.text import os_reason, pick
 
 TEXT = {
     "title": ("一次性告知书", "One-time notice of missing materials"),
@@ -62,7 +62,6 @@ TEXT = {
                   "it after printing. Enter saves, Esc cancels."),
     "saved": ("告知书已保存到 {path}", "Notice saved to {path}"),
     "not_saved": ("没能保存：{e}", "Could not save: {e}"),
-    "is_dir": ("这是一个文件夹，请写上文件名", "That is a folder: add a file name"),
     "none": ("（无）", "(none)"),
 }
 
@@ -251,14 +250,10 @@ class SaveNoticeModal(StationModal[Path | None]):
         error = self.query_one("#save-error", Static)
         if not raw:
             return
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            error.update(self.t(TEXT["is_dir"]))
-            return
-        try:
-            written = write_notice(path, self.text)
+        try:  # a folder, a missing or read-only drive: os_reason says which, in words
+            written = write_notice(Path(raw), self.text)
         except OSError as exc:
-            error.update(self.t(TEXT["not_saved"]).format(e=exc.strerror or exc))
+            error.update(self.t(TEXT["not_saved"]).format(e=self.t(os_reason(exc))))
             return
         self.notify(self.t(TEXT["saved"]).format(path=written), timeout=8)
         self.dismiss(written)

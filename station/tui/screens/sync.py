@@ -42,7 +42,7 @@ from station.sync.errors import SyncError
 from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
 from station.tui.screens.values import when
-from station.tui.text import UI, Pair
+from station.tui.text import UI, Pair, os_reason
 
 TEXT: dict[str, Pair] = {
     "sync_now": ("立即同步", "Sync now"),
@@ -99,7 +99,7 @@ TEXT: dict[str, Pair] = {
     "no_file": ("没有找到文件 {path}：请检查路径，或先插好 U 盘",
                 "There is no file {path}: check the path, or plug in the USB stick"),
     "imported": ("已导入回传包：{summary}", "Imported the bundle: {summary}"),
-    "cannot_write": ("无法写入 {path}：{why}", "Cannot write {path}: {why}"),
+    "cannot_write": ("无法写入 {path}：{why_zh}", "Cannot write {path}: {why_en}"),
     "internal": ("内部错误：{e}", "Internal error: {e}"),
 }
 
@@ -244,8 +244,14 @@ class Busy(StationError):
 
 
 class CannotWrite(StationError):
+    """A file the sync screen could not write, with the system's reason in words."""
+
     code = "tui.sync.cannot_write"
     zh, en = TEXT["cannot_write"]
+
+    def __init__(self, error: OSError) -> None:
+        why_zh, why_en = os_reason(error)
+        super().__init__(path=error.filename or "?", why_zh=why_zh, why_en=why_en)
 
 
 class SyncScreen(StationScreen[None]):
@@ -467,8 +473,7 @@ class SyncScreen(StationScreen[None]):
         except StationError as exc:
             self.post_message(self.Failed(exc, what))
         except OSError as exc:
-            self.post_message(self.Failed(CannotWrite(path=getattr(exc, "filename", "") or "?",
-                                                      why=exc.strerror or str(exc)), what))
+            self.post_message(self.Failed(CannotWrite(exc), what))
         except Exception as exc:  # shown as a sentence in the log
             self.post_message(self.Failed(exc, what))
         finally:
