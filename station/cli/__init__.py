@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from station.cli.centre import centre_group
-from station.cli.common import detect_lang, run
+from station.cli.common import detect_lang, remember_group_options, run
 from station.cli.conflicts import conflicts_group
 from station.cli.demo import demo_cmd
 from station.cli.enroll import enroll_cmd
@@ -28,13 +28,17 @@ from station.store.home import resolve_home
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="station")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-              envvar="STATION_HOME", help="Data directory of the station.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the app.")
+              envvar="STATION_HOME",
+              help="Data directory of the station (of the centre for `station centre …`); "
+                   "the same as --home after the command.")
+@click.option("--lang", type=click.Choice(["zh", "en"]),
+              help="Language of the app and of messages.")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     """station — records for village service stations (村/社区便民服务站), offline first.
 
     Without a command, opens the app (unlock screen)."""
+    remember_group_options(ctx)
     if ctx.invoked_subcommand is None:
         from station.tui import run_app
 

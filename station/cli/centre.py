@@ -28,7 +28,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from station.cli.common import LANG_OPTION, Env, detect_lang, passing_env, read_passphrase_file
+from station.cli.common import (
+    LANG_OPTION,
+    Env,
+    detect_lang,
+    or_before_command,
+    passing_env,
+    read_passphrase_file,
+)
 from station.cli.followup import MonthType, print_figures
 from station.domain.errors import StationError
 from station.domain.followup import Figures, Month
@@ -194,7 +201,7 @@ def _centre_env(home: Path | None, lang: str | None, as_json: bool) -> Env:
 
 CENTRE_OPTIONS = (
     click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                 envvar="STATION_CENTRE_HOME",
+                 envvar="STATION_CENTRE_HOME", callback=or_before_command,
                  help="The centre's home: centre.keys, staff.token, centre.db."),
     LANG_OPTION,
 )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from station.domain.errors import StationError
 from station.store.home import resolve_home
@@ -103,11 +104,33 @@ def read_passphrase_file(path: Path) -> str:
     return text.splitlines()[0] if text.splitlines() else ""
 
 
+_BEFORE_COMMAND = "station.options_before_command"
+GROUP_OPTIONS = ("home", "lang")
+
+
+def remember_group_options(ctx: click.Context) -> None:
+    """Keep the --home and --lang typed before the command (``station --home D list``), so
+    the command's own options can fall back on them: people put options on either side."""
+    ctx.meta[_BEFORE_COMMAND] = {
+        f"--{name}": ctx.params[name] for name in GROUP_OPTIONS
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+
+
+def or_before_command(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Callback of a command's --home/--lang: the value typed after the command wins, then the
+    one typed before it, then the environment variable or the default."""
+    if ctx.get_parameter_source(param.name or "") is ParameterSource.COMMANDLINE:
+        return value
+    return ctx.meta.get(_BEFORE_COMMAND, {}).get(param.opts[0], value)
+
+
 LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]),
-                           help="Language of messages.")
+                           callback=or_before_command, help="Language of messages.")
+HOME_OPTION = click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+                           envvar="STATION_HOME", callback=or_before_command,
+                           help="Data directory of the station.")
 STATION_OPTIONS = (
-    click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-                 envvar="STATION_HOME", help="Data directory of the station."),
+    HOME_OPTION,
     click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
                  envvar="STATION_PASSPHRASE_FILE", help="Read the passphrase from a file."),
     click.option("--agent", envvar="STATION_AGENT", help="Which agent is unlocking."),

@@ -45,7 +45,7 @@ from typing import Any
 
 import click
 
-from station.cli.common import Env, detect_lang
+from station.cli.common import Env, detect_lang, or_before_command
 from station.cli.embedded import EmbeddedCentre
 from station.cli.followup import print_figures
 from station.cli.records import print_summaries
@@ -483,11 +483,13 @@ def _after(env: Env, demo: Demo, keep: bool) -> None:
 
 @click.command("demo")
 @click.option("--home", "base", type=click.Path(file_okay=False, path_type=Path),
+              callback=or_before_command,
               help="Make the demo in this directory (kept) instead of a temporary one.")
 @click.option("--keep", is_flag=True, help="Keep the temporary directory when the demo ends.")
 @click.option("--no-tui", is_flag=True,
               help="Print the summary instead of opening the app (CI, no terminal).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the app.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), callback=or_before_command,
+              help="Language of the app.")
 def demo_cmd(base: Path | None, keep: bool, no_tui: bool, lang: str | None) -> None:
     """A town centre and two stations (village and bus) with sample data, then the app."""
     env = Env(base or Path("."), detect_lang(lang), None, None)

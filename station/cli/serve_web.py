@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import click
 
-from station.cli.common import Env, detect_lang
+from station.cli.common import HOME_OPTION, Env, detect_lang, or_before_command
 from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.home import resolve_home
@@ -94,9 +94,9 @@ Stop it with Ctrl+C."""
 
 
 @click.command("serve-web", help=HELP, short_help="Serve the app to a browser on 127.0.0.1.")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-              envvar="STATION_HOME", help="Data directory of the station.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the app.")
+@HOME_OPTION
+@click.option("--lang", type=click.Choice(["zh", "en"]), callback=or_before_command,
+              help="Language of the app.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
               help=f"Port on {HOST}.")
 def serve_web_cmd(home: Path | None, lang: str | None, port: int) -> None:

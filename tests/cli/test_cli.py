@@ -141,3 +141,20 @@ def test_demo_runs_and_prints_a_list(invoke):
     code, out, err = invoke("demo", auth=False)
     assert code == 0, err
     assert "V001-" in out and "Demo station V001" in err
+
+
+def test_home_and_lang_before_the_command_apply_to_it(tmp_path, passphrase_file, capsys,
+                                                      monkeypatch):
+    home, elsewhere = tmp_path / "s1", tmp_path / "elsewhere"
+    monkeypatch.setenv("STATION_HOME", str(elsewhere))
+    auth = ["--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["--home", str(home), "init", "--station", "V001", "--name", "青石村",
+                     "--agent", "李春梅", "--insecure-fast-kdf", *auth]) == 0
+    assert (home / "station.db").exists() and not elsewhere.exists()
+    capsys.readouterr()
+    assert run(cli, ["--home", str(home), "--lang", "zh", "list", *auth]) == 0
+    assert "姓名" in capsys.readouterr().out
+    # what is typed after the command wins over what is typed before it
+    assert run(cli, ["--home", str(elsewhere), "--lang", "zh", "list", "--home", str(home),
+                     "--lang", "en", *auth]) == 0
+    assert "Name" in capsys.readouterr().out
