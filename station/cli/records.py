@@ -204,11 +204,13 @@ def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reas
     if not sets and not status:
         raise click.UsageError("give --set FIELD=VALUE and/or --status STATUS")
     with unlock(env) as station:
-        record = station.get(ref)
-        if sets:
-            record = station.update(record.id, _parse_sets(record.kind, sets), reason=reason)
-        if status:
-            record = station.change_status(record.id, status, reason=reason)
+        with station.atomic():  # a refused status writes the --set values neither
+            record = station.get(ref)
+            if sets:
+                record = station.update(record.id, _parse_sets(record.kind, sets),
+                                        reason=reason)
+            if status:
+                record = station.change_status(record.id, status, reason=reason)
         env.emit(record.as_dict(), lambda: print_record(env, record, station))
 
 

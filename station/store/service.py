@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -798,6 +799,13 @@ class Station:
 
     def void(self, ref: str, reason: str) -> Record:
         return self.change_status(ref, "voided", reason=reason)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Changes that stand or fall together: a scripted edit that sets fields and moves the
+        status writes neither if either is refused, so running it again repeats nothing."""
+        with dbmod.write(self.db):
+            yield
 
     def _read(self, ref: str) -> tuple[Record, Stored]:
         """A record as it is before a change to it, and its stored row for ``_commit``."""

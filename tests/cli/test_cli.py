@@ -158,3 +158,16 @@ def test_home_and_lang_before_the_command_apply_to_it(tmp_path, passphrase_file,
     assert run(cli, ["--home", str(elsewhere), "--lang", "zh", "list", "--home", str(home),
                      "--lang", "en", *auth]) == 0
     assert "Name" in capsys.readouterr().out
+
+
+def test_a_refused_status_writes_the_edits_set_with_it_neither(ready, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    receipt = json.loads(ready("list", "--json")[1])[0]["receipt"]
+    code, _, err = ready("edit", receipt, "--set", "notes=来过电话", "--status", "bogus")
+    assert code == 1 and "Traceback" not in err and "Internal error" not in err
+    code, _, err = ready("edit", receipt, "--set", "notes=来过电话", "--status", "bogus")
+    assert code == 1
+    shown = json.loads(ready("show", receipt, "--json", "--history")[1])
+    assert not shown["fields"].get("notes") and len(shown["history"]) == 1
