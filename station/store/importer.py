@@ -52,6 +52,51 @@ class NotAJsonObject(StoreError):
     en = "this line is not a JSON object"
 
 
+class UnclosedQuote(ImportFileError):
+    code = "store.import_unclosed_quote"
+    zh = ("无法读取导入文件 {path}：第 {line} 行的引号 \" 没有配对，后面的内容都被当成了"
+          "一个单元格；请改正这一行后再导入")
+    en = ("Cannot read the import file {path}: the quote \" on line {line} is never closed, so "
+          "everything after it would be read as one cell; correct that line and import again")
+
+
+class DuplicateColumn(ImportFileError):
+    code = "store.import_duplicate_column"
+    zh = "无法读取导入文件 {path}：表头“{first}”和“{second}”是同一列，请删掉其中一列"
+    en = ("Cannot read the import file {path}: the headers “{first}” and “{second}” name the "
+          "same column; remove one of them")
+
+
+class BadCsvHeader(ImportFileError):
+    code = "store.import_bad_header"
+    zh = "无法读取导入文件 {path}：第 {line} 行的表头不是有效的 CSV"
+    en = "Cannot read the import file {path}: the header on line {line} is not valid CSV"
+
+
+class TooManyCells(StoreError):
+    code = "store.import_too_many_cells"
+    zh = "这一行有 {cells} 个单元格，但表头只有 {columns} 列"
+    en = "this row has {cells} cells but the header has only {columns} columns"
+
+
+class CellWithoutHeader(StoreError):
+    code = "store.import_cell_without_header"
+    zh = "第 {column} 列有内容，但这一列没有表头"
+    en = "column {column} has a value but no header"
+
+
+class CellTooLong(StoreError):
+    code = "store.import_cell_too_long"
+    zh = "这一行有一个单元格超过 {limit} 个字符"
+    en = "a cell in this row is longer than {limit} characters"
+
+
+class BadCsvRow(StoreError):
+    code = "store.import_bad_csv_row"
+    zh = "这一行的引号用法不对（引号内的 \" 要写成 \"\"）"
+    en = "the quotes in this row are malformed (a \" inside quotes is written \"\")"
+
+
 class ImportRefused(StoreError):
     code = "store.import_refused"
     zh = "{bad} 行有误，未导入任何记录（可加 --skip-bad 只导入正确的行）"
@@ -100,17 +145,18 @@ def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any
     return out
 
 
+KIND_HEADERS = ("kind", "类型", "记录类型")
+Row = tuple[int, str, dict[str, Any] | StationError]
+
+
 def _csv_row(row: dict[str, str], default_kind: str) -> tuple[str, dict[str, Any]]:
-    kind_text = (row.get("kind") or row.get("类型") or row.get("记录类型") or "").strip()
+    kind_text = next((row[h].strip() for h in KIND_HEADERS if row.get(h, "").strip()), "")
     kind = KIND_WORDS.get(kind_text, kind_text) or default_kind
     person = PERSON_PREFIX.get(kind, "resident")
     values: dict[str, Any] = {}
-    for header, cell in row.items():
-        if header is None or cell is None:
-            continue
-        key = header.strip()
+    for key, cell in row.items():
         cell = cell.strip()
-        if key in ("kind", "类型", "记录类型") or not cell:
+        if key in KIND_HEADERS or not cell:
             continue
         if key in PERSON_HEADERS:
             values[f"{person}.{PERSON_HEADERS[key]}"] = cell
@@ -119,7 +165,67 @@ def _csv_row(row: dict[str, str], default_kind: str) -> tuple[str, dict[str, Any
     return kind, values
 
 
-Row = tuple[int, str, dict[str, Any] | StationError]
+def _column(header: str) -> str:
+    """The field a header fills, whatever the spreadsheet calls it (手机号 and 电话 are one)."""
+    if header in KIND_HEADERS:
+        return "kind"
+    if header in PERSON_HEADERS:
+        return "person." + PERSON_HEADERS[header]
+    return OTHER_HEADERS.get(header, header)
+
+
+def _csv_header(path: Path, names: list[str]) -> list[str]:
+    """The stripped header; two headers for one field are refused, as one of the two
+    columns would silently be dropped."""
+    header = [name.strip() for name in names]
+    seen: dict[str, str] = {}
+    for name in filter(None, header):
+        column = _column(name)
+        if column in seen:
+            raise DuplicateColumn(path=str(path), first=seen[column], second=name)
+        seen[column] = name
+    return header
+
+
+def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
+    """Rows of a CSV file, each with the line it starts on. A row the header cannot hold
+    (more cells than columns, a value under no header) or with broken quotes is a bad row,
+    never imported with a cell dropped."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header: list[str] | None = None
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if "end of data" in str(exc):
+                raise UnclosedQuote(path=str(path), line=line) from None
+            if header is None:
+                raise BadCsvHeader(path=str(path), line=line) from None
+            if "field larger" in str(exc):
+                yield line, "", CellTooLong(limit=csv.field_size_limit())
+            else:
+                yield line, "", BadCsvRow()
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = _csv_header(path, cells)
+            continue
+        filled = [i for i, cell in enumerate(cells) if cell.strip()]
+        if filled[-1] >= len(header):
+            yield line, "", TooManyCells(cells=filled[-1] + 1, columns=len(header))
+        elif unnamed := [i for i in filled if not header[i]]:
+            yield line, "", CellWithoutHeader(column=unnamed[0] + 1)
+        else:
+            # a short row (trailing empty cells left out) is fine: its missing cells are empty
+            named = {h: c for h, c in zip(header, cells, strict=False) if h}
+            kind, values = _csv_row(named, default_kind)
+            yield line, kind, values
+    if header is None:
+        raise ImportFileError(path=str(path), detail="no header row")
 
 
 def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
@@ -139,12 +245,7 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
             kind = str(data.pop("kind", default_kind))
             yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise ImportFileError(path=str(path), detail="no header row")
-        for row in reader:
-            kind, values = _csv_row(row, default_kind)
-            yield reader.line_num, kind, values
+        yield from _csv_rows(path, text, default_kind)
     else:
         raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl")
 

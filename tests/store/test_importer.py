@@ -140,3 +140,46 @@ def test_skip_bad_in_a_big_file_writes_the_good_rows_in_order(bulk, tmp_path):
     assert (report.imported, [r.line for r in report.bad]) == (8, [5])
     assert [bulk.get(bulk.resolve(r)).name for r in report.receipts] == [n for n, _ in people]
     assert len(bulk.search("11010519491231002X", limit=20)) == 8
+
+
+HEAD = "姓名,手机号,村民小组\n"
+
+
+@pytest.mark.parametrize(("rows", "line", "words"), [
+    ("甲,13912340001,一组,多出来的\n", 2, "3 columns"),          # an extra cell
+    ('"丁,13912340002,一组\n乙,13912340003,二组\n', 2, "never closed"),  # unclosed quote
+    ('甲,13912340001,一组\n"丙"x,13912340004,三组\n', 3, "quotes"),  # text after a quote
+    ("甲,13912340001,一组\n乙," + "1" * 200_000 + ",二组\n", 3, "longer than"),
+])
+def test_a_csv_row_the_header_cannot_hold_is_never_imported_with_a_cell_lost(
+        station, tmp_path, rows, line, words):
+    path = tmp_path / "residents.csv"
+    path.write_text(HEAD + rows, encoding="utf-8")
+    with pytest.raises((ImportRefused, ImportFileError)) as exc:
+        import_file(station, path, skip_bad=False)
+    if isinstance(exc.value, ImportRefused):
+        bad = exc.value.params["report"].bad
+        assert [r.line for r in bad] == [line] and words in bad[0].message("en")
+        assert bad[0].message("zh").startswith(f"第 {line} 行")
+    else:
+        assert f"line {line}" in exc.value.message("en") and words in exc.value.message("en")
+        assert f"第 {line} 行" in exc.value.message("zh")
+    assert station.counts()["residents"] == 0
+
+
+def test_trailing_empty_cells_and_short_rows_are_fine(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(HEAD + "甲,13912340001,一组,,\n乙,13912340003\n,,\n", encoding="utf-8")
+    assert import_file(station, path).imported == 2
+
+
+@pytest.mark.parametrize("header", ["姓名,姓名,手机号", "姓名,手机号,电话"])
+def test_two_headers_for_one_field_refuse_the_file(station, tmp_path, header):
+    path = tmp_path / "residents.csv"
+    path.write_text(header + "\n甲,乙,13912340001\n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as exc:
+        import_file(station, path, skip_bad=True)
+    first, second = header.split(",")[-2:] if "电话" in header else header.split(",")[:2]
+    assert f"“{first}” and “{second}”" in exc.value.message("en")
+    assert "同一列" in exc.value.message("zh")
+    assert station.counts()["residents"] == 0
