@@ -39,6 +39,17 @@ class PassphraseFileError(StationError):
     en = "Cannot read the passphrase file {path}: {detail}"
 
 
+class NotUtf8(StationError):
+    """Text on the command line that is not UTF-8 (a terminal set to GBK, a pasted byte):
+    it could not be stored or searched for, so it is refused before anything is opened."""
+
+    code = "cli.not_utf8"
+    zh = "{option} 的文字“{text}”不是有效的 UTF-8 编码：请把终端的字符编码设为 UTF-8 后重新输入"
+    en = ("The text “{text}” given for {option} is not valid UTF-8: set the terminal's "
+          "character encoding to UTF-8 and type it again")
+    exit_code = 2
+
+
 class Mismatch(StationError):
     code = "cli.mismatch"
     zh = "两次输入的口令不一致"
@@ -148,6 +159,7 @@ def passing_env(make_env: Callable[..., Env], options: Sequence[Callable[[F], F]
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check_utf8(click.get_current_context(), kwargs)
             env = make_env(**{name: kwargs.pop(name) for name in names},
                            as_json=bool(kwargs.pop("as_json", False)))
             return fn(env, *args, **kwargs)
@@ -161,6 +173,36 @@ def passing_env(make_env: Callable[..., Env], options: Sequence[Callable[[F], F]
         return command  # type: ignore[no-any-return]
 
     return decorate
+
+
+def check_utf8(ctx: click.Context, values: dict[str, Any]) -> None:
+    """Refuse a text argument that is not UTF-8. Python hands such bytes over as lone
+    surrogates, which the database and the terminal cannot take; paths are left alone, as a
+    file name on a USB stick may well be in another encoding."""
+    for name, value in values.items():
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str) and not _is_utf8(text):
+                param = next((p for p in ctx.command.params if p.name == name), None)
+                option = (param.opts[-1] if isinstance(param, click.Option)
+                          else param.human_readable_name if param else name)
+                raise NotUtf8(option=option, text=_shown(text))
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """The text with its bad bytes as \\xff escapes, so the sentence itself can be printed."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _station_env(home: Path | None, passphrase_file: Path | None, agent: str | None,

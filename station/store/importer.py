@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ PERSON_HEADERS = {
 }
 OTHER_HEADERS = {"类别": "categories", "人员类别": "categories", "类型": "kind", "记录类型": "kind",
                  "事项": "matter", "事项编码": "matter", "备注": "notes"}
+# A \uD800–\uDFFF escape, the only way a lone surrogate gets into text decoded as UTF-8.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 KIND_WORDS = {"居民": "resident", "代办件": "application", "上门服务": "visit"}
 
 
@@ -97,6 +100,12 @@ class BadCsvRow(StoreError):
     en = "the quotes in this row are malformed (a \" inside quotes is written \"\")"
 
 
+class LoneSurrogate(StoreError):
+    code = "store.import_lone_surrogate"
+    zh = "这一行含有无效的文字编码（没有配对的 \\u 代理码，例如 \\ud800）"
+    en = "this line holds text that is not valid Unicode (an unpaired \\u escape such as \\ud800)"
+
+
 class ImportRefused(StoreError):
     code = "store.import_refused"
     zh = "{bad} 行有误，未导入任何记录（可加 --skip-bad 只导入正确的行）"
@@ -131,6 +140,16 @@ def _read_text(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text")
+
+
+def _valid_unicode(data: dict[str, Any]) -> bool:
+    """False if a key or value holds a surrogate that JSON's \\u escapes left unpaired: it
+    cannot be stored, searched or printed."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -241,6 +260,9 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
                 data = None
             if not isinstance(data, dict):
                 yield n, "", NotAJsonObject()
+                continue
+            if SURROGATE_ESCAPE.search(line) and not _valid_unicode(data):
+                yield n, "", LoneSurrogate()
                 continue
             kind = str(data.pop("kind", default_kind))
             yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data

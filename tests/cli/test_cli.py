@@ -171,3 +171,12 @@ def test_a_refused_status_writes_the_edits_set_with_it_neither(ready, tmp_path):
     assert code == 1
     shown = json.loads(ready("show", receipt, "--json", "--history")[1])
     assert not shown["fields"].get("notes") and len(shown["history"]) == 1
+
+
+@pytest.mark.parametrize("args", [("list", "--search", "\udcff"), ("show", "\udcffab"),
+                                  ("edit", "V001", "--set", "notes=\udce4\udcb8")])
+def test_text_that_is_not_utf8_is_refused_with_a_sentence(ready, args):
+    code, _, err = ready(*args, "--lang", "zh")
+    assert code == 2 and "不是有效的 UTF-8" in err and "\\x" in err
+    code, _, err = ready(*args)
+    assert code == 2 and "is not valid UTF-8" in err and "Internal error" not in err

@@ -183,3 +183,15 @@ def test_two_headers_for_one_field_refuse_the_file(station, tmp_path, header):
     assert f"“{first}” and “{second}”" in exc.value.message("en")
     assert "同一列" in exc.value.message("zh")
     assert station.counts()["residents"] == 0
+
+
+def test_a_jsonl_line_with_an_unpaired_surrogate_is_a_bad_row(station, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"kind": "resident", "resident.name": "\\ud800甲"}\n'
+                    '{"kind": "resident", "resident.name": "乙\\ud83d\\ude00"}\n'
+                    '{"kind": "resident", "resident.name": "丙", "\\udfff": 1}\n', encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    bad = exc.value.params["report"].bad
+    assert [r.line for r in bad] == [1, 3] and "not valid Unicode" in bad[0].message("en")
+    assert station.counts()["residents"] == 0
