@@ -12,6 +12,7 @@ untouched.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from station.store.errors import Busy, CorruptDatabase, NewerSchema, NotAStation
+from station.store.errors import (
+    Busy,
+    CorruptDatabase,
+    DamagedStation,
+    NewerSchema,
+    NotAStation,
+    NotAStationDatabase,
+)
 from station.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "station.db"
@@ -76,6 +84,39 @@ def check_schema(db: sqlite_utils.Database) -> None:
     version = schema_version(db)
     if version > SCHEMA_VERSION:
         raise NewerSchema(detail=f"schema {version}, this program knows {SCHEMA_VERSION}")
+
+
+def check_station(db: sqlite_utils.Database) -> None:
+    """Refuse an SQLite file another program made, and a station's with tables missing,
+    before anything reads or writes it: every later query would fail on them."""
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    tables = set(db.table_names())
+    if "meta" not in tables or db.execute(
+            "SELECT 1 FROM meta WHERE key='station'").fetchone() is None:
+        raise NotAStationDatabase(path=path)
+    if MIGRATIONS.migrations_table not in tables:
+        raise DamagedStation(path=path, missing=MIGRATIONS.migrations_table)
+    made = _tables_made()
+    expected = set().union(*(made.get(m.name, ()) for m in MIGRATIONS.applied(db)))
+    missing = sorted(expected - tables)
+    if missing:
+        raise DamagedStation(path=path, missing=", ".join(missing))
+
+
+@functools.cache
+def _tables_made() -> dict[str, frozenset[str]]:
+    """The tables each migration makes, found by running them on an empty in-memory
+    database, so the schema stays written down in one place."""
+    scratch = sqlite_utils.Database(memory=True)
+    made: dict[str, frozenset[str]] = {}
+    before: set[str] = set()
+    for migration in MIGRATIONS._migrations:
+        migration.fn(scratch)
+        now = set(scratch.table_names())
+        made[migration.name] = frozenset(now - before)
+        before = now
+    scratch.close()
+    return made
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -38,6 +38,27 @@ class NotAStation(StoreError):
     en = "{home} is not a station data directory; run `station init` first"
 
 
+class NotAStationDatabase(NotAStation):
+    """An SQLite file named station.db that some other program made: never opened as a
+    station, never replaced by ``init`` (not even with --force)."""
+
+    code = "store.not_a_station_db"
+    zh = ("{path} 是一个 SQLite 数据库，但不是站点的数据库；请把它移到别处，"
+          "或用 --home 指定站点自己的数据目录")
+    en = ("{path} is an SQLite database, but not a station's; move it elsewhere, or give "
+          "--home the station's own data directory")
+
+
+class DamagedStation(StoreError):
+    """A station database with parts missing (a table dropped, the key slots or secrets
+    deleted): saying so beats a wrong-passphrase message or an internal error later."""
+
+    code = "store.damaged"
+    zh = "站点数据库 {path} 已损坏（缺少 {missing}）；请从备份恢复，或联系镇便民服务中心"
+    en = ("The station database {path} is damaged (missing {missing}); restore it from a "
+          "backup or ask the town centre")
+
+
 class CorruptDatabase(StoreError):
     code = "store.corrupt"
     zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail}）；"

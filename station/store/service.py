@@ -57,10 +57,10 @@ from station.store import db as dbmod
 from station.store.errors import (
     AgentExists,
     AmbiguousReceipt,
+    DamagedStation,
     LastSlot,
     NoSuchConflict,
     NoSuchRecord,
-    NotAStation,
     SettleChoice,
     StationExists,
     Tampered,
@@ -198,6 +198,20 @@ def _local_now() -> dt.datetime:
 def _meta(db: sqlite_utils.Database, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()
     return row[0] if row else None
+
+
+SECRETS = ("sign", "seal")  # the rows init writes to the secrets table
+
+
+def _check_keys(db: sqlite_utils.Database, agent_slots: list[Slot]) -> None:
+    """Key slots and secrets are rows, not tables: deleted, they would pass for a wrong
+    passphrase, or fail later as an internal error."""
+    have = {row[0] for row in db.execute("SELECT name FROM secrets")}
+    missing = ([] if agent_slots else ["keyslots"]) + [
+        f"secrets: {name}" for name in SECRETS if name not in have]
+    if missing:
+        path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+        raise DamagedStation(path=path, missing=", ".join(missing))
 
 
 def _set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
@@ -370,6 +384,7 @@ class Station:
     def _refuse_replace(home: Path, force: bool) -> None:
         db = dbmod.connect(dbmod.db_path(home))
         try:
+            dbmod.check_station(db)  # another program's database is never replaced
             station = _meta(db, "station") or "?"
             if not force:
                 raise StationExists(home=str(home), station=station)
@@ -405,11 +420,10 @@ class Station:
     @staticmethod
     def _unlock(db: sqlite_utils.Database, passphrase: str,
                 agent: str | None) -> tuple[bytes, str]:
-        if "keyslots" not in db.table_names() or _meta(db, "station") is None:
-            raise NotAStation(home=str(Path(db.conn.execute("PRAGMA database_list")
-                                            .fetchone()[2]).parent))
+        dbmod.check_station(db)
         dbmod.check_schema(db)
         slots = [s for s in _slots(db) if s.kind == "agent"]
+        _check_keys(db, slots)
         if agent is not None:
             slots = [s for s in slots if s.label == agent]
             if not slots:
@@ -427,11 +441,10 @@ class Station:
         """Open with the recovery key and give ``agent`` a new passphrase."""
         db = dbmod.connect(dbmod.db_path(home))
         try:
-            if "keyslots" not in db.table_names():
-                raise NotAStation(home=str(home))
+            dbmod.check_station(db)
             slot = next((s for s in _slots(db) if s.kind == "recovery"), None)
             if slot is None:
-                raise NotAStation(home=str(home))
+                raise DamagedStation(path=str(dbmod.db_path(home)), missing="keyslots: recovery")
             dek = open_recovery_slot(slot, recovery_key)
             new_slot = agent_slot(agent, new_passphrase, dek, kdf)
             dbmod.migrate(db)
@@ -462,8 +475,7 @@ class Station:
         residents'), for the unlock screen to offer before anything is decrypted."""
         db = dbmod.connect(dbmod.db_path(home))
         try:
-            if "keyslots" not in db.table_names():
-                raise NotAStation(home=str(home))
+            dbmod.check_station(db)
             return [s.label for s in _slots(db) if s.kind == "agent"]
         finally:
             db.close()

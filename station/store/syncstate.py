@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from station.store import db as dbmod
-from station.store.errors import NotAStation, StoreError
+from station.store.errors import StoreError
 from station.store.home import load_transport_key
 from station.wire.downlink import BatchHeader, verify_batch
 from station.wire.keys import Signer
@@ -64,9 +64,11 @@ class SyncState:
     def open_locked(cls, home: Path) -> SyncState:
         """For unattended sync: no passphrase, no access to any record."""
         db = dbmod.connect(dbmod.db_path(home))
-        if "meta" not in db.table_names() or _meta(db, "station") is None:
+        try:
+            dbmod.check_station(db)
+        except BaseException:
             db.close()
-            raise NotAStation(home=str(home))
+            raise
         dbmod.migrate(db)
         return cls(home, db)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,35 @@ def test_text_that_is_not_utf8_is_refused_with_a_sentence(ready, args):
     assert code == 2 and "不是有效的 UTF-8" in err and "\\x" in err
     code, _, err = ready(*args)
     assert code == 2 and "is not valid UTF-8" in err and "Internal error" not in err
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_init_never_replaces_another_programs_database(invoke, force):
+    invoke.home.mkdir()
+    other = sqlite3.connect(invoke.home / "station.db")
+    other.execute("CREATE TABLE photos (name TEXT)")
+    other.commit()
+    other.close()
+    code, _, err = invoke("init", "--station", "V001", "--name", "青石村", "--agent", "李春梅",
+                          "--insecure-fast-kdf", "--lang", "zh", *force)
+    assert code == 1 and "不是站点的数据库" in err and "内部错误" not in err
+    code, _, err = invoke("list")
+    assert code == 1 and "is an SQLite database, but not a station's" in err
+    other = sqlite3.connect(invoke.home / "station.db")
+    assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("photos",)]
+
+
+@pytest.mark.parametrize(("damage", "missing"), [
+    ("DROP TABLE records", "records"),
+    ("DELETE FROM secrets", "secrets: sign, secrets: seal"),
+    ("DELETE FROM keyslots WHERE kind = 'agent'", "keyslots"),
+])
+def test_a_damaged_station_database_says_so(ready, damage, missing):
+    db = sqlite3.connect(ready.home / "station.db")
+    db.execute(damage)
+    db.commit()
+    db.close()
+    code, _, err = ready("list")
+    assert code == 1 and f"is damaged (missing {missing}); restore it from a backup" in err
+    code, _, err = ready("list", "--lang", "zh")
+    assert "已损坏" in err and "Wrong passphrase" not in err
