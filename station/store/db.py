@@ -12,6 +12,7 @@ untouched.
 
 from __future__ import annotations
 
+import errno
 import functools
 import sqlite3
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import sqlite_utils
 
 from station.store.errors import (
     Busy,
+    CannotWrite,
     CorruptDatabase,
     DamagedStation,
     NewerSchema,
@@ -32,6 +34,9 @@ from station.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "station.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# SQLite's primary result codes for a disk that refuses, not a damaged file: READONLY,
+# CANTOPEN (no -wal/-shm beside it in a read-only folder), PERM, AUTH.
+REFUSED_BY_DISK = {8, 14, 3, 23}
 BUSY_TIMEOUT_MS = 15000
 
 
@@ -44,6 +49,8 @@ def _check_file(path: Path) -> None:
         with path.open("rb") as fh:
             head = fh.read(16)
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise CannotWrite(path=str(path)) from None
         raise CorruptDatabase(path=str(path), detail=exc.strerror or str(exc)) from None
     if head != SQLITE_MAGIC:
         raise CorruptDatabase(path=str(path), detail="not an SQLite database")
@@ -70,8 +77,15 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
                 conn.close()
                 raise CorruptDatabase(path=str(path), detail=row[0])
     except sqlite3.DatabaseError as exc:
+        if refused_by_disk(exc):
+            raise CannotWrite(path=str(path)) from None
         raise CorruptDatabase(path=str(path), detail=str(exc)) from None
     return db
+
+
+def refused_by_disk(exc: sqlite3.Error) -> bool:
+    """True when SQLite failed because the disk or its permissions refused."""
+    return ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) in REFUSED_BY_DISK
 
 
 def check_schema(db: sqlite_utils.Database) -> None:
@@ -151,8 +165,11 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     try:
         yield db
-    except BaseException:
+    except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and refused_by_disk(exc):
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            raise CannotWrite(path=path) from None
         raise
     conn.execute("COMMIT")

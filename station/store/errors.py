@@ -67,6 +67,16 @@ class CorruptDatabase(StoreError):
           "from a backup or re-sync. The file was left untouched")
 
 
+class CannotWrite(StoreError):
+    """The disk refuses (a read-only folder, a write-protected USB stick, file permissions):
+    the data is fine, so the advice is about the disk, never to restore a backup."""
+
+    code = "store.cannot_write"
+    zh = "无法读写 {path}：请检查这个文件夹的权限，或 U 盘是否打开了写保护；数据未做任何改动"
+    en = ("Cannot read or write {path}: check the folder's permissions, or whether the USB "
+          "stick is write-protected; nothing was changed")
+
+
 class NewerSchema(StoreError):
     code = "store.newer_schema"
     zh = "数据库由更新版本的 station 创建（{detail}）；请升级本程序，数据未做任何改动"

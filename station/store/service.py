@@ -57,6 +57,7 @@ from station.store import db as dbmod
 from station.store.errors import (
     AgentExists,
     AmbiguousReceipt,
+    CannotWrite,
     DamagedStation,
     LastSlot,
     NoSuchConflict,
@@ -351,7 +352,10 @@ class Station:
         path = dbmod.db_path(home)
         if path.exists():
             cls._refuse_replace(home, force)
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            raise CannotWrite(path=str(home)) from None
         dek = new_dek()
         recovery = new_recovery_key()
         slot = agent_slot(agent, passphrase, dek, kdf)  # refuses a weak passphrase first

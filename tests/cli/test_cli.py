@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -213,3 +216,46 @@ def test_a_damaged_station_database_says_so(ready, damage, missing):
     assert code == 1 and f"is damaged (missing {missing}); restore it from a backup" in err
     code, _, err = ready("list", "--lang", "zh")
     assert "已损坏" in err and "Wrong passphrase" not in err
+
+
+@contextlib.contextmanager
+def refusing_writes(path: Path):
+    """Make ``path`` refuse writes for real: root ignores permission bits, so as root the
+    file or folder is made immutable (chattr +i); otherwise its write bits are taken away."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)],
+                                                    capture_output=True).returncode:
+        pytest.skip("as root, a file refuses writes only if chattr +i works here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_disk_that_refuses_writes_is_not_called_a_corrupt_database(ready, tmp_path, capsys,
+                                                                    passphrase_file):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    receipt = json.loads(ready("list", "--json")[1])[0]["receipt"]
+    with refusing_writes(ready.home / "station.db"):
+        code, _, err = ready("edit", receipt, "--set", "notes=来过电话")
+        assert code == 1 and "Cannot read or write" in err and "write-protected" in err
+        code, _, err = ready("edit", receipt, "--set", "notes=来过电话", "--lang", "zh")
+        assert "写保护" in err and "备份" not in err
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    with refusing_writes(folder):
+        for home in (folder, folder / "station"):
+            code = run(cli, ["init", "--home", str(home), "--station", "V002", "--name", "红岩村",
+                             "--agent", "李春梅", "--insecure-fast-kdf",
+                             "--passphrase-file", str(passphrase_file)])
+            err = capsys.readouterr().err
+            assert code == 1 and "write-protected" in err and "corrupt" not in err
