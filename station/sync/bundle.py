@@ -56,6 +56,37 @@ class BundleMissing(StationError):
     en = "There is no bundle at {path}"
 
 
+class DownlinkNotUploadable(StationError):
+    code = "sync.bundle_is_downlink"
+    zh = ("{path} 是从镇中心带回的数据包（回执），不用上传：请在站点上用 station bundle import "
+          "导入它")
+    en = ("{path} is a bundle brought back from the town centre (a reply), not one to upload: "
+          "import it at the station with `station bundle import`")
+
+
+class UplinkNotImportable(StationError):
+    code = "sync.bundle_is_uplink"
+    zh = ("{path} 是站点导出、要带到镇中心的数据包，不能导入：请在能联网的电脑上用 "
+          "station bundle upload 上传，再把生成的回执文件带回来导入")
+    en = ("{path} is a bundle exported to carry to the town centre, not one to import: upload "
+          "it with `station bundle upload` on a connected computer, then import the reply "
+          "file that makes")
+
+
+class BundleForAnotherStation(StationError):
+    code = "sync.bundle_other_station"
+    zh = ("数据包 {path} 是给站点 {other} 的，不是本站 {station}，未导入任何内容；"
+          "请把它交给站点 {other}")
+    en = ("The bundle {path} is for station {other}, not this station {station}; nothing was "
+          "imported. Give it to station {other}")
+
+
+class BundleUnreadable(StationError):
+    code = "sync.bundle_unreadable"
+    zh = "无法读取数据包 {path}：U 盘是否还插着、文件能否打开？"
+    en = "Cannot read the bundle {path} ({detail}): is the USB stick still in?"
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """The file appears whole or not at all (a pulled-out USB stick leaves no half file)."""
     tmp = path.with_name(path.name + ".part")
@@ -92,7 +123,7 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
     """Upload a carried bundle (no keys needed) and save the station's downlink to carry back."""
     header, items = read_bundle(_read(path), str(path))
     if header.get("kind") != "uplink":
-        raise BundleDamaged(path=str(path), detail="this is a downlink bundle: import it")
+        raise DownlinkNotUploadable(path=str(path))
     result = UploadResult(str(header.get("station", "?")))
     if items:
         answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, items),
@@ -122,17 +153,17 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
     file and every batch's signature are checked before anything is applied."""
     header, batches = read_bundle(_read(path), str(path))
     if header.get("kind") != "downlink":
-        raise BundleDamaged(path=str(path), detail="this is an uplink bundle: upload it")
+        raise UplinkNotImportable(path=str(path))
     if header.get("station") != sync.station:
-        raise BundleDamaged(path=str(path),
-                            detail=f"it is for station {header.get('station')}, "
-                                   f"not {sync.station}")
+        raise BundleForAnotherStation(path=str(path), other=header.get("station"),
+                                      station=sync.station)
     pin = sync.centre()
     try:
         for blob in batches:
             verify_batch(blob, pin.sign_public)
     except WireError as exc:
-        raise BundleDamaged(path=str(path), detail=exc.message("en")) from None
+        raise BundleDamaged(path=str(path), detail_zh=exc.message("zh"),
+                            detail_en=exc.message("en")) from None
     report = SyncReport()
     for blob in batches:
         if station is not None:
@@ -151,4 +182,4 @@ def _read(path: Path) -> bytes:
     except FileNotFoundError:
         raise BundleMissing(path=str(path)) from None
     except OSError as exc:
-        raise BundleDamaged(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise BundleUnreadable(path=str(path), detail=exc.strerror or str(exc)) from None

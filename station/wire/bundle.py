@@ -30,10 +30,16 @@ MAX_HEADER = 64 * 1024
 
 
 class BundleDamaged(WireError):
+    """A bundle cut short or changed on the way; ``detail_zh``/``detail_en`` say how."""
+
     code = "wire.bundle_damaged"
-    zh = "数据包 {path} 不完整或已被改动（{detail}），未导入任何内容；请重新导出"
-    en = ("The bundle {path} is incomplete or altered ({detail}); nothing in it was used. "
+    zh = "数据包 {path} 不完整或已被改动（{detail_zh}），未导入任何内容；请重新导出"
+    en = ("The bundle {path} is incomplete or altered ({detail_en}); nothing in it was used. "
           "Export it again")
+
+
+def _damaged(path: str, zh: str, en: str) -> BundleDamaged:
+    return BundleDamaged(path=path, detail_zh=zh, detail_en=en)
 
 
 def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:
@@ -45,21 +51,22 @@ def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:
 def read_bundle(data: bytes, path: str = "-") -> tuple[dict[str, Any], list[bytes]]:
     """The header and items of an intact bundle, or ``BundleDamaged`` saying why not."""
     if len(data) < 8 + 32 or data[:4] != MAGIC:
-        raise BundleDamaged(path=path, detail="not a station bundle")
+        raise _damaged(path, "不是站点数据包", "not a station bundle")
     body, digest = data[:-32], data[-32:]
     if hashlib.sha256(body).digest() != digest:
-        raise BundleDamaged(path=path, detail="checksum mismatch: truncated or altered")
+        raise _damaged(path, "校验和不符：文件被截断或改动",
+                       "checksum mismatch: truncated or altered")
     (length,) = struct.unpack_from(">I", body, 4)
     if length > MAX_HEADER or 8 + length > len(body):
-        raise BundleDamaged(path=path, detail="bad header")
+        raise _damaged(path, "文件头有误", "bad header")
     try:
         header = json.loads(body[8:8 + length])
     except ValueError:
-        raise BundleDamaged(path=path, detail="bad header") from None
+        raise _damaged(path, "文件头有误", "bad header") from None
     items = unpack(ITEMS, body[8 + length:], what="bundle", max_items=MAX_ITEMS,
                    max_item=MAX_ITEM)
     if not isinstance(header, dict) or header.get("count") != len(items):
-        raise BundleDamaged(path=path, detail="item count does not match")
+        raise _damaged(path, "条目数不符", "item count does not match")
     return header, items
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.wire.bundle import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = """姓名,身份证号,手机号,住址,村民小组,类别
@@ -259,3 +260,21 @@ def test_a_disk_that_refuses_writes_is_not_called_a_corrupt_database(ready, tmp_
                              "--passphrase-file", str(passphrase_file)])
             err = capsys.readouterr().err
             assert code == 1 and "write-protected" in err and "corrupt" not in err
+
+
+def test_a_bundle_used_the_wrong_way_round_says_what_to_do_with_it(ready, tmp_path):
+    uplink, other, junk = tmp_path / "up.stb", tmp_path / "v002.stb", tmp_path / "notes.stb"
+    uplink.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, []))
+    other.write_bytes(write_bundle({"kind": "downlink", "station": "V002"}, []))
+    junk.write_bytes(b"just some text, not a bundle at all" * 3)
+    code, _, err = ready("bundle", "import", str(uplink))
+    assert code == 1 and "station bundle upload" in err and "Export it again" not in err
+    code, _, err = ready("bundle", "import", str(other), "--lang", "zh")
+    assert code == 1 and "是给站点 V002 的" in err and "重新导出" not in err
+    code, _, err = ready("bundle", "upload", str(other), "--url", "http://127.0.0.1:9")
+    assert code == 1 and "import it at the station" in err
+    code, _, err = ready("bundle", "import", str(junk), "--lang", "zh")
+    assert code == 1 and "不是站点数据包" in err
+    junk.write_bytes(uplink.read_bytes()[:-1] + b"?")
+    code, _, err = ready("bundle", "import", str(junk), "--lang", "zh")
+    assert code == 1 and "校验和不符" in err and "checksum" not in err
