@@ -278,3 +278,20 @@ def test_a_bundle_used_the_wrong_way_round_says_what_to_do_with_it(ready, tmp_pa
     junk.write_bytes(uplink.read_bytes()[:-1] + b"?")
     code, _, err = ready("bundle", "import", str(junk), "--lang", "zh")
     assert code == 1 and "校验和不符" in err and "checksum" not in err
+
+
+def test_a_passphrase_file_saved_by_notepad_unlocks(ready, tmp_path, passphrase_file):
+    notepad = tmp_path / "notepad.txt"
+    notepad.write_bytes(b"\xef\xbb\xbf" + passphrase_file.read_bytes().replace(b"\n", b"\r\n"))
+    code, _, err = ready("list", "--passphrase-file", str(notepad), auth=False)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(("content", "zh"), [(None, "文件不存在"), (b"\xff\xfe", "不是 UTF-8"),
+                                             (b"\n", "第一行是空的")])
+def test_an_unreadable_passphrase_file_is_explained_in_chinese(ready, tmp_path, content, zh):
+    path = tmp_path / "pass-bad.txt"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = ready("list", "--passphrase-file", str(path), "--lang", "zh", auth=False)
+    assert code == 1 and f"无法读取口令文件 {path}：{zh}" in err
