@@ -31,6 +31,8 @@ import click
 from station.cli.common import (
     LANG_OPTION,
     Env,
+    UsageProblem,
+    check_url,
     detect_lang,
     or_before_command,
     passing_env,
@@ -56,12 +58,6 @@ MIN_EXPIRES, MAX_EXPIRES = 60, 90 * 86400
 # --- errors: one sentence each, in Chinese and English ------------------------------------
 
 
-class UsageProblem(StationError):
-    """A bad option value: exit 2, like click's usage errors, but in both languages."""
-
-    exit_code: ClassVar[int] = 2
-
-
 class BadDuration(UsageProblem):
     code = "cli.centre.bad_duration"
     zh = "有效期“{value}”不对：请写成 7d、12h、30m 或 2w 这样的形式，介于 1 分钟和 90 天之间"
@@ -74,12 +70,6 @@ class BadStationId(UsageProblem):
     zh = "站点编号“{value}”不对：只能用字母、数字、- 和 _，最多 16 个字符（例如 V001）"
     en = ("The station id “{value}” is not valid: letters, digits, - and _ only, at most 16 "
           "characters (e.g. V001)")
-
-
-class BadUrl(UsageProblem):
-    code = "cli.centre.bad_url"
-    zh = "地址“{value}”不对：应形如 http://主机:端口（例如 http://192.168.1.10:8700）"
-    en = "The address “{value}” is not valid: it should look like http://host:port"
 
 
 class BadDatabase(UsageProblem):
@@ -244,17 +234,6 @@ def station_id(text: str) -> str:
 
 def station_list(text: str) -> list[str]:
     return [station_id(s) for s in re.split(r"[,，\s]+", text) if s.strip()]
-
-
-def check_url(text: str) -> str:
-    parts = urlsplit(text.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or "#" in text:
-        raise BadUrl(value=text)
-    try:
-        parts.port  # noqa: B018 — raises ValueError for a bad port
-    except ValueError:
-        raise BadUrl(value=text) from None
-    return text.strip().rstrip("/")
 
 
 def redact(db: str) -> str:

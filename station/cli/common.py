@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
@@ -39,7 +40,20 @@ class PassphraseFileError(StationError):
     en = "Cannot read the passphrase file {path}: {detail_en}"
 
 
-class NotUtf8(StationError):
+class UsageProblem(StationError):
+    """A bad option value or combination: exit 2, like click's usage errors, but in the
+    person's language."""
+
+    exit_code = 2
+
+
+class BadUrl(UsageProblem):
+    code = "cli.centre.bad_url"
+    zh = "地址“{value}”不对：应形如 http://主机:端口（例如 http://192.168.1.10:8700）"
+    en = "The address “{value}” is not valid: it should look like http://host:port"
+
+
+class NotUtf8(UsageProblem):
     """Text on the command line that is not UTF-8 (a terminal set to GBK, a pasted byte):
     it could not be stored or searched for, so it is refused before anything is opened."""
 
@@ -47,7 +61,6 @@ class NotUtf8(StationError):
     zh = "{option} 的文字“{text}”不是有效的 UTF-8 编码：请把终端的字符编码设为 UTF-8 后重新输入"
     en = ("The text “{text}” given for {option} is not valid UTF-8: set the terminal's "
           "character encoding to UTF-8 and type it again")
-    exit_code = 2
 
 
 class Mismatch(StationError):
@@ -104,6 +117,19 @@ class Env:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         else:
             human()
+
+
+def check_url(text: str) -> str:
+    """A centre address as given, checked before any connection is tried: a typo is a usage
+    error naming it, not "cannot reach the centre"."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or "#" in text:
+        raise BadUrl(value=text)
+    try:
+        parts.port  # noqa: B018 — raises ValueError for a bad port
+    except ValueError:
+        raise BadUrl(value=text) from None
+    return text.strip().rstrip("/")
 
 
 def read_passphrase_file(path: Path) -> str:

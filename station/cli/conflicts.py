@@ -6,9 +6,15 @@ import datetime as dt
 
 import click
 
-from station.cli.common import Env, common
+from station.cli.common import Env, UsageProblem, common
 from station.cli.vault import unlock
 from station.domain.records import field_for
+
+
+class PickOrValue(UsageProblem):
+    code = "cli.settle_pick_or_value"
+    zh = "请用 --pick 序号 选列出的某个值，或用 --value 输入新值：两者必须且只能给一个"
+    en = ("Give exactly one of --pick N (one of the listed values) or --value (a new one)")
 
 
 def _when(hlc: str) -> str:
@@ -48,6 +54,8 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
 @common(json_output=True)
 def settle_cmd(env: Env, conflict_id: str, pick: int | None, value: str | None) -> None:
     """Settle a conflict; it closes on every station once synced."""
+    if (pick is None) == (value is None):
+        raise PickOrValue()
     with unlock(env) as station:
         record = station.settle(conflict_id, pick=pick, value=value)
     env.emit(record.as_dict(), lambda: env.say(f"已解决冲突 {conflict_id}",

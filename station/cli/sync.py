@@ -28,7 +28,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from station.cli.common import Env, common
+from station.cli.common import Env, UsageProblem, check_url, common
 from station.cli.vault import unlock
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -56,6 +56,12 @@ class Duration(click.ParamType):
         if not match or int(match.group(1)) == 0:
             self.fail(f"{value!r} is not a duration like 30m, 2h or 90s", param, ctx)
         return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class EveryNeedsWatch(UsageProblem):
+    code = "cli.every_needs_watch"
+    zh = "--every 只能和 --watch 一起使用，例如 station sync --watch --every 30m"
+    en = "--every works only with --watch, e.g. station sync --watch --every 30m"
 
 
 @contextmanager
@@ -117,6 +123,8 @@ def report_sync(env: Env, report: SyncReport) -> None:
 @common(json_output=True)
 def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool) -> None:
     """Send this station's work to the town centre and bring back what is new."""
+    if every is not None and mode != "watch":
+        raise EveryNeedsWatch()
     with sync_side(env, unattended) as (sync, station), link_for(sync) as link:
         if mode == "once":
             with progress_display(env) as progress:
@@ -184,7 +192,9 @@ def bundle_export(env: Env, path: Path) -> None:
 @common(json_output=True)
 def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> None:
     """Upload a carried bundle from any connected computer; needs no keys."""
-    if url is None:
+    if url is not None:
+        url = check_url(url)
+    else:
         sync = SyncState.open_locked(env.home)
         try:
             url = sync.centre().url

@@ -1179,6 +1179,8 @@ class Station:
         The op names every head as ``prev``, so the conflict closes on every replica that
         receives it, whatever order things arrive in."""
         ref, _, field_name = conflict_id.rpartition(":")
+        if not ref or not field_name:  # not RECORD:FIELD, as listed
+            raise NoSuchConflict(ref=conflict_id)
         record, seen = self._read(ref)
         conflict = next((c for c in record.conflicts if c.field == field_name), None)
         if conflict is None:

@@ -295,3 +295,19 @@ def test_an_unreadable_passphrase_file_is_explained_in_chinese(ready, tmp_path, 
         path.write_bytes(content)
     code, _, err = ready("list", "--passphrase-file", str(path), "--lang", "zh", auth=False)
     assert code == 1 and f"无法读取口令文件 {path}：{zh}" in err
+
+
+def test_wrong_option_combinations_are_usage_errors_in_the_persons_language(ready, tmp_path):
+    bundle = tmp_path / "up.stb"
+    bundle.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, []))
+    for args, words in ((("conflicts", "settle", "R:notes"), "--pick"),
+                        (("conflicts", "settle", "R:notes", "--pick", "1", "--value", "x"),
+                         "--value"),
+                        (("sync", "--every", "30m"), "--watch"),
+                        (("bundle", "upload", str(bundle), "--url", "notaurl"), "notaurl")):
+        code, _, err = ready(*args)
+        assert code == 2 and words in err, (args, err)
+        code, _, err = ready(*args, "--lang", "zh")
+        assert code == 2 and any("\u4e00" <= ch <= "\u9fff" for ch in err), (args, err)
+    code, _, err = ready("conflicts", "settle", "nonsense", "--pick", "1")
+    assert code == 1 and "nonsense" in err
