@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,13 @@ class ExportError(StoreError):
     code = "store.export"
     zh = "无法写入导出文件 {path}：{detail}"
     en = "Cannot write the export file {path}: {detail}"
+
+
+class NotAFile(ExportError):
+    code = "store.export_not_a_file"
+    zh = "{path} 已存在，但不是普通文件（而是设备、文件夹或链接），没有覆盖它；请换一个文件名"
+    en = ("{path} exists but is not an ordinary file (it is a device, a folder or a link), so "
+          "it was left alone; choose another file name")
 
 
 def safe_cell(value: Any) -> Any:
@@ -67,7 +75,17 @@ def figures_table(groups: dict[str, Figures]) -> tuple[list[str], list[list[Any]
 
 
 def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Write a table as ``fmt``; the file appears whole or not at all."""
+    """Write a table as ``fmt``; the file appears whole or not at all. Only an ordinary
+    file is ever replaced: renaming over a device (/dev/full, as root) or a link would
+    destroy it rather than write into it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ExportError(path=str(path), detail=exc.strerror or str(exc)) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise NotAFile(path=str(path))
     tmp = path.with_name(path.name + ".part")
     try:
         if fmt == "csv":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import zipfile
 
 from station.cli import cli
@@ -54,3 +56,16 @@ def test_the_cli_exports_records_and_figures_with_a_warning(station, home, passp
     csv_out = tmp_path / "apps.csv"
     assert run(cli, ["export", "csv", str(csv_out), *auth]) == 0
     assert "'=青石村 12 号" in csv_out.read_text(encoding="utf-8-sig")
+
+
+def test_an_export_never_replaces_a_device_or_a_link(station, home, passphrase_file, tmp_path,
+                                                     capsys):
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    pipe, link = tmp_path / "pipe", tmp_path / "link.csv"
+    os.mkfifo(pipe)
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    for target in (pipe, link):
+        assert run(cli, ["export", "csv", str(target), *auth, "--lang", "zh"]) == 1
+        assert "不是普通文件" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and link.is_symlink()
