@@ -271,7 +271,10 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        if lang == "zh":
+            _show_in_chinese(exc)
+        else:
+            exc.show()
         return 2 if isinstance(exc, click.UsageError) else 1
     except KeyboardInterrupt:
         return 130
@@ -283,6 +286,17 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
                    .format(f"{type(exc).__name__}: {exc}"), err=True)
         return 1
     return 0
+
+
+def _show_in_chinese(exc: click.ClickException) -> None:
+    """Click's own errors are English only: a Chinese sentence says what went wrong and where
+    to look, and click's detail (naming the option and the value) follows it unchanged."""
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx else "station"
+        click.echo(f"命令用法有误（可运行 {where} --help 查看用法）：{exc.format_message()}",
+                   err=True)
+    else:
+        click.echo(f"出错：{exc.format_message()}", err=True)
 
 
 def _lang_from_argv(argv: list[str] | None, fallback: str) -> str:

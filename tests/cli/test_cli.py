@@ -311,3 +311,13 @@ def test_wrong_option_combinations_are_usage_errors_in_the_persons_language(read
         assert code == 2 and any("\u4e00" <= ch <= "\u9fff" for ch in err), (args, err)
     code, _, err = ready("conflicts", "settle", "nonsense", "--pick", "1")
     assert code == 1 and "nonsense" in err
+
+
+def test_clicks_own_usage_errors_lead_with_a_chinese_sentence(invoke):
+    code, _, err = invoke("due", "--month", "2026-13", "--lang", "zh", auth=False)
+    assert code == 2 and err.startswith("命令用法有误（可运行 station due --help 查看用法）")
+    assert "2026-13" in err
+    code, _, err = invoke("--lang", "zh", "frobnicate", auth=False)
+    assert code == 2 and err.startswith("命令用法有误") and "frobnicate" in err
+    code, _, err = invoke("due", "--month", "2026-13", "--lang", "en", auth=False)
+    assert code == 2 and "Usage: station due" in err and "命令" not in err
