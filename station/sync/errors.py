@@ -26,7 +26,7 @@ class SyncError(StationError):
 class CentreUnreachable(SyncError):
     code = "sync.unreachable"
     exit_code: ClassVar[int] = 3
-    zh = "无法连接镇中心（{detail}）；已保存的工作会在下次联网时发送"
+    zh = "无法连接镇中心（{detail_zh}）；已保存的工作会在下次联网时发送"
     en = "Cannot reach the town centre ({detail}); saved work will be sent when the link is back"
 
 

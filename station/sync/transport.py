@@ -91,12 +91,13 @@ class CentreClient:
         try:
             response = _read_capped(self.client.send(request, stream=True), self.max_reply)
         except httpx.TransportError as exc:
-            raise CentreUnreachable(detail=type(exc).__name__) from exc
+            raise _unreachable(exc) from exc
         self._learn_time(response)
         if response.status_code in (429, 503):
             raise Throttled(retry_after=_retry_after(response))
         if response.status_code >= 500:
-            raise CentreUnreachable(detail=f"HTTP {response.status_code}")
+            raise CentreUnreachable(detail=f"HTTP {response.status_code}",
+                                    detail_zh=f"镇中心出错，HTTP {response.status_code}")
         if response.status_code >= 400:
             raise _refusal(response)
         return response
@@ -125,6 +126,20 @@ def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
     return httpx.Response(response.status_code, headers=response.headers,
                           content=b"".join(chunks), request=response.request,
                           extensions=response.extensions)
+
+
+# what a person can do something about, for the ways a link fails (zh, en)
+_WHY = ((httpx.ConnectTimeout, ("连接超时：网络很慢或镇中心地址不对", "connecting timed out")),
+        (httpx.ConnectError, ("没有网络，或镇中心没有运行", "no connection")),
+        (httpx.TimeoutException, ("等待应答超时", "no answer in time")),
+        (httpx.TransportError, ("连接中途断开", "the connection was cut")))
+
+
+def _unreachable(exc: httpx.TransportError) -> CentreUnreachable:
+    """The failure in words (not the exception's class name), with its name for support."""
+    zh, en = next(words for kind, words in _WHY if isinstance(exc, kind))
+    name = type(exc).__name__
+    return CentreUnreachable(detail=f"{en}, {name}", detail_zh=f"{zh}，{name}")
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -129,7 +129,8 @@ def test_a_centre_that_is_down_is_a_sentence_and_nothing_is_lost(tmp_path, centr
         app.push_screen(SyncScreen())
         await settle(pilot, app)
         screen = app.screen
-        assert "连不上" in str(screen.query_one("#sync-centre", Static).render())
+        probe = str(screen.query_one("#sync-centre", Static).render())
+        assert "无法连接镇中心（没有网络，或镇中心没有运行" in probe
         await pilot.press("s")
         shown = await wait_for(pilot, screen, "同步没有完成")
         await settle(pilot, app)

@@ -39,6 +39,7 @@ from station.sync.bundle import export_bundle, import_bundle, reply_path
 from station.sync.client import link_for
 from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, sync_once
 from station.sync.errors import SyncError
+from station.sync.replies import json_object
 from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
 from station.tui.screens.values import when
@@ -54,7 +55,6 @@ TEXT: dict[str, Pair] = {
     "centre": ("镇中心", "Centre"),
     "checking": ("正在检测连接……", "checking the link…"),
     "reachable": ("已连通（{ms} 毫秒）", "reachable ({ms} ms)"),
-    "unreachable": ("连不上：{why}", "unreachable: {why}"),
     "other_keys": ("该地址上的镇中心密钥指纹 {got} 与本站登记时的 {pinned} 不符：可能不是本镇中心",
                    "the centre at this address has key fingerprint {got}, not the {pinned} "
                    "this station enrolled with: it may not be your town centre"),
@@ -544,16 +544,15 @@ class SyncScreen(StationScreen[None]):
         began = time.monotonic()
         try:
             with CentreClient(url, retry=patient(attempts=1, within_s=5)) as client:
-                health = client.request("GET", "/v1/health", signed=False).json()
+                health = json_object(client.request("GET", "/v1/health", signed=False))
                 offset = client.offset_ms
-        except StationError as exc:
+        except StationError as exc:  # unreachable, refused, or a reply not the centre's
             self.post_message(self.Probed(url, None, exc))
             return
-        except Exception as exc:  # a reply that is not the centre's
-            self.post_message(self.Probed(url, None, StationError(detail=str(exc))))
-            return
         ms = (time.monotonic() - began) * 1000
-        self.post_message(self.Probed(url, ms, None, offset, health.get("fingerprint")))
+        fingerprint = health.get("fingerprint")
+        self.post_message(self.Probed(url, ms, None, offset,
+                                      fingerprint if isinstance(fingerprint, str) else None))
 
     # --- what the workers report -------------------------------------------------------------
 
@@ -586,8 +585,7 @@ class SyncScreen(StationScreen[None]):
             return
         head = f"{self.t(TEXT['centre'])} {message.url} · "
         if message.error is not None:
-            line.update(Text(head) + Text(self.t(TEXT["unreachable"]).format(
-                why=message.error.message(self.lang)), style="red"))
+            line.update(Text(head) + Text(message.error.message(self.lang), style="red"))
             return
         text = Text(head) + Text(self.t(TEXT["reachable"]).format(ms=f"{message.ms:.0f}"),
                                  style="green")
