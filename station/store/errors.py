@@ -18,10 +18,15 @@
           ├── UnknownAgent      no key slot for that agent
           ├── AgentExists       that agent already has a slot
           ├── LastSlot          removing it would lock everyone out
-          └── Tampered          a ciphertext failed authentication (names the row)
+          ├── Tampered          a ciphertext failed authentication (names the row)
+          └── NotAFile          a file write would replace a device, folder or link
 """
 
 from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
 
 from station.domain.errors import StationError
 
@@ -178,3 +183,24 @@ class Tampered(VaultError):
     zh = "记录 {row} 的密文校验失败（被篡改或损坏），已跳过；其他记录不受影响"
     en = ("The ciphertext of {row} failed authentication (tampered or damaged) and was not "
           "used; other records are unaffected")
+
+
+class NotAFile(StoreError):
+    """An atomic write renames its finished copy over the target: over a device (as root),
+    a folder or a link that would destroy it rather than write into it."""
+
+    code = "store.not_a_file"
+    zh = "{path} 已存在，但不是普通文件（而是设备、文件夹或链接），没有覆盖它；请换一个文件名"
+    en = ("{path} exists but is not an ordinary file (it is a device, a folder or a link), so "
+          "it was left alone; choose another file name")
+
+
+def refuse_non_file(path: Path) -> None:
+    """``NotAFile`` unless ``path`` is missing or an ordinary file (an ``OSError`` when it
+    cannot even be looked at: the caller's own error says so)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise NotAFile(path=str(path))

@@ -12,14 +12,13 @@ import csv
 import io
 import json
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from station.domain.followup import Figures, Month
 from station.domain.records import SCHEMAS
-from station.store.errors import StoreError
+from station.store.errors import StoreError, refuse_non_file
 from station.store.service import Station
 
 FORMATS = ("csv", "json", "xlsx")
@@ -30,13 +29,6 @@ class ExportError(StoreError):
     code = "store.export"
     zh = "无法写入导出文件 {path}：{detail}"
     en = "Cannot write the export file {path}: {detail}"
-
-
-class NotAFile(ExportError):
-    code = "store.export_not_a_file"
-    zh = "{path} 已存在，但不是普通文件（而是设备、文件夹或链接），没有覆盖它；请换一个文件名"
-    en = ("{path} exists but is not an ordinary file (it is a device, a folder or a link), so "
-          "it was left alone; choose another file name")
 
 
 def safe_cell(value: Any) -> Any:
@@ -78,16 +70,9 @@ def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[A
     """Write a table as ``fmt``; the file appears whole or not at all. Only an ordinary
     file is ever replaced: renaming over a device (/dev/full, as root) or a link would
     destroy it rather than write into it."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise ExportError(path=str(path), detail=exc.strerror or str(exc)) from None
-    if mode is not None and not stat.S_ISREG(mode):
-        raise NotAFile(path=str(path))
     tmp = path.with_name(path.name + ".part")
     try:
+        refuse_non_file(path)
         if fmt == "csv":
             buf = io.StringIO()
             writer = csv.writer(buf)

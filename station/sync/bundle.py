@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from station.domain.errors import StationError
+from station.store.errors import refuse_non_file
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import PUSH_MAGIC, SyncReport
@@ -88,9 +89,11 @@ class BundleUnreadable(StationError):
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """The file appears whole or not at all (a pulled-out USB stick leaves no half file)."""
+    """The file appears whole or not at all (a pulled-out USB stick leaves no half file),
+    and only ever replaces an ordinary file."""
     tmp = path.with_name(path.name + ".part")
     try:
+        refuse_non_file(path)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()

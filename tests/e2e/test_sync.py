@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import sample
+from station.store.errors import NotAFile
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.store.vault import FAST_KDF
@@ -149,6 +152,20 @@ def test_a_truncated_or_altered_bundle_is_refused_whole(tmp_path, live_centre):
     with CentreClient(live_centre.url) as anyone:  # nothing of the damaged copies was kept
         intact = upload_bundle(stick, anyone)
     assert (intact.accepted, intact.duplicates) == (1, 0)
+
+
+def test_a_bundle_is_never_written_over_a_device_or_a_link(tmp_path, live_centre):
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("resident", {"resident.name": "吴小花"})
+    pipe, linked = tmp_path / "stick.stb", tmp_path / "link.stb"
+    os.mkfifo(pipe)
+    linked.symlink_to(tmp_path / "elsewhere.stb")
+    for target in (pipe, linked):
+        with pytest.raises(NotAFile) as exc:
+            export_bundle(village.sync, target)
+        assert "不是普通文件" in exc.value.message("zh")
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and linked.is_symlink()
+    assert not (tmp_path / "elsewhere.stb").exists() and village.sync.unsent() == 1
 
 
 def test_g4_a_reply_lost_after_the_centre_committed_duplicates_nothing(tmp_path, live_centre,
