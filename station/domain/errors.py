@@ -19,9 +19,33 @@ notification or a modal.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import errno
+from typing import Any, ClassVar, Self
 
 LANGS = ("zh", "en")
+
+
+# Why a file could not be read or written, for the causes agents meet (a mistyped folder,
+# a full or write-protected USB stick). The system's own text is English only.
+OS_REASONS: dict[int, tuple[str, str]] = {
+    errno.ENOENT: ("文件夹不存在，请检查路径", "that folder does not exist: check the path"),
+    errno.ENOTDIR: ("路径中有一段不是文件夹", "part of the path is not a folder"),
+    errno.EISDIR: ("这是一个文件夹，请写上文件名", "that is a folder: add a file name"),
+    errno.EACCES: ("没有权限写入这里", "not allowed to write there"),
+    errno.EPERM: ("没有权限写入这里", "not allowed to write there"),
+    errno.ENOSPC: ("磁盘或 U 盘已满", "the disk or USB stick is full"),
+    errno.EROFS: ("磁盘或 U 盘是只读的（写保护）", "the disk or USB stick is read-only"),
+    errno.EIO: ("读写出错：U 盘是否已拔出或损坏？", "an I/O error: was the USB stick pulled out?"),
+}
+
+
+def os_reason(error: OSError) -> tuple[str, str]:
+    """What an ``OSError`` means, in both languages; an uncommon one keeps its errno name
+    (EIO…) in Chinese, which a technician can look up."""
+    if error.errno in OS_REASONS:
+        return OS_REASONS[error.errno]
+    name = errno.errorcode.get(error.errno or 0, "")
+    return (f"系统错误（{name or error.__class__.__name__}）", error.strerror or str(error))
 
 
 class StationError(Exception):
@@ -39,10 +63,18 @@ class StationError(Exception):
     def message(self, lang: str = "en") -> str:
         """The sentence for a person, in ``lang`` ("zh" or "en")."""
         template = self.zh if lang == "zh" else self.en
-        try:
-            return template.format(**self.params)
+        try:  # a Chinese template may name detail_zh; without one, the detail stands in
+            return template.format(**{"detail_zh": self.params.get("detail", ""),
+                                      **self.params})
         except (KeyError, IndexError):
             return template
+
+    @classmethod
+    def writing(cls, error: OSError, **params: Any) -> Self:
+        """This error for a file that could not be written, its cause in words in both
+        languages (``detail`` and ``detail_zh``) instead of the system's English."""
+        zh, en = os_reason(error)
+        return cls(detail=en, detail_zh=zh, **params)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form: the stable code and both sentences."""

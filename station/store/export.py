@@ -27,7 +27,7 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 class ExportError(StoreError):
     code = "store.export"
-    zh = "无法写入导出文件 {path}：{detail}"
+    zh = "无法写入导出文件 {path}：{detail_zh}"
     en = "Cannot write the export file {path}: {detail}"
 
 
@@ -97,4 +97,4 @@ def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[A
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ExportError(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise ExportError.writing(exc, path=str(path)) from None

@@ -47,8 +47,8 @@ class UploadResult:
 
 class BundleUnwritable(StationError):
     code = "sync.bundle_unwritable"
-    zh = "无法写入数据包 {path}：{detail}（U 盘是否已满、只读或已拔出？）"
-    en = "Cannot write the bundle {path}: {detail} (is the USB stick full, read-only or gone?)"
+    zh = "无法写入数据包 {path}：{detail_zh}"
+    en = "Cannot write the bundle {path}: {detail}"
 
 
 class BundleMissing(StationError):
@@ -101,7 +101,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise BundleUnwritable(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise BundleUnwritable.writing(exc, path=str(path)) from None
 
 
 def export_bundle(sync: SyncState, path: Path) -> int:

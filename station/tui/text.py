@@ -4,8 +4,6 @@ domain (``station.domain.records``, ``station.domain.status``), so the CLI says 
 
 from __future__ import annotations
 
-import errno
-
 from station.domain.records import choice_label, field_for
 from station.domain.status import LATTICES
 
@@ -47,28 +45,6 @@ KIND: dict[str, Pair] = {"application": ("代办件", "application"),
                          "visit": ("上门服务", "visit"), "resident": ("居民", "resident")}
 
 
-# Why a file could not be read or written, for the causes agents meet (a mistyped folder,
-# a full or write-protected USB stick). The system's own text is English only.
-OS_REASONS: dict[int, Pair] = {
-    errno.ENOENT: ("文件夹不存在，请检查路径", "that folder does not exist: check the path"),
-    errno.ENOTDIR: ("路径中有一段不是文件夹", "part of the path is not a folder"),
-    errno.EISDIR: ("这是一个文件夹，请写上文件名", "that is a folder: add a file name"),
-    errno.EACCES: ("没有权限写入这里", "not allowed to write there"),
-    errno.EPERM: ("没有权限写入这里", "not allowed to write there"),
-    errno.ENOSPC: ("磁盘或 U 盘已满", "the disk or USB stick is full"),
-    errno.EROFS: ("磁盘或 U 盘是只读的（写保护）", "the disk or USB stick is read-only"),
-}
-
-
-def os_reason(error: OSError) -> Pair:
-    """What an ``OSError`` means, in both languages; an uncommon one keeps its errno name
-    (EIO…) in Chinese, which a technician can look up."""
-    if error.errno in OS_REASONS:
-        return OS_REASONS[error.errno]
-    name = errno.errorcode.get(error.errno or 0, "")
-    return (f"系统错误（{name or error.__class__.__name__}）", error.strerror or str(error))
-
-
 def pick(pair: Pair, lang: str) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
@@ -86,5 +62,5 @@ def status_label(kind: str, status: str, lang: str) -> str:
     return lattice.label(status, lang) if status in lattice.states else status
 
 
-__all__ = ["KIND", "OS_REASONS", "UI", "Pair", "choice_label", "field_label", "os_reason",
+__all__ = ["KIND", "UI", "Pair", "choice_label", "field_label",
            "pick", "status_label"]

@@ -69,3 +69,13 @@ def test_an_export_never_replaces_a_device_or_a_link(station, home, passphrase_f
         assert run(cli, ["export", "csv", str(target), *auth, "--lang", "zh"]) == 1
         assert "不是普通文件" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and link.is_symlink()
+
+
+def test_an_export_that_cannot_be_written_says_why_in_chinese(station, home, passphrase_file,
+                                                              tmp_path, capsys):
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    target = tmp_path / "no-such-folder" / "out.csv"
+    assert run(cli, ["export", "csv", str(target), *auth, "--lang", "zh"]) == 1
+    err = capsys.readouterr().err
+    assert "文件夹不存在" in err and "No such file" not in err

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from textual.widgets import Input, Static
 
+from station.domain.errors import os_reason
 from station.tui.screens.notice import NoticeScreen, SaveNoticeModal
 from station.tui.screens.sync import CannotWrite
-from station.tui.text import os_reason
 from tests.tui.conftest import drive, footer_text, make_app, settle
 
 
@@ -76,11 +76,11 @@ def test_a_save_that_fails_says_why_in_chinese(village, tmp_path):
 def test_common_file_errors_are_told_in_words(code, zh, en):
     error = OSError(code, "system text", "/media/usb/V001.stb")
     assert os_reason(error) == (zh, en)
-    written = CannotWrite(error)  # how the sync screen reports it
+    written = CannotWrite.writing(error, path=error.filename)  # as the sync screen says it
     assert written.message("zh") == f"无法写入 /media/usb/V001.stb：{zh}"
     assert written.message("en") == f"Cannot write /media/usb/V001.stb: {en}"
 
 
 def test_an_uncommon_file_error_keeps_a_name_to_look_up():
-    assert os_reason(OSError(errno.EIO, "Input/output error")) == (
-        "系统错误（EIO）", "Input/output error")
+    assert os_reason(OSError(errno.ENXIO, "No such device or address")) == (
+        "系统错误（ENXIO）", "No such device or address")

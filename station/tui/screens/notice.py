@@ -26,11 +26,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, Static
 
 from station.domain.casework import missing_materials
-from station.domain.errors import StationError
+from station.domain.errors import StationError, os_reason
 from station.store.projection import Record
 from station.store.service import Station
 from station.tui.screens.base import StationModal, StationScreen
-from station.tui.text import os_reason, pick
+from station.tui.text import pick
 
 TEXT = {
     "title": ("一次性告知书", "One-time notice of missing materials"),

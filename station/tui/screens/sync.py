@@ -43,7 +43,7 @@ from station.sync.replies import json_object
 from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
 from station.tui.screens.values import when
-from station.tui.text import UI, Pair, os_reason
+from station.tui.text import UI, Pair
 
 TEXT: dict[str, Pair] = {
     "sync_now": ("立即同步", "Sync now"),
@@ -99,7 +99,7 @@ TEXT: dict[str, Pair] = {
     "no_file": ("没有找到文件 {path}：请检查路径，或先插好 U 盘",
                 "There is no file {path}: check the path, or plug in the USB stick"),
     "imported": ("已导入回传包：{summary}", "Imported the bundle: {summary}"),
-    "cannot_write": ("无法写入 {path}：{why_zh}", "Cannot write {path}: {why_en}"),
+    "cannot_write": ("无法写入 {path}：{detail_zh}", "Cannot write {path}: {detail}"),
     "internal": ("内部错误：{e}", "Internal error: {e}"),
 }
 
@@ -248,10 +248,6 @@ class CannotWrite(StationError):
 
     code = "tui.sync.cannot_write"
     zh, en = TEXT["cannot_write"]
-
-    def __init__(self, error: OSError) -> None:
-        why_zh, why_en = os_reason(error)
-        super().__init__(path=error.filename or "?", why_zh=why_zh, why_en=why_en)
 
 
 class SyncScreen(StationScreen[None]):
@@ -473,7 +469,8 @@ class SyncScreen(StationScreen[None]):
         except StationError as exc:
             self.post_message(self.Failed(exc, what))
         except OSError as exc:
-            self.post_message(self.Failed(CannotWrite(exc), what))
+            self.post_message(self.Failed(
+                CannotWrite.writing(exc, path=exc.filename or "?"), what))
         except Exception as exc:  # shown as a sentence in the log
             self.post_message(self.Failed(exc, what))
         finally:
