@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from textual.widgets import Input, OptionList, RadioSet, Static
+from textual.widgets import Input, OptionList, RadioSet, Select, Static
 
 from station.tui.screens import make_record
 from station.tui.screens.form_modal import FormModal
@@ -206,8 +206,6 @@ def test_edit_a_promised_date_needs_a_reason(village):
         await settle(pilot, app)
         await pilot.press("e")
         await pilot.pause()
-        from textual.widgets import Select
-
         app.screen.query_one("#edit-field", Select).value = "promised_date"
         await pilot.pause()
         value = app.screen.query_one("#edit-value", Input)
@@ -262,8 +260,6 @@ def test_clearing_a_promised_date_is_refused_in_words(village):
         await settle(pilot, app)
         await pilot.press("e")
         await pilot.pause()
-        from textual.widgets import Select
-
         app.screen.query_one("#edit-field", Select).value = "promised_date"
         await pilot.pause()
         app.screen.query_one("#edit-value", Input).value = ""
