@@ -23,6 +23,7 @@ import click
 from click.core import ParameterSource
 
 from station.domain.errors import StationError
+from station.domain.validate import has_lone_surrogates
 from station.store.home import resolve_home
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -223,19 +224,11 @@ def check_utf8(ctx: click.Context, values: dict[str, Any]) -> None:
     file name on a USB stick may well be in another encoding."""
     for name, value in values.items():
         for text in value if isinstance(value, tuple) else (value,):
-            if isinstance(text, str) and not _is_utf8(text):
+            if isinstance(text, str) and has_lone_surrogates(text):
                 param = next((p for p in ctx.command.params if p.name == name), None)
                 option = (param.opts[-1] if isinstance(param, click.Option)
                           else param.human_readable_name if param else name)
                 raise NotUtf8(option=option, text=_shown(text))
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(text: str) -> str:

@@ -233,11 +233,17 @@ def check_date(
     return day
 
 
+def has_lone_surrogates(text: str) -> bool:
+    """Whether ``text`` holds what undecodable bytes or a broken ``\\ud800`` escape become:
+    text that no UTF-8 file, database or terminal can take."""
+    return _SURROGATE.search(text) is not None
+
+
 def has_control_chars(text: str, *, multiline: bool = False) -> bool:
     """Whether ``text`` holds a control character (tabs and newlines are allowed when
     ``multiline``) or a lone surrogate: text that cannot be shown, stored or sent as is."""
     return bool((_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
-                or _SURROGATE.search(text))
+                or has_lone_surrogates(text))
 
 
 def check_text(
@@ -254,7 +260,7 @@ def check_text(
     text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
     if required and not text:
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
-    if _SURROGATE.search(text):
+    if has_lone_surrogates(text):
         raise invalid(field_name, "broken_text", label_zh=label_zh, label_en=label_en)
     if has_control_chars(text, multiline=multiline):
         raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)

@@ -23,6 +23,7 @@ from typing import Any
 
 from station.domain.errors import StationError
 from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
+from station.domain.validate import has_lone_surrogates
 from station.store.errors import StoreError
 from station.store.service import Prepared, Station
 
@@ -142,16 +143,6 @@ def _read_text(path: Path) -> str:
     raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text")
 
 
-def _valid_unicode(data: dict[str, Any]) -> bool:
-    """False if a key or value holds a surrogate that JSON's \\u escapes left unpaired: it
-    cannot be stored, searched or printed."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -261,7 +252,8 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
             if not isinstance(data, dict):
                 yield n, "", NotAJsonObject()
                 continue
-            if SURROGATE_ESCAPE.search(line) and not _valid_unicode(data):
+            if SURROGATE_ESCAPE.search(line) and has_lone_surrogates(
+                    json.dumps(data, ensure_ascii=False)):
                 yield n, "", LoneSurrogate()
                 continue
             kind = str(data.pop("kind", default_kind))
