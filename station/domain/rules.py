@@ -27,7 +27,7 @@ from station.domain.validate import (
 
 _MATTER = re.compile(r"^[A-Z]{2,4}-\d{3}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_MATERIAL = re.compile(r"^M\d{2}$")
+MATERIAL_CODE = re.compile(r"^M\d{2}$")
 _MAX_JSON = 2000
 
 
@@ -134,7 +134,7 @@ def clean_element(kind: str, name: str, element: Any) -> Any:
     assert f is not None and f.merge == "orset"
     if name == "materials.received":
         text = str(element).strip().upper()
-        if not _MATERIAL.match(text):
+        if not MATERIAL_CODE.match(text):
             raise ChangesetError(detail=f"{text!r} is not a material code")
         return text
     if f.type == "choice":
@@ -184,7 +184,7 @@ _OPS_FOR = {"register": ("set",), "map": ("set",), "authority": ("set",),
 def _check_op(kind: str, f: Field, op: Op, *, today: dt.date, strict: bool) -> None:
     if op.op not in _OPS_FOR[f.merge]:
         raise ChangesetError(detail=f"{op.op!r} does not apply to {op.field!r}")
-    if f.merge == "map" and not _MATERIAL.match(op.field[len(f.name) + 1:]):
+    if f.merge == "map" and not MATERIAL_CODE.match(op.field[len(f.name) + 1:]):
         raise ChangesetError(detail=f"bad key in {op.field!r}")
     if op.op == "set":
         if clean_value(kind, op.field, op.value, today=today, strict=strict) != op.value:

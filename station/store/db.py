@@ -88,6 +88,11 @@ def refused_by_disk(exc: sqlite3.Error) -> bool:
     return ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) in REFUSED_BY_DISK
 
 
+def file_of(db: sqlite_utils.Database) -> str:
+    """The file an open station database lives in, for the sentences that name it."""
+    return str(db.conn.execute("PRAGMA database_list").fetchone()[2])
+
+
 def check_schema(db: sqlite_utils.Database) -> None:
     """Refuse a database made by a newer station, before anything is written."""
     known = {m.name for m in MIGRATIONS._migrations}
@@ -103,7 +108,7 @@ def check_schema(db: sqlite_utils.Database) -> None:
 def check_station(db: sqlite_utils.Database) -> None:
     """Refuse an SQLite file another program made, and a station's with tables missing,
     before anything reads or writes it: every later query would fail on them."""
-    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    path = file_of(db)
     tables = set(db.table_names())
     if "meta" not in tables or db.execute(
             "SELECT 1 FROM meta WHERE key='station'").fetchone() is None:
@@ -169,7 +174,6 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error) and refused_by_disk(exc):
-            path = conn.execute("PRAGMA database_list").fetchone()[2]
-            raise CannotWrite(path=path) from None
+            raise CannotWrite(path=file_of(db)) from None
         raise
     conn.execute("COMMIT")

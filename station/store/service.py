@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -49,7 +48,12 @@ from station.domain.followup import (
 from station.domain.gc_pause import paused_gc
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.records import Field as FieldSpec
-from station.domain.rules import check_status_value, clean_element, clean_value
+from station.domain.rules import (
+    MATERIAL_CODE,
+    check_status_value,
+    clean_element,
+    clean_value,
+)
 from station.domain.status import LATTICES
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
 from station.domain.workdays import WorkCalendar
@@ -211,8 +215,7 @@ def _check_keys(db: sqlite_utils.Database, agent_slots: list[Slot]) -> None:
     missing = ([] if agent_slots else ["keyslots"]) + [
         f"secrets: {name}" for name in SECRETS if name not in have]
     if missing:
-        path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-        raise DamagedStation(path=path, missing=", ".join(missing))
+        raise DamagedStation(path=dbmod.file_of(db), missing=", ".join(missing))
 
 
 def _set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
@@ -269,7 +272,6 @@ def field_label_pair(kind: str, name: str) -> tuple[str, str]:
 # close_followup), never by editing: (zh, en) names of that action
 OWN_ACTION = {"contacts": ("记录联系", "log a contact"), "rating": ("评价", "rate"),
               "followup": ("差评整改", "follow-up")}
-_MATERIAL_KEY = re.compile(r"^M\d{2}$")
 
 
 def _editable(spec: FieldSpec) -> bool:
@@ -293,7 +295,7 @@ def _map_entries(spec: FieldSpec, name: str, value: Any) -> dict[str, Any]:
     out = {}
     for key, sub in entries.items():
         code = str(key).strip().upper()
-        if not _MATERIAL_KEY.match(code):
+        if not MATERIAL_CODE.match(code):
             raise ValidationError([problem])
         out[code] = sub
     return out
