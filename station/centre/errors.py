@@ -30,7 +30,7 @@ from station.domain.errors import StationError
 class CentreError(StationError):
     status: ClassVar[int] = 400
     code = "centre.error"
-    zh = "请求有误：{detail}"
+    zh = "请求有误：{detail_zh}"
     en = "Bad request: {detail}"
 
 
@@ -80,7 +80,7 @@ class Revoked(CentreError):
 class Forbidden(CentreError):
     status = 403
     code = "centre.forbidden"
-    zh = "没有权限：{detail}"
+    zh = "没有权限：{detail_zh}"
     en = "Not allowed: {detail}"
 
 

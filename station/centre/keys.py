@@ -32,7 +32,7 @@ NONCE = 12
 
 class KeyFileError(StationError):
     code = "centre.key_file"
-    zh = "无法打开镇中心密钥文件 {path}：{detail}"
+    zh = "无法打开镇中心密钥文件 {path}：{detail_zh}"
     en = "Cannot open the centre key file {path}: {detail}"
 
 

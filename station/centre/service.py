@@ -384,10 +384,13 @@ class Centre:
             current = self.catalogue()  # read under the append lock: no two publish at once
             if catalogue.version == current.version or tx.known([entry_id]):
                 raise BadRequest(detail=f"catalogue version {catalogue.version} is already "
-                                        "published")
+                                        "published",
+                                 detail_zh=f"事项清单版本 {catalogue.version} 已经发布过")
             if not is_newer(catalogue, current):
                 raise BadRequest(detail=f"catalogue version {catalogue.version} is older than "
-                                        f"the published {current.version}")
+                                        f"the published {current.version}",
+                                 detail_zh=f"事项清单版本 {catalogue.version} 比已发布的 "
+                                           f"{current.version} 旧")
             tx.append(LogEntry(entry_id, "catalogue", "*", CENTRE, None,
                                self.clock.tick().encode(),
                                self.storage.seal("log", canonical, f"log|{entry_id}")))
@@ -397,7 +400,8 @@ class Centre:
     def decide(self, receipt: str, outcome: str, *, reason: str, staff: str) -> dict[str, Any]:
         """A staff decision (办结/退回): centre-authority ops that flow down to the station."""
         if outcome not in ("completed", "returned"):
-            raise BadRequest(detail="the outcome is completed or returned")
+            raise BadRequest(detail="the outcome is completed or returned",
+                             detail_zh="结果只能是办结（completed）或退回（returned）")
         found = self.find_receipt(receipt.strip())
         if not found:
             raise NotFound(what=f"record {receipt}")

@@ -112,7 +112,7 @@ class EmptyPassphrase(StationError):
 class KeyFileProblem(StationError):
     code = "cli.centre.key_file"
     zh = "密钥文件 {path} 不能用：{detail_zh}"
-    en = "The key file {path} cannot be used: {detail_en}"
+    en = "The key file {path} cannot be used: {detail}"
 
 
 class CannotListen(StationError):
@@ -125,19 +125,19 @@ class CannotListen(StationError):
 
 class DatabaseUnavailable(StationError):
     code = "cli.centre.database"
-    zh = "无法打开镇中心的数据库 {db}：{detail}"
+    zh = "无法打开镇中心的数据库 {db}：{detail_zh}"
     en = "Cannot open the centre's database {db}: {detail}"
 
 
 class StartFailed(StationError):
     code = "cli.centre.start"
-    zh = "镇中心无法启动：{detail}"
+    zh = "镇中心无法启动：{detail_zh}"
     en = "The town centre cannot start: {detail}"
 
 
 class TokenFileProblem(StationError):
     code = "cli.centre.token"
-    zh = ("无法读取工作人员令牌 {path}（{detail}）：请在镇中心的电脑上运行，"
+    zh = ("无法读取工作人员令牌 {path}（{detail_zh}）：请在镇中心的电脑上运行，"
           "或用 --token-file 指定（镇中心第一次启动时写在它的数据目录里）")
     en = ("Cannot read the staff token {path} ({detail}): run this on the centre's machine, or "
           "give --token-file (the centre writes it to its home on first start)")
@@ -146,7 +146,7 @@ class TokenFileProblem(StationError):
 class CentreDown(StationError):
     code = "cli.centre.down"
     exit_code: ClassVar[int] = 3
-    zh = "无法连接镇中心 {url}（{detail}）：镇中心（station centre serve）是否在运行？"
+    zh = "无法连接镇中心 {url}（{detail_zh}）：镇中心（station centre serve）是否在运行？"
     en = ("Cannot reach the town centre at {url} ({detail}): is `station centre serve` "
           "running there?")
 
@@ -159,7 +159,7 @@ class NotACentre(StationError):
 
 class CatalogueFileProblem(StationError):
     code = "cli.centre.catalogue_file"
-    zh = "无法读取事项清单文件 {path}：{detail}"
+    zh = "无法读取事项清单文件 {path}：{detail_zh}"
     en = "Cannot read the catalogue file {path}: {detail}"
 
 
@@ -298,7 +298,7 @@ def _prepare_key_file(env: Env, path: Path, keys_exist: bool) -> None:
         if keys_exist:
             raise KeyFileProblem(path=str(path),
                                  detail_zh="文件不存在，而镇中心的密钥已用某个密钥文件保护",
-                                 detail_en="it does not exist, and the centre's keys are "
+                                 detail="it does not exist, and the centre's keys are "
                                            "already protected by a key file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +311,7 @@ def _prepare_key_file(env: Env, path: Path, keys_exist: bool) -> None:
             pass  # another process made it a moment ago: use that one
         except OSError as exc:
             raise KeyFileProblem(path=str(path), detail_zh=f"无法创建（{exc.strerror}）",
-                                 detail_en=f"it cannot be created ({exc.strerror})") from None
+                                 detail=f"it cannot be created ({exc.strerror})") from None
         else:
             env.say(f"已生成新的密钥文件 {path}：请另行备份，丢失后镇中心的密钥将无法打开",
                     f"Made a new key file {path}: back it up apart from the centre; without it "
@@ -320,12 +320,11 @@ def _prepare_key_file(env: Env, path: Path, keys_exist: bool) -> None:
     try:
         size = len(path.read_bytes())
     except OSError as exc:
-        raise KeyFileProblem(path=str(path), detail_zh=f"无法读取（{exc.strerror}）",
-                             detail_en=f"it cannot be read ({exc.strerror})") from None
+        raise KeyFileProblem.reading(exc, path=str(path)) from None
     if size < MIN_KEY_FILE:
         raise KeyFileProblem(path=str(path),
                              detail_zh=f"内容太短（少于 {MIN_KEY_FILE} 字节），不足以保护密钥",
-                             detail_en=f"it holds fewer than {MIN_KEY_FILE} bytes, too little "
+                             detail=f"it holds fewer than {MIN_KEY_FILE} bytes, too little "
                                        "to protect the keys")
 
 
@@ -607,8 +606,7 @@ def catalogue_publish_cmd(env: Env, path: Path, url: str, token_file: Path | Non
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise CatalogueFileProblem(path=str(path), detail=exc.strerror or type(exc).__name__
-                                   ) from None
+        raise CatalogueFileProblem.reading(exc, path=str(path)) from None
     with staff_link(env, url, token_file) as staff:
         reply = staff.call("POST", "/v1/staff/catalogue", raw=raw)
     if not isinstance(reply, dict):

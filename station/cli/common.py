@@ -38,7 +38,7 @@ class NoPassphrase(StationError):
 class PassphraseFileError(StationError):
     code = "cli.passphrase_file"
     zh = "无法读取口令文件 {path}：{detail_zh}"
-    en = "Cannot read the passphrase file {path}: {detail_en}"
+    en = "Cannot read the passphrase file {path}: {detail}"
 
 
 class UsageProblem(StationError):
@@ -138,16 +138,10 @@ def read_passphrase_file(path: Path) -> str:
     otherwise become part of the passphrase and read as a wrong one."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise _unreadable(path, "文件不存在", "there is no such file") from None
-    except PermissionError:
-        raise _unreadable(path, "没有读取权限", "permission denied") from None
-    except IsADirectoryError:
-        raise _unreadable(path, "这是一个文件夹", "it is a folder") from None
     except UnicodeDecodeError:
         raise _unreadable(path, "不是 UTF-8 编码的文本", "it is not UTF-8 text") from None
     except OSError as exc:
-        raise _unreadable(path, f"系统错误 {exc.errno}", exc.strerror or str(exc)) from None
+        raise PassphraseFileError.reading(exc, path=str(path)) from None
     lines = text.splitlines()
     if not lines or not lines[0]:
         raise _unreadable(path, "第一行是空的", "its first line is empty")
@@ -155,7 +149,7 @@ def read_passphrase_file(path: Path) -> str:
 
 
 def _unreadable(path: Path, zh: str, en: str) -> PassphraseFileError:
-    return PassphraseFileError(path=str(path), detail_zh=zh, detail_en=en)
+    return PassphraseFileError(path=str(path), detail_zh=zh, detail=en)
 
 
 _BEFORE_COMMAND = "station.options_before_command"

@@ -32,7 +32,7 @@ _LOGGERS = ("station.centre", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 class EmbeddedCentreFailed(StationError):
     code = "cli.demo.centre"
-    zh = "演示用的镇中心无法启动：{detail}"
+    zh = "演示用的镇中心无法启动：{detail_zh}"
     en = "The demo's town centre could not start: {detail}"
 
 

@@ -73,7 +73,7 @@ class PortInUse(ServeWebRefused):
 
 class CannotListen(ServeWebRefused):
     code = "cli.serve_web.cannot_listen"
-    zh = "无法在 {host}:{port} 上监听：{detail}；请用 --port 换一个端口"
+    zh = "无法在 {host}:{port} 上监听：{detail_zh}；请用 --port 换一个端口"
     en = "Cannot listen on {host}:{port}: {detail}; choose another port with --port"
 
 

@@ -39,9 +39,20 @@ OS_REASONS: dict[int, tuple[str, str]] = {
 }
 
 
-def os_reason(error: OSError) -> tuple[str, str]:
+# Where reading fails for another reason than writing would.
+READ_REASONS: dict[int, tuple[str, str]] = {
+    errno.ENOENT: ("文件不存在，请检查路径和文件名", "the file does not exist: check its path"),
+    errno.EACCES: ("没有权限读取这个文件", "not allowed to read that file"),
+    errno.EPERM: ("没有权限读取这个文件", "not allowed to read that file"),
+    errno.EISDIR: ("这是一个文件夹，请写上文件名", "that is a folder: give a file name"),
+}
+
+
+def os_reason(error: OSError, *, reading: bool = False) -> tuple[str, str]:
     """What an ``OSError`` means, in both languages; an uncommon one keeps its errno name
     (EIO…) in Chinese, which a technician can look up."""
+    if reading and error.errno in READ_REASONS:
+        return READ_REASONS[error.errno]
     if error.errno in OS_REASONS:
         return OS_REASONS[error.errno]
     name = errno.errorcode.get(error.errno or 0, "")
@@ -52,7 +63,7 @@ class StationError(Exception):
     """Base of all errors with a sentence for a person, in both languages."""
 
     code: ClassVar[str] = "station.error"
-    zh: ClassVar[str] = "出现错误：{detail}"
+    zh: ClassVar[str] = "出现错误：{detail_zh}"
     en: ClassVar[str] = "Something went wrong: {detail}"
     exit_code: ClassVar[int] = 1
 
@@ -74,6 +85,12 @@ class StationError(Exception):
         """This error for a file that could not be written, its cause in words in both
         languages (``detail`` and ``detail_zh``) instead of the system's English."""
         zh, en = os_reason(error)
+        return cls(detail=en, detail_zh=zh, **params)
+
+    @classmethod
+    def reading(cls, error: OSError, **params: Any) -> Self:
+        """This error for a file that could not be read, its cause in words (as ``writing``)."""
+        zh, en = os_reason(error, reading=True)
         return cls(detail=en, detail_zh=zh, **params)
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,7 +140,7 @@ class CatalogueError(StationError):
     """The matter catalogue (shipped or published) is malformed or lacks a matter."""
 
     code = "domain.catalogue"
-    zh = "事项清单有误：{detail}"
+    zh = "事项清单有误：{detail_zh}"
     en = "Matter catalogue problem: {detail}"
 
 
@@ -137,7 +154,7 @@ class ChangesetError(StationError):
     """A changeset or op that does not follow the rules (bad field, bad op, bad value)."""
 
     code = "domain.bad_changeset"
-    zh = "变更记录无效：{detail}"
+    zh = "变更记录无效：{detail_zh}"
     en = "Invalid changeset: {detail}"
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import chinese_calendar
 
-from station.domain.errors import StationError
+from station.domain.errors import StationError, os_reason
 
 __all__ = ["FALLBACK_HOLIDAYS", "CalendarError", "WorkCalendar", "parse_overrides"]
 
@@ -64,18 +64,18 @@ _MIN_YEAR, _MAX_YEAR = 1949, 2200
 class CalendarError(StationError):
     """A holiday override file that cannot be read or does not follow the format.
 
-    Raised with ``path`` and the problem in both languages (``detail_zh``, ``detail_en``),
+    Raised with ``path`` and the problem in both languages (``detail``, ``detail_zh``),
     so the person who edited the file is told which entry to fix rather than getting wrong
     promised dates silently.
     """
 
     code = "domain.calendar"
     zh = "节假日调整文件 {path} 有误：{detail_zh}"
-    en = "The holiday override file {path} is malformed: {detail_en}"
+    en = "The holiday override file {path} is malformed: {detail}"
 
 
 def _bad(source: str, detail_zh: str, detail_en: str) -> CalendarError:
-    return CalendarError(path=source, detail_zh=detail_zh, detail_en=detail_en)
+    return CalendarError(path=source, detail_zh=detail_zh, detail=detail_en)
 
 
 def parse_overrides(text: str, source: str) -> tuple[dict[date, bool], frozenset[int]]:
@@ -181,8 +181,7 @@ class WorkCalendar:
                 raise _bad(str(path), "文件应为 UTF-8 编码", "the file must be UTF-8 encoded"
                            ) from None
             except OSError as exc:
-                raise _bad(str(path), f"无法读取（{exc.strerror}）",
-                           f"cannot be read ({exc.strerror})") from None
+                raise _bad(str(path), *os_reason(exc, reading=True)) from None
             if text is not None:
                 local_days, local_years = parse_overrides(text, str(path))
                 overrides = {d: w for d, w in overrides.items() if d.year not in local_years}

@@ -51,9 +51,10 @@ def _check_file(path: Path) -> None:
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise CannotWrite(path=str(path)) from None
-        raise CorruptDatabase(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise CorruptDatabase.reading(exc, path=str(path)) from None
     if head != SQLITE_MAGIC:
-        raise CorruptDatabase(path=str(path), detail="not an SQLite database")
+        raise CorruptDatabase(path=str(path), detail="not an SQLite database",
+                              detail_zh="不是 SQLite 数据库")
 
 
 def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_utils.Database:
@@ -75,11 +76,13 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
             row = conn.execute("PRAGMA quick_check").fetchone()
             if row[0] != "ok":
                 conn.close()
-                raise CorruptDatabase(path=str(path), detail=row[0])
+                raise CorruptDatabase(path=str(path), detail=row[0],
+                                      detail_zh=f"完整性检查未通过：{row[0]}")
     except sqlite3.DatabaseError as exc:
         if refused_by_disk(exc):
             raise CannotWrite(path=str(path)) from None
-        raise CorruptDatabase(path=str(path), detail=str(exc)) from None
+        raise CorruptDatabase(path=str(path), detail=str(exc),
+                              detail_zh=f"SQLite 报告：{exc}") from None
     return db
 
 
@@ -99,10 +102,11 @@ def check_schema(db: sqlite_utils.Database) -> None:
     applied = {m.name for m in MIGRATIONS.applied(db)}
     newer = sorted(applied - known)
     if newer:
-        raise NewerSchema(detail=", ".join(newer))
+        raise NewerSchema(detail=", ".join(newer), detail_zh="迁移 " + "、".join(newer))
     version = schema_version(db)
     if version > SCHEMA_VERSION:
-        raise NewerSchema(detail=f"schema {version}, this program knows {SCHEMA_VERSION}")
+        raise NewerSchema(detail=f"schema {version}, this program knows {SCHEMA_VERSION}",
+                          detail_zh=f"数据库版本 {version}，本程序只认识到 {SCHEMA_VERSION}")
 
 
 def check_station(db: sqlite_utils.Database) -> None:

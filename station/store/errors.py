@@ -33,7 +33,7 @@ from station.domain.errors import StationError
 
 class StoreError(StationError):
     code = "store.error"
-    zh = "本地数据出错：{detail}"
+    zh = "本地数据出错：{detail_zh}"
     en = "Local data problem: {detail}"
 
 
@@ -66,7 +66,7 @@ class DamagedStation(StoreError):
 
 class CorruptDatabase(StoreError):
     code = "store.corrupt"
-    zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail}）；"
+    zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail_zh}）；"
           "请从备份或同步恢复，文件未做任何改动")
     en = ("The database file {path} is corrupt or not an SQLite file ({detail}); restore it "
           "from a backup or re-sync. The file was left untouched")
@@ -84,7 +84,7 @@ class CannotWrite(StoreError):
 
 class NewerSchema(StoreError):
     code = "store.newer_schema"
-    zh = "数据库由更新版本的 station 创建（{detail}）；请升级本程序，数据未做任何改动"
+    zh = "数据库由更新版本的 station 创建（{detail_zh}）；请升级本程序，数据未做任何改动"
     en = ("The database was made by a newer version of station ({detail}); upgrade this "
           "program. Nothing was changed")
 
@@ -138,7 +138,7 @@ class Busy(StoreError):
 
 class VaultError(StoreError):
     code = "vault.error"
-    zh = "密钥库出错：{detail}"
+    zh = "密钥库出错：{detail_zh}"
     en = "Vault problem: {detail}"
 
 
@@ -156,7 +156,7 @@ class WeakPassphrase(VaultError):
 
 class BadRecoveryKey(VaultError):
     code = "vault.bad_recovery_key"
-    zh = "恢复密钥不正确：请核对每一组字符（{detail}）"
+    zh = "恢复密钥不正确：请核对每一组字符（{detail_zh}）"
     en = "That recovery key does not open this station: check each group ({detail})"
 
 

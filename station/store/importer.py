@@ -46,7 +46,7 @@ KIND_WORDS = {"居民": "resident", "代办件": "application", "上门服务": 
 
 class ImportFileError(StoreError):
     code = "store.import_file"
-    zh = "无法读取导入文件 {path}：{detail}"
+    zh = "无法读取导入文件 {path}：{detail_zh}"
     en = "Cannot read the import file {path}: {detail}"
 
 
@@ -134,13 +134,14 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ImportFileError(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise ImportFileError.reading(exc, path=str(path)) from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text")
+    raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text",
+                          detail_zh="不是 UTF-8 或 GB18030 编码的文本")
 
 
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -235,7 +236,8 @@ def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
             kind, values = _csv_row(named, default_kind)
             yield line, kind, values
     if header is None:
-        raise ImportFileError(path=str(path), detail="no header row")
+        raise ImportFileError(path=str(path), detail="no header row",
+                              detail_zh="没有表头行")
 
 
 def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
@@ -261,7 +263,8 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
     elif path.suffix.lower() == ".csv":
         yield from _csv_rows(path, text, default_kind)
     else:
-        raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl")
+        raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl",
+                          detail_zh="文件名必须以 .csv 或 .jsonl 结尾")
 
 
 def import_file(station: Station, path: Path, *, default_kind: str = "resident",

@@ -125,11 +125,13 @@ def parse_recovery_key(text: str) -> bytes:
     cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
     cleaned = cleaned.translate(str.maketrans("018", "OIB"))
     if len(cleaned) != 40:
-        raise BadRecoveryKey(detail=f"{len(cleaned)} of 40 characters")
+        raise BadRecoveryKey(detail=f"{len(cleaned)} of 40 characters",
+                             detail_zh=f"应为 40 个字符，输入了 {len(cleaned)} 个")
     try:
         return base64.b32decode(cleaned)
     except ValueError:
-        raise BadRecoveryKey(detail="characters outside A–Z and 2–7") from None
+        raise BadRecoveryKey(detail="characters outside A–Z and 2–7",
+                             detail_zh="含有 A–Z 和 2–7 以外的字符") from None
 
 
 def _recovery_kek(raw: bytes, salt: bytes) -> bytes:
@@ -148,7 +150,8 @@ def open_recovery_slot(slot: Slot, recovery_key: str) -> bytes:
     try:
         return _unwrap(kek, slot)
     except InvalidTag:
-        raise BadRecoveryKey(detail="it belongs to another station or has a typo") from None
+        raise BadRecoveryKey(detail="it belongs to another station or has a typo",
+                             detail_zh="它属于别的站点，或有输错的字符") from None
 
 
 # --- keys derived from the DEK -------------------------------------------------------------

@@ -166,7 +166,7 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
             verify_batch(blob, pin.sign_public)
     except WireError as exc:
         raise BundleDamaged(path=str(path), detail_zh=exc.message("zh"),
-                            detail_en=exc.message("en")) from None
+                            detail=exc.message("en")) from None
     report = SyncReport()
     for blob in batches:
         if station is not None:
@@ -185,4 +185,4 @@ def _read(path: Path) -> bytes:
     except FileNotFoundError:
         raise BundleMissing(path=str(path)) from None
     except OSError as exc:
-        raise BundleUnreadable(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise BundleUnreadable.reading(exc, path=str(path)) from None

@@ -71,7 +71,7 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     try:
         sign, seal = bytes.fromhex(keys["sign_public"]), bytes.fromhex(keys["seal_public"])
     except (KeyError, TypeError, ValueError):
-        raise BadReply(detail="it holds no centre keys") from None
+        raise BadReply(detail="it holds no centre keys", detail_zh="其中没有镇中心的密钥") from None
     got = fingerprint(sign, seal)
     if got != expected:
         raise FingerprintMismatch(got=got, expected=expected)

@@ -19,7 +19,7 @@ from station.domain.errors import StationError
 
 class SyncError(StationError):
     code = "sync.error"
-    zh = "同步出错：{detail}"
+    zh = "同步出错：{detail_zh}"
     en = "Sync problem: {detail}"
 
 
@@ -41,7 +41,7 @@ class BadReply(SyncError):
 
     code = "sync.bad_reply"
     exit_code: ClassVar[int] = 3
-    zh = "镇中心的回复无法识别（{detail}）；工作已保存，下次同步时再发送"
+    zh = "镇中心的回复无法识别（{detail_zh}）；工作已保存，下次同步时再发送"
     en = ("The town centre's reply was not understood ({detail}); work is kept and will be "
           "sent at the next sync")
 

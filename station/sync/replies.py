@@ -25,16 +25,17 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         value = response.json()
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadReply(detail="not JSON") from None
+        raise BadReply(detail="not JSON", detail_zh="不是 JSON") from None
     if not isinstance(value, dict):
-        raise BadReply(detail="not a JSON object")
+        raise BadReply(detail="not a JSON object", detail_zh="不是 JSON 对象")
     return value
 
 
 def strings(value: Any, what: str) -> list[str]:
     """A list of strings from a reply field, or ``BadReply`` naming the field."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadReply(detail=f"{what} is not a list of texts")
+        raise BadReply(detail=f"{what} is not a list of texts",
+                       detail_zh=f"{what} 不是文本列表")
     return value
 
 
@@ -52,7 +53,8 @@ def ingest_reply(response: httpx.Response) -> IngestReply:
     reply = json_object(response)
     refused = reply.get("refused")
     if not isinstance(refused, list) or not all(isinstance(r, dict) for r in refused):
-        raise BadReply(detail="refused is not a list of refusals")
+        raise BadReply(detail="refused is not a list of refusals",
+                       detail_zh="refused 不是拒收列表")
     return IngestReply(strings(reply.get("accepted"), "accepted"),
                        strings(reply.get("duplicates"), "duplicates"), refused)
 
@@ -70,5 +72,6 @@ def push_reply(response: httpx.Response, *, centre_public: bytes,
     reply = ingest_reply(response)
     ours = set(sent)
     if not ours.issuperset(reply.accepted) or not ours.issuperset(reply.duplicates):
-        raise BadReply(detail="it names changesets this batch did not send")
+        raise BadReply(detail="it names changesets this batch did not send",
+                       detail_zh="回复中有本批没有发送的变更")
     return reply

@@ -114,12 +114,14 @@ def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
     We ask for no compression, so a compressed reply is not our centre's either."""
     try:
         if response.headers.get("content-encoding", "identity").lower() != "identity":
-            raise BadReply(detail="it is compressed, which the centre never does")
+            raise BadReply(detail="it is compressed, which the centre never does",
+                           detail_zh="回复经过压缩，而镇中心从不压缩")
         chunks, size = [], 0
         for chunk in response.iter_raw():
             size += len(chunk)
             if size > limit:
-                raise BadReply(detail=f"it is larger than {limit >> 20} MB")
+                raise BadReply(detail=f"it is larger than {limit >> 20} MB",
+                               detail_zh=f"回复超过 {limit >> 20} MB")
             chunks.append(chunk)
     finally:
         response.close()

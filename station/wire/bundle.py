@@ -30,16 +30,16 @@ MAX_HEADER = 64 * 1024
 
 
 class BundleDamaged(WireError):
-    """A bundle cut short or changed on the way; ``detail_zh``/``detail_en`` say how."""
+    """A bundle cut short or changed on the way; ``detail``/``detail_zh`` say how."""
 
     code = "wire.bundle_damaged"
     zh = "数据包 {path} 不完整或已被改动（{detail_zh}），未导入任何内容；请重新导出"
-    en = ("The bundle {path} is incomplete or altered ({detail_en}); nothing in it was used. "
+    en = ("The bundle {path} is incomplete or altered ({detail}); nothing in it was used. "
           "Export it again")
 
 
 def _damaged(path: str, zh: str, en: str) -> BundleDamaged:
-    return BundleDamaged(path=path, detail_zh=zh, detail_en=en)
+    return BundleDamaged(path=path, detail_zh=zh, detail=en)
 
 
 def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:

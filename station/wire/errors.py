@@ -16,13 +16,13 @@ from station.domain.errors import StationError
 
 class WireError(StationError):
     code = "wire.error"
-    zh = "数据格式有误：{detail}"
+    zh = "数据格式有误：{detail_zh}"
     en = "Bad data: {detail}"
 
 
 class Malformed(WireError):
     code = "wire.malformed"
-    zh = "数据不完整或格式不对（{what}）：{detail}"
+    zh = "数据不完整或格式不对（{what}）：{detail_zh}"
     en = "Truncated or malformed {what}: {detail}"
 
 
@@ -35,5 +35,5 @@ class BadSignature(WireError):
 
 class CannotOpen(WireError):
     code = "wire.cannot_open"
-    zh = "{what} {item}（来自 {station}）签名正确但无法解密：{detail}"
+    zh = "{what} {item}（来自 {station}）签名正确但无法解密：{detail_zh}"
     en = "{what} {item} from {station} is correctly signed but does not open: {detail}"

@@ -158,6 +158,7 @@ def test_publishing_the_same_version_twice_is_400(centre_app, staff_headers):
     assert publish(client, staff_headers, catalogue_json("2026.12.1")).status_code == 200
     error = error_of(publish(client, staff_headers, catalogue_json("2026.12.1")), 400)
     assert "2026.12.1" in error["en"] and "already published" in error["en"]
+    assert "已经发布过" in error["zh"]
     assert publish(client, staff_headers, catalogue_json("2026.12.2")).status_code == 200
     # Going back to a version published before is refused too.
     error = error_of(publish(client, staff_headers, catalogue_json("2026.12.1")), 400)

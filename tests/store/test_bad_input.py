@@ -32,6 +32,7 @@ def test_a_file_that_is_not_sqlite(tmp_path, now):
     with pytest.raises(CorruptDatabase) as exc:
         Station.open(home, PASSPHRASE, now=now)
     assert "not an SQLite database" in exc.value.message("en")
+    assert "不是 SQLite 数据库" in exc.value.message("zh")
     assert digest(db_path(home)) == before
 
 

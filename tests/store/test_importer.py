@@ -88,14 +88,23 @@ def test_a_broken_jsonl_line_is_named(station, tmp_path):
     assert "not a JSON object" in exc.value.params["report"].bad[0].message("en")
 
 
-def test_unreadable_files_get_a_clear_error(station, tmp_path):
-    with pytest.raises(ImportFileError):
+def test_unreadable_files_get_a_clear_error_in_both_languages(station, tmp_path):
+    with pytest.raises(ImportFileError) as exc:
         import_file(station, tmp_path / "missing.csv")
+    assert "文件不存在" in exc.value.message("zh")
+    assert "does not exist" in exc.value.message("en")
     odd = tmp_path / "rows.xlsx"
     odd.write_bytes(b"PK\x03\x04")
     with pytest.raises(ImportFileError) as exc:
         import_file(station, odd)
     assert ".csv or .jsonl" in exc.value.message("en")
+    assert "必须以 .csv 或 .jsonl 结尾" in exc.value.message("zh")
+    binary = tmp_path / "rows.csv"
+    binary.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(ImportFileError) as exc:
+        import_file(station, binary)
+    assert "GB18030 编码" in exc.value.message("zh")
+    assert "not UTF-8 or GB18030" in exc.value.message("en")
 
 
 def _residents_csv(rows: list[tuple[str, str]]) -> str:
