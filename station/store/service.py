@@ -74,7 +74,7 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, NewRecord, Received, Stored, new_id
+from station.store.ledger import Ledger, NewRecord, Received, ReceiveReport, Stored, new_id
 from station.store.prepare import Preparer
 from station.store.projection import Record, view
 from station.store.rows import INSERT_OUTBOX, Sealing
@@ -538,6 +538,15 @@ class Station:
         with paused_gc():
             return self._apply_downlink(blob)
 
+    def _receive(self, encoded: list[bytes], *, bulk: bool) -> ReceiveReport:
+        if bulk and self._preparing:
+            if self._preparer is None:
+                self._preparer = Preparer(self.keys.dek)
+            return self.ledger.receive_prepared(
+                self._preparer.slices(encoded, self.today()), today=self.today())
+        return self.ledger.receive([Received(decode_changeset(data), data) for data in encoded],
+                                   today=self.today())
+
     def _apply_downlink(self, blob: bytes) -> Downlink:
         pin = self.sync.centre()
         head = verify_batch(blob, pin.sign_public)
@@ -562,15 +571,8 @@ class Station:
         bulk = len(encoded) >= BULK_NAMES
         self._indexing = not bulk
         try:
-            if bulk and self._preparing:
-                if self._preparer is None:
-                    self._preparer = Preparer(self.keys.dek)
-                received = self.ledger.receive_prepared(
-                    self._preparer.slices(encoded, self.today()), today=self.today())
-            else:
-                received = self.ledger.receive(
-                    [Received(decode_changeset(data), data) for data in encoded],
-                    today=self.today())
+            with self._names_follow_rollback():  # a chunk that rolls back put names too
+                received = self._receive(encoded, bulk=bulk)
         finally:
             self._indexing = True
         if bulk:
@@ -822,8 +824,18 @@ class Station:
     def atomic(self) -> Iterator[None]:
         """Changes that stand or fall together: a scripted edit that sets fields and moves the
         status writes neither if either is refused, so running it again repeats nothing."""
-        with dbmod.write(self.db):
+        with self._names_follow_rollback(), dbmod.write(self.db):
             yield
+
+    @contextmanager
+    def _names_follow_rollback(self) -> Iterator[None]:
+        """Saves inside an outer transaction put their names in the index before it commits:
+        if it rolls back instead, the index is rebuilt on next use."""
+        try:
+            yield
+        except BaseException:
+            self._names.forget()
+            raise
 
     def _read(self, ref: str) -> tuple[Record, Stored]:
         """A record as it is before a change to it, and its stored row for ``_commit``."""

@@ -139,3 +139,17 @@ def test_the_pinyin_tables_are_left_out_of_full_collections():
     tracked, frozen = int(out[0]), int(out[1])
     assert frozen > 100_000  # pypinyin's lists, loaded at import
     assert tracked < 20_000
+
+
+def test_a_rename_rolled_back_with_its_transaction_is_not_found(station):
+    record = station.create("resident", {"resident.name": "张三丰"})
+    assert [s.id for s in station.search("张三丰")] == [record.id]  # the index is built
+    try:
+        with station.atomic():
+            station.update(record.id, {"resident.name": "李四光"})
+            raise RuntimeError("the status change after it was refused")
+    except RuntimeError:
+        pass
+    assert station.get(record.id).name == "张三丰"
+    assert station.search("李四光") == []
+    assert [s.id for s in station.search("zsf")] == [record.id]
