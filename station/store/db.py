@@ -98,7 +98,7 @@ def file_of(db: sqlite_utils.Database) -> str:
 
 def check_schema(db: sqlite_utils.Database) -> None:
     """Refuse a database made by a newer station, before anything is written."""
-    known = {m.name for m in MIGRATIONS._migrations}
+    known = set(_tables_made())
     applied = {m.name for m in MIGRATIONS.applied(db)}
     newer = sorted(applied - known)
     if newer:
@@ -133,7 +133,7 @@ def _tables_made() -> dict[str, frozenset[str]]:
     scratch = sqlite_utils.Database(memory=True)
     made: dict[str, frozenset[str]] = {}
     before: set[str] = set()
-    for migration in MIGRATIONS._migrations:
+    for migration in MIGRATIONS.pending(scratch):  # on an empty database: all of them
         migration.fn(scratch)
         now = set(scratch.table_names())
         made[migration.name] = frozenset(now - before)
