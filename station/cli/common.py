@@ -64,6 +64,34 @@ class NotUtf8(UsageProblem):
           "character encoding to UTF-8 and type it again")
 
 
+class NoSuchFile(UsageProblem):
+    code = "cli.no_such_file"
+    zh = "找不到文件 {path}：请检查路径和文件名"
+    en = "There is no file {path}: check its path and name"
+
+
+class FolderNotFile(UsageProblem):
+    code = "cli.folder_not_file"
+    zh = "{path} 是一个文件夹：请写上其中的文件名"
+    en = "{path} is a folder: give the name of a file in it"
+
+
+class ExistingFile(click.ParamType):
+    """A file argument that must exist (an import, a carried bundle), checked before any
+    passphrase is asked for — ``click.Path(exists=True)``, but in the person's language."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path:
+        path = value if isinstance(value, Path) else Path(value)
+        if path.is_dir():
+            raise FolderNotFile(path=str(path))
+        if not path.exists():
+            raise NoSuchFile(path=str(path))
+        return path
+
+
 class Mismatch(StationError):
     code = "cli.mismatch"
     zh = "两次输入的口令不一致"

@@ -14,7 +14,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from station.cli.common import Env, common
+from station.cli.common import Env, ExistingFile, common
 from station.cli.vault import unlock
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
@@ -62,7 +62,7 @@ def print_summaries(env: Env, rows: list[Summary], station: Station) -> None:
 
 
 @click.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("path", type=ExistingFile())
 @click.option("--kind", "default_kind", type=click.Choice(list(SCHEMAS)), default="resident",
               show_default=True, help="Kind of rows that do not say (CSV of residents).")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows, list the bad ones.")

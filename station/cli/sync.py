@@ -28,7 +28,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from station.cli.common import Env, UsageProblem, check_url, common
+from station.cli.common import Env, ExistingFile, UsageProblem, check_url, common
 from station.cli.vault import unlock
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -184,7 +184,7 @@ def bundle_export(env: Env, path: Path) -> None:
 
 
 @bundle_group.command("upload")
-@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("path", type=ExistingFile())
 @click.option("--url", envvar="STATION_CENTRE_URL",
               help="The centre's URL (default: this station's centre).")
 @click.option("--reply", type=click.Path(dir_okay=False, path_type=Path),
@@ -223,7 +223,7 @@ def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> 
 
 
 @bundle_group.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("path", type=ExistingFile())
 @click.option("--unattended", is_flag=True, help="No passphrase: keep it until unlock.")
 @common(json_output=True)
 def bundle_import(env: Env, path: Path, unattended: bool) -> None:

@@ -321,3 +321,14 @@ def test_clicks_own_usage_errors_lead_with_a_chinese_sentence(invoke):
     assert code == 2 and err.startswith("命令用法有误") and "frobnicate" in err
     code, _, err = invoke("due", "--month", "2026-13", "--lang", "en", auth=False)
     assert code == 2 and "Usage: station due" in err and "命令" not in err
+
+
+@pytest.mark.parametrize("args", [("import",), ("bundle", "upload"), ("bundle", "import")])
+def test_a_missing_file_or_a_folder_is_named_in_the_persons_language(ready, tmp_path, args):
+    missing = tmp_path / "在U盘上.csv"
+    code, _, err = ready(*args, str(missing), "--lang", "zh")
+    assert code == 2 and err.strip() == f"找不到文件 {missing}：请检查路径和文件名"
+    code, _, err = ready(*args, str(missing))
+    assert code == 2 and f"There is no file {missing}" in err
+    code, _, err = ready(*args, str(tmp_path), "--lang", "zh")
+    assert code == 2 and f"{tmp_path} 是一个文件夹" in err
