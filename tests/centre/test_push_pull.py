@@ -369,6 +369,37 @@ def test_pulled_names_are_found_by_a_search_that_was_already_warm(centre_app, wo
     assert [r.id for r in bus.search("王桂英")] == [records[2].id]
 
 
+def test_a_pulled_rename_that_rolls_back_is_not_found_by_its_new_name(centre_app, world,
+                                                                     monkeypatch):
+    """A pull's chunk announces each record to the name index before it commits: when the
+    chunk fails and rolls back, the record is not found under a name it does not have."""
+    _, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    first = application(v1, name="欧阳秀兰")
+    push(v1.sync, link(client, v1))
+    pull(bus.sync, link(client, bus), station=bus)
+    assert [r.id for r in bus.search("oyxl")] == [first.id]  # the index is warm
+    v1.update(first.id, {"applicant.name": "王桂英"})
+    application(v1, name="张建国")
+    push(v1.sync, link(client, v1))
+    calls = []
+
+    def fail_on_the_second_record(self, receipt):
+        calls.append(receipt)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ledger.Ledger, "_keep_receipts_ahead", fail_on_the_second_record)
+    with pytest.raises(OSError):
+        pull(bus.sync, link(client, bus), station=bus)
+    assert bus.get(first.id).name == "欧阳秀兰"
+    assert bus.search("王桂英") == []
+    assert [r.id for r in bus.search("oyxl")] == [first.id]
+    monkeypatch.undo()  # the disk has room again: the next pull brings the rename
+    pull(bus.sync, link(client, bus), station=bus)
+    assert [r.id for r in bus.search("王桂英")] == [first.id]
+
+
 def ouyangs(count: int, *, born: str) -> list[tuple[str, str]]:
     """Names that all match "oy", each with its own valid ID number (born in the decade
     ``born``, e.g. "195")."""
