@@ -17,6 +17,7 @@
           ├── BadRecoveryKey    mistyped or not this station's
           ├── UnknownAgent      no key slot for that agent
           ├── AgentExists       that agent already has a slot
+          ├── ReservedAgent     the name of the recovery key's own slot
           ├── LastSlot          removing it would lock everyone out
           ├── Tampered          a ciphertext failed authentication (names the row)
           └── NotAFile          a file write would replace a device, folder or link
@@ -170,6 +171,15 @@ class AgentExists(VaultError):
     code = "vault.agent_exists"
     zh = "代办员“{agent}”已有口令；修改口令请用 station agent passwd"
     en = "Agent “{agent}” already has a key slot; use `station agent passwd` to change it"
+
+
+class ReservedAgent(VaultError):
+    """Slots are keyed by name: an agent called like the recovery slot would replace it
+    (the recovery key lost for good) or be replaced by it (nobody can unlock)."""
+
+    code = "vault.reserved_agent"
+    zh = "“{agent}”是恢复密钥自己的名称，不能用作代办员姓名；请换一个名字"
+    en = "“{agent}” is the name of the recovery key's own slot; give the agent another name"
 
 
 class LastSlot(VaultError):

@@ -66,6 +66,7 @@ from station.store.errors import (
     LastSlot,
     NoSuchConflict,
     NoSuchRecord,
+    ReservedAgent,
     SettleChoice,
     StationExists,
     Tampered,
@@ -242,6 +243,16 @@ def _check_station_code(code: str) -> str:
     return text.upper()
 
 
+def _check_agent_name(agent: str) -> str:
+    """The cleaned name of an agent's key slot; never the recovery slot's own label, which
+    the same row would hold."""
+    name = check_text(agent, label=("代办员", "Agent"), field_name="agent", max_len=50,
+                      required=True)
+    if name == RECOVERY_LABEL:
+        raise ReservedAgent(agent=name)
+    return name
+
+
 def _catalogue_in(db: sqlite_utils.Database) -> Catalogue:
     """The newest catalogue this station has pulled, else the one shipped with the program."""
     raw = _meta(db, "catalogue")
@@ -349,8 +360,7 @@ class Station:
         station_id = _check_station_code(station_id)
         name = check_text(name, label=("站点名称", "Station name"), field_name="name",
                           max_len=60, required=True)
-        agent = check_text(agent, label=("代办员", "Agent"), field_name="agent", max_len=50,
-                           required=True)
+        agent = _check_agent_name(agent)
         path = dbmod.db_path(home)
         if path.exists():
             cls._refuse_replace(home, force)
@@ -445,6 +455,7 @@ class Station:
     def recover(cls, home: Path, recovery_key: str, *, agent: str, new_passphrase: str,
                 kdf: KdfParams = DEFAULT_KDF, now: Now = _local_now) -> Station:
         """Open with the recovery key and give ``agent`` a new passphrase."""
+        agent = _check_agent_name(agent)
         db = dbmod.connect(dbmod.db_path(home))
         try:
             dbmod.check_station(db)
@@ -602,9 +613,8 @@ class Station:
         return [s.label for s in _slots(self.db) if s.kind == "agent"]
 
     def add_agent(self, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
-        name = check_text(name, label=("代办员", "Agent"), field_name="agent", max_len=50,
-                          required=True)
-        if name in self.agents() or name == RECOVERY_LABEL:
+        name = _check_agent_name(name)
+        if name in self.agents():
             raise AgentExists(agent=name)
         slot = agent_slot(name, passphrase, self.keys.dek, kdf)
         with dbmod.write(self.db):

@@ -11,6 +11,7 @@ from station.store.errors import (
     AgentExists,
     BadRecoveryKey,
     LastSlot,
+    ReservedAgent,
     Tampered,
     UnknownAgent,
     WeakPassphrase,
@@ -117,6 +118,28 @@ def test_a_mistyped_recovery_key_is_refused(home, now):
     with pytest.raises(BadRecoveryKey) as exc:
         parse_recovery_key(recovery[:-3])
     assert "37 of 40" in exc.value.message("en")
+
+
+def test_an_agent_named_like_the_recovery_slot_never_takes_its_place(home, now):
+    """Slots are rows keyed by name: an agent called "recovery" would overwrite the
+    recovery key's slot (or, at init, be overwritten by it and lock everyone out)."""
+    with pytest.raises(ReservedAgent) as exc:
+        Station.init(home, station_id="V001", name="站", agent="recovery",
+                     passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    assert "recovery key" in exc.value.message("en")
+    assert not db_path(home).exists()
+    station, recovery = Station.init(home, station_id="V001", name="站", agent="甲",
+                                     passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    with pytest.raises(ReservedAgent):
+        station.add_agent("recovery", "another passphrase", FAST_KDF)
+    station.close()
+    with pytest.raises(ReservedAgent):
+        Station.recover(home, recovery, agent="recovery", new_passphrase="new passphrase!",
+                        kdf=FAST_KDF, now=now)
+    # the recovery key still opens the station afterwards
+    with Station.recover(home, recovery, agent="甲", new_passphrase="new passphrase!",
+                         kdf=FAST_KDF, now=now) as st:
+        assert st.agents() == ["甲"]
 
 
 def test_recovery_key_tolerates_look_alike_digits():
