@@ -35,6 +35,12 @@ class NoPassphrase(StationError):
     en = "A passphrase is needed: run in a terminal, or give --passphrase-file"
 
 
+class NoNewPassphrase(StationError):
+    code = "cli.no_new_passphrase"
+    zh = "需要新口令：请在终端中运行，或用 --new-passphrase-file 指定新口令文件"
+    en = "A new passphrase is needed: run in a terminal, or give --new-passphrase-file"
+
+
 class PassphraseFileError(StationError):
     code = "cli.passphrase_file"
     zh = "无法读取口令文件 {path}：{detail_zh}"
@@ -133,6 +139,19 @@ class Env:
             return read_passphrase_file(self.passphrase_file)
         if not sys.stdin.isatty():
             raise NoPassphrase()
+        return self._typed(prompt_zh, prompt_en, confirm)
+
+    def new_passphrase(self, prompt_zh: str, prompt_en: str, file: Path | None) -> str:
+        """A passphrase being set for a key slot (another agent's, a changed one): from its
+        own file, or typed twice. Never the unlock passphrase of --passphrase-file (or
+        STATION_PASSPHRASE_FILE): that would silently give the new slot the old secret."""
+        if file is not None:
+            return read_passphrase_file(file)
+        if not sys.stdin.isatty():
+            raise NoNewPassphrase()
+        return self._typed(prompt_zh, prompt_en, confirm=True)
+
+    def _typed(self, prompt_zh: str, prompt_en: str, confirm: bool) -> str:
         first = click.prompt(self.t(prompt_zh, prompt_en), hide_input=True, err=True)
         if confirm:
             again = click.prompt(self.t("再输入一次", "Again"), hide_input=True, err=True)

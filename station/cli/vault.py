@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from station.cli.common import Env, common, read_passphrase_file
+from station.cli.common import Env, common
 from station.store.service import Station
 from station.store.vault import DEFAULT_KDF, FAST_KDF, KdfParams
 
@@ -82,9 +82,8 @@ def agent_list(env: Env) -> None:
 def agent_add(env: Env, name: str, new_passphrase_file: Path | None, fast_kdf: bool) -> None:
     """Give another agent their own passphrase (unlock with yours first)."""
     with unlock(env) as station:
-        new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
-               else env.passphrase(f"{name} 的新口令", f"New passphrase for {name}",
-                                   confirm=True))
+        new = env.new_passphrase(f"{name} 的新口令", f"New passphrase for {name}",
+                                 new_passphrase_file)
         station.add_agent(name, new, kdf_of(fast_kdf))
     env.say(f"已为代办员“{name}”添加口令", f"Added a key slot for agent “{name}”")
 
@@ -106,8 +105,7 @@ def agent_remove(env: Env, name: str) -> None:
 def passwd_cmd(env: Env, new_passphrase_file: Path | None) -> None:
     """Change your passphrase (nothing else is re-encrypted)."""
     with unlock(env) as station:
-        new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
-               else env.passphrase("新口令", "New passphrase", confirm=True))
+        new = env.new_passphrase("新口令", "New passphrase", new_passphrase_file)
         station.change_passphrase(new)
         who = station.agent
     env.say(f"代办员“{who}”的口令已更改", f"Changed the passphrase of agent “{who}”")
@@ -124,9 +122,9 @@ def recover_cmd(env: Env, recovery_key: str | None, new_passphrase_file: Path | 
     """Open the station with its recovery key and set a new passphrase for an agent."""
     key = recovery_key or str(click.prompt(env.t("恢复密钥", "Recovery key"), err=True))
     agent = _agent_name(env, None)
-    new = (read_passphrase_file(new_passphrase_file) if new_passphrase_file
-           else env.passphrase(f"{agent} 的新口令", f"New passphrase for {agent}",
-                               confirm=True))
+    # nothing is unlocked with a passphrase here: --passphrase-file can only mean the new one
+    new = env.new_passphrase(f"{agent} 的新口令", f"New passphrase for {agent}",
+                             new_passphrase_file or env.passphrase_file)
     Station.recover(env.home, key, agent=agent, new_passphrase=new,
                     kdf=kdf_of(fast_kdf)).close()
     env.say(f"已用恢复密钥为“{agent}”设置新口令", f"Set a new passphrase for “{agent}” "

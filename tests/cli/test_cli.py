@@ -132,6 +132,24 @@ def test_agents_passwd_and_recover(ready, tmp_path):
     assert code == 0
 
 
+def test_a_new_passphrase_is_never_taken_from_the_unlock_passphrase_file(ready, tmp_path):
+    """--passphrase-file (or STATION_PASSPHRASE_FILE) unlocks; it must not silently become
+    the new agent's passphrase, nor the "changed" one."""
+    code, _, err = ready("agent", "add", "张建国", "--insecure-fast-kdf")
+    assert code == 1 and "--new-passphrase-file" in err and "Traceback" not in err
+    code, out, _ = ready("agent", "list", "--json")
+    assert json.loads(out)["agents"] == ["李春梅"]
+    before = (ready.home / "station.db").read_bytes()
+    code, _, err = ready("passwd")
+    assert code == 1 and "--new-passphrase-file" in err
+    assert (ready.home / "station.db").read_bytes() == before
+    new = tmp_path / "new.txt"
+    new.write_text("a changed passphrase\n", encoding="utf-8")
+    code, _, err = ready("passwd", "--new-passphrase-file", str(new))
+    assert code == 0, err
+    assert run(cli, ["list", "--home", str(ready.home), "--passphrase-file", str(new)]) == 0
+
+
 def test_list_json_never_loads_textual(ready, passphrase_file):
     probe = ("import sys; from station.cli import main; sys.argv=['station','list','--json',"
              f"'--home',{str(ready.home)!r},'--passphrase-file',{str(passphrase_file)!r}];\n"
