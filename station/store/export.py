@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from station.domain.followup import Figures, Month
 from station.domain.records import SCHEMAS
 from station.store.errors import StoreError, refuse_non_file
+from station.store.home import write_private
 from station.store.service import Station
 
 FORMATS = ("csv", "json", "xlsx")
@@ -67,34 +67,38 @@ def figures_table(groups: dict[str, Figures]) -> tuple[list[str], list[list[Any]
 
 
 def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Write a table as ``fmt``; the file appears whole or not at all. Only an ordinary
-    file is ever replaced: renaming over a device (/dev/full, as root) or a link would
-    destroy it rather than write into it."""
-    tmp = path.with_name(path.name + ".part")
+    """Write a table as ``fmt``; the file appears whole or not at all, readable by this user
+    only (it holds residents' details in plaintext), and nothing of it is ever written
+    anywhere else (xlsxwriter's default spills each part to the system's temp folder, left
+    there if the zip cannot be written). Only an ordinary file is ever replaced: renaming
+    over a device (/dev/full, as root) or a link would destroy it rather than write into it."""
+    if fmt not in FORMATS:
+        raise ExportError(path=str(path), detail=f"unknown format {fmt}")
     try:
         refuse_non_file(path)
-        if fmt == "csv":
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(header)
-            writer.writerows([[safe_cell(v) for v in row] for row in rows])
-            tmp.write_text(buf.getvalue(), encoding="utf-8-sig")
-        elif fmt == "json":
-            tmp.write_text(json.dumps([dict(zip(header, row, strict=True)) for row in rows],
-                                      ensure_ascii=False, indent=1), encoding="utf-8")
-        elif fmt == "xlsx":
-            import xlsxwriter
-
-            book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False,
-                                                  "strings_to_urls": False})
-            sheet = book.add_worksheet()
-            sheet.write_row(0, 0, list(header))
-            for i, row in enumerate(rows, start=1):
-                sheet.write_row(i, 0, [safe_cell(v) for v in row])
-            book.close()
-        else:
-            raise ExportError(path=str(path), detail=f"unknown format {fmt}")
-        os.replace(tmp, path)
+        write_private(path, _encode(fmt, header, rows))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError.writing(exc, path=str(path)) from None
+
+
+def _encode(fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows([[safe_cell(v) for v in row] for row in rows])
+        return buf.getvalue().encode("utf-8-sig")
+    if fmt == "json":
+        return json.dumps([dict(zip(header, row, strict=True)) for row in rows],
+                          ensure_ascii=False, indent=1).encode("utf-8")
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False,
+                                     "strings_to_urls": False})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, list(header))
+    for i, row in enumerate(rows, start=1):
+        sheet.write_row(i, 0, [safe_cell(v) for v in row])
+    book.close()
+    return out.getvalue()

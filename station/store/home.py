@@ -29,15 +29,20 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read, atomically (never a half-written key)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a file only its owner can read, whatever the umask, atomically (never a
+    half-written key or export). A copy left by a crash is removed first: opening it again
+    would keep its old, perhaps wider, mode. A write that fails leaves no partial copy."""
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def make_transport_key(home: Path) -> Signer:

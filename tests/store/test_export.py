@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import stat
+import tempfile
 import zipfile
 
 from station.cli import cli
@@ -79,3 +81,46 @@ def test_an_export_that_cannot_be_written_says_why_in_chinese(station, home, pas
     assert run(cli, ["export", "csv", str(target), *auth, "--lang", "zh"]) == 1
     err = capsys.readouterr().err
     assert "文件夹不存在" in err and "No such file" not in err
+
+
+def test_an_export_is_readable_by_its_owner_only_whatever_the_umask(station, home,
+                                                                    passphrase_file,
+                                                                    tmp_path):
+    """It holds residents' ID numbers in plaintext: other accounts on the laptop must not
+    read it, as with the printed notice."""
+    station.create("application", residence_permit())
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    old = os.umask(0o022)
+    try:
+        for fmt in ("csv", "json", "xlsx"):
+            out = tmp_path / f"apps.{fmt}"
+            out.write_bytes(b"an older export")
+            out.chmod(0o644)
+            assert run(cli, ["export", fmt, str(out), *auth]) == 0
+            assert stat.S_IMODE(out.stat().st_mode) == 0o600, fmt
+            assert out.read_bytes() != b"an older export"
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("apps")) == [
+        "apps.csv", "apps.json", "apps.xlsx"]  # no copy left beside them
+
+
+def test_a_workbook_is_built_in_memory_so_no_part_is_left_in_the_temp_folder(
+        tmp_path, monkeypatch):
+    """xlsxwriter's default writes each part of the workbook (the shared strings hold every
+    name and ID number) to the system's temp folder, then zips them: a disk that fills up
+    while zipping left them there in plaintext. Built in memory, nothing goes there."""
+    spill = tmp_path / "system-temp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", disk_full)  # zipping a file from disk
+    target = tmp_path / "out.xlsx"
+    write(target, "xlsx", ["name", "id"], [["王桂英", "11010519491231002X"]])
+    assert [p for p in spill.rglob("*")] == []
+    with zipfile.ZipFile(target) as book:
+        assert "王桂英" in book.read("xl/sharedStrings.xml").decode()
