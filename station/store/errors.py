@@ -19,6 +19,7 @@
           ├── AgentExists       that agent already has a slot
           ├── ReservedAgent     the name of the recovery key's own slot
           ├── LastSlot          removing it would lock everyone out
+          ├── DamagedSlot       a key slot whose stored cost was altered or damaged
           ├── Tampered          a ciphertext failed authentication (names the row)
           └── NotAFile          a file write would replace a device, folder or link
 """
@@ -186,6 +187,19 @@ class LastSlot(VaultError):
     code = "vault.last_slot"
     zh = "不能删除最后一个代办员的口令，否则将无人能打开数据"
     en = "Cannot remove the last agent's key slot: nobody could open the data"
+
+
+class DamagedSlot(VaultError):
+    """A slot's Argon2id cost that station never makes (lowered to speed up guessing,
+    raised to exhaust memory, or garbled): never used, and never called a wrong passphrase,
+    which would send the agent retyping a right one."""
+
+    code = "vault.damaged_slot"
+    zh = ("代办员“{agent}”的口令槽已损坏或被改动（其中的密钥派生参数不是本程序生成的），"
+          "未被使用；请用恢复密钥（station recover）为该代办员重设口令。未做任何更改")
+    en = ("The key slot of agent “{agent}” is damaged or was altered (its key-derivation cost "
+          "is not one station makes) and was not used; set a new passphrase for that agent "
+          "with the recovery key (station recover). Nothing was changed")
 
 
 class Tampered(VaultError):

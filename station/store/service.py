@@ -62,6 +62,7 @@ from station.store.errors import (
     AgentExists,
     AmbiguousReceipt,
     CannotWrite,
+    DamagedSlot,
     DamagedStation,
     LastSlot,
     NoSuchConflict,
@@ -93,6 +94,7 @@ from station.store.vault import (
     open_agent_slot,
     open_recovery_slot,
     recovery_slot,
+    slot_params,
 )
 from station.wire.codec import decode_changeset
 from station.wire.downlink import ENTRY_CATALOGUE, open_batch, verify_batch
@@ -444,12 +446,15 @@ class Station:
             slots = [s for s in slots if s.label == agent]
             if not slots:
                 raise UnknownAgent(agent=agent)
+        damaged: DamagedSlot | None = None
         for slot in slots:
             try:
                 return open_agent_slot(slot, passphrase), slot.label
             except WrongPassphrase:
                 continue
-        raise WrongPassphrase()
+            except DamagedSlot as exc:  # the other agents can still unlock
+                damaged = damaged or exc
+        raise damaged or WrongPassphrase()
 
     @classmethod
     def recover(cls, home: Path, recovery_key: str, *, agent: str, new_passphrase: str,
@@ -626,7 +631,7 @@ class Station:
         old = next((s for s in _slots(self.db) if s.kind == "agent" and s.label == who), None)
         if old is None:
             raise UnknownAgent(agent=who)
-        params = kdf or KdfParams.from_json(old.params)
+        params = kdf or slot_params(old)
         slot = agent_slot(who, new_passphrase, self.keys.dek, params)
         with dbmod.write(self.db):
             _save_slot(self.db, slot, self.now())

@@ -28,7 +28,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from station.store.errors import BadRecoveryKey, Tampered, WeakPassphrase, WrongPassphrase
+from station.store.errors import (
+    BadRecoveryKey,
+    DamagedSlot,
+    Tampered,
+    WeakPassphrase,
+    WrongPassphrase,
+)
 
 MIN_PASSPHRASE = 8
 NONCE = 12
@@ -49,8 +55,18 @@ class KdfParams:
 
     @classmethod
     def from_json(cls, text: str) -> KdfParams:
+        """The cost a slot was made with. ``ValueError`` for one station never makes:
+        cheaper than ``FAST_KDF`` (lowered so that guessing passphrases goes faster), beyond
+        what a laptop can run (raised to exhaust its memory), or not Argon2id at all."""
         data = json.loads(text)
-        return cls(int(data["m"]), int(data["t"]), int(data["p"]))
+        if not isinstance(data, dict) or data.get("alg") != "argon2id":
+            raise ValueError("not an Argon2id slot")
+        params = cls(int(data["m"]), int(data["t"]), int(data["p"]))
+        if not (FAST_KDF.memory_kib <= params.memory_kib <= MAX_MEMORY_KIB
+                and FAST_KDF.iterations <= params.iterations <= MAX_ITERATIONS
+                and FAST_KDF.lanes <= params.lanes <= MAX_LANES):
+            raise ValueError("cost outside what station makes")
+        return params
 
     def derive(self, secret: bytes, salt: bytes) -> bytes:
         return Argon2id(salt=salt, length=32, iterations=self.iterations, lanes=self.lanes,
@@ -59,6 +75,8 @@ class KdfParams:
 
 DEFAULT_KDF = KdfParams(memory_kib=65536, iterations=3, lanes=4)
 FAST_KDF = KdfParams(memory_kib=256, iterations=1, lanes=1)  # tests and the demo only
+# Bounds on a stored cost: far above DEFAULT_KDF, below what would exhaust a laptop
+MAX_MEMORY_KIB, MAX_ITERATIONS, MAX_LANES = 4 * 1024 * 1024, 64, 64
 
 
 @dataclass(frozen=True)
@@ -99,9 +117,18 @@ def agent_slot(label: str, passphrase: str, dek: bytes, params: KdfParams) -> Sl
     return Slot(label, "agent", params.to_json(), salt, _wrap(kek, dek, label))
 
 
+def slot_params(slot: Slot) -> KdfParams:
+    """An agent slot's cost, or ``DamagedSlot`` naming the agent: an altered cost is never
+    used, and is not mistaken for a wrong passphrase."""
+    try:
+        return KdfParams.from_json(slot.params)
+    except (ValueError, KeyError, TypeError):
+        raise DamagedSlot(agent=slot.label) from None
+
+
 def open_agent_slot(slot: Slot, passphrase: str) -> bytes:
     """The DEK, or ``WrongPassphrase``."""
-    kek = KdfParams.from_json(slot.params).derive(normalise_passphrase(passphrase), slot.salt)
+    kek = slot_params(slot).derive(normalise_passphrase(passphrase), slot.salt)
     try:
         return _unwrap(kek, slot)
     except InvalidTag:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 
 import pytest
 
@@ -10,6 +11,7 @@ from station.store.db import db_path
 from station.store.errors import (
     AgentExists,
     BadRecoveryKey,
+    DamagedSlot,
     LastSlot,
     ReservedAgent,
     Tampered,
@@ -75,6 +77,33 @@ def test_the_last_agent_cannot_be_removed(station):
         station.remove_agent("李春梅")
     with pytest.raises(UnknownAgent):
         station.remove_agent("nobody")
+
+
+@pytest.mark.parametrize("params", [
+    '{"alg": "argon2id", "m": 8, "t": 1, "p": 1}',  # lowered: guessing goes faster
+    '{"alg": "argon2id", "m": 256, "t": 1, "p": 0}',
+    '{"alg": "argon2id", "m": 4294967295, "t": 1, "p": 1}',  # raised: exhausts memory
+    '{"alg": "scrypt", "m": 65536, "t": 3, "p": 4}',
+    '{"m": "lots"}',
+    "not json",
+])
+def test_a_slot_whose_cost_was_altered_is_named_and_never_used(station, home, now, params):
+    station.add_agent("张建国", "another passphrase", FAST_KDF)
+    station.close()
+    with sqlite3.connect(db_path(home)) as conn:
+        conn.execute("UPDATE keyslots SET params=? WHERE label='李春梅'", [params])
+    conn.close()
+    before = digest(db_path(home))
+    for agent in ("李春梅", None):  # asked for by name, or found by trying every slot
+        with pytest.raises(DamagedSlot) as exc:
+            Station.open(home, PASSPHRASE, agent=agent, now=now)
+        assert "李春梅" in exc.value.message("en") and "station recover" in exc.value.message("en")
+        assert "口令槽已损坏" in exc.value.message("zh")
+    assert digest(db_path(home)) == before
+    with Station.open(home, "another passphrase", now=now) as other:  # the others still can
+        assert other.agent == "张建国"
+        with pytest.raises(DamagedSlot):
+            other.change_passphrase("a brand new passphrase", agent="李春梅")
 
 
 def test_changing_a_passphrase_rewraps_one_slot_only(station, home, now):
