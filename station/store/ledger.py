@@ -173,9 +173,16 @@ class Ledger:
         return merge.merge(changesets)
 
     def changesets_of(self, record_id: str) -> list[Changeset]:
+        """A record's changesets. The ``record`` column is plaintext, outside the AEAD: one
+        re-pointed at another record (its body names its own) is reported as tampered,
+        never merged into the wrong person's record or shown in its history."""
         rows = self.db.execute(
             "SELECT id, body FROM changesets WHERE record=? ORDER BY hlc", [record_id]).fetchall()
-        return [self._open_changeset(cid, body) for cid, body in rows]
+        changesets = [self._open_changeset(cid, body) for cid, body in rows]
+        for cs in changesets:
+            if cs.record != record_id:
+                raise Tampered(row=f"changesets|{cs.id}")
+        return changesets
 
     def _open_changeset(self, cid: str, body: bytes) -> Changeset:
         return decode_changeset(self.keys.open("changesets", body, f"changesets|{cid}|1"))

@@ -194,6 +194,25 @@ def test_ciphertext_moved_to_another_row_or_flipped_fails_to_open():
         keys.open("changesets", blob, "records|A|1")  # another purpose, another key
 
 
+def test_a_changeset_re_pointed_at_another_record_is_reported_not_merged(station, home, now):
+    """The changesets' ``record`` column is plaintext: pointing B's changesets at A must not
+    show B's changes in A's history, nor merge B's name into A when A is rebuilt."""
+    a = station.create("resident", {"resident.name": "王桂英"})
+    b = station.create("resident", {"resident.name": "李秀兰"})
+    station.close()
+    with sqlite3.connect(db_path(home)) as conn:
+        conn.execute("UPDATE changesets SET record=? WHERE record=?", [a.id, b.id])
+        conn.execute("UPDATE records SET state=x'00' WHERE id=?", [a.id])  # forces a rebuild
+    conn.close()
+    with Station.open(home, PASSPHRASE, now=now) as st:
+        with pytest.raises(Tampered) as exc:
+            st.history(a.id)
+        assert "changesets|" in exc.value.message("en")
+        with pytest.raises(Tampered) as exc:
+            st.get(a.id)
+        assert a.receipt in exc.value.message("en")
+
+
 def test_blind_index_is_keyed_per_station_and_per_kind_of_value():
     a, b = Keys(new_dek()), Keys(new_dek())
     assert a.blind("id", "11010519491231002X") == a.blind("id", "11010519491231002X")
