@@ -148,8 +148,10 @@ def new_recovery_key() -> str:
 
 
 def parse_recovery_key(text: str) -> bytes:
-    """Accept what a person typed: any case, spaces or dashes, 0/1/8 for O/I/B."""
-    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
+    """Accept what a person typed: any case, spaces or dashes, 0/1/8 for O/I/B, and the
+    full-width letters a Chinese input method in full-width mode types (ＡＢＣ)."""
+    typed = unicodedata.normalize("NFKC", text).upper()
+    cleaned = "".join(ch for ch in typed if ch.isalnum())
     cleaned = cleaned.translate(str.maketrans("018", "OIB"))
     if len(cleaned) != 40:
         raise BadRecoveryKey(detail=f"{len(cleaned)} of 40 characters",

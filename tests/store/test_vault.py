@@ -177,6 +177,17 @@ def test_recovery_key_tolerates_look_alike_digits():
         parse_recovery_key(key)
 
 
+def test_recovery_key_typed_in_full_width_mode_opens(home, now):
+    """A Chinese input method left in full-width mode types ＡＢＣ２３ and －: the same key."""
+    station, recovery = Station.init(home, station_id="V001", name="站", agent="甲",
+                                     passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    station.close()
+    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in recovery.lower())  # ａｂ２－…
+    with Station.recover(home, full_width, agent="甲", new_passphrase="new passphrase!",
+                         kdf=FAST_KDF, now=now) as st:
+        assert st.agent == "甲"
+
+
 def test_ciphertext_moved_to_another_row_or_flipped_fails_to_open():
     keys = Keys(new_dek())
     blob = keys.seal("records", b"secret body", "records|A|1")
