@@ -43,17 +43,19 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "身份证号码的地区码 {region} 不存在",
         "The region code {region} of the ID number does not exist",
     ),
+    # The birth date is not repeated: a refusal reason is kept in plaintext (the outbox's
+    # quarantine, logs), and part of an ID number must never be (G2).
     "id_birth_date": (
-        "身份证号码中的出生日期 {birth} 不是有效日期",
-        "The birth date {birth} in the ID number is not a real date",
+        "身份证号码中的出生日期（第 7–14 位）不是有效日期",
+        "The birth date in the ID number (characters 7–14) is not a real date",
     ),
     "id_birth_future": (
-        "身份证号码中的出生日期 {birth} 晚于今天",
-        "The birth date {birth} in the ID number is in the future",
+        "身份证号码中的出生日期（第 7–14 位）晚于今天",
+        "The birth date in the ID number (characters 7–14) is in the future",
     ),
     "id_birth_past": (
-        "身份证号码中的出生日期 {birth} 早于 1900 年",
-        "The birth date {birth} in the ID number is before 1900",
+        "身份证号码中的出生日期（第 7–14 位）早于 1900 年",
+        "The birth date in the ID number (characters 7–14) is before 1900",
     ),
     "id_checksum": (
         "身份证号码校验位不符（应为 {expected}），请核对是否抄错",
@@ -168,15 +170,14 @@ def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number"
         "71", "81", "82", "83", "91"
     )):
         raise invalid(field_name, "id_region", region=region)
-    birth = f"{text[6:10]}-{text[10:12]}-{text[12:14]}"
     try:
         born = id_birth_date(text)
     except ValueError:
-        raise invalid(field_name, "id_birth_date", birth=birth) from None
+        raise invalid(field_name, "id_birth_date") from None
     if born > today:
-        raise invalid(field_name, "id_birth_future", birth=birth)
+        raise invalid(field_name, "id_birth_future")
     if born.year < 1900:
-        raise invalid(field_name, "id_birth_past", birth=birth)
+        raise invalid(field_name, "id_birth_past")
     expected = id_check_char(text[:17])
     if text[17] != expected:
         raise invalid(field_name, "id_checksum", expected=expected)

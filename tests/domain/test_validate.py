@@ -62,6 +62,19 @@ def test_each_kind_of_bad_id_number_is_refused_with_its_reason(number, code):
     assert exc.value.message("zh") and exc.value.message("en")
 
 
+@pytest.mark.parametrize("birth", ["19490230", "20261231", "18991231"])
+def test_a_refused_birth_date_is_not_repeated_in_the_reason(birth):
+    """Reasons are kept in plaintext (a refusal in the outbox, a log line): they name the
+    part of the ID number to check, never its digits."""
+    with pytest.raises(ValidationError) as exc:
+        check_id_number(make_id(birth=birth), today=TODAY)
+    said = [exc.value.message("zh"), exc.value.message("en"),
+            repr(exc.value.problems[0].params)]
+    for text in said:
+        assert birth not in text and f"{birth[:4]}-{birth[4:6]}" not in text, text
+    assert "第 7–14 位" in said[0] and "characters 7–14" in said[1]
+
+
 def test_checksum_message_says_what_the_check_character_should_be():
     with pytest.raises(ValidationError) as exc:
         check_id_number("110105194912310021", today=TODAY)
