@@ -84,3 +84,33 @@ def test_common_file_errors_are_told_in_words(code, zh, en):
 def test_an_uncommon_file_error_keeps_a_name_to_look_up():
     assert os_reason(OSError(errno.ENXIO, "No such device or address")) == (
         "系统错误（ENXIO）", "No such device or address")
+
+
+def test_a_saved_notice_is_private_even_over_an_older_open_copy_and_never_follows_a_link(
+        village, tmp_path):
+    record_id = missing_materials_case(village)
+    app = make_app(village, lang="zh")
+    old = tmp_path / "旧的告知书.txt"
+    old.write_text("old", encoding="utf-8")
+    old.chmod(0o644)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not a notice", encoding="utf-8")
+    link = tmp_path / "link.txt"
+    link.symlink_to(elsewhere)
+
+    async def scenario(pilot):
+        box = await open_save_box(pilot, app, record_id)
+        box.query_one("#save-path", Input).value = str(link)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        said = str(box.query_one("#save-error", Static).render())
+        assert app.screen is box and said.startswith("没能保存：") and "不是普通文件" in said
+        box.query_one("#save-path", Input).value = str(old)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, NoticeScreen)
+        assert old.read_text(encoding="utf-8") == app.screen.text
+
+    drive(app, scenario)
+    assert old.stat().st_mode & 0o777 == 0o600  # it names a resident: this user only
+    assert elsewhere.read_text(encoding="utf-8") == "not a notice"

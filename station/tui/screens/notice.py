@@ -13,6 +13,7 @@ outside the vault: the save dialog says so.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -27,6 +28,8 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from station.domain.casework import missing_materials
 from station.domain.errors import StationError, os_reason
+from station.store.errors import NotAFile, refuse_non_file
+from station.store.home import write_private
 from station.store.projection import Record
 from station.store.service import Station
 from station.tui.screens.base import StationModal, StationScreen
@@ -148,12 +151,15 @@ def default_path(station: Station, record: Record) -> Path:
 
 
 def write_notice(path: Path, text: str) -> Path:
-    """Write the notice as UTF-8, readable by this user only (it names a resident)."""
+    """Write the notice as UTF-8, readable by this user only (it names a resident) even
+    when it replaces an older, world-readable copy, and whole or not at all. A device, a
+    folder or a link at that name is refused (``NotAFile``), never written through."""
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-        out.write(text)
+    if path.is_dir():  # told in words like any other OSError: "this is a folder"
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    refuse_non_file(path)
+    write_private(path, text.encode("utf-8"))
     return path
 
 
@@ -254,6 +260,9 @@ class SaveNoticeModal(StationModal[Path | None]):
             written = write_notice(Path(raw), self.text)
         except OSError as exc:
             error.update(self.t(TEXT["not_saved"]).format(e=self.t(os_reason(exc))))
+            return
+        except NotAFile as exc:
+            error.update(self.t(TEXT["not_saved"]).format(e=exc.message(self.lang)))
             return
         self.notify(self.t(TEXT["saved"]).format(path=written), timeout=8)
         self.dismiss(written)
