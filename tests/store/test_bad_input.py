@@ -4,6 +4,8 @@ an existing vault under `init`, unsent work under `init --force`."""
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 
 import pytest
 
@@ -82,3 +84,22 @@ def test_init_force_keeps_the_old_vault_beside_the_new_one(station, home, now):
     assert new.station_id == "V002"
     new.close()
     assert list(home.glob("station.db.replaced-*"))
+
+
+def test_a_new_station_is_readable_by_its_owner_only_whatever_the_umask(tmp_path, now):
+    """Only ciphertext is inside, but other accounts on a shared laptop need not copy it to
+    try passphrases: the home, the database and its -wal/-shm are this user's only."""
+    old = os.umask(0o022)
+    try:
+        home = tmp_path / "V009"
+        station, _ = Station.init(home, station_id="V009", name="东岭村便民服务站",
+                                  agent="甲", passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+        station.create("resident", {"resident.name": "王桂英"})
+        files = [p for p in home.iterdir() if p.name.startswith("station.db")]
+        assert {p.name for p in files} >= {"station.db", "station.db-wal", "station.db-shm"}
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        station.close()
+    finally:
+        os.umask(old)
