@@ -366,19 +366,20 @@ class Station:
         path = dbmod.db_path(home)
         if path.exists():
             cls._refuse_replace(home, force)
-        try:  # a home made here is this user's only; one given ready-made is left as it is
-            home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except PermissionError:
-            raise CannotWrite(path=str(home)) from None
         dek = new_dek()
         recovery = new_recovery_key()
         slot = agent_slot(agent, passphrase, dek, kdf)  # refuses a weak passphrase first
         tmp = home / (dbmod.DB_NAME + ".new")
-        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-            leftover.unlink(missing_ok=True)
-        # only ciphertext inside, but this user's only all the same: SQLite gives the -wal
-        # and -shm files the database file's mode
-        tmp.touch(mode=0o600)
+        try:  # a home made here is this user's only; one given ready-made is left as it is
+            home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"),
+                             tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+            # only ciphertext inside, but this user's only all the same: SQLite gives the
+            # -wal and -shm files the database file's mode
+            tmp.touch(mode=0o600)
+        except PermissionError:
+            raise CannotWrite(path=str(home)) from None
         db = dbmod.connect(tmp, create=True)
         dbmod.migrate(db)
         keys = Keys(dek)
