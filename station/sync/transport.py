@@ -6,7 +6,9 @@ honouring the centre's Retry-After; refusals (4xx) are final and carry the centr
 sentence. Every retry re-signs the request (fresh time and nonce). Requests that need a station's
 identity are signed with the transport key over method, path, body digest, time and nonce;
 the time is the centre's, as learned from the ``X-Centre-Time`` header of every reply (so a
-laptop with a wrong clock still signs acceptable requests, and can warn its user).
+laptop with a wrong clock still signs acceptable requests, and can warn its user). A request
+refused because the clock put it outside the centre's window is signed again once, in the
+centre's time that refusal carried, so even the first request of a sync gets through.
 """
 
 from __future__ import annotations
@@ -79,20 +81,15 @@ class CentreClient:
 
     def _once(self, method: str, path: str, *, body: bytes, signed: bool,
               params: dict[str, Any] | None, content_type: str) -> httpx.Response:
-        request = self.client.build_request(method, self.url + path, content=body,
-                                            params=params,
-                                            headers={"Content-Type": content_type})
-        if signed:
-            assert self.signer is not None and self.station is not None
-            target = request.url.raw_path.decode()
-            request.headers.update(auth.sign_request(
-                self.signer, method=method, target=target, body=body,
-                time_ms=wall_ms() + self.offset_ms, station=self.station))
-        try:
-            response = _read_capped(self.client.send(request, stream=True), self.max_reply)
-        except httpx.TransportError as exc:
-            raise _unreachable(exc) from exc
-        self._learn_time(response)
+        """One exchange. A signed request the centre refused because our clock put it outside
+        its time window is signed again, once, in the centre's time just learned from that
+        refusal: a laptop whose clock is years off (a flat CMOS battery) still syncs on its
+        first request of the day, instead of being refused until a second sync."""
+        response, stamp = self._send(method, path, body=body, signed=signed, params=params,
+                                     content_type=content_type)
+        if stamp is not None and _clock_refused(response, stamp):
+            response, _ = self._send(method, path, body=body, signed=signed, params=params,
+                                     content_type=content_type)
         if response.status_code in (429, 503):
             raise Throttled(retry_after=_retry_after(response))
         if response.status_code >= 500:
@@ -102,10 +99,41 @@ class CentreClient:
             raise _refusal(response)
         return response
 
+    def _send(self, method: str, path: str, *, body: bytes, signed: bool,
+              params: dict[str, Any] | None,
+              content_type: str) -> tuple[httpx.Response, int | None]:
+        """The reply (the centre's time learned from it), and the time the request was
+        signed with, if it was signed."""
+        request = self.client.build_request(method, self.url + path, content=body,
+                                            params=params,
+                                            headers={"Content-Type": content_type})
+        stamp = None
+        if signed:
+            assert self.signer is not None and self.station is not None
+            target = request.url.raw_path.decode()
+            stamp = wall_ms() + self.offset_ms
+            request.headers.update(auth.sign_request(
+                self.signer, method=method, target=target, body=body, time_ms=stamp,
+                station=self.station))
+        try:
+            response = _read_capped(self.client.send(request, stream=True), self.max_reply)
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
+        self._learn_time(response)
+        return response, stamp
+
     def _learn_time(self, response: httpx.Response) -> None:
         stamp = response.headers.get(auth.H_CENTRE_TIME, "")
         if _MS.fullmatch(stamp):
             self.offset_ms = int(stamp) - wall_ms()
+
+
+def _clock_refused(response: httpx.Response, stamp: int) -> bool:
+    """Whether the centre refused a request signed at ``stamp`` because that time was outside
+    its window: a 401, and the reply's own centre time says the stamp was that far off."""
+    centre = response.headers.get(auth.H_CENTRE_TIME, "")
+    return (response.status_code == 401 and bool(_MS.fullmatch(centre))
+            and abs(int(centre) - stamp) > auth.WINDOW_MS)
 
 
 def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:

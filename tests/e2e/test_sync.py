@@ -19,6 +19,7 @@ from station.store.errors import NotAFile
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.store.vault import FAST_KDF
+from station.sync import transport
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import enroll
 from station.sync.engine import sync_once
@@ -292,3 +293,27 @@ def test_a_revoked_stations_old_bundles_are_refused(tmp_path, live_centre):
     with CentreClient(live_centre.url) as anyone:
         result = upload_bundle(stick, anyone)
     assert result.accepted == 0 and result.refused[0]["code"] == "centre.revoked"
+
+
+@pytest.mark.parametrize("years", [-3, 3])
+def test_a_laptop_clock_years_off_still_syncs_on_its_first_try(tmp_path, live_centre, capsys,
+                                                             passphrase_file, monkeypatch,
+                                                             years):
+    """A flat CMOS battery puts a village laptop years back (or a bad NTP years ahead): its
+    first signed request of a `station sync` is outside the centre's window. The refusal
+    tells the station the centre's time, so it signs again in that time and the work goes."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    made = village.create("resident", {"resident.name": "韩大娘"})
+    village.close()
+    skew_ms = years * 365 * 86_400_000
+    real = transport.wall_ms
+    monkeypatch.setattr(transport, "wall_ms", lambda: real() + skew_ms)
+    code = run(cli, ["sync", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "pushed 1" in err and "clock" in err
+    monkeypatch.setattr(transport, "wall_ms", real)
+    sync(bus)
+    assert bus.get(made.id).name == "韩大娘"
