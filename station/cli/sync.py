@@ -35,7 +35,7 @@ from station.store.syncstate import SyncState
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import link_for
 from station.sync.engine import Progress as SyncProgress
-from station.sync.engine import SyncReport, sync_once
+from station.sync.engine import SyncReport, clock_gap, sync_once
 from station.sync.transport import CentreClient, patient
 from station.sync.watch import DEFAULT_EVERY_S, WatchEvent, watch
 
@@ -106,10 +106,9 @@ def report_sync(env: Env, report: SyncReport) -> None:
         env.say(f"  {refusal.get('id')}: {refusal.get('zh')}",
                 f"  {refusal.get('id')}: {refusal.get('en')}")
     if report.clock_warning:
-        minutes = report.clock_offset_ms / 60000
-        env.say(f"注意：本机时钟与镇中心相差 {minutes:+.0f} 分钟，请校准时间（同步不受影响）",
-                f"Note: this computer's clock is {minutes:+.0f} min off the centre's; "
-                "please set it (sync is not affected)")
+        zh, en = clock_gap(report.clock_offset_ms)
+        env.say(f"注意：{zh}，请校准时间（同步不受影响）",
+                f"{en}; please set it (sync is not affected)")
 
 
 @click.command("sync")

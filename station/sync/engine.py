@@ -34,6 +34,21 @@ TARGET_S = 2.0
 CLOCK_WARN_MS = 5 * 60 * 1000
 
 
+_GAP_UNITS = ((86_400_000, "天", "days"), (3_600_000, "小时", "hours"), (60_000, "分钟", "min"))
+
+
+def clock_gap(offset_ms: int) -> tuple[str, str]:
+    """How far this computer's clock is from the centre's (``offset_ms``: the centre's time
+    minus ours), in words a person can act on: which way, and in a unit that fits. A flat
+    CMOS battery puts a laptop years back; "+1440000 min" would hide both facts."""
+    size, behind = abs(offset_ms), offset_ms > 0
+    unit_ms, zh, en = next(unit for unit in _GAP_UNITS if size >= 2 * unit[0] or unit[0] == 60_000)
+    n = round(size / unit_ms)
+    return (f"本机时钟比镇中心{'慢' if behind else '快'} {n} {zh}",
+            f"This computer's clock is {n} {en} {'behind' if behind else 'ahead of'} "
+            "the centre's")
+
+
 @dataclass
 class Progress:
     """Where a sync is: for a progress bar (changesets and bytes, rate, time left)."""

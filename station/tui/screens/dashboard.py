@@ -16,6 +16,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Footer, Header, Label, Static
 
 from station.store.service import Dashboard, Station
+from station.sync.engine import CLOCK_WARN_MS, clock_gap
 from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import when
 from station.tui.text import UI
@@ -31,8 +32,7 @@ TEXT = {
     "last_sync": ("上次同步", "Last sync"),
     "never": ("从未同步", "never"),
     "not_enrolled": ("尚未登记到镇中心", "not enrolled with a centre"),
-    "clock": ("本机时钟与镇中心相差 {m:+.0f} 分钟，请校准", "This clock is {m:+.0f} min off the "
-              "centre's: please set it"),
+    "clock": ("{gap}，请校准", "{gap}: please set it"),
     "drafts": ("有 {n} 份未保存的表单，可在新建时恢复", "{n} unsaved forms can be restored"),
     "loading": ("正在读取……", "Loading…"),
     "month_start": ("新的一个月：请先处理本月到期和需联系的件",
@@ -94,8 +94,8 @@ class DashboardScreen(ReadingScreen[None]):
             notes.append(self.t(TEXT["month_start"]))
         if board.drafts:
             notes.append(self.t(TEXT["drafts"]).format(n=board.drafts))
-        if abs(board.clock_offset_ms) > 5 * 60 * 1000:
-            notes.append(self.t(TEXT["clock"]).format(m=board.clock_offset_ms / 60000))
+        if abs(board.clock_offset_ms) > CLOCK_WARN_MS:
+            notes.append(self.t(TEXT["clock"]).format(gap=self.t(clock_gap(board.clock_offset_ms))))
         self.query_one("#dash-note", Static).update("\n".join(notes))
         if not board.enrolled:
             sync = self.t(TEXT["not_enrolled"])

@@ -37,7 +37,7 @@ from station.domain.errors import StationError
 from station.store.service import Station
 from station.sync.bundle import export_bundle, import_bundle, reply_path
 from station.sync.client import link_for
-from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, sync_once
+from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, clock_gap, sync_once
 from station.sync.errors import SyncError
 from station.sync.replies import json_object
 from station.sync.transport import CentreClient, patient
@@ -81,9 +81,7 @@ TEXT: dict[str, Pair] = {
     "rate": ("{r:.0f} 条/秒", "{r:.0f}/s"),
     "done": ("同步完成：{summary}", "Sync done: {summary}"),
     "refused": ("被拒 {id}：{why}", "Refused {id}: {why}"),
-    "clock": ("本机时钟与镇中心相差 {m:+.0f} 分钟，请校准时间（同步不受影响）",
-              "This computer's clock is {m:+.0f} min off the centre's: please set it "
-              "(sync is not affected)"),
+    "clock": ("{gap}，请校准时间（同步不受影响）", "{gap}: please set it (sync is not affected)"),
     "conflicts": ("有 {n} 处新的冲突：回到首页按 c 处理",
                   "{n} new conflicts: press c on the dashboard to settle them"),
     "catalogue": ("事项目录已更新到 {v}", "The matter catalogue is now version {v}"),
@@ -590,8 +588,8 @@ class SyncScreen(StationScreen[None]):
             text += Text(" · " + self.t(TEXT["other_keys"]).format(
                 got=message.fingerprint, pinned=self.pinned), style="bold red")
         if abs(message.offset_ms) > CLOCK_WARN_MS:
-            text += Text(" · " + self.t(TEXT["clock"]).format(m=message.offset_ms / 60000),
-                         style="yellow")
+            gap = self.t(clock_gap(message.offset_ms))
+            text += Text(" · " + self.t(TEXT["clock"]).format(gap=gap), style="yellow")
         line.update(text)
 
     def on_sync_screen_started(self, message: Started) -> None:
@@ -634,7 +632,8 @@ class SyncScreen(StationScreen[None]):
         if report.catalogue:
             self.say(self.t(TEXT["catalogue"]).format(v=report.catalogue))
         if message.what == "sync" and report.clock_warning:
-            self.say(self.t(TEXT["clock"]).format(m=report.clock_offset_ms / 60000), "yellow")
+            gap = self.t(clock_gap(report.clock_offset_ms))
+            self.say(self.t(TEXT["clock"]).format(gap=gap), "yellow")
         self.load_state()
         if message.what == "sync":
             self.probe()
