@@ -57,6 +57,7 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     url, token, expected = parse_code(code)
     link = client or enroll_link(url)
     try:
+        _check_fingerprint_first(link, expected)
         body = json.dumps({
             "token": token, "station": station.station_id, "device": station.device,
             "sign_public": station.signer.public_bytes().hex(),
@@ -78,6 +79,16 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     pin = CentrePin(url, sign, seal, got, tuple(strings(reply.get("scope"), "scope")))
     station.pin_centre(pin)
     return pin
+
+
+def _check_fingerprint_first(link: CentreClient, expected: str) -> None:
+    """Compare the fingerprint the centre announces with the code's before the one-time code
+    is sent: a fingerprint mistyped from paper would otherwise use the code up (the centre
+    registers the station) and leave the agent needing a new code from town. Only a fast
+    path for mistakes; the keys in the enrollment reply are still checked against the code."""
+    announced = json_object(link.request("GET", "/v1/health", signed=False)).get("fingerprint")
+    if isinstance(announced, str) and announced != expected:
+        raise FingerprintMismatch(got=announced, expected=expected)
 
 
 def link_for(sync: SyncState, client: CentreClient | None = None) -> CentreClient:

@@ -71,6 +71,8 @@ class BadEnrollCode(SyncError):
 
 class FingerprintMismatch(SyncError):
     code = "sync.fingerprint"
-    zh = "镇中心的密钥指纹 {got} 与登记码中的 {expected} 不符：可能连到了冒充的服务器，未做登记"
-    en = ("The centre's key fingerprint {got} does not match the code's {expected}: this may "
-          "not be your town centre. Nothing was enrolled")
+    zh = ("镇中心的密钥指纹 {got} 与登记码中的 {expected} 不符，未做登记：请核对登记码是否抄错；"
+          "如果没有抄错，可能连到了冒充的服务器")
+    en = ("The centre's key fingerprint {got} does not match the code's {expected}, so nothing "
+          "was enrolled: check the code for a typing mistake; if it is right, this may not be "
+          "your town centre")

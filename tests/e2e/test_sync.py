@@ -26,7 +26,7 @@ from station.sync.engine import sync_once
 from station.sync.errors import Refused, UnsignedReply
 from station.sync.transport import CentreClient
 from tests.conftest import PASSPHRASE
-from tests.e2e.conftest import Proxy, enrolled, link
+from tests.e2e.conftest import Proxy, enrolled, link, new_station
 
 APPLICATION = {
     "matter": "HJ-001", "applicant.name": "王桂英", "applicant.id_number": "11010519491231002X",
@@ -320,3 +320,20 @@ def test_a_laptop_clock_years_off_still_syncs_on_its_first_try(tmp_path, live_ce
     monkeypatch.setattr(transport, "wall_ms", real)
     sync(bus)
     assert bus.get(made.id).name == "韩大娘"
+
+
+def test_a_fingerprint_mistyped_from_paper_does_not_use_the_code_up(tmp_path, live_centre,
+                                                                   capsys, passphrase_file):
+    """The agent copies the code from paper and gets one character of the fingerprint wrong:
+    told so, and the same code, typed right, still enrolls (no trip to town for a new one)."""
+    new_station(tmp_path, "V001").close()
+    code = live_centre.code("V001")
+    head, fp = code.rsplit("/", 1)
+    typo = f"{head}/{'B' if fp[0] != 'B' else 'C'}{fp[1:]}"
+    args = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["enroll", typo, *args]) == 1
+    err = capsys.readouterr().err
+    assert "typing mistake" in err and "nothing was enrolled" in err and "Traceback" not in err
+    assert run(cli, ["enroll", code, *args]) == 0, capsys.readouterr().err
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        assert st.sync.centre().fingerprint == fp
