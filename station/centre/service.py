@@ -327,9 +327,8 @@ class Centre:
         if not 0 <= after < MAX_CURSOR:
             raise BadRequest(detail="the cursor is out of range")
         head = self.repo.head()  # read first: every entry up to it had committed by then
-        entries = self.repo.read_log(after, station.scope,
-                                     exclude_origin=station.id if after > 0 else None,
-                                     limit=limit)
+        own = (station.id, station.device) if after > 0 and station.device else None
+        entries = self.repo.read_log(after, station.scope, exclude_own=own, limit=limit)
         out = []
         for e in entries:
             data = self.storage.open("log", e.body, f"log|{e.id}")

@@ -101,7 +101,7 @@ def log_ids(centre: Centre) -> dict[str, bytes]:
     """Every entry in the centre's log: id → the plaintext it stores."""
     scopes = [s.id for s in centre.repo.stations()] + ["V001", "V002"]
     out = {}
-    for e in centre.repo.read_log(0, sorted(set(scopes)), exclude_origin=None, limit=100_000):
+    for e in centre.repo.read_log(0, sorted(set(scopes)), exclude_own=None, limit=100_000):
         out[e.id] = centre.storage.open("log", e.body, f"log|{e.id}")
     return out
 

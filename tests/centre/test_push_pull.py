@@ -269,7 +269,7 @@ def test_bodies_at_rest_hold_no_personal_data_in_plaintext(centre_app, staff_hea
         assert record.receipt.encode() in raw
         assert [n for n in needles if n in raw] == []
     # ...yet the centre can read them: the bodies are encrypted, not lost.
-    entry = centre.repo.read_log(0, ["V001"], exclude_origin=None, limit=10)[0]
+    entry = centre.repo.read_log(0, ["V001"], exclude_own=None, limit=10)[0]
     opened = decode_changeset(centre.storage.open("log", entry.body, f"log|{entry.id}"))
     assert dict((op.field, op.value) for op in opened.ops)["applicant.name"] == NAME
 

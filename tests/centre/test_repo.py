@@ -255,22 +255,28 @@ def test_the_log_is_read_by_scope_in_order(repo):
     assert repo.head() == 6
     assert repo.count() == 5 and repo.count("catalogue") == 1
     ids = lambda entries: [e.id for e in entries]  # noqa: E731
-    assert ids(repo.read_log(0, ["V001"], exclude_origin=None, limit=100)) == [
+    assert ids(repo.read_log(0, ["V001"], exclude_own=None, limit=100)) == [
         "id-1", "id-3", "id-4", "id-5"]
-    assert ids(repo.read_log(0, ["V001", "V002"], exclude_origin=None, limit=100)) == [
+    assert ids(repo.read_log(0, ["V001", "V002"], exclude_own=None, limit=100)) == [
         "id-1", "id-2", "id-3", "id-4", "id-5"]
-    assert ids(repo.read_log(0, ["V001"], exclude_origin="V001", limit=100)) == [
+    assert ids(repo.read_log(0, ["V001"], exclude_own=("V001", "V001"), limit=100)) == [
         "id-3", "id-4", "id-5"]
-    assert ids(repo.read_log(0, ["V001", "V002"], exclude_origin="BUS01", limit=100)) == [
-        "id-1", "id-2", "id-3", "id-5"]
-    assert ids(repo.read_log(0, ["V001"], exclude_origin=None, limit=2)) == ["id-1", "id-3"]
-    after = repo.read_log(3, ["V001"], exclude_origin=None, limit=100)
+    assert ids(repo.read_log(0, ["V001", "V002"], exclude_own=("BUS01", "BUS01"),
+                             limit=100)) == ["id-1", "id-2", "id-3", "id-5"]
+    # the same station's work from the install it replaced (another device) still comes down
+    assert ids(repo.read_log(0, ["V001"], exclude_own=("V001", "V001-new"), limit=100)) == [
+        "id-1", "id-3", "id-4", "id-5"]
+    # a device id is matched as text, not as a LIKE pattern
+    assert ids(repo.read_log(0, ["V001"], exclude_own=("V001", "V0_1"), limit=100)) == [
+        "id-1", "id-3", "id-4", "id-5"]
+    assert ids(repo.read_log(0, ["V001"], exclude_own=None, limit=2)) == ["id-1", "id-3"]
+    after = repo.read_log(3, ["V001"], exclude_own=None, limit=100)
     assert ids(after) == ["id-4", "id-5"]
     assert [e.seq for e in after] == sorted(e.seq for e in after) and after[0].seq > 3
     got = after[0]
     assert (got.kind, got.scope, got.origin, got.record, got.body) == (
         "changeset", "V001", "BUS01", "rec-4", b"body 4")
-    assert repo.read_log(6, ["V001", "V002", "V003"], exclude_origin=None, limit=10) == []
+    assert repo.read_log(6, ["V001", "V002", "V003"], exclude_own=None, limit=10) == []
 
 
 def test_known_and_an_append_that_fails_leaves_nothing(repo):

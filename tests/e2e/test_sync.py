@@ -337,3 +337,25 @@ def test_a_fingerprint_mistyped_from_paper_does_not_use_the_code_up(tmp_path, li
     assert run(cli, ["enroll", code, *args]) == 0, capsys.readouterr().err
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
         assert st.sync.centre().fingerprint == fp
+
+
+def test_work_carried_to_town_after_a_reinstall_synced_comes_back_to_it(tmp_path,
+                                                                        live_centre):
+    """Export, reinstall, enroll and sync at once (the laptop is back in the office), and only
+    then is the stick uploaded: the old install's work must still come down to the new one,
+    although it carries this station's own name."""
+    old = enrolled(tmp_path, live_centre, "V001")
+    made = old.create("resident", {"resident.name": "冯桂芝"})
+    stick = tmp_path / "before-reinstall.stb"
+    assert export_bundle(old.sync, stick) == 1
+    old.close()
+    fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
+                            agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
+    enroll(fresh, live_centre.code("V001"))
+    fresh.create("resident", {"resident.name": "新电脑上的记录"})
+    sync(fresh)
+    assert fresh.sync.cursor() > 0
+    with CentreClient(live_centre.url) as anyone:
+        assert upload_bundle(stick, anyone).accepted == 1
+    sync(fresh)
+    assert fresh.get(made.id).name == "冯桂芝"

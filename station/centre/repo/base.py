@@ -395,17 +395,23 @@ class Repository:
 
     # --- the log -------------------------------------------------------------------------
 
-    def read_log(self, after: int, scopes: Sequence[str], *, exclude_origin: str | None,
-                 limit: int) -> list[LogEntry]:
-        """Committed entries after ``after`` in these scopes (and the catalogue), in order."""
+    def read_log(self, after: int, scopes: Sequence[str], *,
+                 exclude_own: tuple[str, str] | None, limit: int) -> list[LogEntry]:
+        """Committed entries after ``after`` in these scopes (and the catalogue), in order.
+
+        ``exclude_own`` (station, device) leaves out what that very install wrote, which it
+        already holds. Only that device's: the same station's work from an install it replaced
+        (carried on a USB stick, uploaded after the new one synced) is not on the new one."""
         wanted = [*scopes, "*"]
         marks = ",".join("?" for _ in wanted)
         sql = (f"SELECT id, kind, scope, origin, record, hlc, body, seq FROM log "
                f"WHERE seq > ? AND scope IN ({marks})")
         params: list[Any] = [after, *wanted]
-        if exclude_origin:
-            sql += " AND origin <> ?"
-            params.append(exclude_origin)
+        if exclude_own:
+            origin, device = exclude_own
+            escaped = device.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            sql += " AND NOT (origin = ? AND hlc LIKE ? ESCAPE '!')"
+            params += [origin, f"%.{escaped}"]
         sql += " ORDER BY seq LIMIT ?"
         params.append(limit)
         return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
