@@ -30,8 +30,9 @@ from rich.progress import (
 
 from station.cli.common import Env, ExistingFile, UsageProblem, check_url, common
 from station.cli.vault import unlock
+from station.store.errors import NotAStation
 from station.store.service import Station
-from station.store.syncstate import SyncState
+from station.store.syncstate import NotEnrolled, SyncState
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import link_for
 from station.sync.engine import Progress as SyncProgress
@@ -56,6 +57,17 @@ class Duration(click.ParamType):
         if not match or int(match.group(1)) == 0:
             self.fail(f"{value!r} is not a duration like 30m, 2h or 90s", param, ctx)
         return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class UploadNeedsUrl(UsageProblem):
+    """``bundle upload`` is run on any connected computer, most often one with no station of
+    its own: telling that person to ``station init`` would send them the wrong way."""
+
+    code = "cli.upload_needs_url"
+    zh = ("本机没有已登记的站点，无法得知镇中心的地址：请用 --url 指定，例如 "
+          "station bundle upload {path} --url http://192.168.1.10:8700")
+    en = ("This computer has no enrolled station to take the town centre's address from: give "
+          "it with --url, e.g. station bundle upload {path} --url http://192.168.1.10:8700")
 
 
 class EveryNeedsWatch(UsageProblem):
@@ -194,9 +206,14 @@ def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> 
     if url is not None:
         url = check_url(url)
     else:
-        sync = SyncState.open_locked(env.home)
+        try:
+            sync = SyncState.open_locked(env.home)
+        except NotAStation:
+            raise UploadNeedsUrl(path=str(path)) from None
         try:
             url = sync.centre().url
+        except NotEnrolled:
+            raise UploadNeedsUrl(path=str(path)) from None
         finally:
             sync.close()
     with CentreClient(url) as link:

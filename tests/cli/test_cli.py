@@ -298,6 +298,23 @@ def test_a_bundle_used_the_wrong_way_round_says_what_to_do_with_it(ready, tmp_pa
     assert code == 1 and "校验和不符" in err and "checksum" not in err
 
 
+@pytest.mark.parametrize("here", ["no station", "not enrolled"])
+def test_uploading_a_bundle_on_a_computer_without_a_centre_asks_for_url(invoke, tmp_path,
+                                                                        here):
+    """The person in town who uploads a village's stick has no station, or one never
+    enrolled: they are told to give --url, not sent off to `station init` or `enroll`."""
+    if here == "not enrolled":
+        assert invoke("init", "--station", "V009", "--name", "网吧的电脑", "--agent", "李春梅",
+                      "--insecure-fast-kdf", "--json")[0] == 0
+    stick = tmp_path / "V001.stb"
+    stick.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, []))
+    code, _, err = invoke("bundle", "upload", str(stick), auth=False)
+    assert code == 2 and "--url" in err
+    assert "station init" not in err and "station enroll" not in err
+    code, _, err = invoke("bundle", "upload", str(stick), "--lang", "zh", auth=False)
+    assert code == 2 and "请用 --url 指定" in err
+
+
 def test_a_passphrase_file_saved_by_notepad_unlocks(ready, tmp_path, passphrase_file):
     notepad = tmp_path / "notepad.txt"
     notepad.write_bytes(b"\xef\xbb\xbf" + passphrase_file.read_bytes().replace(b"\n", b"\r\n"))
