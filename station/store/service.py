@@ -603,8 +603,7 @@ class Station:
         report.new, report.duplicates = received.new, received.duplicates
         report.conflicts = received.conflicts
         with dbmod.write(self.db):
-            if head.upto > self.sync.cursor():
-                self.sync.set_cursor(head.upto)
+            self.sync.advance_cursor(head)
         return report
 
     def drain_inbox(self) -> list[Downlink]:

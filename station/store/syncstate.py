@@ -178,9 +178,17 @@ class SyncState:
             self.db.execute("INSERT OR IGNORE INTO inbox(batch, sealed, received) VALUES (?,?,?)",
                             [f"{head.after}-{head.upto}", blob,
                              dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
-            if head.upto > self.cursor():
-                self.set_cursor(head.upto)
+            self.advance_cursor(head)
         return head
+
+    def advance_cursor(self, head: BatchHeader) -> None:
+        """Past a batch made durable here (call inside that transaction): to its ``upto``
+        when it continues from this station's cursor. One that starts further on — a reply
+        bundle made for a later state, imported after a restore from backup — is applied but
+        leaves the cursor, so the entries in between are pulled again instead of skipped."""
+        cursor = self.cursor()
+        if head.after <= cursor < head.upto:
+            self.set_cursor(head.upto)
 
     def inbox(self) -> list[tuple[int, bytes]]:
         return [(seq, blob) for seq, blob in self.db.execute(

@@ -353,6 +353,24 @@ def test_pulls_are_paged_and_the_cursor_advances(centre_app, world):
     assert (again.new, again.complete, bus.sync.cursor()) == (0, True, centre.repo.head())
 
 
+def test_a_batch_that_starts_past_the_cursor_leaves_a_gap_to_pull_not_to_skip(centre_app,
+                                                                              world):
+    """A reply bundle made for a later state of the station (imported after a restore from
+    backup) is applied, but the cursor stays: what lies between is pulled, never skipped."""
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    records = [application(v1, name=n) for n in ("王桂英", "张建国", "李秀兰")]
+    push(v1.sync, link(client, v1))
+    first = read_batch_header(raw_pull(client, bus, after=0, limit=1)).upto
+    later = raw_pull(client, bus, after=first)
+    assert bus.apply_downlink(later).new == 2
+    assert bus.sync.cursor() == 0
+    pull(bus.sync, link(client, bus), station=bus)
+    assert bus.sync.cursor() == centre.repo.head()
+    for record in records:
+        assert bus.get(record.id).receipt == record.receipt
+
+
 @pytest.mark.parametrize("bulk_from", [2, 10_000], ids=["rebuilt", "one-by-one"])
 def test_pulled_names_are_found_by_a_search_that_was_already_warm(centre_app, world,
                                                                   monkeypatch, bulk_from):
