@@ -59,6 +59,14 @@ class Duration(click.ParamType):
         return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _interval(seconds: int) -> tuple[str, str]:
+    """``--every`` in the unit it was most likely given in (30m, 2h, 45s)."""
+    for size, zh, en in ((3600, "小时", "h"), (60, "分钟", "min")):
+        if seconds % size == 0:
+            return f"{seconds // size} {zh}", f"{seconds // size} {en}"
+    return f"{seconds} 秒", f"{seconds} s"
+
+
 class UploadNeedsUrl(UsageProblem):
     """``bundle upload`` is run on any connected computer, most often one with no station of
     its own: telling that person to ``station init`` would send them the wrong way."""
@@ -160,10 +168,9 @@ def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool) -> None:
             elif event.error is not None:
                 env.say(event.error.message("zh"), event.error.message("en"))
 
-        env.say(f"持续同步中（每 {(every or DEFAULT_EVERY_S) / 60:.0f} 分钟，以及联网恢复时）；"
-                "按 Ctrl-C 停止",
-                f"Watching: syncing every {(every or DEFAULT_EVERY_S) / 60:.0f} min and when "
-                "the link returns; Ctrl-C stops")
+        zh, en = _interval(every or DEFAULT_EVERY_S)
+        env.say(f"持续同步中（每 {zh}，以及联网恢复时）；按 Ctrl-C 停止",
+                f"Watching: syncing every {en} and when the link returns; Ctrl-C stops")
         try:
             watch(lambda: sync_once(sync, link, station=station), probe,
                   every_s=every or DEFAULT_EVERY_S, stop=stop, on_event=on_event)

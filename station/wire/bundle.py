@@ -33,9 +33,11 @@ class BundleDamaged(WireError):
     """A bundle cut short or changed on the way; ``detail``/``detail_zh`` say how."""
 
     code = "wire.bundle_damaged"
-    zh = "数据包 {path} 不完整或已被改动（{detail_zh}），未导入任何内容；请重新导出"
+    zh = ("数据包 {path} 不完整或已被改动（{detail_zh}），未导入任何内容；请重新制作："
+          "站点的数据包在站点重新导出，回传的数据包在镇上重新上传取回")
     en = ("The bundle {path} is incomplete or altered ({detail}); nothing in it was used. "
-          "Export it again")
+          "Make it again: a station's bundle by exporting it again at the station, a reply "
+          "bundle by uploading again in town")
 
 
 def _damaged(path: str, zh: str, en: str) -> BundleDamaged:

@@ -367,3 +367,13 @@ def test_a_missing_file_or_a_folder_is_named_in_the_persons_language(ready, tmp_
     assert code == 2 and f"There is no file {missing}" in err
     code, _, err = ready(*args, str(tmp_path), "--lang", "zh")
     assert code == 2 and f"{tmp_path} 是一个文件夹" in err
+
+
+@pytest.mark.parametrize(("seconds", "zh", "en"), [(20, "20 秒", "20 s"),
+                                                   (1800, "30 分钟", "30 min"),
+                                                   (7200, "2 小时", "2 h"),
+                                                   (90, "90 秒", "90 s")])
+def test_the_watch_interval_is_said_in_the_unit_it_was_given_in(seconds, zh, en):
+    from station.cli.sync import _interval
+
+    assert _interval(seconds) == (zh, en)  # "--every 20s" once read "every 0 min"
