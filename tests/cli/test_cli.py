@@ -15,6 +15,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.cli.sync import _interval
 from station.wire.bundle import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -374,6 +375,4 @@ def test_a_missing_file_or_a_folder_is_named_in_the_persons_language(ready, tmp_
                                                    (7200, "2 小时", "2 h"),
                                                    (90, "90 秒", "90 s")])
 def test_the_watch_interval_is_said_in_the_unit_it_was_given_in(seconds, zh, en):
-    from station.cli.sync import _interval
-
     assert _interval(seconds) == (zh, en)  # "--every 20s" once read "every 0 min"
