@@ -139,7 +139,9 @@ class Metrics:
 
 def error_response(exc: StationError, status: int | None = None) -> JSONResponse:
     code = status or (exc.status if isinstance(exc, CentreError) else 400)
-    return JSONResponse({"error": exc.as_dict()}, status_code=code)
+    retry = exc.retry_after_s if isinstance(exc, CentreError) else None
+    return JSONResponse({"error": exc.as_dict()}, status_code=code,
+                        headers=None if retry is None else {"Retry-After": str(retry)})
 
 
 class BodyCap:

@@ -1,7 +1,9 @@
 """Errors the centre answers with: a stable code, a sentence in zh and en, an HTTP status.
 
 Every refusal is a 4xx with a JSON body ``{"error": {"code", "zh", "en"}}``; the API never
-answers 500 for anything a client sends (the fuzz tests hold it to that).
+answers 500 for anything a client sends (the fuzz tests hold it to that). When the fault is
+ours and passing (the database restarting, down, busy or full), the answer is a 503 with
+``Retry-After``, which the stations' sync honours: their work stays in the outbox.
 
     CentreError (4xx)
      ├── Unauthenticated 401   missing, malformed or forged request signature
@@ -13,7 +15,8 @@ answers 500 for anything a client sends (the fuzz tests hold it to that).
      ├── AmbiguousReceipt 409  a receipt number held by two records
      ├── TooLarge        413
      ├── BadRequest      400   malformed body or parameters
-     └── BadCode         400   an enrollment code that is unknown, used, or expired
+     ├── BadCode         400   an enrollment code that is unknown, used, or expired
+     └── Unavailable     503   the database cannot be used right now (with Retry-After)
 
 The web framework refuses some requests itself before any handler runs (an unknown address,
 a wrong method, a body it cannot parse); those keep its English detail, with the Chinese
@@ -29,6 +32,7 @@ from station.domain.errors import StationError
 
 class CentreError(StationError):
     status: ClassVar[int] = 400
+    retry_after_s: ClassVar[int | None] = None  # sent as Retry-After when set
     code = "centre.error"
     zh = "请求有误：{detail_zh}"
     en = "Bad request: {detail}"
@@ -129,6 +133,29 @@ class WrongStation(CentreError):
     code = "centre.wrong_station"
     zh = "这个登记码是给站点 {expected} 的，不是 {given}"
     en = "This enrollment code is for station {expected}, not {given}"
+
+
+class Unavailable(CentreError):
+    """The centre's database cannot serve this request now; ``why`` is one of ``WHY`` (the
+    driver's own text, with hosts and ports, goes to the centre's log, not to clients)."""
+
+    status = 503
+    retry_after_s = 5
+    code = "centre.unavailable"
+    zh = "镇中心的数据库暂时无法使用（{why_zh}）；请稍后再试，站点的工作已保存"
+    en = ("The town centre's database cannot be used right now ({why_en}); try again in a "
+          "moment: the station's work is kept")
+    WHY: ClassVar[dict[str, tuple[str, str]]] = {
+        "unreachable": ("连接不上数据库", "it cannot be reached"),
+        "busy": ("数据库正忙", "it is busy"),
+        "no_answer": ("数据库没有及时响应", "it did not answer in time"),
+        "full": ("磁盘已满", "its disk is full"),
+        "read_only": ("数据库只读", "it is read-only"),
+    }
+
+    def __init__(self, why: str) -> None:
+        zh, en = self.WHY[why]
+        super().__init__(why=why, why_zh=zh, why_en=en)
 
 
 FRAMEWORK_ZH: dict[int, str] = {

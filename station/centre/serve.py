@@ -22,7 +22,7 @@ from typing import Any
 
 from station.centre.app import create_app
 from station.centre.keys import CentreKeys, KeyFileError, Protector
-from station.centre.repo import open_repository
+from station.centre.repo import WAIT_S, open_repository
 from station.centre.service import Centre
 from station.wire.keys import SUITE_X25519
 
@@ -43,6 +43,7 @@ class CentreConfig:
     check_processes: int | None = None  # cores that check pushed changesets (None: all)
     # How worker processes open the keys again: ("key_file" | "passphrase_file", path).
     protector_file: tuple[str, Path] | None = None
+    db_wait_s: float = WAIT_S  # a request's wait for the database before its 503
 
     def __post_init__(self) -> None:
         self.db = self.db or f"sqlite:///{self.home / 'centre.db'}"
@@ -78,7 +79,7 @@ def build(config: CentreConfig) -> tuple[Centre, Any]:
     """The centre and its ASGI app, with keys, schema and staff token ready."""
     config.home.mkdir(parents=True, exist_ok=True)
     keys = CentreKeys.load_or_create(config.home / KEYS, config.protector, config.suite)
-    repo = open_repository(config.db)
+    repo = open_repository(config.db, wait_s=config.db_wait_s)
     centre = Centre(repo, keys, public_url=config.public_url,
                     check_processes=config.check_processes)
     token = staff_token(keys)

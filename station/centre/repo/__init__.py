@@ -6,6 +6,7 @@ from pathlib import Path
 
 from station.centre.errors import BadRequest
 from station.centre.repo.base import (
+    WAIT_S,
     CentreRecord,
     EnrollCode,
     LogEntry,
@@ -14,12 +15,13 @@ from station.centre.repo.base import (
     Tx,
 )
 
-__all__ = ["CentreRecord", "EnrollCode", "LogEntry", "Repository", "StationRow", "Tx",
-           "open_repository"]
+__all__ = ["WAIT_S", "CentreRecord", "EnrollCode", "LogEntry", "Repository", "StationRow",
+           "Tx", "open_repository"]
 
 
-def open_repository(url: str) -> Repository:
-    """Open (and migrate) the repository a database URL names."""
+def open_repository(url: str, *, wait_s: float = WAIT_S) -> Repository:
+    """Open (and migrate) the repository a database URL names. ``wait_s``: how long a request
+    waits for the database (a connection, a lock) before it is answered 503."""
     if url.startswith("sqlite:///"):
         from station.centre.repo.sqlite import SqliteDialect
 
@@ -27,7 +29,7 @@ def open_repository(url: str) -> Repository:
     elif url.startswith(("postgresql://", "postgres://")):
         from station.centre.repo.postgres import PostgresDialect
 
-        repo = Repository(PostgresDialect(url))
+        repo = Repository(PostgresDialect(url, wait_s=wait_s))
     else:
         raise BadRequest(detail=f"unknown database URL {url!r}: use sqlite:///FILE or "
                                 "postgresql://…")

@@ -16,13 +16,30 @@ reading committed rows can never later find a lower number appear.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from station.centre.errors import Unavailable
+
 SCHEMA_VERSION = 1
+# How long a request waits for the database (a pooled connection, a lock another transaction
+# or process holds) before it is answered 503 with Retry-After: well inside a station's 30 s
+# read timeout, so the station hears why and retries instead of timing out on a stuck request.
+WAIT_S = 10.0
+
+log = logging.getLogger("station.centre")
+
+
+def unavailable(why: str, exc: BaseException) -> Unavailable:
+    """The 503 for a database that cannot serve now. Clients get ``why`` in words; the
+    driver's own text (hosts, ports, file names) goes to the centre's log for whoever runs it."""
+    log.warning("database unavailable", extra={"fields": {
+        "why": why, "error": f"{type(exc).__name__}: {str(exc).strip()}"}})
+    return Unavailable(why)
 
 
 @dataclass(frozen=True)

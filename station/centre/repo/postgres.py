@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from psycopg import DataError
-from psycopg_pool import ConnectionPool
+from psycopg import Connection as PgConnection
+from psycopg import DataError, OperationalError, errors
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from station.centre.errors import BadRequest
-from station.centre.repo.base import Connection, Dialect
+from station.centre.repo.base import WAIT_S, Connection, Dialect, unavailable
 
 APPEND_LOCK = 0x5354_4E31  # "STN1": the one advisory lock key appends take
 PROJECT_LOCK = 0x5354_4E32  # "STN2": held by the one process projecting at a time
@@ -27,9 +28,19 @@ class PostgresDialect(Dialect):
     blob = "BYTEA"
     serial = "BIGSERIAL"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8,
+                 wait_s: float = WAIT_S) -> None:
+        self.wait_s = wait_s
         self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=True,
-                                   timeout=30)
+                                   timeout=wait_s, configure=self._configure)
+
+    def _configure(self, conn: PgConnection[Any]) -> None:
+        """Each new connection waits at most ``wait_s`` for a lock (the append lock held by a
+        stalled process, a row another transaction holds), then fails into a 503, rather
+        than keeping the request, and its pooled connection, until the station gives up."""
+        conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                     (f"{int(self.wait_s * 1000)}ms",))
+        conn.commit()
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
@@ -41,13 +52,13 @@ class PostgresDialect(Dialect):
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with _refuse_bad_data(), self.pool.connection() as conn:
+        with self._translated(), self.pool.connection() as conn:
             yield cast(Any, conn)
 
     @contextmanager
     def writing(self, *, append_lock: bool = False,
                 project_lock: bool = False) -> Iterator[Connection]:
-        with _refuse_bad_data(), self.pool.connection() as conn, conn.transaction():
+        with self._translated(), self.pool.connection() as conn, conn.transaction():
             if append_lock:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
             if project_lock:
@@ -57,12 +68,28 @@ class PostgresDialect(Dialect):
     def close(self) -> None:
         self.pool.close()
 
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver errors in the centre's terms. A value PostgreSQL cannot hold (text with a NUL
+        byte, which SQLite takes) came from a client: a 400 like any other bad input. A server
+        that is down, restarting, full or too slow to hand out a connection or a lock is a
+        passing fault of ours: a 503 with Retry-After, never a 500 or a hung request."""
+        try:
+            yield
+        except DataError as exc:
+            raise BadRequest(detail=f"a value the database cannot hold ({exc})") from None
+        except PoolTimeout as exc:  # no connection in time: none can be made, or all in use
+            raise unavailable("no_answer", exc) from None
+        except errors.ReadOnlySqlTransaction as exc:  # a standby, during a fail-over
+            raise unavailable("read_only", exc) from None
+        except OperationalError as exc:
+            raise unavailable(_why(exc), exc) from None
 
-@contextmanager
-def _refuse_bad_data() -> Iterator[None]:
-    """A value PostgreSQL cannot hold (text with a NUL byte, which SQLite takes) came from a
-    client: a 400 like any other bad input, never a 500."""
-    try:
-        yield
-    except DataError as exc:
-        raise BadRequest(detail=f"a value the database cannot hold ({exc})") from None
+
+def _why(exc: OperationalError) -> str:
+    if isinstance(exc, errors.DiskFull):
+        return "full"
+    if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable |
+                  errors.TransactionRollback | errors.TooManyConnections):
+        return "busy"
+    return "unreachable"  # the connection was lost, the server is shutting down or starting

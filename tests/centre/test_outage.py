@@ -1,0 +1,174 @@
+"""The centre's database failing under it: a clear 503 with Retry-After (the stations' sync
+waits it out, their work kept), never a 500 or a request held until the station gives up;
+and the centre serves again by itself once the database is back.
+
+PostgreSQL is never stopped here (other tests share it): the outage is a TCP gate between
+the centre and the real server, which drops every connection through it and refuses new
+ones while it is shut.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from tenacity import Retrying, stop_after_attempt
+
+from station.centre.keys import Protector
+from station.centre.repo.postgres import APPEND_LOCK
+from station.centre.serve import CentreConfig, build
+from station.centre.service import Centre
+from station.store.service import Station
+from station.sync.engine import push
+from station.sync.errors import Throttled
+from station.sync.transport import CentreClient
+
+from .helpers import URL, application, enrolled, error_of
+
+pytestmark = pytest.mark.postgres
+
+WAIT_S = 1.0  # the centre's wait for its database, short so that a refusal comes quickly
+
+
+class Gate:
+    """A TCP forwarder to the database that can be shut (every connection through it is
+    dropped and new ones are closed at once, as when the server goes down) and opened."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.is_open = True
+        self.live: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.is_open:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.live += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(src, dst), daemon=True).start()
+
+    def shut(self) -> None:
+        self.is_open = False
+        with self.lock:
+            for sock in self.live:
+                _hang_up(sock)
+            self.live.clear()
+
+    def open(self) -> None:
+        self.is_open = True
+
+    def close(self) -> None:
+        self.shut()
+        self.server.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    _hang_up(src)
+    _hang_up(dst)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    with suppress(OSError):  # already hung up by the other side
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def through(dsn: str, port: int) -> str:
+    """The same DSN, reaching the database through a local port."""
+    parts = urlsplit(dsn)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2
+                                     else host))
+
+
+@contextmanager
+def centre_on(tmp_path: Path, db: str) -> Iterator[tuple[Centre, TestClient, dict[str, str]]]:
+    """A centre on ``db`` that waits ``WAIT_S`` for it, its client and the staff's headers."""
+    key_file = tmp_path / "centre.keyfile"
+    key_file.write_bytes(os.urandom(32))
+    config = CentreConfig(tmp_path / "centre-home", db=db, public_url=URL,
+                          protector=Protector(key_file=key_file), db_wait_s=WAIT_S)
+    centre, app = build(config)
+    token = (config.home / "staff.token").read_text().strip()
+    with TestClient(app, base_url=URL) as client:
+        yield centre, client, {"Authorization": f"Bearer {token}"}
+
+
+def once(client: TestClient, station: Station) -> CentreClient:
+    """The station's link, without retries: each refusal is seen as the station gets it."""
+    return CentreClient(URL, station=station.station_id, signer=station.sync.transport(),
+                        client=client, retry=Retrying(stop=stop_after_attempt(1), reraise=True))
+
+
+def test_a_database_outage_is_a_503_and_the_centre_serves_again_when_it_is_back(tmp_path,
+                                                                              pg_url):
+    """PostgreSQL went away under a running centre: every request was a bare 500 (and, once
+    the pool had no connection left, only after 30 s), so a station could not tell "come
+    back later" from a broken centre. Now it is a 503 with Retry-After that names no host."""
+    parts = urlsplit(pg_url)
+    gate = Gate(parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        with centre_on(tmp_path, through(pg_url, gate.port)) as (_, client, staff):
+            station = enrolled(client, staff, tmp_path, "V001")
+            application(station)
+            gate.shut()
+            for _ in range(3):  # the pooled connection lost, then none to be had
+                reply = client.post("/v1/staff/enroll-code", json={"station": "V002"},
+                                    headers=staff)
+                error = error_of(reply, 503)
+                assert error["code"] == "centre.unavailable"
+                assert reply.headers["retry-after"] == "5"
+                assert str(gate.port) not in reply.text and "127.0.0.1" not in reply.text
+            with pytest.raises(Throttled) as throttled:
+                push(station.sync, once(client, station))
+            assert throttled.value.params["retry_after"] == 5.0
+            assert station.sync.unsent() == 1  # the work is kept for later
+            gate.open()  # the database is back: no restart of the centre
+            push(station.sync, once(client, station))
+            assert station.sync.unsent() == 0
+            station.close()
+    finally:
+        gate.close()
+
+
+def test_a_lock_held_by_a_stalled_process_is_a_503_not_a_request_held_for_ever(tmp_path,
+                                                                              pg_url):
+    """Another centre process stalled while it held the lock every append takes (a frozen
+    VM, a debugger): pushes to every other process waited for it without end, each holding
+    a pooled connection, until the stations timed out."""
+    with centre_on(tmp_path, pg_url) as (_, client, staff):
+        station = enrolled(client, staff, tmp_path, "V001")
+        application(station)
+        with psycopg.connect(pg_url) as stalled:
+            stalled.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            with pytest.raises(Throttled):
+                push(station.sync, once(client, station))
+            stalled.rollback()  # the process comes back and lets go
+        assert station.sync.unsent() == 1
+        push(station.sync, once(client, station))
+        assert station.sync.unsent() == 0
+        station.close()
