@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,7 +38,8 @@ from .helpers import URL, application, enrolled, error_of
 
 pytestmark = pytest.mark.postgres
 
-WAIT_S = 1.0  # the centre's wait for its database, short so that a refusal comes quickly
+WAIT_S = 2.0  # the centre's wait for its database, short so that a refusal comes quickly
+LONG_OUTAGE_S = 20.0  # long enough for the pool's reconnection to have backed off to 16 s
 
 
 class Gate:
@@ -155,6 +159,26 @@ def test_a_database_outage_is_a_503_and_the_centre_serves_again_when_it_is_back(
         gate.close()
 
 
+def test_after_a_long_outage_the_centre_serves_again_as_soon_as_the_database_is_back(
+        tmp_path, pg_url):
+    """The pool's own reconnection attempts back off (1, 2, 4, 8, 16 s …): after an outage of
+    20 s the centre went on refusing for several seconds more with the database already back
+    (after one of a few minutes, for a minute or two)."""
+    parts = urlsplit(pg_url)
+    gate = Gate(parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        with centre_on(tmp_path, through(pg_url, gate.port)) as (_, client, staff):
+            gate.shut()
+            outage_ends = time.monotonic() + LONG_OUTAGE_S
+            while time.monotonic() < outage_ends:
+                assert client.get("/v1/staff/stations", headers=staff).status_code == 503
+            gate.open()
+            reply = client.get("/v1/staff/stations", headers=staff)
+            assert reply.status_code == 200, reply.text
+    finally:
+        gate.close()
+
+
 def test_a_lock_held_by_a_stalled_process_is_a_503_not_a_request_held_for_ever(tmp_path,
                                                                               pg_url):
     """Another centre process stalled while it held the lock every append takes (a frozen
@@ -172,3 +196,22 @@ def test_a_lock_held_by_a_stalled_process_is_a_503_not_a_request_held_for_ever(t
         push(station.sync, once(client, station))
         assert station.sync.unsent() == 0
         station.close()
+
+
+def test_after_the_database_restarts_the_next_requests_are_served(tmp_path, pg_url):
+    """A restart of PostgreSQL ends every connection the centre's pool holds. Each of them
+    was still handed out once more, and the request that drew it failed."""
+    name = f"centre-{uuid.uuid4().hex[:12]}"
+    with centre_on(tmp_path, f"{pg_url}&application_name={name}") as (_, client, staff):
+        with ThreadPoolExecutor(4) as pool:  # a few connections in the pool, as under load
+            assert {r.status_code for r in pool.map(
+                lambda _: client.get("/v1/staff/stations", headers=staff), range(16))} == {200}
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # what a restart does to them
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM "
+                                  "pg_stat_activity WHERE application_name = %s",
+                                  (name,)).fetchone()
+        assert ended is not None and ended[0] >= 1
+        for _ in range(ended[0] + 1):
+            reply = client.post("/v1/staff/enroll-code", json={"station": "V001"},
+                                headers=staff)
+            assert reply.status_code == 200, reply.text

@@ -31,8 +31,13 @@ class PostgresDialect(Dialect):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8,
                  wait_s: float = WAIT_S) -> None:
         self.wait_s = wait_s
+        # ``reconnect_timeout``: the pool's own attempts to reconnect back off exponentially
+        # (1, 2, 4 … s) for as long as this; left at its five minutes, a centre answered 503
+        # for up to a minute or two after PostgreSQL was back. Past it, the next request that
+        # needs a connection makes a new attempt at once.
         self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=True,
-                                   timeout=wait_s, configure=self._configure)
+                                   timeout=wait_s, configure=self._configure,
+                                   check=self._check, reconnect_timeout=wait_s)
 
     def _configure(self, conn: PgConnection[Any]) -> None:
         """Each new connection waits at most ``wait_s`` for a lock (the append lock held by a
@@ -41,6 +46,17 @@ class PostgresDialect(Dialect):
         conn.execute("SELECT set_config('lock_timeout', %s, false)",
                      (f"{int(self.wait_s * 1000)}ms",))
         conn.commit()
+
+    def _check(self, conn: PgConnection[Any]) -> None:
+        """Each connection is tried before it is handed out. One that the server dropped (a
+        restart, a fail-over, a proxy's idle timeout) means the others idle in the pool were
+        most likely dropped too: they are all replaced now, so that the requests that would
+        each have drawn a dead one (and failed) are served instead."""
+        try:
+            ConnectionPool.check_connection(conn)
+        except OperationalError:
+            self.pool.check()
+            raise
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
