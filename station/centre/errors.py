@@ -151,6 +151,7 @@ class Unavailable(CentreError):
         "no_answer": ("数据库没有及时响应", "it did not answer in time"),
         "full": ("磁盘已满", "its disk is full"),
         "read_only": ("数据库只读", "it is read-only"),
+        "disk": ("读写数据库文件出错", "its file cannot be read or written"),
     }
 
     def __init__(self, why: str) -> None:

@@ -4,13 +4,14 @@ and the centre serves again by itself once the database is back.
 
 PostgreSQL is never stopped here (other tests share it): the outage is a TCP gate between
 the centre and the real server, which drops every connection through it and refuses new
-ones while it is shut.
+ones while it is shut. On SQLite, the other writer is a second connection to the file.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -35,8 +36,6 @@ from station.sync.errors import Throttled
 from station.sync.transport import CentreClient
 
 from .helpers import URL, application, enrolled, error_of
-
-pytestmark = pytest.mark.postgres
 
 WAIT_S = 2.0  # the centre's wait for its database, short so that a refusal comes quickly
 LONG_OUTAGE_S = 20.0  # long enough for the pool's reconnection to have backed off to 16 s
@@ -128,6 +127,7 @@ def once(client: TestClient, station: Station) -> CentreClient:
                         client=client, retry=Retrying(stop=stop_after_attempt(1), reraise=True))
 
 
+@pytest.mark.postgres
 def test_a_database_outage_is_a_503_and_the_centre_serves_again_when_it_is_back(tmp_path,
                                                                               pg_url):
     """PostgreSQL went away under a running centre: every request was a bare 500 (and, once
@@ -159,6 +159,7 @@ def test_a_database_outage_is_a_503_and_the_centre_serves_again_when_it_is_back(
         gate.close()
 
 
+@pytest.mark.postgres
 def test_after_a_long_outage_the_centre_serves_again_as_soon_as_the_database_is_back(
         tmp_path, pg_url):
     """The pool's own reconnection attempts back off (1, 2, 4, 8, 16 s …): after an outage of
@@ -179,6 +180,7 @@ def test_after_a_long_outage_the_centre_serves_again_as_soon_as_the_database_is_
         gate.close()
 
 
+@pytest.mark.postgres
 def test_a_lock_held_by_a_stalled_process_is_a_503_not_a_request_held_for_ever(tmp_path,
                                                                               pg_url):
     """Another centre process stalled while it held the lock every append takes (a frozen
@@ -198,6 +200,7 @@ def test_a_lock_held_by_a_stalled_process_is_a_503_not_a_request_held_for_ever(t
         station.close()
 
 
+@pytest.mark.postgres
 def test_after_the_database_restarts_the_next_requests_are_served(tmp_path, pg_url):
     """A restart of PostgreSQL ends every connection the centre's pool holds. Each of them
     was still handed out once more, and the request that drew it failed."""
@@ -215,3 +218,25 @@ def test_after_the_database_restarts_the_next_requests_are_served(tmp_path, pg_u
             reply = client.post("/v1/staff/enroll-code", json={"station": "V001"},
                                 headers=staff)
             assert reply.status_code == 200, reply.text
+
+
+def test_another_process_writing_the_sqlite_file_is_a_503_not_a_500(tmp_path):
+    """Two centre processes on one SQLite file: while one wrote, the other's requests waited
+    30 s (as long as a station waits for a reply) and then failed with a 500."""
+    db = tmp_path / "centre.db"
+    with centre_on(tmp_path, f"sqlite:///{db}") as (_, client, staff):
+        station = enrolled(client, staff, tmp_path, "V001")
+        application(station)
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the other process, in the middle of a write
+        reply = client.post("/v1/staff/enroll-code", json={"station": "V002"}, headers=staff)
+        assert error_of(reply, 503)["code"] == "centre.unavailable"
+        assert reply.headers["retry-after"] == "5"
+        with pytest.raises(Throttled):
+            push(station.sync, once(client, station))
+        other.execute("ROLLBACK")
+        other.close()
+        assert station.sync.unsent() == 1
+        push(station.sync, once(client, station))
+        assert station.sync.unsent() == 0
+        station.close()

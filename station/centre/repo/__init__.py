@@ -25,7 +25,7 @@ def open_repository(url: str, *, wait_s: float = WAIT_S) -> Repository:
     if url.startswith("sqlite:///"):
         from station.centre.repo.sqlite import SqliteDialect
 
-        repo = Repository(SqliteDialect(Path(url[len("sqlite:///"):])))
+        repo = Repository(SqliteDialect(Path(url[len("sqlite:///"):]), wait_s=wait_s))
     elif url.startswith(("postgresql://", "postgres://")):
         from station.centre.repo.postgres import PostgresDialect
 

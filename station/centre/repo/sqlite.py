@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from station.centre.repo.base import Connection, Dialect
+from station.centre.repo.base import WAIT_S, Connection, Dialect, unavailable
+
+# What the primary result codes of SQLite's errors mean for a request: a passing fault of
+# the centre's (a 503 with Retry-After), not a 500. Another process (or thread) writing
+# for longer than the wait, a full disk, a file made read-only or on a failing disk.
+_WHY = {sqlite3.SQLITE_BUSY: "busy", sqlite3.SQLITE_LOCKED: "busy",
+        sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "read_only",
+        sqlite3.SQLITE_IOERR: "disk", sqlite3.SQLITE_CANTOPEN: "disk"}
 
 
 class SqliteDialect(Dialect):
@@ -21,8 +28,9 @@ class SqliteDialect(Dialect):
     blob = "BLOB"
     serial = "INTEGER"  # INTEGER PRIMARY KEY: rowid, assigned in commit order here
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait_s: float = WAIT_S) -> None:
         self.path = path
+        self.wait_s = wait_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -32,10 +40,10 @@ class SqliteDialect(Dialect):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None,
-                                   check_same_thread=False, timeout=30)
+                                   check_same_thread=False, timeout=self.wait_s)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.wait_s * 1000)}")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the log's and records' hot pages
             self._local.conn = conn
             with self._lock:
@@ -44,19 +52,22 @@ class SqliteDialect(Dialect):
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        yield self._conn()
+        with _translated():
+            yield self._conn()
 
     @contextmanager
     def writing(self, *, append_lock: bool = False,
                 project_lock: bool = False) -> Iterator[Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with _translated():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # after some errors (a full disk) SQLite rolled back
+                    conn.execute("ROLLBACK")  # by itself, and a second ROLLBACK would fail
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -64,3 +75,16 @@ class SqliteDialect(Dialect):
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLite's passing faults (see ``_WHY``) as the centre's 503; anything else is a bug and
+    stays what it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        why = _WHY.get(getattr(exc, "sqlite_errorcode", 0) & 0xFF)
+        if why is None:
+            raise
+        raise unavailable(why, exc) from None
