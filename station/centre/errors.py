@@ -159,6 +159,26 @@ class Unavailable(CentreError):
         super().__init__(why=why, why_zh=zh, why_en=en)
 
 
+class NewerDatabase(CentreError):
+    """At start: the database's schema is newer than this centre knows, so writing to it
+    could corrupt what the newer version keeps."""
+
+    code = "centre.newer_database"
+    zh = ("镇中心的数据库由更新版本的 station 建立（结构版本 {found}，本版本只认识到 {known}）；"
+          "请先升级 station 再启动镇中心")
+    en = ("The centre's database was made by a newer version of station (schema version "
+          "{found}; this one knows up to {known}): upgrade station before starting the centre")
+
+
+class ForeignDatabase(CentreError):
+    """At start: the database holds tables by the centre's names that are not the centre's."""
+
+    code = "centre.foreign_database"
+    zh = "这个数据库里已有不属于镇中心的表（{tables}）；请给镇中心一个单独的数据库"
+    en = ("This database already holds tables that are not the town centre's ({tables}); "
+          "give the centre a database of its own")
+
+
 FRAMEWORK_ZH: dict[int, str] = {
     400: "请求格式不对，无法读取请求内容",
     401: "请求未通过身份验证",

@@ -3,12 +3,14 @@ the nonce cache, station keys, the ordered log, merged records, settings."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 
 import pytest
 
+from station.centre.errors import ForeignDatabase, NewerDatabase
 from station.centre.repo import (
     CentreRecord,
     EnrollCode,
@@ -17,7 +19,7 @@ from station.centre.repo import (
     StationRow,
     open_repository,
 )
-from station.centre.repo.base import Dialect
+from station.centre.repo.base import SCHEMA_VERSION, Dialect
 
 NOW = 1_795_397_400_000
 
@@ -59,6 +61,51 @@ def test_open_repository_makes_the_schema_and_is_safe_to_run_again(db_url):
     assert again.setting("schema_version") == "1"
     again.close()
     repo.close()
+
+
+def test_a_database_of_a_newer_schema_is_refused_before_anything_is_changed(db_url):
+    """A centre started against the database of a newer one (a rollback of the package, a
+    spare machine) took it as its own and wrote to tables it does not know the shape of."""
+    newer = open_repository(db_url)
+    newer.set_setting("schema_version", str(SCHEMA_VERSION + 1))
+    newer.close()
+    with pytest.raises(NewerDatabase) as refused:
+        open_repository(db_url)
+    assert f"schema version {SCHEMA_VERSION + 1}" in refused.value.message("en")
+    assert "upgrade station" in refused.value.message("en")
+
+
+def test_another_applications_database_is_refused_and_left_as_it_was(db_url):
+    """``--db`` pointing at another application's database that happens to have a ``log``
+    table: the centre added its own tables beside it, then failed on a column it lacks."""
+    with _raw(db_url) as conn:
+        conn.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, message TEXT)")
+    with pytest.raises(ForeignDatabase) as refused:
+        open_repository(db_url)
+    assert "(log)" in refused.value.message("en")
+    with _raw(db_url) as conn:  # nothing of ours was made beside it
+        tables = {r[0] for r in conn.execute(_TABLES[db_url.split(":")[0]]).fetchall()}
+    assert tables == {"log"}
+
+
+_TABLES = {"sqlite": "SELECT name FROM sqlite_master WHERE type='table'",
+           "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"}
+
+
+@contextmanager
+def _raw(db_url: str):
+    """A plain connection to the database behind ``db_url``, committed on exit."""
+    if db_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(db_url[len("sqlite:///"):])
+    else:
+        import psycopg
+
+        conn = psycopg.connect(db_url)
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
 
 
 def test_unknown_database_url_is_refused_clearly():

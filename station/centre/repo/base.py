@@ -17,13 +17,14 @@ reading committed rows can never later find a lower number appear.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from station.centre.errors import Unavailable
+from station.centre.errors import ForeignDatabase, NewerDatabase, Unavailable
 
 SCHEMA_VERSION = 1
 # How long a request waits for the database (a pooled connection, a lock another transaction
@@ -110,6 +111,7 @@ class Dialect(ABC):
     name: str
     blob: str
     serial: str
+    tables: str  # a query for the names of the tables that unqualified names would find
 
     @abstractmethod
     def reading(self) -> AbstractContextManager[Connection]:
@@ -167,6 +169,12 @@ def _ddl(d: Dialect) -> list[str]:
         """CREATE TABLE IF NOT EXISTS clock_flags (
             device TEXT PRIMARY KEY, ahead_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL)""",
     ]
+
+
+def _tables(d: Dialect) -> set[str]:
+    """The names of the centre's tables, as its DDL makes them."""
+    return {m.group(1) for m in map(re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)").match,
+                                    _ddl(d)) if m}
 
 
 def _scope(text: str) -> tuple[str, ...]:
@@ -298,8 +306,22 @@ class Repository:
             yield Tx(conn, self.d, now_ms)
 
     def migrate(self) -> None:
-        """Make or bring forward the schema; safe when several processes start at once."""
+        """Make or bring forward the schema; safe when several processes start at once.
+        Refuses, before changing anything, a database whose schema is newer than this code
+        (an older centre started against it by mistake) or that holds tables by our names
+        without being ours (a --db pointing at another application's database)."""
         with self.d.writing(append_lock=True) as conn:
+            found = {r[0] for r in conn.execute(self.d.tables).fetchall()} & _tables(self.d)
+            version = None
+            if "settings" in found:
+                row = conn.execute(self.d.sql("SELECT value FROM settings WHERE key=?"),
+                                   ("schema_version",)).fetchone()
+                version = row[0] if row else None
+            if found and version is None:
+                raise ForeignDatabase(tables=", ".join(sorted(found)))
+            if version is not None and not (version.isdigit() and
+                                            int(version) <= SCHEMA_VERSION):
+                raise NewerDatabase(found=version, known=SCHEMA_VERSION)
             for statement in _ddl(self.d):
                 conn.execute(statement)
             conn.execute(self.d.sql("INSERT INTO settings(key, value) VALUES (?, ?) "

@@ -26,6 +26,7 @@ PROJECT_LOCK = 0x5354_4E32  # "STN2": held by the one process projecting at a ti
 class PostgresDialect(Dialect):
     name = "postgresql"
     blob = "BYTEA"
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
     serial = "BIGSERIAL"
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8,

@@ -26,6 +26,7 @@ _WHY = {sqlite3.SQLITE_BUSY: "busy", sqlite3.SQLITE_LOCKED: "busy",
 class SqliteDialect(Dialect):
     name = "sqlite"
     blob = "BLOB"
+    tables = "SELECT name FROM sqlite_master WHERE type='table'"
     serial = "INTEGER"  # INTEGER PRIMARY KEY: rowid, assigned in commit order here
 
     def __init__(self, path: Path, *, wait_s: float = WAIT_S) -> None:
