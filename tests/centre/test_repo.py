@@ -220,6 +220,30 @@ def test_a_code_is_taken_once_even_when_two_transactions_interleave(db_url):
     base.close()
 
 
+def test_two_enrollments_of_one_station_at_once_both_succeed_one_after_the_other(db_url):
+    base = open_repository(db_url)
+    slow = Repository(Dawdling(base.d))
+    keys = [b"A" * 32, b"B" * 32]
+    failures: list[Exception] = []
+
+    def register(transport: bytes) -> None:
+        try:
+            slow.register(station_row("V009", transport=transport))
+        except Exception as exc:  # what the enrollment's request would have answered a 500 for
+            failures.append(exc)
+
+    threads = [threading.Thread(target=register, args=(key,)) for key in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    current = base.station("V009")
+    assert current is not None and current.transport_public in keys
+    assert base.retired_keys("V009") == [k for k in keys if k != current.transport_public]
+    base.close()
+
+
 # --- nonces --------------------------------------------------------------------------------
 
 def test_a_nonce_is_accepted_once_per_station(repo):

@@ -373,8 +373,12 @@ class Repository:
             return EnrollCode(token_hash, row[0], _scope(row[1]), row[2])
 
     def register(self, row: StationRow) -> None:
-        """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones."""
-        with self.d.writing() as conn:
+        """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones.
+
+        Under the append lock, so that two enrollments of one station at once (two codes
+        issued for it) come one after the other, and the second retires the first's keys.
+        Without it each read "no such station yet", both inserted it, and one was a 500."""
+        with self.d.writing(append_lock=True) as conn:
             old = conn.execute(self.d.sql(
                 "SELECT transport_public, sign_public, revoked_ms FROM stations WHERE id=?"),
                 (row.id,)).fetchone()
