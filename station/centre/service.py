@@ -66,6 +66,10 @@ from station.wire.keys import seal
 
 NONCE_TTL_MS = 2 * auth.WINDOW_MS
 MAX_PULL = 2000
+# A batch ends before its entries pass this many bytes (marked incomplete, the rest follows):
+# each may be 512 KiB, and a reply over the station's 64 MiB limit would be refused every
+# time, leaving that station stuck at its cursor for good.
+MAX_PULL_BYTES = 8 << 20
 MAX_CARRIED_BATCHES = 200
 MAX_CURSOR = 1 << 62
 CATALOGUE_PREFIX = "catalogue:"
@@ -329,13 +333,17 @@ class Centre:
         head = self.repo.head()  # read first: every entry up to it had committed by then
         own = (station.id, station.device) if after > 0 and station.device else None
         entries = self.repo.read_log(after, station.scope, exclude_own=own, limit=limit)
-        out = []
+        out: list[Entry] = []
+        size = 0
         for e in entries:
             data = self.storage.open("log", e.body, f"log|{e.id}")
+            if out and size + len(data) > MAX_PULL_BYTES:
+                break
             kind = ENTRY_CATALOGUE if e.kind == "catalogue" else ENTRY_CHANGESET
             out.append(Entry(kind, e.seq, data))
-        upto = entries[-1].seq if entries else after
-        complete = len(entries) < limit
+            size += len(data)
+        upto = out[-1].seq if out else after
+        complete = len(out) == len(entries) < limit
         if complete:  # nothing more in scope: skip past other villages' traffic
             upto = max(upto, head, after)
         return seal_batch(out, station=station.id, after=after, upto=upto, complete=complete,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from station.centre import service as centre_service
 from station.domain.changeset import CENTRE, Op
 from station.domain.validate import id_check_char
 from station.store import ledger, prepare, service
@@ -351,6 +352,26 @@ def test_pulls_are_paged_and_the_cursor_advances(centre_app, world):
     # Up to date: the next pull brings nothing and leaves the cursor where it is.
     (again,) = pull(bus.sync, link(client, bus), station=bus, limit=2)
     assert (again.new, again.complete, bus.sync.cursor()) == (0, True, centre.repo.head())
+
+
+def test_a_pull_batch_ends_at_its_byte_budget_and_the_rest_follows(centre_app, world,
+                                                                    monkeypatch):
+    """Big changesets (a long note, many contacts) must not add up to a reply the station
+    refuses as too large, which would leave it stuck at its cursor: a batch stops once it
+    passes the byte budget, says it is incomplete, and the next one carries on."""
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    records = [application(v1, name=n) for n in ("王桂英", "张建国", "李秀兰", "赵六", "钱七")]
+    push(v1.sync, link(client, v1))
+    blob = raw_pull(client, bus)
+    biggest = max(len(e.data) for e in open_batch(blob, read_batch_header(blob), bus.seal_key))
+    monkeypatch.setattr(centre_service, "MAX_PULL_BYTES", 2 * biggest)  # two fit, not three
+    batches = pull(bus.sync, link(client, bus), station=bus, limit=500)
+    assert [b.new for b in batches] == [2, 2, 1]
+    assert [b.complete for b in batches] == [False, False, True]
+    assert bus.sync.cursor() == centre.repo.head()
+    for record in records:
+        assert bus.get(record.id).receipt == record.receipt
 
 
 def test_a_batch_that_starts_past_the_cursor_leaves_a_gap_to_pull_not_to_skip(centre_app,
