@@ -151,6 +151,18 @@ class CentreDown(StationError):
           "running there?")
 
 
+class CentreBusy(StationError):
+    """A 503 from a centre that runs but cannot serve now (its database down, restarting or
+    busy): saying "is it running?" would send the staff to the wrong machine."""
+
+    code = "cli.centre.busy"
+    exit_code: ClassVar[int] = 3
+    zh = ("镇中心 {url} 在运行，但暂时无法处理请求（例如它的数据库不可用）；"
+          "请 {retry_after:.0f} 秒后再试，未做任何更改")
+    en = ("The town centre at {url} is running but cannot serve requests right now (its "
+          "database may be down); try again in {retry_after:.0f} s. Nothing was changed")
+
+
 class NotACentre(StationError):
     code = "cli.centre.not_a_centre"
     zh = "{url} 的回复不像镇中心的回复；--url 是否指向了别的服务？"
@@ -474,13 +486,16 @@ class Staff:
 
 @contextmanager
 def staff_link(env: Env, url: str, token_file: Path | None) -> Iterator[Staff]:
-    from station.sync.errors import CentreUnreachable
+    from station.sync.errors import CentreUnreachable, Throttled
 
     staff = Staff(check_url(url), _token(env, token_file))
     try:
         yield staff
+    except Throttled as exc:
+        raise CentreBusy(url=staff.link.url, retry_after=exc.params["retry_after"]) from None
     except CentreUnreachable as exc:
-        raise CentreDown(url=staff.link.url, detail=exc.params.get("detail", "")) from None
+        why = {k: v for k, v in exc.params.items() if k in ("detail", "detail_zh")}
+        raise CentreDown(url=staff.link.url, **why) from None
     finally:
         staff.close()
 

@@ -32,8 +32,8 @@ class CentreUnreachable(SyncError):
 
 class Throttled(CentreUnreachable):
     code = "sync.throttled"
-    zh = "镇中心繁忙，要求 {retry_after} 秒后再试；工作已保存"
-    en = "The town centre is busy and asked to retry in {retry_after} s; work is kept"
+    zh = "镇中心繁忙，要求 {retry_after:.0f} 秒后再试；工作已保存"
+    en = "The town centre is busy and asked to retry in {retry_after:.0f} s; work is kept"
 
 
 class BadReply(SyncError):

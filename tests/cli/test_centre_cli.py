@@ -13,6 +13,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -236,6 +237,25 @@ def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_r
     rc, _, err = cli_run("centre", "decide", "NOPE-1", "returned", "--reason", "x",
                          *staff_args(centre))
     assert rc == 1 and "No such record NOPE-1" in err
+
+
+def test_a_centre_whose_database_cannot_serve_is_not_called_unreachable(start_centre,
+                                                                        cli_run):
+    """A 503 (the database locked by another process, down or restarting) comes from a
+    centre that runs: the staff are told to try again, not to go and check it is running."""
+    centre = start_centre()
+    other = sqlite3.connect(centre.home / "centre.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        rc, _, err = cli_run("centre", "enroll-code", "V002", *staff_args(centre),
+                             "--lang", "zh")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert rc == 3 and "在运行，但暂时无法处理请求" in err and "5 秒后再试" in err
+    assert "是否在运行" not in err
+    rc, _, err = cli_run("centre", "enroll-code", "V002", *staff_args(centre))
+    assert rc == 0, err
 
 
 def test_catalogue_publish(start_centre, cli_run, tmp_path):
