@@ -4,7 +4,11 @@
 
 The header says which station it is from or for, what kind (``uplink`` or ``downlink``), how
 many items, and — in an uplink bundle — a pull request signed with the station's transport
-key, so whoever uploads it can fetch that station's downlink to carry back. The trailing
+key, so whoever uploads it can fetch that station's downlink to carry back. The request also
+names the changesets the bundle carries (ids only, at most ``MAX_NAMED``), so the centre can
+say, inside the sealed and signed downlink, which of them it holds: a station that only ever
+syncs by USB stick learns that way what has arrived. The header itself is written by
+whoever carries the file and proves nothing; only the signed parts are trusted. The trailing
 digest catches a truncated copy or a flipped bit before anything in the file is used; each
 item is also signed on its own (changesets by the station, downlink batches by the centre).
 """
@@ -15,6 +19,7 @@ import base64
 import hashlib
 import json
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 from station.wire import auth
@@ -27,6 +32,10 @@ ITEMS = b"BITM"
 MAX_ITEMS = 1_000_000
 MAX_ITEM = 64 << 20
 MAX_HEADER = 64 * 1024
+# Changesets one pull request may name. Their ids (~40 bytes each in JSON) must keep the header
+# under ``MAX_HEADER``, which older uploaders still enforce; a bigger outbox is acknowledged a
+# thousand at a time, oldest first, one round trip each.
+MAX_NAMED = 1000
 
 
 class BundleDamaged(WireError):
@@ -72,23 +81,38 @@ def read_bundle(data: bytes, path: str = "-") -> tuple[dict[str, Any], list[byte
     return header, items
 
 
-def _pull_message(station: str, after: int, time_ms: int, nonce: str) -> bytes:
-    return auth.canonical("BUNDLE-PULL", f"after={after}", b"", time_ms, nonce, station)
+def _named(changesets: Sequence[str]) -> bytes:
+    """The part of a pull request's signed message that names changesets: empty when it names
+    none, so a request made before requests could name any still checks."""
+    return json.dumps(list(changesets)).encode() if changesets else b""
 
 
-def signed_pull(signer: Signer, *, station: str, after: int, time_ms: int) -> dict[str, Any]:
-    """A request for this station's downlink after ``after``, for someone else to carry."""
+def _pull_message(station: str, after: int, time_ms: int, nonce: str,
+                  changesets: Sequence[str]) -> bytes:
+    return auth.canonical("BUNDLE-PULL", f"after={after}", _named(changesets), time_ms, nonce,
+                          station)
+
+
+def signed_pull(signer: Signer, *, station: str, after: int, time_ms: int,
+                changesets: Sequence[str] = ()) -> dict[str, Any]:
+    """A request for this station's downlink after ``after``, for someone else to carry,
+    asking too which of ``changesets`` (its own, in the same bundle) the centre holds."""
     request = auth.sign_request(signer, method="BUNDLE-PULL", target=f"after={after}",
-                                body=b"", time_ms=time_ms, station=station)
+                                body=_named(changesets), time_ms=time_ms, station=station)
     return {"station": station, "after": after, "time_ms": time_ms,
-            "nonce": request[auth.H_NONCE], "signature": request[auth.H_SIGNATURE]}
+            "nonce": request[auth.H_NONCE], "signature": request[auth.H_SIGNATURE],
+            "changesets": list(changesets)}
 
 
 def check_pull(request: dict[str, Any], transport_public: bytes) -> bool:
-    """Whether a carried pull request was signed by that station's transport key."""
+    """Whether a carried pull request, with the changesets it names, was signed by that
+    station's transport key."""
+    changesets = request.get("changesets", [])
+    if not isinstance(changesets, list) or not all(isinstance(c, str) for c in changesets):
+        return False
     try:
         message = _pull_message(str(request["station"]), int(request["after"]),
-                                int(request["time_ms"]), str(request["nonce"]))
+                                int(request["time_ms"]), str(request["nonce"]), changesets)
         signature = base64.b64decode(str(request["signature"]), validate=True)
     except (KeyError, ValueError, TypeError, OverflowError):
         return False

@@ -10,13 +10,19 @@ The header is clear (cursors, the centre's time, how many entries, whether the s
 now up to date, which station key opens it) so a station
 whose vault is locked can still check the centre's signature and keep the batch in its
 inbox until an agent unlocks. The payload is a framed list of entries, each
-``kind (1) | seq (u64) | data``: a changeset (encoded, as sealed on the way up) or a new
-matter catalogue (JSON).
+``kind (1) | seq (u64) | data``: a changeset (encoded, as sealed on the way up), a new
+matter catalogue (JSON), or — in the downlink a carried pull request asked for — an
+acknowledgement: the ids of the changesets it named that the centre holds from this station
+(JSON list, seq 0: it is no log entry). An acknowledgement is trusted because it is in here:
+signed by the centre and sealed to the station, unlike the reply bundle's header around it.
+A station skips kinds it does not know, so the centre can add kinds without breaking one.
 """
 
 from __future__ import annotations
 
+import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from station.wire.errors import BadSignature, CannotOpen, Malformed
@@ -31,6 +37,7 @@ _INFO = b"station/downlink/v1|"
 SIG_LEN = 64
 ENTRY_CHANGESET = 1
 ENTRY_CATALOGUE = 2
+ENTRY_ACK = 3
 MAX_ENTRIES = 20_000
 MAX_ENTRY = 512 * 1024
 
@@ -116,3 +123,20 @@ def open_batch(blob: bytes, head: BatchHeader, key: SealKey) -> list[Entry]:
         kind, seq = _ENTRY.unpack_from(raw)
         entries.append(Entry(kind, seq, raw[_ENTRY.size:]))
     return entries
+
+
+def ack_entry(changesets: Sequence[str]) -> Entry:
+    """The entry that tells a station the centre holds these changesets of its own."""
+    return Entry(ENTRY_ACK, 0, json.dumps(list(changesets)).encode())
+
+
+def acked(entry: Entry) -> list[str]:
+    """The changeset ids an acknowledgement entry names."""
+    try:
+        ids = json.loads(entry.data)
+    except (ValueError, RecursionError):
+        ids = None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise Malformed(what="downlink batch", detail="bad acknowledgement entry",
+                        detail_zh="收讫确认条目有误")
+    return ids
