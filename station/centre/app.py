@@ -42,6 +42,7 @@ from station.domain.errors import StationError
 from station.domain.followup import Month
 from station.domain.validate import has_control_chars
 from station.wire import auth
+from station.wire.bundle import MAX_NAMED
 from station.wire.framing import pack, unpack
 
 log = logging.getLogger("station.centre")
@@ -65,6 +66,12 @@ _BINARY_BODY = {"requestBody": {"required": True,
 # A village (or station) code as changesets carry it: a NUL or a lone surrogate here would
 # reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
 VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+# A changeset id as stations write them (a UUID, lowercase); signed over as given, so no
+# other spelling of the same UUID is accepted in its place.
+ChangesetId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                           r"[0-9a-f]{4}-[0-9a-f]{12}$")]
 
 
 def _printable(text: str, *, multiline: bool = False) -> str:
@@ -104,6 +111,8 @@ class CarriedPull(BaseModel):
     time_ms: int = Field(ge=0, lt=1 << 63)
     nonce: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     signature: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/]+=*$")
+    # the bundle's changesets the station asks us to acknowledge (ids only: nothing personal)
+    changesets: list[ChangesetId] = Field(default_factory=list, max_length=MAX_NAMED)
 
 
 class CodeRequest(BaseModel):

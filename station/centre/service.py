@@ -57,6 +57,7 @@ from station.wire.downlink import (
     ENTRY_CATALOGUE,
     ENTRY_CHANGESET,
     Entry,
+    ack_entry,
     read_batch_header,
     seal_batch,
 )
@@ -321,12 +322,14 @@ class Centre:
 
     # --- pull --------------------------------------------------------------------------------
 
-    def pull(self, station: StationRow, after: int, limit: int) -> bytes:
-        """Everything in the station's scope after its cursor, sealed to it, signed by us."""
+    def pull(self, station: StationRow, after: int, limit: int, *,
+             acks: Sequence[str] = ()) -> bytes:
+        """Everything in the station's scope after its cursor, sealed to it, signed by us;
+        with ``acks`` (changesets of its own we hold), an acknowledgement of them first."""
         with self.projector.serving_station():
-            return self._pull(station, after, limit)
+            return self._pull(station, after, limit, acks)
 
-    def _pull(self, station: StationRow, after: int, limit: int) -> bytes:
+    def _pull(self, station: StationRow, after: int, limit: int, acks: Sequence[str]) -> bytes:
         limit = max(1, min(limit, MAX_PULL))
         if not 0 <= after < MAX_CURSOR:
             raise BadRequest(detail="the cursor is out of range")
@@ -346,6 +349,8 @@ class Centre:
         complete = len(out) == len(entries) < limit
         if complete:  # nothing more in scope: skip past other villages' traffic
             upto = max(upto, head, after)
+        if acks:  # first, so a station reads them before anything else in the batch
+            out.insert(0, ack_entry(acks))
         return seal_batch(out, station=station.id, after=after, upto=upto, complete=complete,
                           centre_time_ms=self.now_ms(), station_public=station.seal_public,
                           signer=self.keys.signer)
@@ -354,7 +359,10 @@ class Centre:
         """The downlink of a station whose signed pull request came on a USB stick.
 
         No time window or nonce applies (the stick may travel for days); the signature proves
-        the request is the station's, and the batches are sealed so only it can open them."""
+        the request is the station's, and the batches are sealed so only it can open them.
+        The first batch acknowledges those of the changesets the request names that we hold
+        from that station, stored by this upload or an earlier one: a station that never
+        pushes online has no other way to learn its work arrived."""
         station = str(request.get("station", ""))
         row = self.repo.station(station) if station else None
         if row is None:
@@ -366,9 +374,12 @@ class Centre:
         after = int(request["after"])
         if not 0 <= after < MAX_CURSOR:
             raise BadRequest(detail="the cursor is out of range")
+        named = request.get("changesets") or []
+        held = self.repo.held_from(row.id, named) if named else set()
+        acks = [cid for cid in named if cid in held]
         batches: list[bytes] = []
         while len(batches) < MAX_CARRIED_BATCHES:
-            blob = self.pull(row, after, MAX_PULL)
+            blob = self.pull(row, after, MAX_PULL, acks=[] if batches else acks)
             batches.append(blob)
             head = read_batch_header(blob)
             if head.complete or head.upto <= after:

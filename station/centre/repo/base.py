@@ -190,6 +190,18 @@ def _record(row: Sequence[Any]) -> CentreRecord:
     return CentreRecord(*row[:10], bytes(row[10]), row[11] or "{}")
 
 
+def _select_in(conn: Connection, d: Dialect, sql: str, values: Sequence[str], *,
+               params: Sequence[Any] = (), suffix: str = "") -> list[Any]:
+    """Rows of ``sql`` with its ``IN ({})`` filled, a few hundred values at a time (after
+    ``params``, for the placeholders before it)."""
+    rows: list[Any] = []
+    for start in range(0, len(values), 500):
+        chunk = list(values[start:start + 500])
+        rows += conn.execute(d.sql(sql.format(",".join("?" for _ in chunk)) + suffix),
+                             [*params, *chunk]).fetchall()
+    return rows
+
+
 _RECORD_COLS = ("id, kind, scope, receipt, status, matter, channel, created, updated, version, "
                 "state, facts")
 _STATION_COLS = ("id, scope, sign_public, seal_public, transport_public, device, enrolled_ms, "
@@ -211,13 +223,7 @@ class Tx:
         return {r[0] for r in self._in("SELECT id FROM log WHERE id IN ({})", ids)}
 
     def _in(self, sql: str, values: Sequence[str], suffix: str = "") -> list[Any]:
-        """Rows of ``sql`` with its ``IN ({})`` filled, a few hundred values at a time."""
-        rows: list[Any] = []
-        for start in range(0, len(values), 500):
-            chunk = list(values[start:start + 500])
-            rows += self._q(sql.format(",".join("?" for _ in chunk)) + suffix,
-                            chunk).fetchall()
-        return rows
+        return _select_in(self.conn, self.d, sql, values, suffix=suffix)
 
     def append(self, entry: LogEntry) -> None:
         self.append_many([entry])
@@ -459,6 +465,14 @@ class Repository:
         params.append(limit)
         return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
                 for r in self._read(sql, params)]
+
+    def held_from(self, station: str, changesets: Sequence[str]) -> set[str]:
+        """Which of these changesets the log holds as that station's own work: never one it
+        does not hold, nor one another station (or the centre) wrote under that id."""
+        with self.d.reading() as conn:
+            return {r[0] for r in _select_in(
+                conn, self.d, "SELECT id FROM log WHERE kind='changeset' AND origin=? "
+                "AND id IN ({})", changesets, params=(station,))}
 
     def head(self) -> int:
         rows = self._read("SELECT max(seq) FROM log")
