@@ -97,7 +97,14 @@ from station.store.vault import (
     slot_params,
 )
 from station.wire.codec import decode_changeset
-from station.wire.downlink import ENTRY_CATALOGUE, open_batch, verify_batch
+from station.wire.downlink import (
+    ENTRY_ACK,
+    ENTRY_CATALOGUE,
+    ENTRY_CHANGESET,
+    acked,
+    open_batch,
+    verify_batch,
+)
 from station.wire.keys import SealKey, Signer
 
 Now = Callable[[], dt.datetime]
@@ -152,6 +159,7 @@ class Downlink:
     duplicates: int = 0
     conflicts: int = 0
     catalogue: str | None = None
+    acked: int = 0  # own changesets the centre said it holds, now out of the outbox
 
 
 @dataclass(frozen=True)
@@ -583,8 +591,11 @@ class Station:
                         self.db.execute("INSERT OR REPLACE INTO meta(key, value) "
                                         "VALUES ('catalogue', ?)", [entry.data.decode()])
                     self._catalogue = None
-            else:
+            elif entry.kind == ENTRY_ACK:  # signed by the centre, sealed to us: trusted
+                report.acked += self.sync.ack(acked(entry))
+            elif entry.kind == ENTRY_CHANGESET:
                 encoded.append(entry.data)
+            # any other kind is from a newer centre, for a newer station: not ours to read
         # A big batch (a bus's first pull of a village) would re-sort a warm name index every
         # few thousand names: it is rebuilt once, on next use, as after an import. Its records
         # are mostly new here: another core prepares them while this one writes.

@@ -123,12 +123,18 @@ class SyncState:
     def unsent(self) -> int:
         return self.db.execute("SELECT count(*) FROM outbox WHERE refused IS NULL").fetchone()[0]
 
-    def ack(self, changesets: list[str]) -> None:
-        """The centre has them: drop the sealed copies, mark the changesets sent."""
+    def ack(self, changesets: list[str]) -> int:
+        """The centre has them: drop the sealed copies, mark the changesets sent. Only ids
+        in the outbox count: the centre acknowledges work this station sent, so any other
+        id (another station's, or one received from the centre) changes nothing. Returns
+        how many left the outbox."""
         rows = [(cid,) for cid in changesets]
         with dbmod.write(self.db):
+            self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=? AND id IN "
+                                     "(SELECT changeset FROM outbox)", rows)
+            before = self.db.conn.total_changes
             self.db.conn.executemany("DELETE FROM outbox WHERE changeset=?", rows)
-            self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=?", rows)
+            return self.db.conn.total_changes - before
 
     def mark_exported(self, changesets: list[str]) -> None:
         """Written to a bundle: ``init --force`` no longer has to refuse over these."""

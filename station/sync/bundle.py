@@ -1,12 +1,16 @@
 """Sneakernet: carry a station's outbox to town on a USB stick, and its downlink back.
 
 ``export_bundle`` writes the sealed outbox to a file (no passphrase needed: it is sealed
-to the centre and signed), with a pull request signed by the transport key. Anyone
-connected runs ``upload_bundle``: the centre stores the changesets exactly once, and the
-uploader saves the station's downlink in a reply file. Back in the village,
-``import_bundle`` checks the whole file, then every batch's centre signature, and only then
-merges it (or keeps it in the inbox while the vault is locked). Re-importing or re-uploading
-the same file changes nothing.
+to the centre and signed), with a pull request signed by the transport key that names the
+changesets it carries. Anyone connected runs ``upload_bundle``: the centre stores the
+changesets exactly once, and the uploader saves the station's downlink in a reply file.
+Back in the village, ``import_bundle`` checks the whole file, then every batch's centre
+signature, and only then merges it (or keeps it in the inbox while the vault is locked, to
+merge at unlock). The downlink acknowledges the named changesets the centre holds, and
+those leave the outbox as after an online push, so the next bundle carries only new work.
+Changesets the centre refused stay in the outbox (the uploader was shown why): they go in
+every bundle until an online sync quarantines them with the centre's reason.
+Re-importing or re-uploading the same file changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from station.sync.engine import PUSH_MAGIC, SyncReport
 from station.sync.errors import Refused
 from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
-from station.wire.bundle import BundleDamaged, read_bundle, signed_pull, write_bundle
+from station.wire.bundle import (
+    MAX_NAMED,
+    BundleDamaged,
+    read_bundle,
+    signed_pull,
+    write_bundle,
+)
 from station.wire.downlink import verify_batch
 from station.wire.errors import WireError
 from station.wire.framing import pack, unpack
@@ -105,14 +115,15 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def export_bundle(sync: SyncState, path: Path) -> int:
-    """Write every unsent sealed changeset to ``path``; returns how many."""
+    """Write every unsent sealed changeset to ``path``; returns how many. The pull request
+    names the oldest ``MAX_NAMED`` of them, for the reply to acknowledge."""
     sync.centre()  # not enrolled: nothing can be sealed yet, say so
     items = sync.outbox(limit=10**9, max_bytes=1 << 62)
     header = {"kind": "uplink", "station": sync.station,
               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "pull": signed_pull(sync.transport(), station=sync.station,
-                                  after=sync.cursor(),
-                                  time_ms=wall_ms())}
+                                  after=sync.cursor(), time_ms=wall_ms(),
+                                  changesets=[i.changeset for i in items[:MAX_NAMED]])}
     _write_atomic(path, write_bundle(header, [i.sealed for i in items]))
     sync.mark_exported([i.changeset for i in items])
     return len(items)
@@ -153,7 +164,9 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
 
 def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> SyncReport:
     """Merge a downlink bundle carried back (or keep it in the inbox while locked). The whole
-    file and every batch's signature are checked before anything is applied."""
+    file and every batch's signature are checked before anything is applied. Unlocked, it
+    first merges what earlier imports kept in the inbox: a station that only ever syncs by
+    USB stick has no other moment to, and their acknowledgements empty its outbox too."""
     header, batches = read_bundle(_read(path), str(path))
     if header.get("kind") != "downlink":
         raise UplinkNotImportable(path=str(path))
@@ -168,11 +181,12 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
         raise BundleDamaged(path=str(path), detail_zh=exc.message("zh"),
                             detail=exc.message("en")) from None
     report = SyncReport()
+    if station is not None:  # a reply imported while locked merges first, as a sync does
+        for batch in station.drain_inbox():
+            report.add(batch)
     for blob in batches:
         if station is not None:
-            batch = station.apply_downlink(blob)
-            report.pulled += batch.new
-            report.conflicts += batch.conflicts
+            report.add(station.apply_downlink(blob))
         else:
             sync.keep_in_inbox(blob)
             report.kept_locked += 1

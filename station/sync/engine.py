@@ -81,11 +81,19 @@ class SyncReport:
     pulled: int = 0
     conflicts: int = 0
     kept_locked: int = 0  # batches kept in the inbox because the vault is locked
+    acked: int = 0  # carried to town by USB stick, and now confirmed by the centre
     catalogue: str | None = None
     bytes_up: int = 0
     bytes_down: int = 0
     took_s: float = 0.0
     clock_offset_ms: int = 0
+
+    def add(self, batch: Downlink) -> None:
+        """Count in one merged downlink batch."""
+        self.pulled += batch.new
+        self.conflicts += batch.conflicts
+        self.acked += batch.acked
+        self.catalogue = batch.catalogue or self.catalogue
 
     @property
     def clock_warning(self) -> bool:
@@ -95,6 +103,8 @@ class SyncReport:
         if lang == "zh":
             text = (f"已发送 {self.pushed} 条，已接收 {self.pulled} 条，冲突 {self.conflicts} 处，"
                     f"用时 {self.took_s:.1f} 秒")
+            if self.acked:
+                text += f"，镇中心确认已收到 {self.acked} 条"
             if self.refused:
                 text += f"，被拒 {len(self.refused)} 条（已隔离）"
             if self.kept_locked:
@@ -102,6 +112,8 @@ class SyncReport:
             return text
         text = (f"pushed {self.pushed}, pulled {self.pulled}, conflicts {self.conflicts}, "
                 f"took {self.took_s:.1f} s")
+        if self.acked:
+            text += f", {self.acked} confirmed received by the centre"
         if self.refused:
             text += f", {len(self.refused)} refused (quarantined)"
         if self.kept_locked:
@@ -214,9 +226,7 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
             if station is not None:
                 batch: Downlink | BatchHeader = station.apply_downlink(blob)
                 assert isinstance(batch, Downlink)
-                report.pulled += batch.new
-                report.conflicts += batch.conflicts
-                report.catalogue = batch.catalogue or report.catalogue
+                report.add(batch)
                 count = batch.new + batch.duplicates
             else:
                 batch = sync.keep_in_inbox(blob)
