@@ -175,11 +175,14 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
                                       station=sync.station)
     pin = sync.centre()
     try:
-        for blob in batches:
-            verify_batch(blob, pin.sign_public)
+        heads = [verify_batch(blob, pin.sign_public) for blob in batches]
     except WireError as exc:
         raise BundleDamaged(path=str(path), detail_zh=exc.message("zh"),
                             detail=exc.message("en")) from None
+    for head in heads:  # the header is the carrier's word; the centre signed these
+        if head.station != sync.station:
+            raise BundleForAnotherStation(path=str(path), other=head.station,
+                                          station=sync.station)
     report = SyncReport()
     if station is not None:  # a reply imported while locked merges first, as a sync does
         for batch in station.drain_inbox():
