@@ -19,10 +19,21 @@ from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import pull, push
 from station.sync.transport import CentreClient
-from station.wire.bundle import signed_pull
+from station.wire.bundle import MAX_NAMED, signed_pull
 from station.wire.codec import decode_changeset
-from station.wire.downlink import ENTRY_CATALOGUE, open_batch, read_batch_header, verify_batch
+from station.wire.downlink import (
+    ENTRY_ACK,
+    ENTRY_CATALOGUE,
+    Entry,
+    ack_entry,
+    acked,
+    open_batch,
+    read_batch_header,
+    seal_batch,
+    verify_batch,
+)
 from station.wire.errors import BadSignature, CannotOpen
+from station.wire.framing import unpack
 from station.wire.keys import SealKey
 
 from .helpers import (
@@ -37,6 +48,7 @@ from .helpers import (
     enrolled,
     error_of,
     link,
+    new_id,
     outbox_blobs,
     publish,
     pulled_changesets,
@@ -236,12 +248,81 @@ def test_a_carried_pull_request_with_a_malformed_field_is_refused_naming_it(cent
         "time_ms": [{**good, "time_ms": str(good["time_ms"])}, {**good, "time_ms": 2**63}],
         "nonce": [{**good, "nonce": 5}, {**good, "nonce": "\u00e9" * 32}],
         "signature": [{**good, "signature": ["x"]}, {**good, "signature": "%" * 88}],
+        "changesets": [{**good, "changesets": new_id()}, {**good, "changesets": ["V001"]},
+                       {**good, "changesets": [new_id().upper()]}, {**good, "changesets": [5]},
+                       {**good, "changesets": [new_id() for _ in range(MAX_NAMED + 1)]}],
     }
     for name, bodies in cases.items():
         for body in bodies:
             content = body if isinstance(body, str) else json.dumps(body)
             error = error_of(client.post("/v1/bundle/pull", content=content), 400)
             assert error["code"] == "centre.bad_request" and name in error["en"], (body, error)
+
+
+def acknowledged(client, centre, station: Station, named: list[str]) -> list[str]:
+    """What the downlink for a carried pull naming ``named`` acknowledges, read as the
+    station reads it: centre signature checked, opened with its own key."""
+    request = signed_pull(station.sync.transport(), station=station.station_id, after=0,
+                          time_ms=centre.now_ms(), changesets=named)
+    reply = client.post("/v1/bundle/pull", content=json.dumps(request))
+    assert reply.status_code == 200, reply.text
+    ids: list[str] = []
+    for blob in unpack(b"DLB1", reply.content, what="downlink", max_items=100,
+                       max_item=64 << 20):
+        head = verify_batch(blob, centre.keys.signer.public_bytes())
+        ids += [i for e in open_batch(blob, head, station.seal_key) if e.kind == ENTRY_ACK
+                for i in acked(e)]
+    return ids
+
+
+def test_a_carried_pull_acknowledges_only_what_the_centre_holds_from_that_station(
+        centre_app, world):
+    """Named changesets are acknowledged only when the log holds them with that station as
+    origin: never one not uploaded, one unknown, or another station's; and the names are
+    under the station's signature, so a carrier cannot swap them."""
+    centre, client = centre_app
+    v1, v2 = world["V001"], world["V002"]
+    application(v1, name="王桂英")
+    application(v2, name="张建国")
+    held, theirs = outbox_ids(v1), outbox_ids(v2)
+    assert client.post("/v1/bundle", content=push_body(outbox_blobs(v1))).status_code == 200
+    push(v2.sync, link(client, v2))
+    application(v1, name="李秀兰")  # saved after the bundle was made: never uploaded
+    not_sent = [cid for cid in outbox_ids(v1) if cid not in held]
+    named = [new_id(), *theirs, *not_sent, *held]
+    assert acknowledged(client, centre, v1, named) == held
+    assert acknowledged(client, centre, v2, named) == theirs
+    assert acknowledged(client, centre, v1, not_sent) == []
+    request = signed_pull(v1.sync.transport(), station="V001", after=0,
+                          time_ms=centre.now_ms(), changesets=not_sent)
+    swapped = client.post("/v1/bundle/pull", content=json.dumps({**request,
+                                                                 "changesets": held}))
+    assert error_of(swapped, 401)["code"].startswith("centre.")
+
+
+def test_a_station_takes_acknowledgements_only_for_its_outbox_and_skips_unknown_entries(
+        centre_app, world):
+    """An acknowledgement naming a changeset the station received (not one it sent) or one
+    it never saw changes nothing there; an entry kind from a newer centre is skipped."""
+    centre, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    application(v1, name="王桂英")
+    application(v1, name="张建国")
+    from_bus = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    push(bus.sync, link(client, bus))
+    pull(v1.sync, link(client, v1), station=v1)
+    (received,) = [cs.id for cs in v1.ledger.changesets_of(from_bus.id)]
+    mine = outbox_ids(v1)
+    cursor = v1.sync.cursor()
+    blob = seal_batch([Entry(200, 0, b"from a newer centre"),
+                       ack_entry([mine[0], received, new_id()])],
+                      station="V001", after=cursor, upto=cursor, complete=True,
+                      centre_time_ms=centre.now_ms(), station_public=v1.seal_key.public_bytes(),
+                      signer=centre.keys.signer)
+    assert v1.apply_downlink(blob).acked == 1
+    assert outbox_ids(v1) == mine[1:]
+    assert v1.db.execute("SELECT acked FROM changesets WHERE id=?",
+                         [received]).fetchone()[0] == 0
 
 
 def test_bodies_at_rest_hold_no_personal_data_in_plaintext(centre_app, staff_headers, world,

@@ -1,0 +1,187 @@
+"""A station that only ever syncs by USB stick learns what the centre holds (DESIGN §7, G4).
+
+Real centre on 127.0.0.1, real stations, the real `station bundle …` commands: the reply
+bundle carried back acknowledges the changesets the centre holds, so the unsent count goes
+down and the next bundle carries only new work. The acknowledgement is trusted only inside
+the centre-signed batches sealed to the station: an altered reply, a reply for another
+station, or a carrier's forged one acknowledges nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.store.service import Station
+from station.sync.bundle import BundleForAnotherStation, export_bundle, import_bundle
+from station.sync.engine import sync_once
+from station.wire.bundle import BundleDamaged, read_bundle, write_bundle
+from station.wire.downlink import ack_entry, seal_batch
+from station.wire.envelope import read_header
+from station.wire.keys import Signer
+from tests.conftest import PASSPHRASE
+from tests.e2e.conftest import LiveCentre, enrolled, link
+
+PERSON = {"resident.name": "欧阳秀兰", "resident.id_number": "11010519491231002X",
+          "resident.phone": "13912345678", "resident.address": "青石村三组 12 号"}
+
+
+def station_cli(capsys: pytest.CaptureFixture[str], home: Path, passphrase_file: Path,
+                *args: str) -> dict[str, object]:
+    """One `station … --json` at the village; its JSON document."""
+    code = run(cli, [*args, "--home", str(home), "--passphrase-file", str(passphrase_file),
+                     "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def upload(capsys: pytest.CaptureFixture[str], tmp_path: Path, centre: LiveCentre,
+           stick: Path) -> dict[str, object]:
+    """`station bundle upload` on a connected computer in town that has no station."""
+    code = run(cli, ["bundle", "upload", str(stick), "--url", centre.url,
+                     "--home", str(tmp_path / "town-pc"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def carried(stick: Path) -> list[str]:
+    """The changeset ids an uplink bundle carries (from the sealed items' clear headers)."""
+    return [read_header(item).changeset_id for item in read_bundle(stick.read_bytes())[1]]
+
+
+def sync(station: Station) -> None:
+    """An online sync (the bus has a link; the village does not)."""
+    with link(station) as lk:
+        sync_once(station.sync, lk, station=station)
+
+
+def unsent(home: Path) -> int:
+    with Station.open(home, PASSPHRASE) as st:
+        assert st.dashboard().unsent == st.sync.unsent()
+        return st.sync.unsent()
+
+
+def test_a_usb_only_station_learns_what_arrived_and_exports_only_new_work(
+        tmp_path, live_centre, capsys, passphrase_file):
+    """export → upload → import: the unsent count is 0 and the next bundle carries nothing
+    old, while work saved after the export stays unsent and goes in the next bundle."""
+    home = tmp_path / "V001"
+    village = enrolled(tmp_path, live_centre, "V001")
+    made = [village.create("resident", PERSON) for _ in range(3)]
+    village.close()
+    stick = tmp_path / "usb" / "V001.stb"
+    stick.parent.mkdir()
+    assert station_cli(capsys, home, passphrase_file, "bundle", "export",
+                       str(stick))["changesets"] == 3
+    first = carried(stick)
+    header, _ = read_bundle(stick.read_bytes())
+    assert header["pull"]["changesets"] == first  # G2: the new field holds ids only
+    with Station.open(home, PASSPHRASE) as st:  # the agent keeps working meanwhile
+        later = st.create("resident", {"resident.name": "后来登记的村民"})
+        later_ids = [cs.id for cs in st.ledger.changesets_of(later.id)]
+    uploaded = upload(capsys, tmp_path, live_centre, stick)
+    assert (uploaded["accepted"], uploaded["refused"]) == (3, [])
+    reply = Path(str(uploaded["reply"]))
+    for path in (stick, reply):  # G2: nothing personal in either file
+        raw = path.read_bytes()
+        assert not [v for v in PERSON.values() if v.encode() in raw]
+    assert unsent(home) == 4
+
+    imported = station_cli(capsys, home, passphrase_file, "bundle", "import", str(reply))
+    assert imported["acked"] == 3
+    assert unsent(home) == 1  # only the work saved after the export
+    again = tmp_path / "usb" / "V001-2.stb"
+    assert station_cli(capsys, home, passphrase_file, "bundle", "export",
+                       str(again))["changesets"] == 1
+    assert carried(again) == later_ids and not set(first) & set(carried(again))
+    with Station.open(home, PASSPHRASE) as st:
+        assert all(st.get(r.id).name == "欧阳秀兰" for r in made)  # nothing lost on the way
+    # the second trip clears the rest; the same reply imported again changes nothing
+    upload(capsys, tmp_path, live_centre, again)
+    station_cli(capsys, home, passphrase_file, "bundle", "import",
+                str(tmp_path / "usb" / "V001-2.reply.stb"))
+    station_cli(capsys, home, passphrase_file, "bundle", "import", str(reply))
+    assert unsent(home) == 0
+
+
+def test_a_reply_imported_while_locked_is_merged_and_acknowledged_at_the_next_import(
+        tmp_path, live_centre, capsys, passphrase_file):
+    """`bundle import --unattended` can only keep the sealed batches; the next import with
+    the vault open merges them first — what they brought and what they acknowledge."""
+    home = tmp_path / "V001"
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    from_bus = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    sync(bus)
+    village.create("resident", {"resident.name": "钱秀英"})
+    village.close()
+    stick = tmp_path / "V001.stb"
+    station_cli(capsys, home, passphrase_file, "bundle", "export", str(stick))
+    reply = Path(str(upload(capsys, tmp_path, live_centre, stick)["reply"]))
+    code = run(cli, ["bundle", "import", str(reply), "--unattended", "--home", str(home),
+                     "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["kept_locked"] >= 1 and unsent(home) == 1
+    with Station.open(home, PASSPHRASE) as st:  # sealed in the inbox, not merged yet
+        assert st.sync.inbox() and st.counts()["residents"] == 1
+    next_trip = tmp_path / "V001-2.stb"  # its reply starts after the bus's record
+    station_cli(capsys, home, passphrase_file, "bundle", "export", str(next_trip))
+    next_reply = Path(str(upload(capsys, tmp_path, live_centre, next_trip)["reply"]))
+    station_cli(capsys, home, passphrase_file, "bundle", "import", str(next_reply))
+    assert unsent(home) == 0
+    with Station.open(home, PASSPHRASE) as st:
+        assert st.sync.inbox() == [] and st.get(from_bus.id).name == "周大山"
+
+
+def test_an_altered_forged_or_other_stations_reply_acknowledges_nothing(tmp_path,
+                                                                       live_centre):
+    """The reply's header is the carrier's word and its batches are checked before use: a
+    batch changed on the way, one signed by anyone but the centre, or the reply meant for
+    another station leaves the outbox as it was. Only the genuine reply empties it."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    other = enrolled(tmp_path, live_centre, "V002")
+    village.create("resident", {"resident.name": "冯大伯"})
+    other.create("resident", {"resident.name": "孙建国"})
+    replies = {}
+    for station in (village, other):
+        stick = tmp_path / f"{station.station_id}.stb"
+        export_bundle(station.sync, stick)
+        code = run(cli, ["bundle", "upload", str(stick), "--url", live_centre.url,
+                         "--home", str(tmp_path / "town-pc")])
+        assert code == 0
+        replies[station.station_id] = stick.with_name(f"{station.station_id}.reply.stb")
+    header, batches = read_bundle(replies["V001"].read_bytes())
+    ours = carried(tmp_path / "V001.stb")
+
+    altered = tmp_path / "altered.stb"  # a byte of the sealed payload changed, digest redone
+    bad = bytearray(batches[0])
+    bad[-100] ^= 1
+    altered.write_bytes(write_bundle(header, [bytes(bad), *batches[1:]]))
+    forged = tmp_path / "forged.stb"  # a look-alike batch, sealed to V001, signed by a fake
+    fake = Signer.from_bytes(os.urandom(32))
+    forged.write_bytes(write_bundle({**header, "acked": ours}, [seal_batch(
+        [ack_entry(ours)], station="V001", after=0, upto=0, complete=True, centre_time_ms=1,
+        station_public=village.seal_key.public_bytes(), signer=fake)]))
+    for path in (altered, forged):
+        with pytest.raises(BundleDamaged):
+            import_bundle(village.sync, path, station=village)
+        assert village.sync.unsent() == 1
+
+    with pytest.raises(BundleForAnotherStation):
+        import_bundle(village.sync, replies["V002"], station=village)
+    relabelled = tmp_path / "relabelled.stb"  # V002's reply with V001 written on it
+    header2, batches2 = read_bundle(replies["V002"].read_bytes())
+    relabelled.write_bytes(write_bundle({**header2, "station": "V001"}, batches2))
+    with pytest.raises(BundleForAnotherStation):  # its batches name V002, signed
+        import_bundle(village.sync, relabelled, station=village)
+    assert village.sync.unsent() == 1 and other.sync.unsent() == 1
+
+    assert import_bundle(village.sync, replies["V001"], station=village).acked == 1
+    assert village.sync.unsent() == 0 and other.sync.unsent() == 1
