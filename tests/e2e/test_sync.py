@@ -16,6 +16,7 @@ from station.cli import cli
 from station.cli.common import run
 from station.domain import sample
 from station.store.errors import NotAFile
+from station.store.projection import Record
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.store.vault import FAST_KDF
@@ -265,9 +266,9 @@ def test_sync_cli_exit_3_when_the_centre_is_down_and_nothing_is_lost(tmp_path, l
         assert st.sync.unsent() == 1
 
 
-def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_centre):
-    """Export the unsent work, reinstall (init --force), enroll again, upload the old bundle:
-    the old laptop's key still vouches for it (it was superseded, not revoked)."""
+def reinstalled_with_a_stick(tmp_path, live_centre) -> tuple[Station, Record, Path]:
+    """A station whose unsent work went onto a stick before it was reinstalled (init --force)
+    and enrolled again: the new install, the record on the stick, and the stick."""
     old = enrolled(tmp_path, live_centre, "V001")
     made = old.create("resident", {"resident.name": "冯桂芝"})
     stick = tmp_path / "before-reinstall.stb"
@@ -276,6 +277,12 @@ def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_ce
     fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
                             agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
     enroll(fresh, live_centre.code("V001"))
+    return fresh, made, stick
+
+def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_centre):
+    """Export the unsent work, reinstall (init --force), enroll again, upload the old bundle:
+    the old laptop's key still vouches for it (it was superseded, not revoked)."""
+    fresh, made, stick = reinstalled_with_a_stick(tmp_path, live_centre)
     with CentreClient(live_centre.url) as anyone:
         result = upload_bundle(stick, anyone)
     assert (result.accepted, result.refused) == (1, [])
@@ -344,14 +351,7 @@ def test_work_carried_to_town_after_a_reinstall_synced_comes_back_to_it(tmp_path
     """Export, reinstall, enroll and sync at once (the laptop is back in the office), and only
     then is the stick uploaded: the old install's work must still come down to the new one,
     although it carries this station's own name."""
-    old = enrolled(tmp_path, live_centre, "V001")
-    made = old.create("resident", {"resident.name": "冯桂芝"})
-    stick = tmp_path / "before-reinstall.stb"
-    assert export_bundle(old.sync, stick) == 1
-    old.close()
-    fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
-                            agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
-    enroll(fresh, live_centre.code("V001"))
+    fresh, made, stick = reinstalled_with_a_stick(tmp_path, live_centre)
     fresh.create("resident", {"resident.name": "新电脑上的记录"})
     sync(fresh)
     assert fresh.sync.cursor() > 0
