@@ -9,10 +9,12 @@ JSON line and counted in the Prometheus metrics at ``/metrics``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +69,9 @@ _BINARY_BODY = {"requestBody": {"required": True,
 # reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
 VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
+
+# An encoded HLC (station.domain.hlc), or "" for none: how far a station knows we hold its own
+OWN_UPTO = re.compile(r"(\d{13}\.\d{5}\.[A-Za-z0-9_.-]{1,80})?")
 
 # A changeset id as stations write them (a UUID, lowercase); signed over as given, so no
 # other spelling of the same UUID is accepted in its place.
@@ -389,12 +394,18 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     @app.get("/v1/pull", response_class=Response,
              responses={200: {"content": {BINARY: {}}}})
-    async def pull(request: Request, after: int = 0, limit: int = 500) -> Response:
-        """Everything in the station's scope after its cursor, sealed to it, signed by us."""
+    async def pull(request: Request, after: int = 0, limit: int = 500,
+                   own: str | None = None) -> Response:
+        """Everything in the station's scope after its cursor, sealed to it, signed by us.
+        ``own``: the newest of its own changesets the station knows we hold ("" for none)."""
         if after < 0 or not 0 < limit <= 100_000:
             raise BadRequest(detail="after must be ≥ 0 and limit between 1 and 100000")
+        if own is not None and not OWN_UPTO.fullmatch(own):
+            raise BadRequest(detail="own must be a timestamp as the station encodes them",
+                             detail_zh="own 应为站点编码的时间戳")
         row, _ = await signed(request)
-        blob = await run_in_threadpool(centre.pull, row, after, limit)
+        blob = await run_in_threadpool(functools.partial(centre.pull, own_upto=own), row,
+                                       after, limit)
         metrics.pulls.inc()
         return Response(blob, media_type=BINARY)
 

@@ -323,18 +323,22 @@ class Centre:
     # --- pull --------------------------------------------------------------------------------
 
     def pull(self, station: StationRow, after: int, limit: int, *,
-             acks: Sequence[str] = ()) -> bytes:
+             acks: Sequence[str] = (), own_upto: str | None = None) -> bytes:
         """Everything in the station's scope after its cursor, sealed to it, signed by us;
-        with ``acks`` (changesets of its own we hold), an acknowledgement of them first."""
+        with ``acks`` (changesets of its own we hold), an acknowledgement of them first.
+        Its own install's changesets are left out, up to ``own_upto`` when it says how far
+        it knows we hold them (``Repository.read_log``)."""
         with self.projector.serving_station():
-            return self._pull(station, after, limit, acks)
+            return self._pull(station, after, limit, acks, own_upto)
 
-    def _pull(self, station: StationRow, after: int, limit: int, acks: Sequence[str]) -> bytes:
+    def _pull(self, station: StationRow, after: int, limit: int, acks: Sequence[str],
+              own_upto: str | None) -> bytes:
         limit = max(1, min(limit, MAX_PULL))
         if not 0 <= after < MAX_CURSOR:
             raise BadRequest(detail="the cursor is out of range")
         head = self.repo.head()  # read first: every entry up to it had committed by then
-        own = (station.id, station.device) if after > 0 and station.device else None
+        own = ((station.id, station.device, own_upto) if after > 0 and station.device
+               else None)
         entries = self.repo.read_log(after, station.scope, exclude_own=own, limit=limit)
         out: list[Entry] = []
         size = 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from station.domain.hlc import by_device
 from station.store import db as dbmod
 from station.store.errors import StoreError
 from station.store.home import load_transport_key
@@ -167,6 +168,17 @@ class SyncState:
         return _meta(self.db, "sync.last"), int(_meta(self.db, "sync.clock_offset_ms") or 0)
 
     # --- cursor and inbox ----------------------------------------------------------------
+
+    def own_held_upto(self) -> str:
+        """The newest changeset this install wrote that the centre is known to hold — acked
+        after a push or a carried bundle, or brought back by a pull — as its encoded HLC ("" for
+        none). A pull names it, so the centre leaves out only those of our own: after a
+        restore from an older backup, what this install sent and then lost comes back."""
+        row = self.db.execute(
+            "SELECT max(hlc) FROM changesets WHERE (local=1 AND acked=1) "
+            "OR (local=0 AND hlc LIKE ? ESCAPE '!')",
+            [by_device(_meta(self.db, "device") or "")]).fetchone()
+        return str(row[0] or "")
 
     def cursor(self) -> int:
         return int(_meta(self.db, "cursor") or 0)

@@ -205,9 +205,12 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
     per_entry, got, received, start = 600, 0, 0, time.monotonic()
     batches: list[Downlink | BatchHeader] = []
 
+    own = sync.own_held_upto()
+
     def fetch(after: int, size: int) -> tuple[bytes, float]:
         began = time.monotonic()
-        blob = link.request("GET", "/v1/pull", params={"after": after, "limit": size}).content
+        blob = link.request("GET", "/v1/pull",
+                            params={"after": after, "limit": size, "own": own}).content
         return blob, time.monotonic() - began
 
     def size_now() -> int:

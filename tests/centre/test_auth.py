@@ -208,7 +208,9 @@ def test_a_malformed_push_body_is_400(centre_app, v1):
 
 
 BAD_QUERIES = ["after=-1", "limit=0", "limit=100001", "after=abc", "limit=",
-               "after=99999999999999999999", "after=18446744073709551615"]
+               "after=99999999999999999999", "after=18446744073709551615",
+               "own=x", "own=1764000000000.00000", "own=%27%20OR%201=1--",
+               "own=1764000000000.00000.V001-" + "a" * 100]
 
 
 def test_bad_pull_parameters_are_400(centre_app, v1):

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import sample
-from station.store.errors import NotAFile
+from station.store.db import db_path
+from station.store.errors import NoSuchRecord, NotAFile
 from station.store.projection import Record
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -23,7 +26,7 @@ from station.store.vault import FAST_KDF
 from station.sync import transport
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import enroll
-from station.sync.engine import sync_once
+from station.sync.engine import pull, sync_once
 from station.sync.errors import Refused, UnsignedReply
 from station.sync.transport import CentreClient
 from tests.conftest import PASSPHRASE
@@ -290,6 +293,38 @@ def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_ce
     sync(fresh)
     assert fresh.get(made.id).name == "冯桂芝"
 
+
+def test_a_station_restored_from_an_older_backup_gets_back_its_own_later_work(tmp_path,
+                                                                             live_centre):
+    """The laptop's disk dies and yesterday's copy of station.db goes back: what it saved and
+    sent since then is at the centre, and comes back down — while in ordinary syncs the
+    centre never sends a station its own work again."""
+    st = enrolled(tmp_path, live_centre, "V001")
+    st.create("resident", {"resident.name": "备份前的记录"})
+    sync(st)
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(db_path(st.home)) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    later = st.create("resident", {"resident.name": "备份后的记录"})
+    sync(st)
+    with link(st) as lk:  # ordinary: nothing of its own comes back, not even as a duplicate
+        batches = pull(st.sync, lk, station=st)
+    assert sum(b.new + b.duplicates for b in batches) == 0
+    home = st.home
+    st.close()
+    for leftover in (db_path(home), *db_path(home).parent.glob("station.db-*")):
+        leftover.unlink()
+    shutil.copy(backup, db_path(home))
+    restored = Station.open(home, PASSPHRASE)
+    with pytest.raises(NoSuchRecord):
+        restored.get(later.id)
+    sync(restored)
+    assert restored.get(later.id).name == "备份后的记录"
+    assert [s.id for s in restored.search("备份后的记录")] == [later.id]
+    with link(restored) as lk:  # and once it has it back, it is not sent again
+        batches = pull(restored.sync, lk, station=restored)
+    assert sum(b.new + b.duplicates for b in batches) == 0
+    restored.close()
 
 def test_a_revoked_stations_old_bundles_are_refused(tmp_path, live_centre):
     old = enrolled(tmp_path, live_centre, "V001")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from station.centre.errors import ForeignDatabase, NewerDatabase, Unavailable
+from station.domain.hlc import by_device
 
 SCHEMA_VERSION = 1
 # How long a request waits for the database (a pooled connection, a lock another transaction
@@ -445,22 +446,26 @@ class Repository:
     # --- the log -------------------------------------------------------------------------
 
     def read_log(self, after: int, scopes: Sequence[str], *,
-                 exclude_own: tuple[str, str] | None, limit: int) -> list[LogEntry]:
+                 exclude_own: tuple[str, str, str | None] | None,
+                 limit: int) -> list[LogEntry]:
         """Committed entries after ``after`` in these scopes (and the catalogue), in order.
 
-        ``exclude_own`` (station, device) leaves out what that very install wrote, which it
-        already holds. Only that device's: the same station's work from an install it replaced
-        (carried on a USB stick, uploaded after the new one synced) is not on the new one."""
+        ``exclude_own`` (station, device, upto) leaves out what that very install wrote, which
+        it already holds. Only that device's: the same station's work from an install it
+        replaced (carried on a USB stick, uploaded after the new one synced) is not on the new
+        one. With ``upto`` (an encoded HLC, "" for none), only those up to it: the install
+        says how far it knows we hold its work, so what it sent and then lost (restored from
+        an older backup) comes back to it."""
         wanted = [*scopes, "*"]
         marks = ",".join("?" for _ in wanted)
         sql = (f"SELECT id, kind, scope, origin, record, hlc, body, seq FROM log "
                f"WHERE seq > ? AND scope IN ({marks})")
         params: list[Any] = [after, *wanted]
         if exclude_own:
-            origin, device = exclude_own
-            escaped = device.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-            sql += " AND NOT (origin = ? AND hlc LIKE ? ESCAPE '!')"
-            params += [origin, f"%.{escaped}"]
+            origin, device, upto = exclude_own
+            up = "" if upto is None else " AND hlc <= ?"
+            sql += f" AND NOT (origin = ? AND hlc LIKE ? ESCAPE '!'{up})"
+            params += [origin, by_device(device), *([] if upto is None else [upto])]
         sql += " ORDER BY seq LIMIT ?"
         params.append(limit)
         return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
