@@ -37,13 +37,6 @@ class HLC(NamedTuple):
         return cls(int(wall), int(counter), device)
 
 
-def by_device(device: str) -> str:
-    """A SQL ``LIKE … ESCAPE '!'`` pattern for the encoded timestamps of one device (the
-    store and the centre both pick a device's own changesets out by it)."""
-    escaped = device.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return f"%.{escaped}"
-
-
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 

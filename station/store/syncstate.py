@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlite_utils
 
-from station.domain.hlc import by_device
 from station.store import db as dbmod
 from station.store.errors import StoreError
 from station.store.home import load_transport_key
@@ -131,6 +130,13 @@ class SyncState:
         how many left the outbox."""
         rows = [(cid,) for cid in changesets]
         with dbmod.write(self.db):
+            held = [row[0] for cid in changesets if (row := self.db.execute(
+                "SELECT hlc FROM changesets JOIN outbox ON outbox.changeset = changesets.id "
+                "WHERE changesets.id=?", [cid]).fetchone())]
+            if held:  # see own_held_upto
+                self.db.execute("INSERT INTO meta(key, value) VALUES ('own_held', ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+                                [max(held)])
             self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=? AND id IN "
                                      "(SELECT changeset FROM outbox)", rows)
             before = self.db.conn.total_changes
@@ -170,15 +176,12 @@ class SyncState:
     # --- cursor and inbox ----------------------------------------------------------------
 
     def own_held_upto(self) -> str:
-        """The newest changeset this install wrote that the centre is known to hold — acked
-        after a push or a carried bundle, or brought back by a pull — as its encoded HLC ("" for
-        none). A pull names it, so the centre leaves out only those of our own: after a
-        restore from an older backup, what this install sent and then lost comes back."""
-        row = self.db.execute(
-            "SELECT max(hlc) FROM changesets WHERE (local=1 AND acked=1) "
-            "OR (local=0 AND hlc LIKE ? ESCAPE '!')",
-            [by_device(_meta(self.db, "device") or "")]).fetchone()
-        return str(row[0] or "")
+        """The newest changeset of this install's that the centre has acknowledged (after a
+        push or a carried bundle), as its encoded HLC ("" for none), kept up to date by
+        ``ack``. A pull names it, so the centre leaves out only those of our own: after a
+        restore from an older backup (whose value is older too), what this install sent and
+        then lost comes back. Those come back again, as duplicates, until the next ack."""
+        return _meta(self.db, "own_held") or ""
 
     def cursor(self) -> int:
         return int(_meta(self.db, "cursor") or 0)

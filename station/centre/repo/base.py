@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from station.centre.errors import ForeignDatabase, NewerDatabase, Unavailable
-from station.domain.hlc import by_device
 
 SCHEMA_VERSION = 1
 # How long a request waits for the database (a pooled connection, a lock another transaction
@@ -465,7 +464,8 @@ class Repository:
             origin, device, upto = exclude_own
             up = "" if upto is None else " AND hlc <= ?"
             sql += f" AND NOT (origin = ? AND hlc LIKE ? ESCAPE '!'{up})"
-            params += [origin, by_device(device), *([] if upto is None else [upto])]
+            escaped = device.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            params += [origin, f"%.{escaped}", *([] if upto is None else [upto])]
         sql += " ORDER BY seq LIMIT ?"
         params.append(limit)
         return [LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
