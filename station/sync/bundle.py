@@ -183,7 +183,7 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
         if head.station != sync.station:
             raise BundleForAnotherStation(path=str(path), other=head.station,
                                           station=sync.station)
-    report = SyncReport()
+    report = SyncReport(carried=True)
     if station is not None:  # a reply imported while locked merges first, as a sync does
         for batch in station.drain_inbox():
             report.add(batch)

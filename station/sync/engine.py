@@ -82,6 +82,7 @@ class SyncReport:
     conflicts: int = 0
     kept_locked: int = 0  # batches kept in the inbox because the vault is locked
     acked: int = 0  # carried to town by USB stick, and now confirmed by the centre
+    carried: bool = False  # a reply bundle's import: nothing pushed, no network
     catalogue: str | None = None
     bytes_up: int = 0
     bytes_down: int = 0
@@ -100,9 +101,12 @@ class SyncReport:
         return abs(self.clock_offset_ms) > CLOCK_WARN_MS
 
     def summary(self, lang: str = "en") -> str:
+        """One line for a person; a reply bundle's import pushed nothing and took no network
+        time, so it says only what it brought."""
         if lang == "zh":
-            text = (f"已发送 {self.pushed} 条，已接收 {self.pulled} 条，冲突 {self.conflicts} 处，"
-                    f"用时 {self.took_s:.1f} 秒")
+            text = f"已接收 {self.pulled} 条，冲突 {self.conflicts} 处"
+            if not self.carried:
+                text = f"已发送 {self.pushed} 条，{text}，用时 {self.took_s:.1f} 秒"
             if self.acked:
                 text += f"，镇中心确认已收到 {self.acked} 条"
             if self.refused:
@@ -110,8 +114,9 @@ class SyncReport:
             if self.kept_locked:
                 text += f"，{self.kept_locked} 批待解锁后合并"
             return text
-        text = (f"pushed {self.pushed}, pulled {self.pulled}, conflicts {self.conflicts}, "
-                f"took {self.took_s:.1f} s")
+        text = f"pulled {self.pulled}, conflicts {self.conflicts}"
+        if not self.carried:
+            text = f"pushed {self.pushed}, {text}, took {self.took_s:.1f} s"
         if self.acked:
             text += f", {self.acked} confirmed received by the centre"
         if self.refused:

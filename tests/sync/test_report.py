@@ -1,0 +1,15 @@
+"""The one line a sync or a bundle import ends with, as the agent reads it."""
+
+from station.sync.engine import SyncReport
+
+
+def test_a_sync_says_what_went_up_and_came_down_and_how_long_it_took():
+    report = SyncReport(pushed=2, pulled=1, took_s=1.25)
+    assert report.summary("zh") == "已发送 2 条，已接收 1 条，冲突 0 处，用时 1.2 秒"
+    assert report.summary("en") == "pushed 2, pulled 1, conflicts 0, took 1.2 s"
+
+
+def test_a_reply_bundle_import_says_only_what_it_brought():
+    report = SyncReport(pulled=1, acked=2, carried=True)
+    assert report.summary("zh") == "已接收 1 条，冲突 0 处，镇中心确认已收到 2 条"
+    assert report.summary("en") == "pulled 1, conflicts 0, 2 confirmed received by the centre"
