@@ -169,6 +169,18 @@ class SyncState:
                 self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                                 [key, value])
 
+    def note_carried(self, centre_time_ms: int) -> None:
+        """After a reply bundle is merged: the station is as up to date as the centre was
+        when it made the reply, so that is its last sync (a station that only ever syncs by
+        USB stick would otherwise read "never synced"). The clock offset is left alone: a
+        stick's days on the road say nothing about this computer's clock."""
+        made = dt.datetime.fromtimestamp(centre_time_ms / 1000, dt.UTC)
+        last = _meta(self.db, "sync.last")
+        if last is None or dt.datetime.fromisoformat(last) < made:
+            with dbmod.write(self.db):
+                self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES "
+                                "('sync.last', ?)", [made.isoformat(timespec="seconds")])
+
     def last_sync(self) -> tuple[str | None, int]:
         """(when the last sync finished, ISO UTC; our clock's offset from the centre's, ms)."""
         return _meta(self.db, "sync.last"), int(_meta(self.db, "sync.clock_offset_ms") or 0)

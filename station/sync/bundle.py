@@ -193,6 +193,8 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
         else:
             sync.keep_in_inbox(blob)
             report.kept_locked += 1
+    if station is not None and heads:
+        sync.note_carried(max(head.centre_time_ms for head in heads))
     return report
 
 

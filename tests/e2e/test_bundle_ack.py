@@ -61,6 +61,11 @@ def sync(station: Station) -> None:
         sync_once(station.sync, lk, station=station)
 
 
+def last_sync(home: Path) -> str | None:
+    with Station.open(home, PASSPHRASE) as st:
+        return st.sync.last_sync()[0]
+
+
 def unsent(home: Path) -> int:
     with Station.open(home, PASSPHRASE) as st:
         assert st.dashboard().unsent == st.sync.unsent()
@@ -92,9 +97,11 @@ def test_a_usb_only_station_learns_what_arrived_and_exports_only_new_work(
         raw = path.read_bytes()
         assert not [v for v in PERSON.values() if v.encode() in raw]
     assert unsent(home) == 4
+    assert last_sync(home) is None  # this village has never been online
 
     imported = station_cli(capsys, home, passphrase_file, "bundle", "import", str(reply))
     assert imported["acked"] == 3
+    assert last_sync(home) is not None  # as up to date as the centre when it made the reply
     assert unsent(home) == 1  # only the work saved after the export
     again = tmp_path / "usb" / "V001-2.stb"
     assert station_cli(capsys, home, passphrase_file, "bundle", "export",
