@@ -43,6 +43,21 @@ async def choose(pilot: Any, app: Any, status: str) -> None:
     await pilot.pause()
 
 
+async def open_modal(pilot: Any, app: Any, record_id: str, key: str) -> None:
+    """Open the record's screen and press the key of one of its small modals."""
+    app.push_screen(make_record(record_id))
+    await settle(pilot, app)
+    await pilot.press(key)
+    await pilot.pause()
+
+
+async def edit_promised_date(pilot: Any, app: Any, record_id: str) -> None:
+    """The edit modal, on the promised date."""
+    await open_modal(pilot, app, record_id, "e")
+    app.screen.query_one("#edit-field", Select).value = "promised_date"
+    await pilot.pause()
+
+
 def station_case(village: Any) -> str:
     """A case the station decides itself (SB-002), every material in: it may complete it."""
     record = village.create("application", {
@@ -202,12 +217,7 @@ def test_edit_a_promised_date_needs_a_reason(village):
     app = make_app(village)
 
     async def scenario(pilot):
-        app.push_screen(make_record(record_id))
-        await settle(pilot, app)
-        await pilot.press("e")
-        await pilot.pause()
-        app.screen.query_one("#edit-field", Select).value = "promised_date"
-        await pilot.pause()
+        await edit_promised_date(pilot, app, record_id)
         value = app.screen.query_one("#edit-value", Input)
         assert value.value == before
         value.value = "2026-12-30"
@@ -236,10 +246,7 @@ def test_rating_without_a_grade_asks_for_one_in_words(village):
     app = make_app(village, lang="zh")
 
     async def scenario(pilot):
-        app.push_screen(make_record(record_id))
-        await settle(pilot, app)
-        await pilot.press("r")
-        await pilot.pause()
+        await open_modal(pilot, app, record_id, "r")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, RatingModal)
@@ -256,12 +263,7 @@ def test_clearing_a_promised_date_is_refused_in_words(village):
     app = make_app(village, lang="zh")
 
     async def scenario(pilot):
-        app.push_screen(make_record(record_id))
-        await settle(pilot, app)
-        await pilot.press("e")
-        await pilot.pause()
-        app.screen.query_one("#edit-field", Select).value = "promised_date"
-        await pilot.pause()
+        await edit_promised_date(pilot, app, record_id)
         app.screen.query_one("#edit-value", Input).value = ""
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -277,10 +279,7 @@ def test_saving_a_small_edit_unchanged_closes_saying_nothing_changed(village, ke
     app = make_app(village, lang="zh")
 
     async def scenario(pilot):
-        app.push_screen(make_record(record_id))
-        await settle(pilot, app)
-        await pilot.press(key)
-        await pilot.pause()
+        await open_modal(pilot, app, record_id, key)
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         assert isinstance(app.screen, RecordScreen)
@@ -308,10 +307,7 @@ def test_leaving_a_small_modal_with_typing_asks_first(village, key):
     app = make_app(village, lang="zh")
 
     async def scenario(pilot):
-        app.push_screen(make_record(record_id))
-        await settle(pilot, app)
-        await pilot.press(key)
-        await pilot.pause()
+        await open_modal(pilot, app, record_id, key)
         modal = app.screen
         assert isinstance(modal, FormModal)
         await pilot.press("escape")  # nothing typed: closes at once
