@@ -128,20 +128,18 @@ class SyncState:
         in the outbox count: the centre acknowledges work this station sent, so any other
         id (another station's, or one received from the centre) changes nothing. Returns
         how many left the outbox."""
-        rows = [(cid,) for cid in changesets]
         with dbmod.write(self.db):
-            held = [row[0] for cid in changesets if (row := self.db.execute(
+            sent = {cid: row[0] for cid in changesets if (row := self.db.execute(
                 "SELECT hlc FROM changesets JOIN outbox ON outbox.changeset = changesets.id "
-                "WHERE changesets.id=?", [cid]).fetchone())]
-            if held:  # see own_held_upto
+                "WHERE changesets.id=?", [cid]).fetchone())}
+            if sent:  # see own_held_upto
                 self.db.execute("INSERT INTO meta(key, value) VALUES ('own_held', ?) "
                                 "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
-                                [max(held)])
-            self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=? AND id IN "
-                                     "(SELECT changeset FROM outbox)", rows)
-            before = self.db.conn.total_changes
+                                [max(sent.values())])
+            rows = [(cid,) for cid in sent]
+            self.db.conn.executemany("UPDATE changesets SET acked=1 WHERE id=?", rows)
             self.db.conn.executemany("DELETE FROM outbox WHERE changeset=?", rows)
-            return self.db.conn.total_changes - before
+            return len(sent)
 
     def mark_exported(self, changesets: list[str]) -> None:
         """Written to a bundle: ``init --force`` no longer has to refuse over these."""
