@@ -47,11 +47,30 @@ class PassphraseFileError(StationError):
     en = "Cannot read the passphrase file {path}: {detail}"
 
 
+class RecoveryKeyFileError(StationError):
+    code = "cli.recovery_key_file"
+    zh = "无法读取恢复密钥文件 {path}：{detail_zh}"
+    en = "Cannot read the recovery key file {path}: {detail}"
+
+
 class UsageProblem(StationError):
     """A bad option value or combination: exit 2, like click's usage errors, but in the
     person's language."""
 
     exit_code = 2
+
+
+class TwoRecoveryKeys(UsageProblem):
+    code = "cli.recover.two_keys"
+    zh = "请只用 --recovery-key-file 或 --recovery-key 其中之一"
+    en = "Give the recovery key once: --recovery-key-file or --recovery-key, not both"
+
+
+class NoRecoveryKey(StationError):
+    code = "cli.recover.no_key"
+    zh = "需要恢复密钥：请在终端中运行并按提示输入，或用 --recovery-key-file 指定密钥文件"
+    en = ("The recovery key is needed: run in a terminal and type it when asked, or give "
+          "--recovery-key-file")
 
 
 class BadUrl(UsageProblem):
@@ -180,23 +199,22 @@ def check_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
-def read_passphrase_file(path: Path) -> str:
-    """The first line of ``path``. Notepad saves UTF-8 with a byte-order mark, which would
-    otherwise become part of the passphrase and read as a wrong one."""
+def read_passphrase_file(path: Path,
+                         error: type[StationError] = PassphraseFileError) -> str:
+    """The first line of ``path`` (a passphrase, or with ``error=RecoveryKeyFileError`` a
+    recovery key). Notepad saves UTF-8 with a byte-order mark, which would otherwise become
+    part of the secret and read as a wrong one."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise _unreadable(path, "不是 UTF-8 编码的文本", "it is not UTF-8 text") from None
+        raise error(path=str(path), detail_zh="不是 UTF-8 编码的文本",
+                    detail="it is not UTF-8 text") from None
     except OSError as exc:
-        raise PassphraseFileError.reading(exc, path=str(path)) from None
+        raise error.reading(exc, path=str(path)) from None
     lines = text.splitlines()
     if not lines or not lines[0]:
-        raise _unreadable(path, "第一行是空的", "its first line is empty")
+        raise error(path=str(path), detail_zh="第一行是空的", detail="its first line is empty")
     return lines[0]
-
-
-def _unreadable(path: Path, zh: str, en: str) -> PassphraseFileError:
-    return PassphraseFileError(path=str(path), detail_zh=zh, detail=en)
 
 
 _BEFORE_COMMAND = "station.options_before_command"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from station.cli.common import Env, common
+from station.cli.common import (
+    Env,
+    NoRecoveryKey,
+    RecoveryKeyFileError,
+    TwoRecoveryKeys,
+    common,
+    read_passphrase_file,
+)
 from station.store.service import Station
 from station.store.vault import DEFAULT_KDF, FAST_KDF, KdfParams
 
@@ -112,15 +120,19 @@ def passwd_cmd(env: Env, new_passphrase_file: Path | None) -> None:
 
 
 @click.command("recover")
-@click.option("--recovery-key", help="The recovery key (asked for when omitted).")
+@click.option("--recovery-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the recovery key from the first line of a file.")
+@click.option("--recovery-key", help="The recovery key itself. Other users of this computer "
+              "can see it in the process list and it stays in the shell history: prefer "
+              "--recovery-key-file, or leave both out and type it when asked.")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Read the new passphrase from a file.")
 @fast_kdf_option
 @common()
-def recover_cmd(env: Env, recovery_key: str | None, new_passphrase_file: Path | None,
-                fast_kdf: bool) -> None:
+def recover_cmd(env: Env, recovery_key_file: Path | None, recovery_key: str | None,
+                new_passphrase_file: Path | None, fast_kdf: bool) -> None:
     """Open the station with its recovery key and set a new passphrase for an agent."""
-    key = recovery_key or str(click.prompt(env.t("恢复密钥", "Recovery key"), err=True))
+    key = _recovery_key(env, recovery_key, recovery_key_file)
     agent = _agent_name(env, None)
     # nothing is unlocked with a passphrase here: --passphrase-file can only mean the new one
     new = env.new_passphrase(f"{agent} 的新口令", f"New passphrase for {agent}",
@@ -129,6 +141,20 @@ def recover_cmd(env: Env, recovery_key: str | None, new_passphrase_file: Path | 
                     kdf=kdf_of(fast_kdf)).close()
     env.say(f"已用恢复密钥为“{agent}”设置新口令", f"Set a new passphrase for “{agent}” "
             "with the recovery key")
+
+
+def _recovery_key(env: Env, given: str | None, file: Path | None) -> str:
+    """The recovery key: from its file, as given, or typed (shown as typed, on purpose: it
+    is copied by hand from the paper it was printed on)."""
+    if given is not None and file is not None:
+        raise TwoRecoveryKeys()
+    if file is not None:
+        return read_passphrase_file(file, RecoveryKeyFileError)
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise NoRecoveryKey()
+    return str(click.prompt(env.t("恢复密钥", "Recovery key"), err=True))
 
 
 agent_group.add_command(passwd_cmd)

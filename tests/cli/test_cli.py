@@ -133,6 +133,45 @@ def test_agents_passwd_and_recover(ready, tmp_path):
     assert code == 0
 
 
+def test_recover_reads_the_recovery_key_from_a_file_kept_off_the_command_line(invoke,
+                                                                              tmp_path):
+    """A key on the command line shows in `ps` and stays in the shell history; from a file
+    (as copied from the paper) it sets the new passphrase, which then opens the station."""
+    code, out, err = invoke("init", "--station", "V001", "--name", "青石村便民服务站",
+                            "--agent", "李春梅", "--insecure-fast-kdf", "--json")
+    assert code == 0, err
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("\ufeff" + json.loads(out)["recovery_key"] + "\n", encoding="utf-8")
+    new = tmp_path / "new.txt"
+    new.write_text("set with the recovery key\n", encoding="utf-8")
+    code, _, err = invoke("recover", "--recovery-key-file", str(key_file),
+                          "--new-passphrase-file", str(new), "--insecure-fast-kdf",
+                          "--agent", "李春梅")
+    assert code == 0, err
+    assert "李春梅" in err
+    assert run(cli, ["list", "--home", str(invoke.home), "--passphrase-file", str(new)]) == 0
+
+
+def test_recover_says_how_to_give_the_key_and_changes_nothing_when_it_cannot(invoke,
+                                                                            tmp_path):
+    code, out, err = invoke("init", "--station", "V001", "--name", "青石村便民服务站",
+                            "--agent", "李春梅", "--insecure-fast-kdf", "--json")
+    assert code == 0, err
+    key = json.loads(out)["recovery_key"]
+    before = (invoke.home / "station.db").read_bytes()
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    code, _, err = invoke("recover", "--recovery-key-file", str(key_file),
+                          "--recovery-key", key, "--insecure-fast-kdf", "--lang", "zh")
+    assert code == 2 and "只用" in err and "Traceback" not in err
+    code, _, err = invoke("recover", "--recovery-key-file", str(tmp_path / "nope.txt"),
+                          "--insecure-fast-kdf")
+    assert code == 1 and "recovery key file" in err and "nope.txt" in err
+    code, _, err = invoke("recover", "--insecure-fast-kdf")  # no terminal to type it on
+    assert code == 1 and "--recovery-key-file" in err and "Traceback" not in err
+    assert (invoke.home / "station.db").read_bytes() == before
+
+
 def test_a_new_passphrase_is_never_taken_from_the_unlock_passphrase_file(ready, tmp_path):
     """--passphrase-file (or STATION_PASSPHRASE_FILE) unlocks; it must not silently become
     the new agent's passphrase, nor the "changed" one."""
