@@ -109,12 +109,13 @@ def agent_remove(env: Env, name: str) -> None:
 @click.command("passwd")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Read the new passphrase from a file.")
+@fast_kdf_option
 @common()
-def passwd_cmd(env: Env, new_passphrase_file: Path | None) -> None:
+def passwd_cmd(env: Env, new_passphrase_file: Path | None, fast_kdf: bool) -> None:
     """Change your passphrase (nothing else is re-encrypted)."""
     with unlock(env) as station:
         new = env.new_passphrase("新口令", "New passphrase", new_passphrase_file)
-        station.change_passphrase(new)
+        station.change_passphrase(new, kdf=kdf_of(fast_kdf))
         who = station.agent
     env.say(f"代办员“{who}”的口令已更改", f"Changed the passphrase of agent “{who}”")
 

@@ -94,7 +94,6 @@ from station.store.vault import (
     open_agent_slot,
     open_recovery_slot,
     recovery_slot,
-    slot_params,
 )
 from station.wire.codec import decode_changeset
 from station.wire.downlink import (
@@ -640,13 +639,13 @@ class Station:
             _save_slot(self.db, slot, self.now())
 
     def change_passphrase(self, new_passphrase: str, *, agent: str | None = None,
-                          kdf: KdfParams | None = None) -> None:
+                          kdf: KdfParams = DEFAULT_KDF) -> None:
+        """A new slot for the agent at today's cost, not the old slot's: a slot made cheap
+        (the demo's, an older version's) becomes as hard to guess as a new one."""
         who = agent or self.agent
-        old = next((s for s in _slots(self.db) if s.kind == "agent" and s.label == who), None)
-        if old is None:
+        if who not in self.agents():
             raise UnknownAgent(agent=who)
-        params = kdf or slot_params(old)
-        slot = agent_slot(who, new_passphrase, self.keys.dek, params)
+        slot = agent_slot(who, new_passphrase, self.keys.dek, kdf)
         with dbmod.write(self.db):
             _save_slot(self.db, slot, self.now())
 

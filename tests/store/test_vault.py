@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 
 import pytest
@@ -102,18 +103,32 @@ def test_a_slot_whose_cost_was_altered_is_named_and_never_used(station, home, no
     assert digest(db_path(home)) == before
     with Station.open(home, "another passphrase", now=now) as other:  # the others still can
         assert other.agent == "张建国"
-        with pytest.raises(DamagedSlot):
-            other.change_passphrase("a brand new passphrase", agent="李春梅")
+        # and can give the damaged slot's agent a new one, as `station recover` would
+        other.change_passphrase("a brand new passphrase", agent="李春梅", kdf=FAST_KDF)
+    with Station.open(home, "a brand new passphrase", now=now) as again:
+        assert again.agent == "李春梅"
 
 
 def test_changing_a_passphrase_rewraps_one_slot_only(station, home, now):
     record = station.create("resident", {"resident.name": "王桂英"})
-    station.change_passphrase("a brand new passphrase")
+    station.change_passphrase("a brand new passphrase", kdf=FAST_KDF)
     station.close()
     with pytest.raises(WrongPassphrase):
         Station.open(home, PASSPHRASE, now=now)
     with Station.open(home, "a brand new passphrase", now=now) as again:
         assert again.get(record.id).name == "王桂英"
+
+
+def test_a_changed_passphrase_gets_todays_cost_not_the_old_slots(station, home):
+    """The station was made with cheap Argon2id parameters (a demo, an older version): the
+    changed passphrase must not stay as cheap to guess."""
+    station.change_passphrase("a brand new passphrase")
+    station.close()
+    with sqlite3.connect(db_path(home)) as conn:
+        (params,) = conn.execute("SELECT params FROM keyslots WHERE label='李春梅'").fetchone()
+    conn.close()
+    assert json.loads(params) == json.loads(DEFAULT_KDF.to_json())
+    assert json.loads(params) != json.loads(FAST_KDF.to_json())
 
 
 def test_weak_passphrase_refused(home, now):
