@@ -15,8 +15,10 @@ from station.cli.common import (
     common,
     read_passphrase_file,
 )
+from station.domain.errors import StationError
 from station.store.service import Station
 from station.store.vault import DEFAULT_KDF, FAST_KDF, KdfParams
+from station.sync.engine import merge_kept
 
 fast_kdf_option = click.option(
     "--insecure-fast-kdf", "fast_kdf", is_flag=True, hidden=True,
@@ -28,8 +30,22 @@ def kdf_of(fast: bool) -> KdfParams:
 
 
 def unlock(env: Env) -> Station:
-    """Open the station in ``env.home`` with the agent's passphrase."""
-    return Station.open(env.home, env.passphrase(), agent=env.agent)
+    """Open the station in ``env.home`` with the agent's passphrase, and merge what an
+    unattended sync kept sealed while it was locked. A batch that cannot be merged stays
+    kept (it is tried again at the next unlock) and never stops the command."""
+    station = Station.open(env.home, env.passphrase(), agent=env.agent)
+    try:
+        merged = merge_kept(station)
+    except StationError as exc:
+        env.say(f"锁定期间收到的更新暂未合并：{exc.message('zh')}",
+                f"What arrived while the station was locked is not merged yet: "
+                f"{exc.message('en')}")
+    else:
+        if merged.brought_anything:
+            env.say(f"已合并锁定期间收到的更新：{merged.summary('zh')}",
+                    f"Merged what arrived while the station was locked: "
+                    f"{merged.summary('en')}")
+    return station
 
 
 def _agent_name(env: Env, agent: str | None) -> str:

@@ -221,6 +221,10 @@ class SyncState:
         if head.after <= cursor < head.upto:
             self.set_cursor(head.upto)
 
+    def kept(self) -> int:
+        """How many downlink batches wait in the inbox to be merged at unlock."""
+        return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
     def inbox(self) -> list[tuple[int, bytes]]:
         return [(seq, blob) for seq, blob in self.db.execute(
             "SELECT seq, sealed FROM inbox ORDER BY seq")]

@@ -26,7 +26,7 @@ from station.domain.errors import StationError
 from station.store.errors import refuse_non_file
 from station.store.service import Station
 from station.store.syncstate import SyncState
-from station.sync.engine import PUSH_MAGIC, SyncReport
+from station.sync.engine import PUSH_MAGIC, SyncReport, merge_kept
 from station.sync.errors import Refused
 from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
@@ -185,8 +185,7 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
                                           station=sync.station)
     report = SyncReport(carried=True)
     if station is not None:  # a reply imported while locked merges first, as a sync does
-        for batch in station.drain_inbox():
-            report.add(batch)
+        merge_kept(station, report)
     for blob in batches:
         if station is not None:
             report.add(station.apply_downlink(blob))

@@ -97,6 +97,11 @@ class SyncReport:
         self.catalogue = batch.catalogue or self.catalogue
 
     @property
+    def brought_anything(self) -> bool:
+        """Whether the merged batches changed anything a person would notice."""
+        return bool(self.pulled or self.conflicts or self.acked or self.catalogue)
+
+    @property
     def clock_warning(self) -> bool:
         return abs(self.clock_offset_ms) > CLOCK_WARN_MS
 
@@ -260,11 +265,21 @@ def sync_once(sync: SyncState, link: CentreClient, *, station: Station | None = 
     Setting ``stop`` ends it after the batch under way (each batch is durable on its own)."""
     report, start = SyncReport(), time.monotonic()
     if station is not None:
-        station.drain_inbox()  # anything pulled while locked merges first
+        merge_kept(station, report)  # anything pulled while locked merges first
     push(sync, link, report, progress=progress, stop=stop)
     if not (stop and stop.is_set()):
         pull(sync, link, report, station=station, progress=progress, stop=stop)
     report.took_s = time.monotonic() - start
     report.clock_offset_ms = link.offset_ms
     sync.note_clock(link.offset_ms)
+    return report
+
+
+def merge_kept(station: Station, report: SyncReport | None = None) -> SyncReport:
+    """Merge the downlink an unattended sync kept sealed while the vault was locked — its
+    report said "N batches waiting for unlock" — counted into ``report``. Run at every
+    unlock, and first in a sync or a reply bundle's import."""
+    report = report if report is not None else SyncReport(carried=True)
+    for batch in station.drain_inbox():
+        report.add(batch)
     return report

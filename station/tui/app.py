@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -22,10 +23,12 @@ from textual.worker import Worker, WorkerState
 
 from station.domain.errors import StationError
 from station.store.service import Station
+from station.sync.engine import SyncReport, merge_kept
 from station.tui.text import UI, Pair, pick
 
 TEXT: dict[str, Pair] = {
     "palette": ("输入要找的页面或操作", "Type a screen or an action"),
+    "merged": ("已合并锁定期间收到的更新：", "Merged what arrived while the station was locked: "),
     "quit_help": ("关闭便民服务站（未保存的表单已暂存）",
                   "Close the app (unsaved forms are kept as drafts)"),
 }
@@ -93,6 +96,7 @@ class StationApp(App[None]):
         else:
             self.push_screen(DashboardScreen())
             self._warm_up()
+            self._merge_kept_if_any()
 
     def unlocked(self, station: Station) -> None:
         from station.tui.screens.dashboard import DashboardScreen
@@ -100,6 +104,12 @@ class StationApp(App[None]):
         self.station = station
         self.switch_screen(DashboardScreen())
         self._warm_up()
+        self._merge_kept_if_any()
+
+    def _merge_kept_if_any(self) -> None:
+        assert self.station is not None
+        if self.station.sync.kept():
+            self.merge_kept()
 
     def _warm_up(self) -> None:
         """Build the name index in the background right after unlock (a second or two for a
@@ -110,6 +120,33 @@ class StationApp(App[None]):
                 reader.names  # noqa: B018 -- built on first use, shared with the station
 
         self.run_worker(build, thread=True, group="warm-up", name="name index")
+
+    @work(thread=True, group="merge-kept", exit_on_error=False,
+          description="merge what arrived while locked")
+    def merge_kept(self) -> None:
+        """What an unattended sync kept sealed while the vault was locked merges right after
+        unlock, as that sync's report promised; the screen then reads again. One job per
+        station at a time, like a sync (a failure is said by ``on_worker_state_changed``)."""
+        from station.tui.screens.sync import station_lock
+
+        assert self.station is not None
+        with station_lock(self.station.home):
+            clone = self.station.clone()
+            try:
+                report = merge_kept(clone)
+            finally:
+                clone.close()
+        if report.brought_anything:
+            with self.reading() as reader:
+                reader.refresh()  # a new catalogue may have come with it
+            self.call_from_thread(self._merged, report)
+
+    def _merged(self, report: SyncReport) -> None:
+        from station.tui.screens.base import ReadingScreen
+
+        self.notify(f"{self.t(TEXT['merged'])}{report.summary(self.lang)}", timeout=8)
+        if isinstance(self.screen, ReadingScreen):
+            self.screen.load()
 
     async def action_quit(self) -> None:
         """Ctrl+Q. The full forms keep a draft as they close; a small modal keeps none, so

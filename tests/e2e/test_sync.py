@@ -100,24 +100,59 @@ def test_a_revoked_station_is_refused_with_a_clear_sentence(tmp_path, live_centr
     assert code == 1 and "吊销" in err and "Traceback" not in err
 
 
-def test_unattended_sync_while_locked_is_applied_at_unlock(tmp_path, live_centre):
+def _kept_while_locked(tmp_path: Path, live_centre) -> tuple[Record, Record]:
+    """A village record pushed and a bus record pulled by an unattended sync (no passphrase
+    anywhere), which can only keep the pulled batches sealed in the inbox."""
     village = enrolled(tmp_path, live_centre, "V001")
     bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
     mine = village.create("resident", {"resident.name": "钱秀英"})
     village.close()
     theirs = bus.create("resident", {"resident.name": "孙建国"}, scope="V001")
     sync(bus)
-    locked = SyncState.open_locked(tmp_path / "V001")  # no passphrase anywhere here
+    locked = SyncState.open_locked(tmp_path / "V001")
     with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
         report = sync_once(locked, lk)
     assert report.pushed == 1 and report.kept_locked >= 1 and locked.unsent() == 0
+    assert "waiting for unlock" in report.summary("en")
     assert len(locked.inbox()) >= 1
     locked.close()
+    return mine, theirs
+
+
+def test_unattended_sync_while_locked_is_applied_at_unlock(tmp_path, live_centre, capsys,
+                                                           passphrase_file):
+    """The unattended sync's report says "waiting for unlock": the next command that
+    unlocks the station (any of them, here `station list`) merges it and says so."""
+    mine, theirs = _kept_while_locked(tmp_path, live_centre)
+    code = run(cli, ["list", "--json", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert {r["name"] for r in json.loads(out)} == {"钱秀英", "孙建国"}
+    assert "Merged what arrived while the station was locked: pulled 1" in err
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
-        assert st.get(mine.id).name == "钱秀英"
-        st.drain_inbox()
-        assert st.get(theirs.id).name == "孙建国"
+        assert st.get(theirs.id).name == "孙建国" and st.get(mine.id).name == "钱秀英"
         assert st.sync.inbox() == []
+
+
+def test_a_kept_batch_that_cannot_be_merged_never_stops_the_agent(tmp_path, live_centre,
+                                                                  capsys, passphrase_file):
+    """A damaged kept batch is said in a sentence and kept for the next unlock; the command
+    the agent ran still runs."""
+    mine, _ = _kept_while_locked(tmp_path, live_centre)
+    with sqlite3.connect(db_path(tmp_path / "V001")) as conn:
+        seq, blob = conn.execute("SELECT seq, sealed FROM inbox ORDER BY seq").fetchone()
+        conn.execute("UPDATE inbox SET sealed=? WHERE seq=?",
+                     [blob[:-40] + bytes(b ^ 1 for b in blob[-40:]), seq])
+    conn.close()
+    code = run(cli, ["show", mine.id, "--json", "--home", str(tmp_path / "V001"),
+                     "--passphrase-file", str(passphrase_file), "--lang", "zh"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["fields"]["resident.name"] == "钱秀英"
+    assert "锁定期间收到的更新暂未合并" in err and "Traceback" not in err
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        assert len(st.sync.inbox()) >= 1
 
 
 def test_a_bundle_travels_to_town_and_the_downlink_comes_back(tmp_path, live_centre):

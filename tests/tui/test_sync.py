@@ -15,15 +15,17 @@ from rich.cells import cell_len
 from textual.widgets import Input, RichLog, Static
 
 from station.store.service import Station
+from station.store.syncstate import SyncState
 from station.store.vault import FAST_KDF
 from station.sync.bundle import upload_bundle
 from station.sync.client import enroll
 from station.sync.engine import sync_once
 from station.sync.transport import CentreClient
 from station.tui.screens.sync import SyncScreen
+from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import LiveCentre, link, running_centre
-from tests.tui.conftest import drive, make_app, settle
+from tests.tui.conftest import drive, make_app, settle, toasts
 
 SIZE = (80, 24)
 APPLICATION = {
@@ -274,3 +276,35 @@ def test_snapshot_of_a_station_not_enrolled(village, snap_compare, lang):
         await settle(pilot, pilot.app)
 
     assert snap_compare(make_app(village, lang=lang), terminal_size=SIZE, run_before=open_sync)
+
+
+def test_what_arrived_while_locked_merges_at_unlock(tmp_path, centre):
+    """An unattended sync (cron, no passphrase) kept the bus's visit sealed in the inbox and
+    said "waiting for unlock": unlocking the app merges it, says so, and the visits list
+    then shows it."""
+    village = enrolled(tmp_path, centre, "V001")
+    bus = enrolled(tmp_path, centre, "BUS01", ["V001"])
+    bus.create("visit", VISIT, scope="V001")
+    with link(bus) as lk:
+        sync_once(bus.sync, lk, station=bus)
+    home = village.home
+    village.close()
+    locked = SyncState.open_locked(home)
+    with CentreClient(centre.url, station="V001", signer=locked.transport()) as lk:
+        assert sync_once(locked, lk).kept_locked >= 1
+    locked.close()
+    app = make_app(None, home=home, lang="zh")
+
+    async def scenario(pilot):
+        await pilot.click("#passphrase")
+        await pilot.press(*PASSPHRASE, "enter")
+        await settle(pilot, app)
+        assert any("已合并锁定期间收到的更新：已接收 1 条" in t for t in toasts(app))
+        await pilot.press("v")  # the dashboard's key for the visits list
+        await settle(pilot, app)
+        assert app.screen.query_one(RecordTable).row_count == 1
+
+    drive(app, scenario, size=SIZE)
+    with Station.open(home, PASSPHRASE) as again:
+        assert again.sync.inbox() == []
+    bus.close()

@@ -105,7 +105,7 @@ _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
-def _station_lock(home: Path) -> threading.Lock:
+def station_lock(home: Path) -> threading.Lock:
     """One sync or bundle job at a time per station home, across screens."""
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(str(home.resolve()), threading.Lock())
@@ -456,7 +456,7 @@ class SyncScreen(StationScreen[None]):
 
     def _job(self, what: str, body: Any) -> None:
         """Run ``body(clone)`` holding the station's lock; report failure as a message."""
-        lock = _station_lock(self.station.home)
+        lock = station_lock(self.station.home)
         if not lock.acquire(blocking=False):
             self.post_message(self.Failed(Busy(), what))
             return
