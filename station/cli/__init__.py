@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from station.cli.backup import backup_cmd, restore_cmd
 from station.cli.centre import centre_group
 from station.cli.common import detect_lang, remember_group_options, run
 from station.cli.conflicts import conflicts_group
@@ -49,7 +50,7 @@ for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list
                 edit_cmd, catalogue_cmd, conflicts_group, demo_cmd, enroll_cmd, centre_group):
     cli.add_command(command)
 for command in (sync_cmd, bundle_group, due_cmd, contact_cmd, rate_cmd, followup_group,
-                report_cmd, export_cmd, serve_web_cmd):
+                report_cmd, export_cmd, serve_web_cmd, backup_cmd, restore_cmd):
     cli.add_command(command)
 
 

@@ -84,6 +84,37 @@ class CannotWrite(StoreError):
           "stick is write-protected; nothing was changed")
 
 
+class NotABackup(StoreError):
+    code = "store.not_a_backup"
+    zh = "{path} 不是 station 的备份：备份是 station backup 生成的文件夹，里面有 station.db"
+    en = ("{path} is not a station backup: a backup is the folder `station backup` made, "
+          "with station.db in it")
+
+
+class BackupFailed(StoreError):
+    code = "store.backup_failed"
+    zh = "无法在 {path} 写入备份：{detail_zh}；站点本身没有任何改动，也没有留下半个备份"
+    en = ("Cannot write the backup in {path}: {detail}; the station itself was not changed and "
+          "no partial backup was left")
+
+
+class RestoreFailed(StoreError):
+    code = "store.restore_failed"
+    zh = "无法恢复到 {path}：{detail_zh}；没有留下半个站点"
+    en = "Cannot restore into {path}: {detail}; no partial station was left"
+
+
+class RestoreOverStation(StoreError):
+    """A restore never replaces a station: its unsent work would go, and a stale -wal file
+    beside the replaced database would be replayed into the restored one."""
+
+    code = "store.restore_over_station"
+    zh = ("{home} 已有站点 {station}，没有覆盖它；请恢复到一个新的文件夹（例如 --home 新文件夹），"
+          "或先把现有站点移走")
+    en = ("{home} already holds station {station}, which was left as it is; restore into a "
+          "new folder (for example --home NEW-FOLDER), or move the existing station away first")
+
+
 class NewerSchema(StoreError):
     code = "store.newer_schema"
     zh = "数据库由更新版本的 station 创建（{detail_zh}）；请升级本程序，数据未做任何改动"

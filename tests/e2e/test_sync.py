@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import sample
+from station.store.backup import backup, restore
 from station.store.db import db_path
 from station.store.errors import NoSuchRecord, NotAFile
 from station.store.projection import Record
@@ -331,26 +331,26 @@ def test_work_exported_before_a_reinstall_is_accepted_after_it(tmp_path, live_ce
 
 def test_a_station_restored_from_an_older_backup_gets_back_its_own_later_work(tmp_path,
                                                                              live_centre):
-    """The laptop's disk dies and yesterday's copy of station.db goes back: what it saved and
-    sent since then is at the centre, and comes back down — while in ordinary syncs the
-    centre never sends a station its own work again."""
+    """The laptop's disk dies and yesterday's `station backup` goes onto a new one: what it
+    saved and sent since then is at the centre, and comes back down — while in ordinary
+    syncs the centre never sends a station its own work again. The backup was taken with
+    the station open, its newest save still in the -wal file, and the new laptop syncs with
+    no new enrollment."""
     st = enrolled(tmp_path, live_centre, "V001")
     st.create("resident", {"resident.name": "备份前的记录"})
     sync(st)
-    backup = tmp_path / "backup.db"
-    with sqlite3.connect(db_path(st.home)) as source, sqlite3.connect(backup) as copy:
-        source.backup(copy)
+    in_wal = st.create("resident", {"resident.name": "只在预写日志里的记录"})
+    made = backup(st.home, tmp_path)  # the USB stick
     later = st.create("resident", {"resident.name": "备份后的记录"})
     sync(st)
     with link(st) as lk:  # ordinary: nothing of its own comes back, not even as a duplicate
         batches = pull(st.sync, lk, station=st)
     assert sum(b.new + b.duplicates for b in batches) == 0
-    home = st.home
     st.close()
-    for leftover in (db_path(home), *db_path(home).parent.glob("station.db-*")):
-        leftover.unlink()
-    shutil.copy(backup, db_path(home))
+    home = tmp_path / "new-laptop"
+    assert restore(made, home) == "V001"
     restored = Station.open(home, PASSPHRASE)
+    assert restored.get(in_wal.id).name == "只在预写日志里的记录"
     with pytest.raises(NoSuchRecord):
         restored.get(later.id)
     sync(restored)
@@ -362,6 +362,7 @@ def test_a_station_restored_from_an_older_backup_gets_back_its_own_later_work(tm
         batches = pull(restored.sync, lk, station=restored)
     assert sum(b.new + b.duplicates for b in batches) == 0
     restored.close()
+
 
 def test_a_revoked_stations_old_bundles_are_refused(tmp_path, live_centre):
     old = enrolled(tmp_path, live_centre, "V001")

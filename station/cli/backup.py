@@ -1,0 +1,42 @@
+"""``station backup`` and ``station restore``: a copy of the station to keep on a USB stick,
+made while the app is open, and put back on a new or repaired laptop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from station.cli.common import Env, common
+from station.store.backup import backup, restore
+
+
+@click.command("backup")
+@click.argument("folder", type=click.Path(path_type=Path))
+@common(json_output=True)
+def backup_cmd(env: Env, folder: Path) -> None:
+    """Copy the station into a new folder inside FOLDER (a USB stick), even while the app is
+    open. Everything personal in it stays encrypted; no passphrase is needed."""
+    made = backup(env.home, folder)
+    size = sum(f.stat().st_size for f in made.iterdir())
+    env.emit({"backup": str(made), "bytes": size},
+             lambda: env.say(f"已备份到 {made}（{size / 1e6:.1f} MB）。恢复："
+                             f"station restore {made} --home 新文件夹",
+                             f"Backed up to {made} ({size / 1e6:.1f} MB). To restore: "
+                             f"station restore {made} --home NEW-FOLDER"))
+
+
+@click.command("restore")
+@click.argument("backup_folder", metavar="BACKUP", type=click.Path(path_type=Path))
+@common(json_output=True)
+def restore_cmd(env: Env, backup_folder: Path) -> None:
+    """Put a backup made by `station backup` into --home, which must hold no station. Open it
+    with an agent's passphrase as before; the next sync brings back what the centre holds
+    that is newer than the backup."""
+    station = restore(backup_folder, env.home)
+    env.emit({"station": station, "home": str(env.home)},
+             lambda: env.say(f"已把站点 {station} 恢复到 {env.home}；用原来的口令打开，"
+                             "再同步一次以取回备份之后的记录",
+                             f"Restored station {station} into {env.home}; open it with your "
+                             "passphrase as before, and sync once to bring back what came "
+                             "after the backup"))

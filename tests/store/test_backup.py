@@ -1,0 +1,104 @@
+"""`station backup` / `station restore`: a copy taken with the app open holds every save,
+stays encrypted, and goes back only where no station would be overwritten."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.store.backup import backup, restore
+from station.store.db import db_path
+from station.store.errors import BackupFailed, CorruptDatabase, NotABackup, RestoreOverStation
+from station.store.home import TRANSPORT_KEY
+from station.store.service import Station
+from tests.conftest import PASSPHRASE
+
+PEOPLE = [("王桂英", "11010519491231002X", "13912345678"),
+          ("赵秀兰", "110105198001011238", "13987654321")]
+
+
+def _fill(station: Station) -> list[str]:
+    return [station.create("resident", {"resident.name": name, "resident.id_number": idn,
+                                        "resident.phone": phone}).id
+            for name, idn, phone in PEOPLE]
+
+
+def test_a_backup_taken_with_the_station_open_holds_every_save(station, home, tmp_path, now):
+    ids = _fill(station)  # committed, and still in the -wal file: the station is open
+    assert Path(f"{db_path(home)}-wal").stat().st_size > 0
+    (tmp_path / "usb").mkdir()
+    made = backup(home, tmp_path / "usb")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    for name in ("station.db", TRANSPORT_KEY):
+        assert stat.S_IMODE((made / name).stat().st_mode) == 0o600
+    raw = (made / "station.db").read_bytes()
+    for name, idn, phone in PEOPLE:  # G2: as encrypted as the station itself
+        for secret in (name, name[:2], idn, phone):
+            assert secret.encode() not in raw
+    assert restore(made, tmp_path / "new") == "V001"
+    with Station.open(tmp_path / "new", PASSPHRASE, now=now) as again:
+        assert [again.get(i).name for i in ids] == [p[0] for p in PEOPLE]
+    assert (tmp_path / "new" / TRANSPORT_KEY).read_bytes() == (home / TRANSPORT_KEY).read_bytes()
+
+
+def test_a_restore_never_overwrites_a_station(station, home, tmp_path):
+    _fill(station)
+    made = backup(home, tmp_path)
+    station.close()
+    before = db_path(home).read_bytes()
+    with pytest.raises(RestoreOverStation) as exc:
+        restore(made, home)
+    assert "V001" in exc.value.message("en") and "新的文件夹" in exc.value.message("zh")
+    assert db_path(home).read_bytes() == before
+
+
+def test_what_is_not_a_backup_is_refused_and_leaves_nothing(station, home, tmp_path):
+    with pytest.raises(NotABackup):
+        restore(tmp_path / "nothing-here", tmp_path / "new")
+    made = backup(home, tmp_path)
+    station.close()
+    body = bytearray((made / "station.db").read_bytes())
+    body[4096:8192] = os.urandom(4096)  # a damaged page on the stick
+    (made / "station.db").write_bytes(bytes(body))
+    with pytest.raises(CorruptDatabase):
+        restore(made, tmp_path / "new")
+    assert not db_path(tmp_path / "new").exists()
+    assert [p.name for p in (tmp_path / "new").iterdir()] == []
+
+
+def test_a_backup_that_cannot_be_written_says_why_and_leaves_no_half(station, home, tmp_path):
+    with pytest.raises(BackupFailed) as exc:
+        backup(home, tmp_path / "no" / "such" / "stick")
+    assert "does not exist" in exc.value.message("en")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(BackupFailed) as exc:
+        backup(home, not_a_folder)
+    assert "不是文件夹" in exc.value.message("zh")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_backup_and_restore_from_the_command_line(station, home, tmp_path, capsys,
+                                                  passphrase_file):
+    _fill(station)
+    station.close()
+    assert run(cli, ["backup", str(tmp_path / "usb"), "--home", str(home), "--lang", "zh"]) == 1
+    assert "不存在" in capsys.readouterr().err
+    (tmp_path / "usb").mkdir()
+    assert run(cli, ["backup", str(tmp_path / "usb"), "--home", str(home)]) == 0
+    err = capsys.readouterr().err
+    (made,) = (tmp_path / "usb").iterdir()
+    assert f"Backed up to {made}" in err and "station restore" in err
+    new = tmp_path / "new"
+    assert run(cli, ["restore", str(made), "--home", str(new)]) == 0
+    assert "Restored station V001" in capsys.readouterr().err
+    assert run(cli, ["restore", str(made), "--home", str(new), "--lang", "zh"]) == 1
+    assert "没有覆盖" in capsys.readouterr().err
+    assert run(cli, ["list", "--json", "--home", str(new), "--passphrase-file",
+                     str(passphrase_file)]) == 0
+    assert "王桂英" in capsys.readouterr().out
