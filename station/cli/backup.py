@@ -32,7 +32,9 @@ def backup_cmd(env: Env, folder: Path) -> None:
 def restore_cmd(env: Env, backup_folder: Path) -> None:
     """Put a backup made by `station backup` into --home, which must hold no station. Open it
     with an agent's passphrase as before; the next sync brings back what the centre holds
-    that is newer than the backup."""
+    that is newer than the backup. It takes the place of the laptop it was made on: never
+    run one backup on two laptops at once (each would take the other's work for its own);
+    a second laptop gets its own `station init` and enrollment."""
     station = restore(backup_folder, env.home)
     env.emit({"station": station, "home": str(env.home)},
              lambda: env.say(f"已把站点 {station} 恢复到 {env.home}；用原来的口令打开，"
