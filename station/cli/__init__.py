@@ -13,6 +13,7 @@ import click
 
 from station.cli.backup import backup_cmd, restore_cmd
 from station.cli.centre import centre_group
+from station.cli.check import check_cmd
 from station.cli.common import detect_lang, remember_group_options, run
 from station.cli.conflicts import conflicts_group
 from station.cli.demo import demo_cmd
@@ -50,7 +51,8 @@ for command in (init_cmd, agent_group, passwd_cmd, recover_cmd, import_cmd, list
                 edit_cmd, catalogue_cmd, conflicts_group, demo_cmd, enroll_cmd, centre_group):
     cli.add_command(command)
 for command in (sync_cmd, bundle_group, due_cmd, contact_cmd, rate_cmd, followup_group,
-                report_cmd, export_cmd, serve_web_cmd, backup_cmd, restore_cmd):
+                report_cmd, export_cmd, serve_web_cmd, backup_cmd, restore_cmd,
+                check_cmd):
     cli.add_command(command)
 
 

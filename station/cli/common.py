@@ -13,7 +13,8 @@ import json
 import locale
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -359,3 +360,22 @@ def _lang_from_argv(argv: list[str] | None, fallback: str) -> str:
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
     return fallback if fallback in ("zh", "en") else "en"
+
+
+@contextmanager
+def progress_bar(env: Env, zh: str, en: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` for a long job: a bar on stderr when a person watches a
+    terminal, nothing under --json or in a script."""
+    if not sys.stderr.isatty() or env.as_json:
+        yield lambda done, total: None
+        return
+    bar: Any = click.progressbar(length=1, label=env.t(zh, en), file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - bar.pos)
+
+    try:
+        yield progress
+    finally:
+        bar.render_finish()

@@ -124,7 +124,7 @@ class Ledger:
 
     def _row(self, record_id: str) -> Stored | None:
         """The stored row of a record: its version, state and open conflict count."""
-        row = self.db.execute(f"SELECT state, {_STORED} FROM records WHERE id=?",
+        row = self.db.execute(f"SELECT CAST(state AS BLOB), {_STORED} FROM records WHERE id=?",
                               [record_id]).fetchone()
         if row is None:
             return None
@@ -177,7 +177,8 @@ class Ledger:
         re-pointed at another record (its body names its own) is reported as tampered,
         never merged into the wrong person's record or shown in its history."""
         rows = self.db.execute(
-            "SELECT id, body FROM changesets WHERE record=? ORDER BY hlc", [record_id]).fetchall()
+            "SELECT id, CAST(body AS BLOB) FROM changesets WHERE record=? ORDER BY hlc",
+            [record_id]).fetchall()
         changesets = [self._open_changeset(cid, body) for cid, body in rows]
         for cs in changesets:
             if cs.record != record_id:
@@ -291,6 +292,16 @@ class Ledger:
         if (stored and stored.conflicts) or record.conflicts:
             self._write_conflicts(record)
         return record
+
+    def reproject(self, state: merge.State, stored: Stored | None) -> Record:
+        """Write a record's derived rows again from its merged changesets (``station check
+        --repair``): the row, at a new version, its look-up tokens and its conflicts. With no
+        row left (``stored`` None), whatever tokens and conflicts it left go first."""
+        if stored is None:
+            rid = state["id"]
+            self.db.execute("DELETE FROM blind_index WHERE record=?", [rid])
+            self.db.execute("DELETE FROM conflicts WHERE record=?", [rid])
+        return self._project(state, stored)
 
     def _reindex(self, record: Record, old_tokens: set[bytes]) -> None:
         """Bring a record's blind-index tokens from ``old_tokens`` to what it holds now."""

@@ -526,7 +526,8 @@ class Station:
         self.close()
 
     def _secret(self, name: str) -> bytes:
-        row = self.db.execute("SELECT body FROM secrets WHERE name=?", [name]).fetchone()
+        row = self.db.execute("SELECT CAST(body AS BLOB) FROM secrets WHERE name=?",
+                              [name]).fetchone()
         return self.keys.open("secrets", row[0], f"secrets|{name}|1")
 
     def _sealing(self) -> Sealing | None:
@@ -552,8 +553,8 @@ class Station:
             assert sealing is not None
             self.ledger.rows.sealing = sealing
             pending = self.db.execute(
-                "SELECT id, body FROM changesets WHERE local=1 AND acked=0 AND id NOT IN "
-                "(SELECT changeset FROM outbox) ORDER BY hlc").fetchall()
+                "SELECT id, CAST(body AS BLOB) FROM changesets WHERE local=1 AND acked=0 "
+                "AND id NOT IN (SELECT changeset FROM outbox) ORDER BY hlc").fetchall()
             for cid, body in pending:
                 encoded = self.keys.open("changesets", body, f"changesets|{cid}|1")
                 row = self.ledger.rows.outbox_row(decode_changeset(encoded), encoded)
@@ -983,7 +984,10 @@ class Station:
 
     def _load_names(self) -> dict[str, str]:
         names = {}
-        for rid, version, label in self.db.execute("SELECT id, version, label FROM records"):
+        # CAST: a ciphertext overwritten with text (SQL outside the app) reads as damaged,
+        # never as an error in decoding it
+        for rid, version, label in self.db.execute(
+                "SELECT id, version, CAST(label AS BLOB) FROM records"):
             try:
                 names[rid] = self.keys.open("labels", label,
                                             f"labels|{rid}|{version}").decode()
@@ -1174,7 +1178,8 @@ class Station:
         """Forms left unsaved (newest first), to offer back."""
         out = []
         for did, kind, record, updated, body in self.db.execute(
-                "SELECT id, kind, record, updated, body FROM drafts ORDER BY updated DESC"):
+                "SELECT id, kind, record, updated, CAST(body AS BLOB) FROM drafts "
+                "ORDER BY updated DESC"):
             try:
                 values = merge.load(self.keys.open("drafts", body, f"drafts|{did}|1"))
             except Tampered:

@@ -1,0 +1,170 @@
+"""`station check`: what lists, reports and look-ups read without decrypting is compared with
+the changesets it was derived from; damage and edits made outside the app are found, named by
+receipt number, and mended with --repair — and a change itself is never rewritten."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+from station.store.check import check
+from station.store.db import db_path
+from station.store.errors import Tampered
+from station.store.service import Station
+from tests.conftest import PASSPHRASE
+from tests.store.test_conflicts import exchange, make
+
+APPLICATION = {
+    "matter": "HJ-001", "applicant.name": "王桂英", "applicant.id_number": "11010519491231002X",
+    "applicant.phone": "13912345678", "applicant.address": "青石村三组 12 号",
+    "materials.received": ["M01", "M02", "M03", "M04"],
+}
+
+
+@pytest.fixture
+def village(tmp_path, now):
+    """A station with an application, residents, and an open conflict (from the bus)."""
+    st = make(tmp_path, "V001", now)
+    bus = make(tmp_path, "BUS01", now)
+    st.create("application", APPLICATION)
+    for name in ("赵秀兰", "钱学军"):
+        st.create("resident", {"resident.name": name})
+    exchange(st, bus)
+    resident = st.list(kind="resident", limit=1)[0].id
+    st.update(resident, {"resident.phone": "13900000001"})
+    bus.update(resident, {"resident.phone": "13900000002"})
+    exchange(st, bus)
+    bus.close()
+    assert st.conflicts()
+    yield st
+    st.close()
+
+
+def _sql(station: Station, sql: str, *args: object) -> None:
+    """What someone with the file and no passphrase can do: plain SQL, outside the app."""
+    with sqlite3.connect(db_path(station.home)) as conn:
+        conn.execute(sql, args)
+    conn.close()
+
+
+def _flip(station: Station, table: str, column: str, key: str, value: str) -> None:
+    """One byte of a stored ciphertext changed (a bad sector, a hand with a hex editor)."""
+    with sqlite3.connect(db_path(station.home)) as conn:
+        row_id, blob = conn.execute(f"SELECT id, {column} FROM {table} WHERE {key}=? "
+                                    "LIMIT 1", [value]).fetchone()
+        blob = bytearray(blob)
+        blob[20] ^= 0xFF
+        conn.execute(f"UPDATE {table} SET {column}=? WHERE id=?", [bytes(blob), row_id])
+    conn.close()
+
+
+def _application(station: Station) -> str:
+    return station.list(kind="application")[0].id
+
+
+def test_a_station_used_as_intended_checks_clean(village):
+    report = check(village.ledger)
+    assert report.clean and report.findings == []
+    assert report.records == 3 and report.changesets == village.db.execute(
+        "SELECT count(*) FROM changesets").fetchone()[0]
+
+
+def test_a_status_and_a_date_altered_with_sql_are_found_and_put_back(village):
+    """The plaintext columns carry no authentication of their own: lists show what SQL
+    wrote until the check finds it; the repair brings back what the changes say."""
+    rid = _application(village)
+    receipt, promised = village.db.execute(
+        "SELECT receipt, promised_date FROM records WHERE id=?", [rid]).fetchone()
+    _sql(village, "UPDATE records SET status='completed', closed_on='2026-01-01', "
+                  "promised_date='2099-12-31' WHERE id=?", rid)
+    assert village.list(kind="application")[0].status == "completed"  # what a list shows
+    report = check(village.ledger)
+    assert [(f.record, f.problems) for f in report.findings] == [(receipt, ("columns",))]
+    assert not report.clean
+    before = village.db.execute("SELECT count(*), group_concat(id) FROM changesets").fetchone()
+    report = check(village.ledger, repair=True)
+    assert report.clean and report.findings[0].repaired
+    assert village.list(kind="application")[0].status == "received"
+    assert village.db.execute("SELECT promised_date FROM records WHERE id=?",
+                              [rid]).fetchone()[0] == promised
+    # a change is never rewritten: only what is derived from them
+    assert village.db.execute("SELECT count(*), group_concat(id) FROM changesets"
+                              ).fetchone() == before
+    assert check(village.ledger).findings == []
+
+
+def test_a_lost_row_damaged_state_moved_label_and_lost_lookups_are_each_mended(village):
+    app = _application(village)
+    resident, other = [r.id for r in village.list(kind="resident")]
+    _sql(village, "DELETE FROM records WHERE id=?", app)
+    _flip(village, "records", "state", "id", resident)
+    _sql(village, "UPDATE records SET label = (SELECT label FROM records WHERE id=?) "
+                  "WHERE id=?", resident, other)
+    _sql(village, "DELETE FROM conflicts")
+    report = check(village.ledger, repair=True)
+    found = {f.problems for f in report.findings}
+    assert found == {("missing",), ("state", "conflicts"), ("label",)}
+    assert report.clean
+    assert village.get(app).fields["applicant.name"] == "王桂英"
+    assert [r.id for r in village.search("11010519491231002X")] == [app]  # look-up back
+    assert village.conflicts()
+    assert check(village.ledger).findings == []
+
+
+def test_a_change_that_does_not_open_is_named_and_never_mended_here(village):
+    resident = village.list(kind="resident")[0]
+    _flip(village, "changesets", "body", "record", resident.id)
+    report = check(village.ledger, repair=True)
+    assert [(f.record, f.problems, f.repaired) for f in report.findings] == [
+        (resident.receipt or resident.id, ("changesets",), False)]
+    assert not report.clean
+
+
+def test_ciphertexts_overwritten_with_text_read_as_damaged_not_as_an_internal_error(village):
+    """SQL's || makes text: a body or label so overwritten is damage like any other."""
+    resident = village.list(kind="resident")[0]
+    _sql(village, "UPDATE changesets SET body = 'x' || substr(body, 2) WHERE record=?",
+         resident.id)
+    _sql(village, "UPDATE records SET label = 'x' || substr(label, 2), "
+                  "state = 'x' || substr(state, 2) WHERE id=?", resident.id)
+    report = check(village.ledger)
+    assert [f.problems for f in report.findings] == [("changesets",)]
+    with Station.open(village.home, PASSPHRASE) as again:
+        assert {s.name for s in again.list(kind="resident")} >= {"⚠"}
+        with pytest.raises(Tampered):
+            again.get(resident.id)
+
+
+def test_the_command_says_what_it_found_by_receipt_only_and_exits_1_until_mended(
+        village, capsys, passphrase_file):
+    rid = _application(village)
+    receipt = village.get(rid).receipt
+    _sql(village, "UPDATE records SET status='completed' WHERE id=?", rid)
+    args = ["--home", str(village.home), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["check", *args, "--lang", "zh"]) == 1
+    err = capsys.readouterr().err
+    assert f"{receipt}：列表和报表读取的明文列与变更不一致" in err
+    assert "station check --repair" in err
+    for personal in ("王桂英", "11010519491231002X", "13912345678", "赵秀兰"):
+        assert personal not in err
+    assert run(cli, ["check", "--repair", "--json", *args]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["clean"] and out["findings"][0]["record"] == receipt
+    assert out["findings"][0]["repaired"]
+    assert run(cli, ["check", *args]) == 0
+    assert "0 with problems" in capsys.readouterr().err
+
+
+def test_the_command_refuses_to_call_a_station_with_an_unopenable_change_mended(
+        village, capsys, passphrase_file):
+    _flip(village, "changesets", "body", "record", _application(village))
+    code = run(cli, ["check", "--repair", "--home", str(village.home), "--passphrase-file",
+                     str(passphrase_file)])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot be mended here" in err and "Traceback" not in err
+    with Station.open(village.home, PASSPHRASE) as again:  # still opens, others all fine
+        assert len(again.list()) == 3
