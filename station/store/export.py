@@ -4,6 +4,12 @@ Lists (records with their fields) and monthly figures, as CSV (UTF-8 with a BOM,
 opens Chinese correctly), JSON, or XLSX. A cell that begins with ``=``, ``+``, ``-``, ``@``
 (or a tab or carriage return) is prefixed with an apostrophe, so a spreadsheet never runs an
 address like ``=HYPERLINK(…)`` as a formula. The CLI warns and the app asks before writing.
+
+A CSV cell carries no type, and Excel and WPS read a run of digits as a number: an 18-digit
+ID number keeps only 15 significant digits (110105194912310021 becomes 1.10105E+17 and, once
+saved, 110105194912310000). So in CSV a text made only of digits (an ID number, a phone) is
+written after a tab, the usual way to make them read it as text; the importer trims it. An
+XLSX cell is typed, and a text cell stays text there.
 """
 
 from __future__ import annotations
@@ -42,6 +48,14 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA):
         return "'" + value
     return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: safe as :func:`safe_cell`, and digits that must stay text kept as text."""
+    cell = safe_cell(value)
+    if isinstance(cell, str) and cell.isascii() and cell.isdigit():
+        return "\t" + cell
+    return cell
 
 
 def record_table(station: Station, *, kind: str, month: Month | None = None
@@ -86,7 +100,7 @@ def _encode(fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> b
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(header)
-        writer.writerows([[safe_cell(v) for v in row] for row in rows])
+        writer.writerows([[csv_cell(v) for v in row] for row in rows])
         return buf.getvalue().encode("utf-8-sig")
     if fmt == "json":
         return json.dumps([dict(zip(header, row, strict=True)) for row in rows],

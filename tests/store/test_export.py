@@ -124,3 +124,24 @@ def test_a_workbook_is_built_in_memory_so_no_part_is_left_in_the_temp_folder(
     assert [p for p in spill.rglob("*")] == []
     with zipfile.ZipFile(target) as book:
         assert "王桂英" in book.read("xl/sharedStrings.xml").decode()
+
+
+def test_csv_id_numbers_and_phones_keep_every_digit_in_a_spreadsheet(station, home,
+                                                                      passphrase_file,
+                                                                      tmp_path):
+    """Excel and WPS read a CSV cell of bare digits as a number: an 18-digit ID number keeps
+    15 significant digits (1.10105E+17) and is saved back with its last three as zeros. Such
+    cells must not be bare digits, and still say the number once trimmed."""
+    station.create("application", residence_permit(**{
+        "applicant.id_number": "110105194912310038", "applicant.phone": "13912345678"}))
+    station.close()
+    out = tmp_path / "apps.csv"
+    assert run(cli, ["export", "csv", str(out), "--home", str(home), "--passphrase-file",
+                     str(passphrase_file)]) == 0
+    header, row = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    record = dict(zip(header, row, strict=True))
+    for name, digits in (("applicant.id_number", "110105194912310038"),
+                         ("applicant.phone", "13912345678")):
+        assert not record[name].isdigit(), name  # a spreadsheet would make it a number
+        assert record[name].strip() == digits
+    assert record["applicant.name"] == "王桂英"
