@@ -45,6 +45,7 @@ from station.domain import merge
 from station.domain.casework import plan_move
 from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
+from station.domain.chinatime import china_day
 from station.domain.errors import StationError
 from station.domain.followup import Facts, Figures, Month, figures
 from station.domain.gc_pause import paused_gc
@@ -307,7 +308,7 @@ class Centre:
                        row.scope)
 
     def _today(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self.now_ms() / 1000).date()
+        return china_day(self.now_ms())
 
     def _entry(self, tx: Tx, cs: Changeset, encoded: bytes) -> LogEntry:
         """The log entry of one changeset, body encrypted; a wild clock is flagged."""

@@ -39,6 +39,7 @@ from station.cli.common import (
     read_passphrase_file,
 )
 from station.cli.followup import MonthType, print_figures
+from station.domain.chinatime import CHINA, china_now
 from station.domain.errors import StationError
 from station.domain.followup import Figures, Month
 
@@ -651,7 +652,7 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
             return
 
         def when(ms: Any) -> str:
-            return dt.datetime.fromtimestamp(int(ms) / 1000).strftime("%Y-%m-%d %H:%M")
+            return dt.datetime.fromtimestamp(int(ms) / 1000, CHINA).strftime("%Y-%m-%d %H:%M")
 
         headers = (env.t("站点", "Station"), env.t("服务村", "Villages"),
                    env.t("设备", "Device"), env.t("登记时间", "Enrolled"),
@@ -680,9 +681,7 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
 def report_cmd(env: Env, month: Month | None, by: str | None, url: str,
                token_file: Path | None) -> None:
     """The month's figures across stations: completion, on-time, contact, satisfaction."""
-    import datetime as dt
-
-    chosen = month or Month.of(dt.date.today())
+    chosen = month or Month.of(china_now().date())
     query = f"?month={chosen}" + (f"&by={by}" if by else "")
     with staff_link(env, url, token_file) as staff:
         reply = staff.call("GET", "/v1/staff/report" + query)

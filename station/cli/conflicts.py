@@ -8,6 +8,7 @@ import click
 
 from station.cli.common import Env, UsageProblem, common
 from station.cli.vault import unlock
+from station.domain.chinatime import CHINA
 from station.domain.records import field_for
 
 
@@ -19,7 +20,7 @@ class PickOrValue(UsageProblem):
 
 def _when(hlc: str) -> str:
     wall = int(hlc.split(".", 1)[0])
-    return dt.datetime.fromtimestamp(wall / 1000).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromtimestamp(wall / 1000, CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 @click.group("conflicts", invoke_without_command=True)

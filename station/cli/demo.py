@@ -50,6 +50,7 @@ from station.cli.embedded import EmbeddedCentre
 from station.cli.followup import print_figures
 from station.cli.records import print_summaries
 from station.domain import sample
+from station.domain.chinatime import CHINA, china_now
 from station.domain.errors import StationError
 from station.domain.followup import Month
 from station.domain.validate import id_check_char
@@ -67,18 +68,18 @@ CENTRE_STAFF = "镇便民服务中心 张丽"
 
 
 class DemoClock:
-    """Real local time, except while the builder writes history (``at``)."""
+    """Real time in China (as every station keeps it), except while the builder writes
+    history (``at``)."""
 
     def __init__(self) -> None:
         self.fixed: dt.datetime | None = None
 
     def __call__(self) -> dt.datetime:
-        return self.fixed if self.fixed is not None else dt.datetime.now().astimezone()
+        return self.fixed if self.fixed is not None else china_now()
 
     @contextmanager
     def at(self, day: dt.date, hour: int = 10, minute: int = 0) -> Iterator[None]:
-        tz = dt.datetime.now().astimezone().tzinfo
-        self.fixed = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+        self.fixed = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=CHINA)
         try:
             yield
         finally:

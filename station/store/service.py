@@ -32,6 +32,7 @@ from station.domain.casework import (
 )
 from station.domain.catalogue import Catalogue, Matter, is_newer, shipped_catalogue
 from station.domain.changeset import Op
+from station.domain.chinatime import china_now
 from station.domain.errors import AuthorityRefused, ValidationError
 from station.domain.followup import (
     DueLists,
@@ -203,11 +204,11 @@ BULK_NAMES = 500  # changesets in one downlink batch from which the name index i
 BULK_IMPORT = 2000  # records in one import from which the other cores build the rows (their
 # processes take ~0.5 s to start: as long as building ~2 500 records here)
 RECEIPT_BLOCK = 250  # receipt numbers an import takes in one statement
-_LOCAL_TZ = dt.datetime.now().astimezone().tzinfo  # China keeps no daylight saving
 
 
 def _local_now() -> dt.datetime:
-    return dt.datetime.now(_LOCAL_TZ)
+    """The station's own time: China's, not the computer's zone (station.domain.chinatime)."""
+    return china_now()
 
 
 def _meta(db: sqlite_utils.Database, key: str) -> str | None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
 
 from station.sync.engine import pull, push
+from tests.conftest import FakeNow
 
 from .helpers import application, enrolled, link
 
-MONTH = dt.date.today().strftime("%Y-%m")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+TODAY = dt.datetime.now(BEIJING).date()  # the centre dates decisions by China's calendar
+MONTH = TODAY.strftime("%Y-%m")
 
 
 def test_the_centre_reports_the_month_by_station_and_matter(centre_app, staff_headers,
@@ -25,7 +33,7 @@ def test_the_centre_reports_the_month_by_station_and_matter(centre_app, staff_he
                         json={"receipt": done.receipt, "outcome": "completed"})
     assert reply.status_code == 200, reply.text
     pull(v1.sync, link(client, v1), station=v1)
-    assert v1.get(done.id).fields["closed_on"] == dt.date.today().isoformat()
+    assert v1.get(done.id).fields["closed_on"] == TODAY.isoformat()
 
     everyone = client.get("/v1/staff/report", params={"month": MONTH},
                           headers=staff_headers).json()["figures"]["all"]
@@ -52,3 +60,42 @@ def test_report_parameters_are_checked(centre_app, staff_headers):
     assert client.get("/v1/staff/report", params={"month": "2026-11", "by": "colour"},
                       headers=staff_headers).status_code == 400
     assert client.get("/v1/staff/report", params={"month": "2026-11"}).status_code == 403
+
+
+@pytest.fixture
+def utc_server() -> Iterator[None]:
+    """The computer's zone set to UTC, as servers and containers usually are."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def test_a_decision_early_on_the_first_counts_in_its_own_month_on_a_utc_server(
+        utc_server, centre_app, staff_headers, tmp_path):
+    """Staff who decide a case at 07:30 on 1 December in Beijing closed it in December, though
+    UTC is still on 30 November: the figures of both months must say so."""
+    centre, client = centre_app
+    v1 = enrolled(client, staff_headers, tmp_path, "V001", now=FakeNow())
+    done = application(v1)
+    push(v1.sync, link(client, v1))
+    early = dt.datetime(2026, 12, 1, 7, 30, tzinfo=BEIJING)
+    centre.now_ms = lambda: int(early.timestamp() * 1000)
+    reply = client.post("/v1/staff/decide", headers=staff_headers,
+                        json={"receipt": done.receipt, "outcome": "completed"})
+    assert reply.status_code == 200, reply.text
+    pull(v1.sync, link(client, v1), station=v1)
+    assert v1.get(done.id).fields["closed_on"] == "2026-12-01"
+
+    def completed(month: str) -> int:
+        figures = client.get("/v1/staff/report", params={"month": month},
+                             headers=staff_headers).json()["figures"]
+        return int(figures["all"]["completed"])
+
+    assert (completed("2026-11"), completed("2026-12")) == (0, 1)
+    v1.close()

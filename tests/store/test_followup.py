@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +20,11 @@ from station.domain.followup import (
     NotRatable,
     PromiseNeedsReason,
 )
+from station.store.service import Station
+from tests.conftest import PASSPHRASE
 from tests.store.test_service import APPLICANT, residence_permit
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def station_decided(station):
@@ -105,3 +113,25 @@ def test_the_cli_shows_due_lists_and_the_report(station, home, passphrase_file, 
     assert run(cli, ["report", "--month", "2026-13", *auth]) == 2
     assert run(cli, ["report", "--lang", "zh", *auth]) == 0
     assert "办结率" in capsys.readouterr().out
+
+
+def test_work_is_dated_in_china_whatever_zone_the_computer_is_set_to(station, home,
+                                                                      passphrase_file):
+    """A laptop or server left on UTC (or any zone) must still date a contact, a receipt, a
+    closing by China's calendar: at 07:30 in Beijing on the 1st, UTC is still on the last
+    day of the month before, and the work would be counted in the wrong month. The command
+    runs with the computer set to a zone whose date differs from China's right now."""
+    record = station.create("application", residence_permit())
+    station.close()
+    china = dt.datetime.now(BEIJING).date()
+    behind = dt.timezone(dt.timedelta(hours=-12))
+    zone = "<-12>12" if dt.datetime.now(behind).date() != china else "<+14>-14"  # POSIX TZ
+    done = subprocess.run(
+        [sys.executable, "-m", "station", "contact", record.receipt, "--via", "phone",
+         "--note", "已电话告知办理进度", "--home", str(home), "--passphrase-file",
+         str(passphrase_file)], env={**os.environ, "TZ": zone}, capture_output=True,
+        text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with Station.open(home, PASSPHRASE) as again:
+        on = again.get(record.id).fields["contacts"][0]["entry"]["on"]
+    assert on in {china.isoformat(), dt.datetime.now(BEIJING).date().isoformat()}

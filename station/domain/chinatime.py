@@ -1,0 +1,26 @@
+"""The station's clock reads China's time, whatever zone the computer is set to.
+
+Every date the records hold — received, promised, closed, contacted, rated, the date in a
+receipt number — and every month the figures count is a date in China (DESIGN §1: the
+station's local dates). Laptops and servers are often left on UTC (a fresh Linux install, a
+container): read in the computer's zone, a case closed at 07:30 in Beijing on the 1st would
+be dated the last day of the month before, and counted in that month's figures. China keeps
+one zone, UTC+8, with no daylight saving since 1991, so a fixed offset is exact and needs no
+time-zone database (Windows has none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def china_now() -> dt.datetime:
+    """Now, in China's time."""
+    return dt.datetime.now(CHINA)
+
+
+def china_day(epoch_ms: int) -> dt.date:
+    """The date in China at ``epoch_ms`` (milliseconds since 1970, as the clocks give)."""
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, CHINA).date()
