@@ -25,7 +25,9 @@ was entered in error):
   (满意率) = (good + average) ÷ ratings; *good rate* = good ÷ ratings.
 - *open poor ratings*: poor ratings whose follow-up is still open (now, not per month).
 
-A rate with nothing to divide by is ``None`` (shown as "—"), never 0% or 100%.
+A rate with nothing to divide by is ``None`` (shown as "—"), never 0% or 100%. The figures
+of the whole station always have their ``"all"`` group, so a month with nothing to count
+reads as 0 and "—", the same shape as any other.
 """
 
 from __future__ import annotations
@@ -293,8 +295,9 @@ def add(figures: Figures, r: Facts, month: Month, today: dt.date) -> None:
 
 def figures(records: Iterable[Facts], month: Month, today: dt.date,
             by: Callable[[Facts], str] | None = None) -> dict[str, Figures]:
-    """The month's figures, in one group ``"all"`` or grouped by ``by`` (station, matter…)."""
-    groups: dict[str, Figures] = {}
+    """The month's figures, in one group ``"all"`` (there even with nothing to count) or
+    grouped by ``by`` (station, matter…)."""
+    groups: dict[str, Figures] = {} if by else {"all": Figures()}
     for r in records:
         key = by(r) if by else "all"
         add(groups.setdefault(key, Figures()), r, month, today)

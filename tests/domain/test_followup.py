@@ -129,8 +129,9 @@ def test_figures_grouped_by_matter():
 
 
 def test_a_rate_with_nothing_to_divide_by_is_none_not_zero():
-    f = figures([], NOV, TODAY).get("all")
-    assert f is None or f.completion_rate is None
+    f = figures([], NOV, TODAY)["all"]  # a station with nothing yet still has its figures
+    assert (f.received, f.active) == (0, 0)
+    assert f.completion_rate is None and f.satisfaction_rate is None
     empty = figures([app("x", received_on="2026-11-01", next_due="2026-11-30")], NOV, TODAY)
     assert empty["all"].on_time_rate is None and empty["all"].satisfaction_rate is None
 
@@ -144,3 +145,4 @@ def test_one_rating_per_finished_service():
     with pytest.raises(AlreadyRated) as exc:
         check_rating("application", "completed", {"grade": "good", "on": "2026-11-02"})
     assert "2026-11-02" in exc.value.message("en") and "满意" in exc.value.message("zh")
+

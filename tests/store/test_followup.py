@@ -135,3 +135,21 @@ def test_work_is_dated_in_china_whatever_zone_the_computer_is_set_to(station, ho
     with Station.open(home, PASSPHRASE) as again:
         on = again.get(record.id).fields["contacts"][0]["entry"]["on"]
     assert on in {china.isoformat(), dt.datetime.now(BEIJING).date().isoformat()}
+
+
+def test_a_station_with_nothing_to_count_reports_zeros_and_dashes(station, home,
+                                                                  passphrase_file, tmp_path,
+                                                                  capsys):
+    """A new station, or a quiet month: the JSON a script reads has the same shape as any
+    month (figures.all, rates null), the table a row of 0 and —, the export one row."""
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["report", "--month", "2026-11", "--json", *auth]) == 0
+    every = json.loads(capsys.readouterr().out)["figures"]["all"]
+    assert (every["received"], every["active"], every["completion_rate"]) == (0, 0, None)
+    assert run(cli, ["report", "--month", "2026-11", *auth]) == 0
+    assert "—" in capsys.readouterr().out
+    out = tmp_path / "report.json"
+    assert run(cli, ["export", "json", str(out), "--what", "report", "--month", "2026-11",
+                     *auth]) == 0
+    assert [row["group"] for row in json.loads(out.read_text(encoding="utf-8"))] == ["all"]
