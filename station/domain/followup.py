@@ -25,7 +25,9 @@ was entered in error):
   (满意率) = (good + average) ÷ ratings; *good rate* = good ÷ ratings.
 - *open poor ratings*: poor ratings whose follow-up is still open (now, not per month).
 
-A rate with nothing to divide by is ``None`` (shown as "—"), never 0% or 100%. The figures
+A rate with nothing to divide by is ``None`` (shown as "—"), never 0% or 100%. A month that
+has not begun has nothing in it yet: its figures are all 0 and "—" (but the open poor ratings,
+which are today's), not today's open cases counted as active and not contacted. The figures
 of the whole station always have their ``"all"`` group, so a month with nothing to count
 reads as 0 and "—", the same shape as any other.
 """
@@ -267,13 +269,15 @@ def add(figures: Figures, r: Facts, month: Month, today: dt.date) -> None:
     """Count one record into one group's figures for ``month``."""
     if r.status == "voided":
         return
+    if r.followup_open:
+        figures.open_poor += 1
+    if month.first > today:
+        return  # a month not begun yet: nothing has happened in it
     first, last = month.first.isoformat(), month.last.isoformat()
     if r.rating and month.holds(r.rated_on):
         figures.ratings += 1
         grade = r.rating if r.rating in ("good", "average", "poor") else "poor"
         setattr(figures, grade, getattr(figures, grade) + 1)
-    if r.followup_open:
-        figures.open_poor += 1
     if r.kind != "application" or not r.received_on or r.status == "draft":
         return
     if month.holds(r.received_on):

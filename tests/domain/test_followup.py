@@ -146,3 +146,11 @@ def test_one_rating_per_finished_service():
         check_rating("application", "completed", {"grade": "good", "on": "2026-11-02"})
     assert "2026-11-02" in exc.value.message("en") and "满意" in exc.value.message("zh")
 
+
+def test_a_month_not_begun_counts_nothing_yet():
+    """Looking ahead to December on 23 November: no case is active in it and nobody is owed a
+    December contact yet; today's open cases must not read as 0% done and 0% contacted."""
+    dec = figures(hand_built_month(), Month(2026, 12), TODAY)["all"]
+    assert (dec.received, dec.active, dec.completed, dec.to_contact) == (0, 0, 0, 0)
+    assert dec.completion_rate is None and dec.contact_rate is None
+    assert dec.open_poor == 1  # still today's: r2's follow-up is open
