@@ -28,6 +28,9 @@ from station.store.home import write_private
 from station.store.service import Station
 
 FORMATS = ("csv", "json", "xlsx")
+# a record is in a month's list when one of these falls in it: received or closed
+# (applications), scheduled or visited (visits: a walk-in visit has no scheduled time)
+MONTH_DATES = ("received_on", "closed_on", "scheduled_at", "actual_at")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -60,14 +63,15 @@ def csv_cell(value: Any) -> Any:
 
 def record_table(station: Station, *, kind: str, month: Month | None = None
                  ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of every record of ``kind`` (updated in ``month`` if given)."""
+    """Header and rows of every record of ``kind`` (with a date of ``MONTH_DATES`` in
+    ``month``, if given)."""
     names = [f.name for f in SCHEMAS[kind]
              if f.merge not in ("map", "log") and f.name not in ("receipt", "status")]
     header = ["receipt", "status", *names]
     rows = []
     for summary in station.list(kind=kind):
         record = station.get(summary.id)
-        days = (record.fields.get(d) for d in ("received_on", "closed_on", "scheduled_at"))
+        days = (record.fields.get(d) for d in MONTH_DATES)
         if month is None or any(month.holds(str(d)[:10]) for d in days if d):
             rows.append([record.receipt, record.status["to"],
                          *[record.fields.get(n) for n in names]])

@@ -145,3 +145,23 @@ def test_csv_id_numbers_and_phones_keep_every_digit_in_a_spreadsheet(station, ho
         assert not record[name].isdigit(), name  # a spreadsheet would make it a number
         assert record[name].strip() == digits
     assert record["applicant.name"] == "王桂英"
+
+
+def test_a_months_visit_list_has_the_visits_made_in_it(station, home, passphrase_file,
+                                                       tmp_path):
+    """A visit recorded after it took place has a visit time but no scheduled one: it was
+    made in November, so November's list has it; October's does not."""
+    station.create("visit", {"resident.name": "张三", "reason": "elderly",
+                             "actual_at": "2026-11-20 10:00"})
+    station.create("visit", {"resident.name": "李四", "reason": "ill",
+                             "scheduled_at": "2026-10-12 09:00",
+                             "actual_at": "2026-10-12 09:30"})
+    station.close()
+    auth = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    names = {}
+    for month in ("2026-10", "2026-11"):
+        out = tmp_path / f"visits-{month}.json"
+        assert run(cli, ["export", "json", str(out), "--kind", "visit", "--month", month,
+                         *auth]) == 0
+        names[month] = [r["resident.name"] for r in json.loads(out.read_text("utf-8"))]
+    assert names == {"2026-10": ["李四"], "2026-11": ["张三"]}
