@@ -195,10 +195,16 @@ class DueLists:
 
 
 def due_lists(records: Iterable[Facts], month: Month, today: dt.date) -> DueLists:
-    """This month's open applications: to resolve, to contact, and which are overdue."""
+    """This month's open applications: to resolve, to contact, and which are overdue.
+
+    A case received after the month's last day was no case of that month (looking back at
+    November in December leaves out what came in on 1 December)."""
     out = DueLists(str(month))
+    last = month.last.isoformat()
     for r in records:
         if r.kind != "application" or not r.is_open or r.status == "draft":
+            continue
+        if r.received_on and r.received_on > last:
             continue
         if r.next_due and r.next_due < today.isoformat():
             out.overdue.append(r)

@@ -154,3 +154,14 @@ def test_a_month_not_begun_counts_nothing_yet():
     assert (dec.received, dec.active, dec.completed, dec.to_contact) == (0, 0, 0, 0)
     assert dec.completion_rate is None and dec.contact_rate is None
     assert dec.open_poor == 1  # still today's: r2's follow-up is open
+
+
+def test_a_past_months_lists_leave_out_cases_received_after_it():
+    """On 2 December, November's lists: the case received on 1 December was not one of
+    November's cases to contact; the one received on 30 November was."""
+    records = [app("nov30", received_on="2026-11-30", next_due="2026-12-20"),
+               app("dec01", received_on="2026-12-01", next_due="2026-12-20")]
+    lists = due_lists(records, NOV, dt.date(2026, 12, 2))
+    assert [r.id for r in lists.to_contact] == ["nov30"]
+    assert [r.id for r in due_lists(records, Month(2026, 12), dt.date(2026, 12, 2)
+                                    ).to_resolve] == ["dec01", "nov30"]
