@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from station.domain.changeset import CENTRE, Changeset, Op
+from station.domain.chinatime import china_now
 from station.domain.errors import AuthorityRefused, ChangesetError, ValidationError
 from station.domain.records import CONTACT_VIAS, RATINGS, Field, field_for
 from station.domain.status import LATTICES, VOID
@@ -139,7 +140,7 @@ def clean_element(kind: str, name: str, element: Any) -> Any:
         return text
     if f.type == "choice":
         return check_choice(element, f.choices, label=_label(f), field_name=name)
-    return clean_value(kind, name, element, today=dt.date.today())
+    return clean_value(kind, name, element, today=china_now().date())
 
 
 def check_status_value(kind: str, value: Any) -> dict[str, Any]:

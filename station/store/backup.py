@@ -16,7 +16,6 @@ already sent comes back from the centre at the next sync (``SyncState.own_held_u
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from station.domain.chinatime import china_now
 from station.domain.errors import StationError
 from station.store import db as dbmod
 from station.store.errors import (
@@ -49,7 +49,7 @@ def backup(home: Path, into: Path) -> Path:
 
 def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
     station = db.execute("SELECT value FROM meta WHERE key='station'").fetchone()[0]
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = china_now().strftime("%Y%m%d-%H%M%S")
     target = into / f"{station}-backup-{stamp}"
     part = into / f".{target.name}.part"
     try:

@@ -25,6 +25,7 @@ import uuid_utils
 
 from station.domain import merge
 from station.domain.changeset import Changeset, Op
+from station.domain.chinatime import china_now
 from station.domain.gc_pause import paused_gc
 from station.domain.hlc import HLC, Clock
 from station.domain.rules import check_changeset
@@ -223,7 +224,7 @@ class Ledger:
             cs = Changeset(new_id(), record_id, kind, state["scope"], origin, author,
                            self.clock.tick(), tuple(ops))
             # the centre's own check: what it would refuse (and quarantine) is never saved
-            check_changeset(cs, today=dt.date.today())
+            check_changeset(cs, today=china_now().date())
             encoded = encode_changeset(cs)
             self.db.execute(INSERT_CHANGESET, self.rows.changeset_row(cs, encoded, local=True))
             outbox = self.rows.outbox_row(cs, encoded)

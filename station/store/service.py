@@ -428,7 +428,7 @@ class Station:
     @staticmethod
     def _archive(home: Path) -> None:
         """``init --force`` never deletes: the old vault is kept beside the new one."""
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = china_now().strftime("%Y%m%d-%H%M%S")
         for suffix in ("", "-wal", "-shm"):
             old = home / (dbmod.DB_NAME + suffix)
             if old.exists():

@@ -137,6 +137,27 @@ def test_work_is_dated_in_china_whatever_zone_the_computer_is_set_to(station, ho
     assert on in {china.isoformat(), dt.datetime.now(BEIJING).date().isoformat()}
 
 
+def test_a_baby_born_today_in_china_is_not_refused_on_a_computer_a_day_behind(
+        station, home, passphrase_file):
+    """The form checks dates against China's today; the check every saved change passes
+    (the centre's own) must use the same day, or on a laptop left on a zone still on
+    yesterday a birth registered today is refused as "born in the future"."""
+    record = station.create("application", residence_permit())
+    station.close()
+    china = dt.datetime.now(BEIJING).date()
+    base = f"110105{china:%Y%m%d}123"
+    weights, checks = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], "10X98765432"
+    newborn = base + checks[sum(int(d) * w for d, w in zip(base, weights, strict=True)) % 11]
+    done = subprocess.run(
+        [sys.executable, "-m", "station", "edit", record.receipt, "--set",
+         f"applicant.id_number={newborn}", "--home", str(home), "--passphrase-file",
+         str(passphrase_file)], env={**os.environ, "TZ": "<-12>12"}, capture_output=True,
+        text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with Station.open(home, PASSPHRASE) as again:
+        assert again.get(record.id).fields["applicant.id_number"] == newborn
+
+
 def test_a_station_with_nothing_to_count_reports_zeros_and_dashes(station, home,
                                                                   passphrase_file, tmp_path,
                                                                   capsys):
