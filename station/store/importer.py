@@ -6,8 +6,8 @@ bad ones listed. The write is one transaction: a crash half-way leaves no half-i
 
 CSV files may use the field names (``resident.name``) or the headers a village spreadsheet
 has (姓名, 身份证号, 手机号, 住址, 村民小组, 类别 …); person columns go to the record kind's
-person (``applicant.`` for applications). Files from Excel are often UTF-8 with a BOM or
-GB18030; both are read.
+person (``applicant.`` for applications). Files from Excel are UTF-8 with a BOM, GB18030 or
+tab-separated UTF-16 ("Unicode text", .txt); all are read (``station.store.textfile``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
 from station.domain.validate import has_lone_surrogates
 from station.store.errors import StoreError
 from station.store.service import Prepared, Station
+from station.store.textfile import ImportFileError, read_import
 
 Progress = Callable[[int, int], None]
 
@@ -42,12 +43,6 @@ OTHER_HEADERS = {"类别": "categories", "人员类别": "categories", "类型":
 # A \uD800–\uDFFF escape, the only way a lone surrogate gets into text decoded as UTF-8.
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 KIND_WORDS = {"居民": "resident", "代办件": "application", "上门服务": "visit"}
-
-
-class ImportFileError(StoreError):
-    code = "store.import_file"
-    zh = "无法读取导入文件 {path}：{detail_zh}"
-    en = "Cannot read the import file {path}: {detail}"
 
 
 class NotAJsonObject(StoreError):
@@ -130,20 +125,6 @@ class ImportReport:
     receipts: list[str] = field(default_factory=list)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError.reading(exc, path=str(path)) from None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError(path=str(path), detail="not UTF-8 or GB18030 text",
-                          detail_zh="不是 UTF-8 或 GB18030 编码的文本")
-
-
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -198,11 +179,17 @@ def _csv_header(path: Path, names: list[str]) -> list[str]:
     return header
 
 
+def _delimiter(text: str) -> str:
+    """A tab for a header with tabs and no comma (Excel's "Unicode text"), else a comma."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return "\t" if "\t" in first and "," not in first else ","
+
+
 def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
     """Rows of a CSV file, each with the line it starts on. A row the header cannot hold
     (more cells than columns, a value under no header) or with broken quotes is a bad row,
     never imported with a cell dropped."""
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
     header: list[str] | None = None
     while True:
         line = reader.line_num + 1
@@ -240,31 +227,41 @@ def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
                               detail_zh="没有表头行")
 
 
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+# .txt and .tsv: what Excel and WPS save as "Unicode text" (UTF-16, tab-separated)
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def _jsonl_rows(text: str, default_kind: str) -> Iterator[Row]:
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            yield n, "", NotAJsonObject()
+            continue
+        if SURROGATE_ESCAPE.search(line) and has_lone_surrogates(
+                json.dumps(data, ensure_ascii=False)):
+            yield n, "", LoneSurrogate()
+            continue
+        kind = str(data.pop("kind", default_kind))
+        yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data
+
+
 def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
     """(line number, kind, values — or why the line is unreadable) for each row."""
-    text = _read_text(path)
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                data = None
-            if not isinstance(data, dict):
-                yield n, "", NotAJsonObject()
-                continue
-            if SURROGATE_ESCAPE.search(line) and has_lone_surrogates(
-                    json.dumps(data, ensure_ascii=False)):
-                yield n, "", LoneSurrogate()
-                continue
-            kind = str(data.pop("kind", default_kind))
-            yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data
-    elif path.suffix.lower() == ".csv":
-        yield from _csv_rows(path, text, default_kind)
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
         raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl",
-                          detail_zh="文件名必须以 .csv 或 .jsonl 结尾")
+                              detail_zh="文件名必须以 .csv 或 .jsonl 结尾")
+    text = read_import(path)
+    if suffix in JSONL_SUFFIXES:
+        yield from _jsonl_rows(text, default_kind)
+    else:
+        yield from _csv_rows(path, text, default_kind)
 
 
 def import_file(station: Station, path: Path, *, default_kind: str = "resident",

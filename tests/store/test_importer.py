@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 
@@ -11,6 +12,7 @@ from station.domain import sample
 from station.domain.validate import id_check_char
 from station.store import ledger, service
 from station.store.importer import ImportFileError, ImportRefused, import_file
+from station.store.textfile import MixedEncoding
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -36,6 +38,46 @@ def test_gb18030_files_from_excel_are_read(station, tmp_path):
     path = tmp_path / "residents.csv"
     path.write_bytes(CSV.encode("gb18030"))
     assert import_file(station, path).imported == 2
+
+
+def test_a_utf8_file_with_a_row_pasted_from_a_gbk_file_is_refused_not_garbled(station,
+                                                                              tmp_path):
+    # The UTF-8 lines also decode as GB18030 — as 鐜嬭姵 for 王芳 — so a fallback to GB18030
+    # would import every name of the file garbled.
+    path = tmp_path / "residents.csv"
+    path.write_bytes("姓名,手机号\n王芳,13912340001\n李娜,13912340002\n".encode()
+                     + "张伟,13912340003\n".encode("gbk"))
+    with pytest.raises(MixedEncoding) as exc:
+        import_file(station, path, skip_bad=True)
+    assert "line 4 is not" in exc.value.message("en") and "garbled" in exc.value.message("en")
+    assert "第 4 行不是" in exc.value.message("zh") and "乱码" in exc.value.message("zh")
+    assert station.counts()["residents"] == 0
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(codecs.BOM_UTF8 + "姓名\n王芳\n".encode() + "张伟\n".encode("gbk"))
+    with pytest.raises(MixedEncoding, match="line 3"):
+        import_file(station, bom)
+
+
+def test_excel_unicode_text_utf16_and_tab_separated_is_read(station, tmp_path):
+    path = tmp_path / "residents.txt"
+    path.write_bytes(CSV.replace(",", "\t").encode("utf-16"))
+    assert import_file(station, path).imported == 2
+    assert station.get(station.search("wgy")[0].id).fields["resident.address"] == \
+        "青石村三组 12 号"
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    (b"PK\x03\x04\x14\x00\x06\x00", "workbook"),
+    (CSV.encode("utf-16-le"), "NUL bytes"),
+])
+def test_a_workbook_or_utf16_without_its_mark_says_how_to_save_it(station, tmp_path, raw,
+                                                                  words):
+    path = tmp_path / "residents.csv"
+    path.write_bytes(raw)
+    with pytest.raises(ImportFileError) as exc:
+        import_file(station, path)
+    assert words in exc.value.message("en") and "CSV UTF-8" in exc.value.message("en")
+    assert "另存为“CSV UTF-8" in exc.value.message("zh")
 
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(station, tmp_path):
