@@ -18,7 +18,7 @@ from station.cli.common import Env, ExistingFile, common
 from station.cli.vault import unlock
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
-from station.store.importer import ImportRefused, import_file
+from station.store.importer import ImportRefused, ImportReport, import_file
 from station.store.projection import Record
 from station.store.service import Station, Summary, current_catalogue
 
@@ -94,11 +94,24 @@ def import_cmd(env: Env, path: Path, default_kind: str, skip_bad: bool) -> None:
     for row in report.bad[:50]:
         click.echo(row.message(env.lang), err=True)
     data = {"imported": report.imported, "skipped": len(report.bad),
-            "bad_lines": [row.line for row in report.bad]}
-    env.emit(data, lambda: env.say(
-        f"已导入 {report.imported} 条记录" + (f"，跳过 {len(report.bad)} 行" if report.bad else ""),
-        f"Imported {report.imported} records"
-        + (f", skipped {len(report.bad)} bad rows" if report.bad else "")))
+            "bad_lines": [row.line for row in report.bad],
+            "already_on_record": len(report.existing), "already_lines": report.existing}
+    env.emit(data, lambda: env.say(*_import_summary(report)))
+
+
+def _import_summary(report: ImportReport) -> tuple[str, str]:
+    """What an import did, in Chinese and English: rows imported, bad rows skipped, and
+    residents passed over because they are on record already."""
+    zh, en = f"已导入 {report.imported} 条记录", f"Imported {report.imported} records"
+    if report.bad:
+        zh += f"，跳过 {len(report.bad)} 行"
+        en += f", skipped {len(report.bad)} bad rows"
+    if report.existing:
+        n = len(report.existing)
+        zh += f"；{n} 位居民已有记录（身份证号相同），未重复导入"
+        en += (f"; {n} residents are on record already (same ID number) and were not "
+               "imported again")
+    return zh, en
 
 
 @click.command("list")

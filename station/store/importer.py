@@ -102,6 +102,13 @@ class LoneSurrogate(StoreError):
     en = "this line holds text that is not valid Unicode (an unpaired \\u escape such as \\ud800)"
 
 
+class SameIdAsLine(StoreError):
+    code = "store.import_same_id"
+    zh = "身份证号与第 {first} 行相同：同一位居民只导入一次，请删掉重复的一行"
+    en = ("the ID number is the same as on line {first}: a resident is imported once, so "
+          "remove the repeated row")
+
+
 class ImportRefused(StoreError):
     code = "store.import_refused"
     zh = "{bad} 行有误，未导入任何记录（可加 --skip-bad 只导入正确的行）"
@@ -123,6 +130,32 @@ class ImportReport:
     imported: int = 0
     bad: list[RowError] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
+    # lines of residents already on record with the same ID number: not imported again
+    existing: list[int] = field(default_factory=list)
+
+
+class OnePerResident:
+    """A resident is one record per ID number. A row for a resident already on record (the
+    same list imported twice, or a longer version of it) is passed over; a second row for
+    the same ID number in one file is a bad row, as the file does not say which is right."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.on_record = station.resident_tokens()
+        self.in_file: dict[bytes, int] = {}
+
+    def on_record_already(self, line: int, prepared: Prepared) -> bool:
+        """Whether this row's resident is on record; ``SameIdAsLine`` for a repeat."""
+        id_number = prepared.cleaned.get("resident.id_number")
+        if prepared.kind != "resident" or not id_number:
+            return False
+        token = self.station.id_token(id_number)
+        if token in self.on_record:
+            return True
+        first = self.in_file.setdefault(token, line)
+        if first != line:
+            raise SameIdAsLine(first=first)
+        return False
 
 
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -273,6 +306,7 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
     report = ImportReport()
     rows = list(rows_from_file(path, default_kind))
     total = len(rows)
+    residents = OnePerResident(station)
 
     def good() -> Iterator[Prepared]:
         for i, (line, kind, values) in enumerate(rows, start=1):
@@ -282,6 +316,9 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
                 if isinstance(values, StationError):
                     raise values
                 prepared = station.prepare(kind, values)
+                if residents.on_record_already(line, prepared):
+                    report.existing.append(line)
+                    continue
             except StationError as exc:
                 report.bad.append(RowError(line, exc))
                 continue

@@ -55,7 +55,7 @@ from station.domain.rules import (
     clean_element,
     clean_value,
 )
-from station.domain.status import LATTICES
+from station.domain.status import LATTICES, VOID
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
 from station.domain.workdays import WorkCalendar
 from station.store import db as dbmod
@@ -1088,6 +1088,18 @@ class Station:
         by_id = {s.id: s for s in self.list(kind=kind, status=status, matter=matter, due=due,
                                              ids=ids)}
         return {i: by_id[i] for i in dict.fromkeys(ids) if i in by_id}
+
+    def id_token(self, id_number: str) -> bytes:
+        """The blind-index token of a normalised ID number."""
+        return self.keys.blind("id", id_number)
+
+    def resident_tokens(self) -> set[bytes]:
+        """The blind-index tokens of the residents on record (voided ones aside): a village
+        list imported a second time finds its residents among them, by ID number, instead
+        of making each of them twice."""
+        return {bytes(row[0]) for row in self.db.execute(
+            "SELECT b.token FROM blind_index b JOIN records r ON r.id = b.record"
+            " WHERE r.kind = 'resident' AND r.status != ?", [VOID])}
 
     def same_person(self, id_number: str) -> list[Summary]:
         """Every record for one ID number, through the blind index (一办到底)."""

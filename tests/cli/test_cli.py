@@ -74,6 +74,19 @@ def test_init_import_list_show_as_the_readme_says(ready, tmp_path):
     assert len(json.loads(out)) == 1
 
 
+def test_importing_the_same_list_twice_says_the_residents_are_on_record(ready, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    code, out, err = ready("import", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"imported": 0, "skipped": 0, "bad_lines": [],
+                               "already_on_record": 1, "already_lines": [2]}
+    code, _, err = ready("import", str(path), "--lang", "zh")
+    assert "已导入 0 条记录；1 位居民已有记录（身份证号相同），未重复导入" in err
+    assert len(json.loads(ready("list", "--json")[1])) == 1
+
+
 def test_edit_follows_the_same_rules_as_the_tui(ready, tmp_path):
     path = tmp_path / "app.jsonl"
     path.write_text(json.dumps({"kind": "application", "matter": "HJ-001",

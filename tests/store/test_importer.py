@@ -101,6 +101,31 @@ def test_skip_bad_imports_the_good_rows(station, tmp_path):
     assert station.counts()["residents"] == 2
 
 
+def test_the_same_list_imported_again_adds_only_the_new_residents(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert import_file(station, path).imported == 2
+    # A month later the village list has grown by one; 王桂英's ID number is typed in
+    # lowercase this time. 赵建国 has no ID number, so nothing says he is on record.
+    path.write_text(CSV.replace("002X", "002x")
+                    + "李秀兰,110105195003150027,13912340009,,二组,\n", encoding="utf-8")
+    report = import_file(station, path)
+    assert (report.imported, report.existing, report.bad) == (2, [2], [])
+    assert len(station.same_person("11010519491231002X")) == 1
+    assert station.counts()["residents"] == 4
+
+
+def test_one_resident_twice_in_one_file_is_a_bad_row_naming_the_first(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV + "王桂英,11010519491231002X,13912340009,,,\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    (bad,) = exc.value.params["report"].bad
+    assert bad.line == 4 and "same as on line 2" in bad.message("en")
+    assert "与第 2 行相同" in bad.message("zh") and "1101" not in bad.message("zh")
+    assert station.counts()["residents"] == 0
+
+
 def test_jsonl_with_nested_fields_and_every_kind(station, tmp_path):
     people = list(sample.residents(5, seed=1, today=TODAY))
     rows = [
@@ -183,14 +208,15 @@ def test_a_bad_row_late_in_a_big_file_leaves_nothing_written(bulk, tmp_path):
 
 
 def test_skip_bad_in_a_big_file_writes_the_good_rows_in_order(bulk, tmp_path):
-    people = [(f"赵{n}", "11010519491231002X") for n in range(8)]
+    people = [(f"赵{n}", (first17 := f"1101051949123{n:03d}1") + id_check_char(first17))
+              for n in range(8)]
     path = tmp_path / "residents.csv"
     path.write_text(_residents_csv([*people[:3], ("李四", "12345"), *people[3:]]),
                     encoding="utf-8")
     report = import_file(bulk, path, skip_bad=True)
     assert (report.imported, [r.line for r in report.bad]) == (8, [5])
     assert [bulk.get(bulk.resolve(r)).name for r in report.receipts] == [n for n, _ in people]
-    assert len(bulk.search("11010519491231002X", limit=20)) == 8
+    assert [len(bulk.same_person(idn)) for _, idn in people] == [1] * 8
 
 
 HEAD = "姓名,手机号,村民小组\n"
