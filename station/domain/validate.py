@@ -39,9 +39,10 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "身份证号码前 17 位应为数字，最后一位为数字或 X",
         "An ID number is 17 digits followed by a digit or X",
     ),
+    # Nor is the region code: it is the first six characters of the ID number.
     "id_region": (
-        "身份证号码的地区码 {region} 不存在",
-        "The region code {region} of the ID number does not exist",
+        "身份证号码的地区码（前 6 位）不存在",
+        "The region code of the ID number (its first 6 characters) does not exist",
     ),
     # The birth date is not repeated: a refusal reason is kept in plaintext (the outbox's
     # quarantine, logs), and part of an ID number must never be (G2).
@@ -169,7 +170,7 @@ def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number"
     if int(region[:2]) not in PROVINCE_CODES or (region[2:] == "0000" and region[:2] not in (
         "71", "81", "82", "83", "91"
     )):
-        raise invalid(field_name, "id_region", region=region)
+        raise invalid(field_name, "id_region")
     try:
         born = id_birth_date(text)
     except ValueError:

@@ -75,6 +75,16 @@ def test_a_refused_birth_date_is_not_repeated_in_the_reason(birth):
     assert "第 7–14 位" in said[0] and "characters 7–14" in said[1]
 
 
+@pytest.mark.parametrize("region", ["990105", "110000"])
+def test_a_refused_region_code_is_not_repeated_in_the_reason(region):
+    with pytest.raises(ValidationError) as exc:
+        check_id_number(make_id(region=region), today=TODAY)
+    said = [exc.value.message("zh"), exc.value.message("en"),
+            repr(exc.value.problems[0].params)]
+    assert all(region not in text for text in said), said
+    assert "前 6 位" in said[0] and "first 6 characters" in said[1]
+
+
 def test_checksum_message_says_what_the_check_character_should_be():
     with pytest.raises(ValidationError) as exc:
         check_id_number("110105194912310021", today=TODAY)
