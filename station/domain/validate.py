@@ -58,6 +58,20 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "身份证号码中的出生日期（第 7–14 位）早于 1900 年",
         "The birth date in the ID number (characters 7–14) is before 1900",
     ),
+    "id_excel": (
+        "身份证号码被 Excel 变成了数字（如 1.10105E+17），后几位已经丢失，无法恢复；请在 Excel "
+        "中把这一列设为“文本”格式，重新填入身份证号码后再保存",
+        "Excel turned the ID number into a number (like 1.10105E+17) and its last digits are "
+        "lost for good; format the column as Text in Excel, enter the ID numbers again, and "
+        "save the file again",
+    ),
+    "id_excel_zeros": (
+        "身份证号码以 000 结尾且校验位不符：Excel 把它当成数字，只保留了前 15 位；请在 Excel "
+        "中把这一列设为“文本”格式，重新填入身份证号码后再保存",
+        "The ID number ends in 000 and its check character is wrong: Excel kept it as a "
+        "number, which holds only 15 digits; format the column as Text in Excel, enter the "
+        "ID numbers again, and save the file again",
+    ),
     "id_checksum": (
         "身份证号码校验位不符（应为 {expected}），请核对是否抄错",
         "The ID number's check character should be {expected}: please check for a typo",
@@ -65,6 +79,18 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
     "mobile": (
         "手机号码应为 1 开头、第二位为 3–9 的 11 位数字",
         "A mobile number has 11 digits, starting 13–19",
+    ),
+    "mobile_landline": (
+        "这是座机号码；这里只填 11 位手机号码，座机号码请写在备注里",
+        "This is a landline number: this field takes an 11-digit mobile number only (put a "
+        "landline in the notes)",
+    ),
+    "mobile_excel": (
+        "手机号码被 Excel 变成了科学计数法（如 1.39123E+10），后几位已经丢失；请在 Excel 中把"
+        "这一列设为“文本”格式，重新填入后再保存",
+        "Excel turned the mobile number into a number (like 1.39123E+10) and its last digits "
+        "are lost; format the column as Text in Excel, enter the numbers again, and save the "
+        "file again",
     ),
     "date_format": (
         "{label_zh}应为 年-月-日 格式的日期（如 2026-11-23）",
@@ -145,6 +171,14 @@ PROVINCE_CODES = frozenset(
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# What Excel shows for a long number in a General column: 1.10105E+17
+_EXCEL_NUMBER = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
+
+
+def _as_typed(value: object) -> str:
+    """A number as people type it, reduced to ASCII: full-width digits and letters (１２３,
+    Ｘ) made plain, spaces of any width removed."""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split())
 
 
 def id_check_char(first17: str) -> str:
@@ -160,8 +194,11 @@ def id_birth_date(id_number: str) -> dt.date:
 
 
 def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number") -> str:
-    """Return the ID number normalised (trimmed, X upper-case), or raise ``ValidationError``."""
-    text = str(value).strip().replace(" ", "").upper()
+    """Return the ID number normalised (ASCII, no spaces, X upper-case), or raise
+    ``ValidationError``."""
+    text = _as_typed(value).upper()
+    if _EXCEL_NUMBER.match(text):
+        raise invalid(field_name, "id_excel")
     if len(text) != 18:
         raise invalid(field_name, "id_length", length=len(text))
     if not _ID_SHAPE.match(text):
@@ -181,6 +218,8 @@ def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number"
         raise invalid(field_name, "id_birth_past")
     expected = id_check_char(text[:17])
     if text[17] != expected:
+        if text.endswith("000"):
+            raise invalid(field_name, "id_excel_zeros")
         raise invalid(field_name, "id_checksum", expected=expected)
     return text
 
@@ -196,14 +235,20 @@ _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_LANDLINE = re.compile(r"^(0\d{9,11}|[2-9]\d{6,7})$")  # area code and number, or local
+_COUNTRY_CODE = re.compile(r"^(\+86|0086|86)(?=1\d{10}$)")
+
+
 def check_mobile(value: str, *, field_name: str = "phone") -> str:
-    """Return an 11-digit mainland mobile number (spaces, dashes and +86 removed)."""
-    text = re.sub(r"[\s\-]", "", str(value))
-    if text.startswith("+86"):
-        text = text[3:]
-    if not _MOBILE.match(text):
-        raise invalid(field_name, "mobile")
-    return text
+    """Return an 11-digit mainland mobile number (full-width digits made plain; spaces,
+    dashes, brackets and the country code +86, 0086 or 86 removed). A landline is refused
+    with its own reason: the field is what SMS reminders and look-up by phone use."""
+    text = _COUNTRY_CODE.sub("", re.sub(r"[\-()]", "", _as_typed(value)))
+    if _MOBILE.match(text):
+        return text
+    if _EXCEL_NUMBER.match(text):
+        raise invalid(field_name, "mobile_excel")
+    raise invalid(field_name, "mobile_landline" if _LANDLINE.match(text) else "mobile")
 
 
 def check_date(

@@ -105,6 +105,43 @@ def test_bad_mobile_numbers_refused(phone):
         check_mobile(phone)
 
 
+@pytest.mark.parametrize("typed", ["１１０１０５１９４９１２３１００２Ｘ", "11010519491231002ｘ",
+                                   "110105\u300019491231\t002x"])
+def test_id_numbers_typed_full_width_or_spaced_are_normalised(typed):
+    assert check_id_number(typed, today=TODAY) == "11010519491231002X"
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("1.10105E+17", "id_excel"), ("1.10105e+17", "id_excel"),
+    ("110105194912310000", "id_excel_zeros"),
+])
+def test_an_id_number_excel_ate_the_digits_of_says_so_and_how_to_fix_it(typed, code):
+    with pytest.raises(ValidationError) as exc:
+        check_id_number(typed, today=TODAY)
+    assert problem_code(exc) == code
+    assert "Excel" in exc.value.message("en") and "format the column as Text" in \
+        exc.value.message("en")
+    assert "设为“文本”格式" in exc.value.message("zh")
+
+
+@pytest.mark.parametrize("typed", ["86-13912345678", "0086 139 1234 5678", "8613912345678",
+                                   "１３９１２３４５６７８", "(+86) 139-1234-5678"])
+def test_mobiles_with_a_country_code_or_full_width_digits_are_normalised(typed):
+    assert check_mobile(typed) == "13912345678"
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("0571-88886666", "mobile_landline"), ("(0571)8888666", "mobile_landline"),
+    ("88886666", "mobile_landline"), ("1.39123E+10", "mobile_excel"), ("12345", "mobile"),
+])
+def test_a_landline_or_a_mangled_mobile_is_refused_with_its_own_reason(typed, code):
+    with pytest.raises(ValidationError) as exc:
+        check_mobile(typed)
+    assert problem_code(exc) == code
+    if code == "mobile_landline":
+        assert "landline" in exc.value.message("en") and "座机" in exc.value.message("zh")
+
+
 def test_dates_far_in_the_future_or_past_are_refused():
     label = ("承诺日期", "Promised date")
     day = check_date("2026-12-01", today=TODAY, label=label, field_name="d")
