@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ OTHER_HEADERS = {"类别": "categories", "人员类别": "categories", "类型":
 # A \uD800–\uDFFF escape, the only way a lone surrogate gets into text decoded as UTF-8.
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 KIND_WORDS = {"居民": "resident", "代办件": "application", "上门服务": "visit"}
+# Columns a village spreadsheet has that hold nothing of the resident: left out of the import.
+IGNORED_HEADERS = frozenset({"序号"})
 
 
 class NotAJsonObject(StoreError):
@@ -64,6 +67,17 @@ class DuplicateColumn(ImportFileError):
     zh = "无法读取导入文件 {path}：表头“{first}”和“{second}”是同一列，请删掉其中一列"
     en = ("Cannot read the import file {path}: the headers “{first}” and “{second}” name the "
           "same column; remove one of them")
+
+
+class UnknownColumns(ImportFileError):
+    """Headers no record kind has a field for: said once for the file, rather than as the
+    same refusal on every row."""
+
+    code = "store.import_unknown_columns"
+    zh = ("无法读取导入文件 {path}：表头 {names} 不是可以导入的列；请删掉这些列，或把表头改成"
+          "下列之一：{known}")
+    en = ("Cannot read the import file {path}: the columns {names} are not fields station "
+          "keeps; remove them, or rename their headers to one of: {known}")
 
 
 class BadCsvHeader(ImportFileError):
@@ -199,10 +213,42 @@ def _column(header: str) -> str:
     return OTHER_HEADERS.get(header, header)
 
 
+def _known(header: str) -> bool:
+    """Whether some record kind has a field for this header (a spreadsheet's name or ours)."""
+    column = _column(header)
+    return (column == "kind" or column.startswith("person.")
+            or any(field_for(kind, column) is not None for kind in SCHEMAS))
+
+
+def _first_names(headers: dict[str, str]) -> list[str]:
+    """The first Chinese header of each field: what the refusal of a header suggests."""
+    return list({f: h for h, f in reversed(headers.items()) if not h.isascii()}.values())[::-1]
+
+
+def _check_known(path: Path, header: list[str]) -> None:
+    unknown = [name for name in header
+               if name and name not in IGNORED_HEADERS and not _known(name)]
+    if unknown:
+        known = _first_names(PERSON_HEADERS) + _first_names(OTHER_HEADERS)
+        raise UnknownColumns(path=str(path), names="、".join(f"“{n}”" for n in unknown),
+                             known="、".join(known))
+
+
+def _header_name(name: str) -> str:
+    """A header as the tables above spell it: 姓  名 (spaced out to line up with longer
+    headers) is 姓名; Name and ID Number are name and id_number. Others are only trimmed."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    spelt = "_".join(text.lower().split()) if text.isascii() else "".join(text.split())
+    known = spelt in PERSON_HEADERS or spelt in OTHER_HEADERS or spelt in KIND_HEADERS
+    return spelt if known else text
+
+
 def _csv_header(path: Path, names: list[str]) -> list[str]:
-    """The stripped header; two headers for one field are refused, as one of the two
-    columns would silently be dropped."""
-    header = [name.strip() for name in names]
+    """The header, each name as ``_header_name`` spells it; two headers for one field, or a
+    header for no field (but those of ``IGNORED_HEADERS``), are refused, as a column would
+    silently be dropped."""
+    header = [_header_name(name) for name in names]
+    _check_known(path, header)
     seen: dict[str, str] = {}
     for name in filter(None, header):
         column = _column(name)
@@ -252,7 +298,8 @@ def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
             yield line, "", CellWithoutHeader(column=unnamed[0] + 1)
         else:
             # a short row (trailing empty cells left out) is fine: its missing cells are empty
-            named = {h: c for h, c in zip(header, cells, strict=False) if h}
+            named = {h: c for h, c in zip(header, cells, strict=False)
+                     if h and h not in IGNORED_HEADERS}
             kind, values = _csv_row(named, default_kind)
             yield line, kind, values
     if header is None:

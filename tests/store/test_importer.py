@@ -250,6 +250,27 @@ def test_trailing_empty_cells_and_short_rows_are_fine(station, tmp_path):
     assert import_file(station, path).imported == 2
 
 
+def test_headers_spaced_to_line_up_or_in_english_words_are_read(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text("序号,姓  名,身份证号码,Phone\n1,王桂英,11010519491231002X,13912345678\n"
+                    "2,赵建国,,\n", encoding="utf-8")
+    assert import_file(station, path).imported == 2
+    record = station.get(station.search("wgy")[0].id)
+    assert record.fields["resident.phone"] == "13912345678"
+
+
+def test_a_column_station_does_not_keep_is_named_once_for_the_file(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_text("序号,姓名,性别,年龄,身份证号\n"
+                    + "".join(f"{n},王{n},男,80,\n" for n in range(1, 40)), encoding="utf-8")
+    with pytest.raises(ImportFileError) as exc:
+        import_file(station, path, skip_bad=True)
+    assert "columns “性别”、“年龄” are not fields" in exc.value.message("en")
+    assert "表头 “性别”、“年龄” 不是可以导入的列" in exc.value.message("zh")
+    assert "姓名、身份证号、手机号" in exc.value.message("zh")
+    assert station.counts()["residents"] == 0
+
+
 @pytest.mark.parametrize("header", ["姓名,姓名,手机号", "姓名,手机号,电话"])
 def test_two_headers_for_one_field_refuse_the_file(station, tmp_path, header):
     path = tmp_path / "residents.csv"
