@@ -13,12 +13,12 @@ tab-separated UTF-16 ("Unicode text", .txt); all are read (``station.store.textf
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +258,18 @@ def _csv_header(path: Path, names: list[str]) -> list[str]:
     return header
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, each with its ending, one at a time: a big file is read
+    without a second copy of its text (``io.StringIO`` holds four bytes a character), and
+    only "\\n" ends a line (``str.splitlines`` also splits inside a JSON string at U+2028)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        end = size if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def _delimiter(text: str) -> str:
     """A tab for a header with tabs and no comma (Excel's "Unicode text"), else a comma."""
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -268,7 +280,7 @@ def _csv_rows(path: Path, text: str, default_kind: str) -> Iterator[Row]:
     """Rows of a CSV file, each with the line it starts on. A row the header cannot hold
     (more cells than columns, a value under no header) or with broken quotes is a bad row,
     never imported with a cell dropped."""
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
+    reader = csv.reader(_lines(text), delimiter=_delimiter(text), strict=True)
     header: list[str] | None = None
     while True:
         line = reader.line_num + 1
@@ -313,7 +325,7 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 
 def _jsonl_rows(text: str, default_kind: str) -> Iterator[Row]:
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -331,17 +343,20 @@ def _jsonl_rows(text: str, default_kind: str) -> Iterator[Row]:
         yield n, kind, _flatten(kind, data) if kind in SCHEMAS else data
 
 
-def rows_from_file(path: Path, default_kind: str = "resident") -> Iterator[Row]:
-    """(line number, kind, values — or why the line is unreadable) for each row."""
+def rows_from_file(path: Path, default_kind: str = "resident") -> tuple[int, Iterator[Row]]:
+    """The file's number of lines (for progress), and (line number, kind, values — or why
+    the line is unreadable) for each row, read as they are asked for, so that a big file is
+    never held as a list of rows. The header and the first row are read at once: a file that
+    cannot be imported at all is refused before anything starts."""
     suffix = path.suffix.lower()
     if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
         raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl",
                               detail_zh="文件名必须以 .csv 或 .jsonl 结尾")
     text = read_import(path)
-    if suffix in JSONL_SUFFIXES:
-        yield from _jsonl_rows(text, default_kind)
-    else:
-        yield from _csv_rows(path, text, default_kind)
+    rows = (_jsonl_rows(text, default_kind) if suffix in JSONL_SUFFIXES
+            else _csv_rows(path, text, default_kind))
+    first = list(islice(rows, 1))
+    return text.count("\n") + 1, chain(first, rows)
 
 
 def import_file(station: Station, path: Path, *, default_kind: str = "resident",
@@ -351,14 +366,13 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
     writing stops — unless ``skip_bad`` — while the validating goes on, to name every bad
     row; then the transaction is rolled back and nothing of the file is written."""
     report = ImportReport()
-    rows = list(rows_from_file(path, default_kind))
-    total = len(rows)
+    total, rows = rows_from_file(path, default_kind)
     residents = OnePerResident(station)
 
     def good() -> Iterator[Prepared]:
         for i, (line, kind, values) in enumerate(rows, start=1):
             if progress and i % 500 == 0:
-                progress(i, total)
+                progress(min(line, total), total)
             try:
                 if isinstance(values, StationError):
                     raise values

@@ -145,6 +145,18 @@ def test_jsonl_with_nested_fields_and_every_kind(station, tmp_path):
     assert (counts["residents"], counts["applications"], counts["visits"]) == (5, 4, 2)
 
 
+def test_a_jsonl_line_ends_only_at_a_newline(station, tmp_path):
+    # json.dumps(ensure_ascii=False) writes U+2028 and U+0085 as they are, inside a string
+    rows = [{"kind": "resident", "resident.name": "王桂英", "resident.address": "青石村\u2028三组"},
+            {"kind": "resident", "resident.name": "赵建国", "resident.address": "一组\x85"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows),
+                    encoding="utf-8")
+    assert import_file(station, path).imported == 2
+    assert station.get(station.search("wgy")[0].id).fields["resident.address"] == \
+        "青石村\u2028三组"
+
+
 def test_a_broken_jsonl_line_is_named(station, tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text('{"kind": "resident", "resident.name": "甲"}\n{oops\n[1, 2]\n',
