@@ -96,6 +96,12 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_zh}应为 年-月-日 格式的日期（如 2026-11-23）",
         "{label_en} must be a date like 2026-11-23",
     ),
+    "date_excel": (
+        "{label_zh}是 Excel 内部的日期序号，不是日期；请在 Excel 中把这一列设为“日期”格式"
+        "（年-月-日）后再保存",
+        "{label_en} is a date as Excel numbers its days, not a date; format the column as "
+        "Date (year-month-day) in Excel and save the file again",
+    ),
     "datetime_format": (
         "{label_zh}应为 年-月-日 时:分 格式（如 2026-11-23 14:30）",
         "{label_en} must be a date and time like 2026-11-23 14:30",
@@ -251,6 +257,29 @@ def check_mobile(value: str, *, field_name: str = "phone") -> str:
     raise invalid(field_name, "mobile_landline" if _LANDLINE.match(text) else "mobile")
 
 
+# 2024-1-5, 2024/1/5, 2024.1.5 and 2024年1月5日: year first, as dates are written in China
+_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_EXCEL_SERIAL = re.compile(r"^\d{5}$")  # days since 1899-12-30: 45296 is 2024-01-05
+
+
+def _typed_date(value: object, label: tuple[str, str], field_name: str) -> dt.date:
+    """A date as people write it (ISO, 20240105, or year-month-day with / . 年月日), or
+    ``ValidationError``. Day-first and month-first dates are refused: 1/5/2024 could be
+    either."""
+    text = _as_typed(value)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    code = "date_excel" if _EXCEL_SERIAL.match(text) else "date_format"
+    if found := _YMD.match(text):
+        try:
+            return dt.date(*map(int, found.groups()))
+        except ValueError:
+            pass
+    raise invalid(field_name, code, label_zh=label[0], label_en=label[1])
+
+
 def check_date(
     value: str | dt.date,
     *,
@@ -260,15 +289,10 @@ def check_date(
     past_years: int = 120,
     future_years: int = 5,
 ) -> dt.date:
-    """Parse an ISO date and refuse one absurdly far in the past or future."""
+    """Parse a date as people write it (``_typed_date``) and refuse one absurdly far in the
+    past or future."""
     label_zh, label_en = label
-    if isinstance(value, dt.date):
-        day = value
-    else:
-        try:
-            day = dt.date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise invalid(field_name, "date_format", label_zh=label_zh, label_en=label_en) from None
+    day = value if isinstance(value, dt.date) else _typed_date(value, label, field_name)
     low = today.replace(year=today.year - past_years, day=min(today.day, 28))
     high = today.replace(year=today.year + future_years, day=min(today.day, 28))
     if day < low:

@@ -142,6 +142,25 @@ def test_a_landline_or_a_mangled_mobile_is_refused_with_its_own_reason(typed, co
         assert "landline" in exc.value.message("en") and "座机" in exc.value.message("zh")
 
 
+@pytest.mark.parametrize("typed", ["2026-12-05", "2026/12/5", "2026-12-5", "2026.12.05",
+                                   "2026年12月5日", "20261205", "２０２６年１２月５日"])
+def test_dates_are_read_as_people_write_them_year_first(typed):
+    day = check_date(typed, today=TODAY, label=("受理日期", "Received on"), field_name="d")
+    assert day == dt.date(2026, 12, 5)
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("46361", "date_excel"), ("5/12/2026", "date_format"), ("2026/2/30", "date_format"),
+])
+def test_an_excel_day_number_or_a_day_first_date_is_refused_with_its_reason(typed, code):
+    with pytest.raises(ValidationError) as exc:
+        check_date(typed, today=TODAY, label=("受理日期", "Received on"), field_name="d")
+    assert problem_code(exc) == code
+    if code == "date_excel":
+        assert "format the column as Date" in exc.value.message("en")
+        assert "设为“日期”格式" in exc.value.message("zh")
+
+
 def test_dates_far_in_the_future_or_past_are_refused():
     label = ("承诺日期", "Promised date")
     day = check_date("2026-12-01", today=TODAY, label=label, field_name="d")
