@@ -5,7 +5,6 @@ Each command is a few lines over ``Station``; scripted edits obey the same rules
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from station.cli.common import Env, ExistingFile, common
+from station.cli.common import Env, ExistingFile, common, progress_bar
 from station.cli.vault import unlock
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
@@ -70,27 +69,14 @@ def print_summaries(env: Env, rows: list[Summary], station: Station) -> None:
 def import_cmd(env: Env, path: Path, default_kind: str, skip_bad: bool) -> None:
     """Import records from a .csv or .jsonl file; nothing is half-imported."""
     with unlock(env) as station:
-        bar: Any = None
-        if sys.stderr.isatty() and not env.as_json:
-            bar = click.progressbar(length=1, label=env.t("导入", "Importing"), file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            if bar is not None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
         try:
-            report = import_file(station, path, default_kind=default_kind, skip_bad=skip_bad,
-                                 progress=progress)
+            with progress_bar(env, "导入", "Importing") as progress:
+                report = import_file(station, path, default_kind=default_kind,
+                                     skip_bad=skip_bad, progress=progress)
         except ImportRefused as exc:
-            if bar is not None:
-                bar.render_finish()
             for row in exc.params["report"].bad[:50]:
                 click.echo(row.message(env.lang), err=True)
             raise
-        finally:
-            if bar is not None:
-                bar.render_finish()
     for row in report.bad[:50]:
         click.echo(row.message(env.lang), err=True)
     data = {"imported": report.imported, "skipped": len(report.bad),
