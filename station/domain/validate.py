@@ -176,7 +176,9 @@ PROVINCE_CODES = frozenset(
 )
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# ASCII digits only: ``\d`` would also take other scripts' digits (NFKC makes only the
+# full-width ones plain), which would then be stored, indexed and shown as they were typed.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 # What Excel shows for a long number in a General column: 1.10105E+17
 _EXCEL_NUMBER = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
 
@@ -232,7 +234,7 @@ def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number"
 
 # --- phones, dates, text ------------------------------------------------------------------
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 # Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

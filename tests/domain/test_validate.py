@@ -41,6 +41,27 @@ def test_lowercase_x_and_spaces_are_normalised():
     assert check_id_number(" 11010519491231002x ", today=TODAY) == "11010519491231002X"
 
 
+def full_width(text: str) -> str:
+    """As a Chinese input method in full-width mode types it: １３８…, Ｘ."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize("typed", [full_width("11010519491231002X"),
+                                   full_width("11010519491231002x"),
+                                   full_width("11010519491231002") + "X",
+                                   "110105\u300019491231002X"])
+def test_an_id_number_typed_in_full_width_is_kept_in_ascii(typed):
+    """Otherwise the check character "should be X" while the agent typed Ｘ, or a number
+    with an ASCII last digit is stored full-width and never found by the ASCII one."""
+    assert check_id_number(typed, today=TODAY) == "11010519491231002X"
+
+
+def test_digits_of_other_scripts_are_not_an_id_number():
+    with pytest.raises(ValidationError) as exc:
+        check_id_number("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", today=TODAY)
+    assert problem_code(exc) == "id_chars"
+
+
 @pytest.mark.parametrize(
     ("number", "code"),
     [
@@ -98,8 +119,14 @@ def test_mobile_numbers_accepted_in_the_ways_people_write_them(phone):
     assert check_mobile(phone) == phone.replace(" ", "").replace("-", "").replace("+86", "")
 
 
-@pytest.mark.parametrize("phone", ["12912345678", "1391234567", "139123456789", "0571-8888888",
-                                   "1391234567a"])
+@pytest.mark.parametrize("phone", [full_width("13912345678"), full_width("139-1234-5678"),
+                                   "1" + full_width("3912345678"), full_width("+8613912345678")])
+def test_a_mobile_typed_in_full_width_is_kept_in_ascii(phone):
+    assert check_mobile(phone) == "13912345678"
+
+
+@pytest.mark.parametrize("phone", ["13٩١٢٣٤٥٦٧٨", "12912345678", "1391234567", "139123456789",
+                                   "0571-8888888", "1391234567a"])
 def test_bad_mobile_numbers_refused(phone):
     with pytest.raises(ValidationError):
         check_mobile(phone)

@@ -227,6 +227,33 @@ def test_an_unsaved_form_is_kept_encrypted_and_offered_back_after_a_restart(vill
     drive(app, restoring, size=(80, 24))
 
 
+def test_an_id_number_and_phone_typed_in_full_width_are_saved_as_the_numbers(village):
+    """A Chinese input method left in full-width mode types １３８…: the case is saved
+    under the plain number, so the person's page and a search by it find it."""
+    app = make_app(village, lang="zh")
+    number = valid_id()
+    wide = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+    async def scenario(pilot):
+        form = await open_form(pilot, app)
+        await pick_matter(pilot, app, form, "YB-002")
+        form.checklist.rows[0].item.focus()
+        await pilot.press("space")
+        await type_into(pilot, form, "#f-name", NAME)
+        await type_into(pilot, form, "#f-id_number", number.translate(wide))
+        await type_into(pilot, form, "#f-phone", "１３９　１２３４　５６７８")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is not form, error_of(form, "applicant.id_number")
+        found = app.station.same_person(number)
+        assert [s.name for s in found] == [NAME]
+        record = app.station.get(found[0].id)
+        assert record.fields["applicant.id_number"] == number
+        assert record.fields["applicant.phone"] == "13912345678"
+
+    drive(app, scenario, size=(80, 24))
+
+
 @pytest.mark.parametrize(("lang", "id_error", "phone_error"), [
     ("zh", "身份证号码应为 18 位（现为 14 位）", "手机号码应为 1 开头、第二位为 3–9 的 11 位数字"),
     ("en", "An ID number has 18 characters (this one has 14)",
