@@ -227,6 +227,27 @@ def test_an_unsaved_form_is_kept_encrypted_and_offered_back_after_a_restart(vill
     drive(app, restoring, size=(80, 24))
 
 
+def test_a_name_of_spaces_is_no_name(village):
+    """Spaces alone are trimmed away by the store: the form says the name is needed
+    instead of saving a case about nobody."""
+    app = make_app(village, lang="zh")
+    before = village.counts()["applications"]
+
+    async def scenario(pilot):
+        form = await open_form(pilot, app)
+        await pick_matter(pilot, app, form, "YB-002")
+        form.checklist.rows[0].item.focus()
+        await pilot.press("space")
+        await type_into(pilot, form, "#f-name", "\u3000  ")  # an ideographic space too
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form
+        assert error_of(form, "applicant.name") == "申请人姓名不能为空"
+        assert app.station.counts()["applications"] == before
+
+    drive(app, scenario, size=(80, 24))
+
+
 def test_an_id_number_and_phone_typed_in_full_width_are_saved_as_the_numbers(village):
     """A Chinese input method left in full-width mode types １３８…: the case is saved
     under the plain number, so the person's page and a search by it find it."""

@@ -83,7 +83,11 @@ Issue = Problem | FormProblem
 
 
 def is_blank(value: Any) -> bool:
-    return value in (None, "", [], False, {})
+    """Nothing typed or chosen. Spaces alone count as nothing: the store trims them away,
+    so a name of spaces would save a case about nobody."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value in (None, [], False, {})
 
 
 class FormScreen(StationScreen[None]):
