@@ -9,6 +9,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
+from station.store.service import Station
 from station.tui.screens.records import RecordListScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
@@ -44,6 +45,37 @@ def test_the_dashboard_counts_todays_work(village):
         board = village.dashboard()
         number = app.screen.query_one("#card-overdue .card-number", Static)
         assert str(number.render()) == str(board.overdue)
+
+    drive(app, scenario)
+
+
+def test_opening_a_list_reads_its_records_once(village, monkeypatch):
+    """Each read of a big village's list takes a noticeable moment, and reads queue on the
+    one reader connection: opening the list, and coming back to it, read it once."""
+    reads: list[str | None] = []
+    listing = Station.list
+
+    def counted(self: Station, **kwargs: Any) -> Any:
+        reads.append(kwargs.get("kind"))
+        return listing(self, **kwargs)
+
+    monkeypatch.setattr(Station, "list", counted)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        reads.clear()
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert reads == ["resident"]
+        assert app.screen.query_one(RecordTable).row_count > 0
+        app.screen.query_one(RecordTable).focus()
+        await pilot.press("enter")  # a resident's record, then back to the list
+        await settle(pilot, app)
+        reads.clear()
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert reads == ["resident"]
 
     drive(app, scenario)
 

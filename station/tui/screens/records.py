@@ -78,9 +78,11 @@ class RecordListScreen(StationScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = pick(KIND[self.kind], self.lang)
-        self.refresh_rows()
 
     def on_screen_resume(self) -> None:
+        """The rows are read here only: Textual resumes a screen when it is first shown too,
+        and a second read from ``on_mount`` would queue behind the first on the reader
+        connection (the list took twice as long to open on a big village)."""
         self.refresh_rows()
 
     def action_focus_search(self) -> None:
