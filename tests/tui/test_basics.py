@@ -10,6 +10,7 @@ from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
 from station.store.service import Station
+from station.tui.screens import records
 from station.tui.screens.records import RecordListScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
@@ -94,6 +95,27 @@ def test_search_as_you_type_finds_by_id_number(village):
         await settle(pilot, app)
         assert target.id in table.keys
         assert "found" in str(app.screen.query_one("#count").render())
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("zh", "只显示前 3 条，请继续输入以缩小范围"),
+    ("en", "Only the first 3 shown: type more to narrow")])
+def test_a_search_that_stops_at_the_shown_rows_does_not_call_them_all_found(village,
+                                                                             monkeypatch,
+                                                                             lang, said):
+    monkeypatch.setattr(records, "SHOWN", 3)
+    query = next(q for q in "wlzcyh" if len(village.search(q, kind="resident")) > 3)
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await pilot.press("r")
+        await settle(pilot, app)
+        app.screen.query_one("#search", Input).value = query
+        await settle(pilot, app)
+        assert app.screen.query_one(RecordTable).row_count == 3
+        assert str(app.screen.query_one("#count").render()) == said
 
     drive(app, scenario)
 

@@ -34,6 +34,8 @@ TEXT = {
                "Type a name, pinyin, initials, receipt no., ID number or phone"),
     "count": ("显示 {shown} 条，共 {total} 条", "Showing {shown} of {total}"),
     "found": ("找到 {n} 条", "{n} found"),
+    "first": ("只显示前 {n} 条，请继续输入以缩小范围", "Only the first {n} shown: type more "
+              "to narrow"),
     "status": ("全部状态", "Any status"),
     "matter": ("全部事项", "Any matter"),
     "due": ("全部期限", "Any due date"),
@@ -138,9 +140,15 @@ class RecordListScreen(StationScreen[None]):
             cells.append(r.next_due or "")
             lines.append((r.id, cells))
         self.query_one(RecordTable).set_rows(lines)
-        count = (self.t(TEXT["count"]).format(shown=len(rows), total=total) if total is not None
-                 else self.t(TEXT["found"]).format(n=len(rows)))
-        self.query_one("#count", Static).update(count, layout=False)  # one line, fixed
+        self.query_one("#count", Static).update(self.count_line(len(rows), total),
+                                                layout=False)  # one line, fixed
+
+    def count_line(self, shown: int, total: int | None) -> str:
+        """How many are listed. A search stops at ``SHOWN``: "100 found" would be a wrong
+        figure for 王 in a village of thousands, so it says more may match."""
+        if total is not None:
+            return self.t(TEXT["count"]).format(shown=shown, total=total)
+        return self.t(TEXT["first" if shown >= SHOWN else "found"]).format(n=shown)
 
     @on(RecordTable.Selected)
     def open_record(self, event: RecordTable.Selected) -> None:
