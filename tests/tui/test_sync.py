@@ -221,6 +221,26 @@ def test_a_bundle_to_a_missing_folder_or_file_is_a_sentence(tmp_path, centre):
         reopened.close()
 
 
+@pytest.mark.parametrize("typed", ["x" * 10_000, "/proc/1/root/x.stb"],
+                         ids=["pasted-paragraph", "closed-folder"])
+def test_a_path_no_file_system_takes_is_no_file_not_a_crash(village, typed):
+    """A paragraph pasted into the import path (too long for any file system), or a
+    folder that cannot be entered: the log says there is no such file, the app stays."""
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(SyncScreen())
+        await settle(pilot, app)
+        screen = app.screen
+        screen.query_one("#sync-import", Input).value = typed
+        await pilot.press("i")
+        shown = await wait_for(pilot, screen, "There is no file")
+        assert app.screen is screen and not screen.busy
+        assert "Error" not in shown
+
+    drive(app, scenario, size=SIZE)
+
+
 def test_log_lines_break_between_chinese_characters_not_only_at_spaces():
     from rich.text import Text
 

@@ -115,6 +115,16 @@ CLOSING = set("，。、；：？！）」』》,.;:?!)%")  # never at the start
 OPENING = set("（「『《(")  # never at the end of one
 
 
+def is_a_file(path: Path) -> bool:
+    """Whether ``path`` is a file that can be opened. A path no file system takes (a pasted
+    paragraph: too long; a folder that cannot be entered) is no file either, not an error
+    that would close the app."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
@@ -404,7 +414,7 @@ class SyncScreen(StationScreen[None]):
 
     def action_import_bundle(self) -> None:
         path = self._path("#sync-import")
-        if path is not None and not path.is_file():
+        if path is not None and not is_a_file(path):
             self.say(self.t(TEXT["no_file"]).format(path=path), "bold red")
             return
         if path is not None and self._claim():
