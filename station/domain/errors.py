@@ -36,6 +36,9 @@ OS_REASONS: dict[int, tuple[str, str]] = {
     errno.ENOSPC: ("磁盘或 U 盘已满", "the disk or USB stick is full"),
     errno.EROFS: ("磁盘或 U 盘是只读的（写保护）", "the disk or USB stick is read-only"),
     errno.EIO: ("读写出错：U 盘是否已拔出或损坏？", "an I/O error: was the USB stick pulled out?"),
+    errno.ENAMETOOLONG: ("路径太长，请检查是否粘贴了别的内容",
+                         "that path is too long: was something else pasted?"),
+    errno.EINVAL: ("路径中有文件名不能用的字符", "the path holds a character no file name can"),
 }
 
 

@@ -56,7 +56,9 @@ def test_a_save_that_fails_says_why_in_chinese(village, tmp_path):
     async def scenario(pilot):
         box = await open_save_box(pilot, app, record_id)
         for path, why in (("/proc/nope/notice.txt", "文件夹不存在"),
-                          (str(tmp_path), "这是一个文件夹")):
+                          (str(tmp_path), "这是一个文件夹"),
+                          (str(tmp_path / ("长" * 2000) / "n.txt"), "路径太长"),
+                          (str(tmp_path / "a\x00b.txt"), "文件名不能用的字符")):
             box.query_one("#save-path", Input).value = path
             await pilot.press("enter")
             await settle(pilot, app)

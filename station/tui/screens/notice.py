@@ -154,6 +154,8 @@ def write_notice(path: Path, text: str) -> Path:
     """Write the notice as UTF-8, readable by this user only (it names a resident) even
     when it replaces an older, world-readable copy, and whole or not at all. A device, a
     folder or a link at that name is refused (``NotAFile``), never written through."""
+    if "\x00" in str(path):  # pasted in; the OS would raise ValueError, not OSError
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), str(path))
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():  # told in words like any other OSError: "this is a folder"
