@@ -241,6 +241,43 @@ def finished_case(village: Any) -> str:
     return record_id
 
 
+def test_a_name_or_id_number_mistyped_at_intake_can_be_corrected(village):
+    """The agent typed 陈莉 for 陈丽: the record screen's edit corrects it, the search finds
+    the right name, and a mistyped ID number is refused in words."""
+    record_id = village.create("application", {
+        "matter": "YB-002", "materials.received": ["M01"], **PERSON,
+        "applicant.name": "陈莉"}).id
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await open_modal(pilot, app, record_id, "e")
+        modal = app.screen
+        modal.query_one("#edit-field", Select).value = "applicant.id_number"
+        await pilot.pause()
+        modal.query_one("#edit-value", Input).value = "411525198903023981"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is modal
+        assert "校验位" in str(modal.query_one("#form-error", Static).render())
+        modal.query_one("#edit-field", Select).value = "applicant.name"
+        await pilot.pause()
+        assert modal.query_one("#edit-value", Input).value == "陈莉"
+        modal.query_one("#edit-value", Input).value = "  "
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert "姓名不能清空" in str(modal.query_one("#form-error", Static).render())
+        modal.query_one("#edit-value", Input).value = "陈丽"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        assert "陈丽" in shown(app, "#record-title")
+        assert village.get(record_id).fields["applicant.id_number"] == PERSON[
+            "applicant.id_number"]
+        assert record_id in [s.id for s in app.station.search("陈丽")]
+
+    drive(app, scenario)
+
+
 def test_rating_without_a_grade_asks_for_one_in_words(village):
     record_id = finished_case(village)
     app = make_app(village, lang="zh")

@@ -34,12 +34,20 @@ TEXT = {
     "due_on": ("，承诺 {d}", ", due {d}"),
     "need_date": ("请填写新的日期（承诺日期不能清空）",
                   "Enter the new date (a promised date cannot be cleared)"),
+    "need_name": ("请填写姓名（姓名不能清空）", "Enter the name (a name cannot be cleared)"),
 }
 
 
 def editable(record: Record, matter: Matter | None) -> list[str]:
-    """The fields the small edit offers for this record."""
+    """The fields the small edit offers for this record. The person's name and ID number
+    come last: they rarely change, but a typo made at intake must be correctable in the
+    app (the full forms are for receiving, not reachable from a saved record)."""
     person = PERSON_PREFIX[record.kind]
+    return [*_common(record, matter, person), f"{person}.name", f"{person}.id_number"]
+
+
+def _common(record: Record, matter: Matter | None, person: str) -> list[str]:
+    """What changes most after a case is received."""
     names = [f"{person}.phone", f"{person}.address", f"{person}.village_group"]
     if record.kind == "application":
         names.append("promised_date")
@@ -123,6 +131,8 @@ class EditFieldModal(FormModal):
         promise = touches_promise([name])
         if promise and not value.strip() and self.record.fields.get(name):
             raise Refused(TEXT["need_date"])
+        if name == f"{PERSON_PREFIX[self.record.kind]}.name" and not value.strip():
+            raise Refused(TEXT["need_name"])  # the forms insist on it too
         reason = self.query_one("#edit-reason", Input).value if promise else ""
         return self.station.update(self.record.id, {name: value}, reason=reason)
 
