@@ -5,7 +5,7 @@ It lets a process start the app with the very interpreter it runs on
 without depending on the ``station`` script being on ``PATH``.
 """
 
-from station.cli import main
+from station.entry import main
 
 if __name__ == "__main__":
     main()
