@@ -4,10 +4,10 @@ Several error messages tell the agent to restore a backup: this is how one is ma
 ``station.db`` by hand while the app runs misses what still sits in its ``-wal`` file (the
 newest saves) or catches a page half-written. SQLite's ``VACUUM INTO`` reads one consistent
 snapshot whatever other connections write meanwhile, so a backup can be taken with the app
-open. A backup is a folder holding that copy and the transport key: every personal field in
-the copy is encrypted (G2), opening it needs an agent's passphrase or the recovery key, and
-the transport key only signs sync requests (revocable at the centre), so a restored laptop
-syncs without enrolling again.
+open. A backup is a folder holding that copy, the transport key and the calendar overrides:
+every personal field in the copy is encrypted (G2), opening it needs an agent's passphrase
+or the recovery key, and the transport key only signs sync requests (revocable at the
+centre), so a restored laptop syncs without enrolling again.
 
 A restore goes into a folder with no station in it — never over one: a stale ``-wal`` left
 beside a replaced database would be replayed into it. Work saved after the backup and
@@ -33,7 +33,11 @@ from station.store.errors import (
     RestoreOverStation,
     refuse_non_file,
 )
-from station.store.home import TRANSPORT_KEY, write_private
+from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY, write_private
+
+# the files of a station's home that go with its database: the key that signs its sync
+# requests, and the working days entered by hand where the official calendar has none yet
+ALONGSIDE = (TRANSPORT_KEY, CALENDAR_OVERRIDES)
 
 
 def backup(home: Path, into: Path) -> Path:
@@ -63,9 +67,9 @@ def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
         os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         db.execute("VACUUM INTO ?", [str(copy)])  # an empty file may be vacuumed into
         _sync(copy)
-        key = home / TRANSPORT_KEY
-        if key.exists():
-            write_private(part / TRANSPORT_KEY, key.read_bytes())
+        for name in ALONGSIDE:
+            if (home / name).is_file():
+                write_private(part / name, (home / name).read_bytes())
         os.replace(part, target)
     except OSError as exc:
         shutil.rmtree(part, ignore_errors=True)
@@ -101,9 +105,9 @@ def restore(source: Path, home: Path) -> str:
             out.flush()
             os.fsync(out.fileno())
         station = _station_in(part)  # corrupt, not a station, newer: refused here
-        key = source / TRANSPORT_KEY
-        if key.is_file() and not (home / TRANSPORT_KEY).exists():
-            write_private(home / TRANSPORT_KEY, key.read_bytes())
+        for name in ALONGSIDE:
+            if (source / name).is_file() and not (home / name).exists():
+                write_private(home / name, (source / name).read_bytes())
         os.replace(part, target)
     except OSError as exc:
         raise RestoreFailed.writing(exc, path=str(home)) from None

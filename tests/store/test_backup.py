@@ -14,7 +14,7 @@ from station.cli.common import run
 from station.store.backup import backup, restore
 from station.store.db import db_path
 from station.store.errors import BackupFailed, CorruptDatabase, NotABackup, RestoreOverStation
-from station.store.home import TRANSPORT_KEY
+from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY
 from station.store.service import Station
 from tests.conftest import PASSPHRASE
 
@@ -30,6 +30,9 @@ def _fill(station: Station) -> list[str]:
 
 def test_a_backup_taken_with_the_station_open_holds_every_save(station, home, tmp_path, now):
     ids = _fill(station)  # committed, and still in the -wal file: the station is open
+    overrides = home / CALENDAR_OVERRIDES  # working days entered by hand go along too
+    overrides.write_text('{"source": "镇政府通知", "days": {"2027-01-01": "holiday"}}',
+                         encoding="utf-8")
     assert Path(f"{db_path(home)}-wal").stat().st_size > 0
     (tmp_path / "usb").mkdir()
     made = backup(home, tmp_path / "usb")
@@ -43,7 +46,8 @@ def test_a_backup_taken_with_the_station_open_holds_every_save(station, home, tm
     assert restore(made, tmp_path / "new") == "V001"
     with Station.open(tmp_path / "new", PASSPHRASE, now=now) as again:
         assert [again.get(i).name for i in ids] == [p[0] for p in PEOPLE]
-    assert (tmp_path / "new" / TRANSPORT_KEY).read_bytes() == (home / TRANSPORT_KEY).read_bytes()
+    for name in (TRANSPORT_KEY, CALENDAR_OVERRIDES):
+        assert (tmp_path / "new" / name).read_bytes() == (home / name).read_bytes()
 
 
 def test_a_restore_never_overwrites_a_station(station, home, tmp_path):
