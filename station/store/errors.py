@@ -10,6 +10,7 @@
      ├── AmbiguousReceipt  a receipt number reused (a reinstalled laptop): use the id
      ├── NoSuchConflict    no open conflict with that id
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
+     ├── ConflictChanged   its values changed while a person was choosing among them
      ├── Busy              another process holds the database too long
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
@@ -161,6 +162,18 @@ class SettleChoice(StoreError):
           "状态冲突只能选办结或退回")
     en = ("Pick one of the listed values (--pick N) or enter a new one (--value), not both; "
           "a status conflict settles on completed or returned")
+
+
+class ConflictChanged(StoreError):
+    """A settlement names the values it supersedes: if they are no longer the ones the person
+    chose among (another value arrived, or it was settled elsewhere meanwhile), saving it
+    would bury a value nobody saw, or keep a value nobody chose."""
+
+    code = "store.conflict_changed"
+    zh = ("冲突 {ref} 在您查看之后有了变化（又来了新的值，或已在别处解决），这次没有保存；"
+          "请重新查看各个值再选择")
+    en = ("Conflict {ref} changed after you looked at it (another value arrived, or it was "
+          "settled elsewhere); nothing was saved: look at its values again and choose")
 
 
 class Busy(StoreError):

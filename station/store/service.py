@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -63,6 +63,7 @@ from station.store.errors import (
     AgentExists,
     AmbiguousReceipt,
     CannotWrite,
+    ConflictChanged,
     DamagedSlot,
     DamagedStation,
     LastSlot,
@@ -1232,19 +1233,25 @@ class Station:
                                             receipt, record.kind, field_name, conflict.heads))
         return out
 
-    def settle(self, conflict_id: str, *, pick: int | None = None,
-               value: Any = None) -> Record:
+    def settle(self, conflict_id: str, *, pick: int | None = None, value: Any = None,
+               seen: Sequence[str] | None = None) -> Record:
         """Close a conflict by picking a head (1-based, as listed) or entering a new value.
 
         The op names every head as ``prev``, so the conflict closes on every replica that
-        receives it, whatever order things arrive in."""
+        receives it, whatever order things arrive in. ``seen``: the op ids of the heads the
+        person was shown (the TUI's list may be minutes old). The heads it supersedes must be
+        exactly those, else a value that arrived meanwhile would be buried unseen, and a pick
+        by number would keep whichever value now has that number."""
         ref, _, field_name = conflict_id.rpartition(":")
         if not ref or not field_name:  # not RECORD:FIELD, as listed
             raise NoSuchConflict(ref=conflict_id)
-        record, seen = self._read(ref)
+        record, seen_row = self._read(ref)
         conflict = next((c for c in record.conflicts if c.field == field_name), None)
         if conflict is None:
             raise NoSuchConflict(ref=conflict_id)
+        listed = tuple(h.op_id for h in conflict.heads)
+        if seen is not None and set(seen) != set(listed):
+            raise ConflictChanged(ref=conflict_id)
         if (pick is None) == (value is None):
             raise SettleChoice()
         if pick is not None:
@@ -1264,9 +1271,11 @@ class Station:
         def build(state: merge.State) -> list[Op]:
             heads = (merge.status_heads(state) if kind_of_op == "status"
                      else merge.register_heads(state, field_name))
-            return [Op(kind_of_op, field_name, chosen, prev=tuple(h.op_id for h in heads))]
+            if {h.op_id for h in heads} != set(listed):  # changed since it was read
+                raise ConflictChanged(ref=conflict_id)
+            return [Op(kind_of_op, field_name, chosen, prev=listed)]
 
-        return self._commit(record, seen, build)
+        return self._commit(record, seen_row, build)
 
     def counts(self) -> dict[str, int]:
         out = {f"{kind}s": 0 for kind in SCHEMAS}

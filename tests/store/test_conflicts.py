@@ -13,7 +13,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import merge
-from station.store.errors import NoSuchConflict, SettleChoice
+from station.store.errors import ConflictChanged, NoSuchConflict, SettleChoice
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from tests.conftest import PASSPHRASE, FakeNow
@@ -96,6 +96,42 @@ def test_settling_with_a_new_value(pair):
     assert village.get(record.id).fields["resident.address"] == "青石村三组 3 号"
     with pytest.raises(NoSuchConflict):
         village.settle(cid, pick=1)
+
+
+def three_addresses(tmp_path):
+    """The village and the bus changed an address apart and exchanged; a third place (five
+    minutes later by its clock) changed it too, and its change has not reached them yet."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    third = make(tmp_path, "V002", FakeNow(FakeNow().value + dt.timedelta(minutes=5)))
+    record = village.create("resident", {"resident.name": "赵秀兰"})
+    exchange(village, bus, third)
+    village.update(record.id, {"resident.address": "青石村一组 1 号"})
+    bus.update(record.id, {"resident.address": "青石村二组 2 号"})
+    third.update(record.id, {"resident.address": "青石村三组 3 号"})
+    exchange(village, bus)
+    return village, bus, third, record.id
+
+
+def test_a_value_that_arrives_while_a_person_chooses_is_never_settled_unseen(tmp_path):
+    village, bus, third, record_id = three_addresses(tmp_path)
+    (looked_at,) = village.conflicts()
+    seen = [h.op_id for h in looked_at.heads]
+    exchange(village, third)  # a sync lands while the person reads the two values
+    for choice in ({"pick": 1}, {"value": "青石村四组 4 号"}):
+        with pytest.raises(ConflictChanged) as exc:
+            village.settle(looked_at.id, seen=seen, **choice)
+        assert "nothing was saved" in exc.value.message("en")
+        assert "没有保存" in exc.value.message("zh")
+    assert village.get(record_id).fields["resident.address"] == "青石村三组 3 号"  # as shown
+    (now,) = village.conflicts()
+    assert {h.value for h in now.heads} == {"青石村一组 1 号", "青石村二组 2 号",
+                                           "青石村三组 3 号"}
+    settled = village.settle(now.id, pick=2, seen=[h.op_id for h in now.heads])
+    assert settled.fields["resident.address"] == now.heads[1].value
+    exchange(village, bus, third)
+    assert village.conflicts() == bus.conflicts() == third.conflicts() == []
+    for st in (village, bus, third):
+        st.close()
 
 
 def test_causality_beats_clocks_five_years_ahead_and_two_days_behind(tmp_path):

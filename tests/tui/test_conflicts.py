@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, Static
 from station.tui.screens import make_record
 from station.tui.screens.conflicts import ConflictsScreen, SettleValueModal
 from tests.conftest import FakeNow
-from tests.store.test_conflicts import exchange, make
+from tests.store.test_conflicts import exchange, make, three_addresses
 from tests.tui.conftest import drive, make_app, settle
 from tests.tui.test_record import shown, text_of
 
@@ -113,3 +113,32 @@ def test_settle_with_a_new_value_checked_by_the_store(pair):
         assert bus.get(record_id).fields["resident.phone"] == "13911112222"
 
     drive(app, scenario)
+
+
+def test_a_value_synced_in_while_the_screen_is_open_is_not_settled_by_its_number(tmp_path):
+    """The agent reads two addresses and presses 1 for the first; meanwhile a sync brought a
+    third, newer one that now comes first. Nothing is settled: the screen says the conflict
+    changed and shows all three."""
+    village, bus, third, record_id = three_addresses(tmp_path)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("c")
+        await settle(pilot, app)
+        cards = [text_of(card) for card in app.screen.query(".conflict-head")]
+        assert len(cards) == 2 and "三组" not in "".join(cards)
+        shown_first = village.get(record_id).fields["resident.address"]
+        exchange(village, third)
+        await pilot.press("1")
+        await settle(pilot, app)
+        assert village.get(record_id).fields["resident.address"] == "青石村三组 3 号"
+        assert len(village.conflicts()[0].heads) == 3
+        assert any("changed after you looked" in n.message for n in app._notifications)
+        cards = [text_of(card) for card in app.screen.query(".conflict-head")]
+        assert len(cards) == 3
+        assert shown_first != "青石村三组 3 号"
+
+    drive(app, scenario)
+    for st in (village, bus, third):
+        st.close()

@@ -69,6 +69,12 @@ def editable_text(conflict: ConflictView, value: Any, lang: str) -> str:
     return str(value).replace("T", " ")
 
 
+def seen_heads(conflict: ConflictView) -> tuple[str, ...]:
+    """The values the person chose among: the store refuses the settlement if they changed
+    while the screen was open (a sync brought another value, or it was settled elsewhere)."""
+    return tuple(h.op_id for h in conflict.heads)
+
+
 class SettleValueModal(FormModal):
     """Settle a conflict with a value none of the heads has."""
 
@@ -95,7 +101,7 @@ class SettleValueModal(FormModal):
     def apply(self) -> Record:
         text = self.query_one("#settle-value", Input).value
         value: Any = choice_code(text, OUTCOMES) if self.conflict.field == "status" else text
-        return self.station.settle(self.conflict.id, value=value)
+        return self.station.settle(self.conflict.id, value=value, seen=seen_heads(self.conflict))
 
 
 class ConflictsScreen(ReadingScreen[None]):
@@ -211,7 +217,7 @@ class ConflictsScreen(ReadingScreen[None]):
             self.notify(self.t(TEXT["only"]).format(n=len(c.heads)), severity="warning")
             return
         try:
-            self.station.settle(c.id, pick=n)
+            self.station.settle(c.id, pick=n, seen=seen_heads(c))
         except StationError as exc:
             self.sapp.say_error(exc)
         except Exception as exc:  # never a traceback: say it, nothing was settled
