@@ -187,6 +187,14 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
 PERSON_PREFIX = {"application": "applicant", "visit": "resident", "resident": "resident"}
 
 
+def required_fields(kind: str) -> tuple[str, ...]:
+    """The fields a record is never without once saved: whom it is about, and for an
+    application its matter. The forms ask for them; an edit or a settled conflict may change
+    them, never clear them."""
+    person = (f"{PERSON_PREFIX[kind]}.name",)
+    return ("matter", *person) if kind == "application" else person
+
+
 _BY_NAME = {kind: {f.name: f for f in fields} for kind, fields in SCHEMAS.items()}
 
 

@@ -47,7 +47,7 @@ from station.domain.followup import (
     touches_promise,
 )
 from station.domain.gc_pause import paused_gc
-from station.domain.records import SCHEMAS, field_for, split_items
+from station.domain.records import SCHEMAS, field_for, required_fields, split_items
 from station.domain.records import Field as FieldSpec
 from station.domain.rules import (
     MATERIAL_CODE,
@@ -321,6 +321,16 @@ def _map_entries(spec: FieldSpec, name: str, value: Any) -> dict[str, Any]:
             raise ValidationError([problem])
         out[code] = sub
     return out
+
+
+def _keep_required(kind: str, cleaned: dict[str, Any]) -> None:
+    """Refuse a change that would clear a field the record cannot be without (a name of
+    spaces, an empty matter), as the forms do, saying which one."""
+    problems = [Problem(name, "required", {"label_zh": field_label_pair(kind, name)[0],
+                                           "label_en": field_label_pair(kind, name)[1]})
+                for name in required_fields(kind) if name in cleaned and not cleaned[name]]
+    if problems:
+        raise ValidationError(problems)
 
 
 def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
@@ -796,6 +806,7 @@ class Station:
         reason, which goes into the record's notes in the same change."""
         current, seen = self._read(ref)
         cleaned = self._clean(current.kind, values, current=current.fields)
+        _keep_required(current.kind, cleaned)
         moved = {k: v for k, v in cleaned.items()
                  if touches_promise([k]) and current.fields.get(k) and current.fields.get(k) != v}
         cleared = [k for k, v in moved.items() if not v]
@@ -1261,7 +1272,9 @@ class Station:
         elif field_name == "status":
             chosen = {**conflict.heads[0].value, "to": str(value).strip()}
         else:
-            chosen = self._clean(record.kind, {field_name: value}, current={})[field_name]
+            cleaned = self._clean(record.kind, {field_name: value}, current={})
+            _keep_required(record.kind, cleaned)
+            chosen = cleaned[field_name]
         kind_of_op = "status" if field_name == "status" else "set"
         if kind_of_op == "status":
             chosen = check_status_value(record.kind, chosen)

@@ -13,6 +13,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import merge
+from station.domain.errors import ValidationError
 from station.store.errors import ConflictChanged, NoSuchConflict, SettleChoice
 from station.store.service import Station
 from station.store.vault import FAST_KDF
@@ -132,6 +133,32 @@ def test_a_value_that_arrives_while_a_person_chooses_is_never_settled_unseen(tmp
     assert village.conflicts() == bus.conflicts() == third.conflicts() == []
     for st in (village, bus, third):
         st.close()
+
+
+def test_a_settled_value_is_checked_like_a_form_and_never_clears_the_name(pair):
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "王桂英",
+                                         "resident.id_number": "11010519491231002X"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.name": "王桂芳",
+                               "resident.id_number": "110101199003077758"})
+    bus.update(record.id, {"resident.name": "王贵英",
+                           "resident.id_number": "110101199003070011"})
+    exchange(village, bus)
+    ids = {c.field: c.id for c in village.conflicts()}
+    with pytest.raises(ValidationError) as exc:
+        village.settle(ids["resident.name"], value="   ")
+    assert "Resident name is required" in exc.value.message("en")
+    assert "居民姓名不能为空" in exc.value.message("zh")
+    with pytest.raises(ValidationError) as exc:
+        village.settle(ids["resident.id_number"], value="110101199003077777")
+    assert "check character" in exc.value.message("en")
+    with pytest.raises(ValidationError):
+        village.update(record.id, {"resident.name": ""})  # nor an edit (station edit --set)
+    kept = village.get(record.id)
+    assert kept.fields["resident.name"] in ("王桂芳", "王贵英")
+    assert {c.field for c in village.conflicts()} == {"resident.name", "resident.id_number"}
+    assert village.search("王") and village.search("wang")
 
 
 def test_causality_beats_clocks_five_years_ahead_and_two_days_behind(tmp_path):
