@@ -47,7 +47,13 @@ from station.domain.followup import (
     touches_promise,
 )
 from station.domain.gc_pause import paused_gc
-from station.domain.records import SCHEMAS, field_for, required_fields, split_items
+from station.domain.records import (
+    SCHEMAS,
+    choice_code,
+    field_for,
+    required_fields,
+    split_items,
+)
 from station.domain.records import Field as FieldSpec
 from station.domain.rules import (
     MATERIAL_CODE,
@@ -331,6 +337,17 @@ def _keep_required(kind: str, cleaned: dict[str, Any]) -> None:
                 for name in required_fields(kind) if name in cleaned and not cleaned[name]]
     if problems:
         raise ValidationError(problems)
+
+
+def _outcome_value(heads: Sequence[merge.Head], text: str) -> dict[str, Any]:
+    """The status a conflict is settled on from what a person typed (办结, or completed): the
+    listed value with that outcome, whose reason is its own, else that outcome in the round
+    the heads are in. Never the other outcome's reason under this one."""
+    to = choice_code(text, OUTCOMES)
+    if to not in OUTCOMES:
+        raise SettleChoice()
+    listed = next((h.value for h in heads if h.value.get("to") == to), None)
+    return dict(listed) if listed else {"to": to, "round": heads[0].value.get("round", 0)}
 
 
 def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
@@ -1270,7 +1287,7 @@ class Station:
                 raise SettleChoice()
             chosen = conflict.heads[pick - 1].value
         elif field_name == "status":
-            chosen = {**conflict.heads[0].value, "to": str(value).strip()}
+            chosen = _outcome_value(conflict.heads, str(value))
         else:
             cleaned = self._clean(record.kind, {field_name: value}, current={})
             _keep_required(record.kind, cleaned)

@@ -161,6 +161,29 @@ def test_a_settled_value_is_checked_like_a_form_and_never_clears_the_name(pair):
     assert village.search("王") and village.search("wang")
 
 
+def test_a_status_conflict_settles_on_the_outcome_typed_in_chinese_with_its_own_reason(
+        pair, tmp_path, capsys):
+    village, bus = pair
+    matter = next(m for m in village.catalogue if m.decided_at == "station" and not m.is_bundle)
+    record = village.create("application", {
+        "matter": matter.code, "applicant.name": "王桂英",
+        "materials.received": [m.code for m in matter.materials]})
+    exchange(village, bus)
+    village.change_status(record.id, "completed")
+    bus.change_status(record.id, "returned", reason="申请人已迁出本村")
+    exchange(village, bus)
+    (conflict,) = bus.conflicts()
+    assert conflict.heads[0].value["to"] == "returned"  # the bus's later write shows for now
+    bus.close()
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "BUS01"), "--passphrase-file", str(secret)]
+    assert run(cli, ["conflicts", "settle", conflict.id, "--value", "办结", *common]) == 0
+    capsys.readouterr()
+    assert run(cli, ["show", record.id, "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == {"to": "completed", "round": 0}
+
+
 def test_causality_beats_clocks_five_years_ahead_and_two_days_behind(tmp_path):
     ahead = make(tmp_path, "V001", FakeNow(FakeNow().value + 5 * YEAR))
     behind = make(tmp_path, "V002", FakeNow(FakeNow().value - dt.timedelta(days=2)))

@@ -19,9 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from station.domain.casework import OUTCOMES
 from station.domain.errors import StationError
-from station.domain.records import choice_code, field_for
+from station.domain.records import field_for
 from station.store.projection import Record
 from station.store.service import ConflictView, Station
 from station.tui.screens.base import ReadingScreen
@@ -100,8 +99,7 @@ class SettleValueModal(FormModal):
 
     def apply(self) -> Record:
         text = self.query_one("#settle-value", Input).value
-        value: Any = choice_code(text, OUTCOMES) if self.conflict.field == "status" else text
-        return self.station.settle(self.conflict.id, value=value, seen=seen_heads(self.conflict))
+        return self.station.settle(self.conflict.id, value=text, seen=seen_heads(self.conflict))
 
 
 class ConflictsScreen(ReadingScreen[None]):
