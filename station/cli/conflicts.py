@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from station.cli.common import Env, UsageProblem, common
@@ -18,11 +16,6 @@ class PickOrValue(UsageProblem):
     en = ("Give exactly one of --pick N (one of the listed values) or --value (a new one)")
 
 
-def _when(hlc: str) -> str:
-    wall = int(hlc.split(".", 1)[0])
-    return dt.datetime.fromtimestamp(wall / 1000, CHINA).strftime("%Y-%m-%d %H:%M")
-
-
 @click.group("conflicts", invoke_without_command=True)
 @common(json_output=True)
 @click.pass_context
@@ -32,8 +25,11 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
         return
     with unlock(env) as station:
         found = station.conflicts()
+        catalogue = station.catalogue
 
     def human() -> None:
+        from station.tui.screens.values import show, when  # how the app words each value
+
         if not found:
             env.say("没有待处理的冲突", "No open conflicts")
         for c in found:
@@ -42,8 +38,9 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
             click.echo(f"{c.id}  {label}")
             for i, head in enumerate(c.heads, start=1):
                 mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
-                click.echo(f"  --pick {i}: {head.value!r}  {head.author} @ {head.device}, "
-                           f"{_when(head.hlc)}{mark}")
+                value = show(c.kind, c.field, head.value, env.lang, catalogue)
+                click.echo(f"  --pick {i}: {value}  {head.author} @ {head.device}, "
+                           f"{when(head.hlc, CHINA)}{mark}")
 
     env.emit([c.as_dict() for c in found], human)
 

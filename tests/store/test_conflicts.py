@@ -242,6 +242,33 @@ def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_the_cli_words_each_competing_value_as_the_app_does(pair, tmp_path, capsys):
+    village, bus = pair
+    matter = next(m for m in village.catalogue if m.decided_at == "station" and not m.is_bundle)
+    record = village.create("application", {
+        "matter": matter.code, "applicant.name": "王桂英",
+        "materials.received": [m.code for m in matter.materials]})
+    exchange(village, bus)
+    village.change_status(record.id, "completed")
+    village.update(record.id, {"channel": "bus"})
+    bus.change_status(record.id, "returned", reason="申请人已迁出本村")
+    bus.update(record.id, {"channel": "home_visit"})
+    exchange(village, bus)
+    village.close()
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    assert run(cli, ["conflicts", "--lang", "zh", *common]) == 0
+    zh = capsys.readouterr().out
+    assert "--pick 1: 退回（申请人已迁出本村）  agent-BUS01 @ BUS01-" in zh
+    assert "--pick 2: 办结  agent-V001 @ V001-" in zh
+    assert "上门" in zh and "直通车" in zh and "{" not in zh
+    assert run(cli, ["conflicts", "--lang", "en", *common]) == 0
+    en = capsys.readouterr().out
+    assert "--pick 2: completed  agent-V001" in en and "service bus" in en
+    assert "2026-11-23 " in en and "(shown for now)" in en
+
+
 def test_a_reinstalled_laptop_never_reuses_its_own_receipt_numbers(tmp_path):
     old = make(tmp_path, "V001", FakeNow())
     made = [old.create("resident", {"resident.name": f"居民{i}"}) for i in range(3)]
