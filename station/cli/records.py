@@ -148,8 +148,12 @@ def print_record(env: Env, record: Record, station: Station) -> None:
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         table.add_row(_label(record.kind, name, env.lang), str(value))
+    from station.tui.screens.values import show  # how the app words each value
+
     for conflict in record.conflicts:
-        heads = "; ".join(f"{h.value!r} ({h.author}, {h.device})" for h in conflict.heads)
+        heads = "; ".join(
+            f"{show(record.kind, conflict.field, h.value, env.lang, station.catalogue)}"
+            f" ({h.author}, {h.device})" for h in conflict.heads)
         table.add_row(env.t("冲突", "Conflict"), f"{_label(record.kind, conflict.field, env.lang)}:"
                       f" {heads}")
     console().print(table)

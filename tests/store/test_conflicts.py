@@ -267,6 +267,9 @@ def test_the_cli_words_each_competing_value_as_the_app_does(pair, tmp_path, caps
     en = capsys.readouterr().out
     assert "--pick 2: completed  agent-V001" in en and "service bus" in en
     assert "2026-11-23 " in en and "(shown for now)" in en
+    assert run(cli, ["show", record.id, "--lang", "zh", *common]) == 0
+    shown = capsys.readouterr().out
+    assert "退回（申请人已迁出本村） (agent-BUS01" in shown and "{" not in shown
 
 
 def test_a_reinstalled_laptop_never_reuses_its_own_receipt_numbers(tmp_path):
