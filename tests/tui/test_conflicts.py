@@ -70,6 +70,7 @@ def test_settle_a_conflict_by_picking_a_head(pair):
         await settle(pilot, app)
         fields = shown(app, "#record-fields")
         assert other in fields and provisional not in fields
+        assert "Resident phone (conflict settled)" in shown(app, "#record-history")
         assert "1 conflicting field" in shown(app, "#record-alert")
 
     drive(app, scenario)

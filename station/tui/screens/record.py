@@ -38,6 +38,7 @@ TEXT = {
     "conflicts": ("有 {n} 处冲突待处理（按 c）：{fields}",
                   "{n} conflicting field(s) to settle (press c): {fields}"),
     "conflict": ("（冲突）", " (conflict)"),
+    "settled": ("（解决冲突）", " (conflict settled)"),
     "materials": ("材料", "Materials"),
     "in": ("已收", "received"),
     "missing": ("未收", "missing "),
@@ -241,6 +242,8 @@ class RecordScreen(ReadingScreen[None]):
                 continue
             else:
                 part = label(kind, op["f"], self.lang)
+            if len(op.get("p", ())) > 1:  # it superseded competing values: a settlement
+                part += self.t(TEXT["settled"])
             if part not in parts:
                 parts.append(part)
         if created:
