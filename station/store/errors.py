@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -261,6 +262,14 @@ class NotAFile(StoreError):
     zh = "{path} 已存在，但不是普通文件（而是设备、文件夹或链接），没有覆盖它；请换一个文件名"
     en = ("{path} exists but is not an ordinary file (it is a device, a folder or a link), so "
           "it was left alone; choose another file name")
+
+
+def refuse_nul(path: Path) -> None:
+    """An ``OSError`` (EINVAL) for a path holding a NUL (pasted in from somewhere): the OS
+    refuses one with ``ValueError``, which no caller would tell in words, where every caller
+    already tells an ``OSError`` ("the path holds a character no file name can")."""
+    if "\x00" in str(path):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
 
 
 def refuse_non_file(path: Path) -> None:

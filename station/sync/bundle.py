@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from station.domain.errors import StationError
-from station.store.errors import refuse_non_file
+from station.store.errors import refuse_non_file, refuse_nul
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import PUSH_MAGIC, SyncReport, merge_kept
@@ -101,17 +101,26 @@ class BundleUnreadable(StationError):
 def _write_atomic(path: Path, data: bytes) -> None:
     """The file appears whole or not at all (a pulled-out USB stick leaves no half file),
     and only ever replaces an ordinary file."""
+    try:
+        refuse_nul(path)
+        refuse_non_file(path)
+        _write_then_rename(path, data)
+    except OSError as exc:
+        raise BundleUnwritable.writing(exc, path=str(path).replace("\x00", "␀")) from None
+
+
+def _write_then_rename(path: Path, data: bytes) -> None:
+    """Write a ``.part`` copy beside ``path`` and rename it over; no ``.part`` is left."""
     tmp = path.with_name(path.name + ".part")
     try:
-        refuse_non_file(path)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError:
         tmp.unlink(missing_ok=True)
-        raise BundleUnwritable.writing(exc, path=str(path)) from None
+        raise
 
 
 def export_bundle(sync: SyncState, path: Path) -> int:

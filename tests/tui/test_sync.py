@@ -328,3 +328,34 @@ def test_what_arrived_while_locked_merges_at_unlock(tmp_path, centre):
     with Station.open(home, PASSPHRASE) as again:
         assert again.sync.inbox() == []
     bus.close()
+
+
+@pytest.mark.parametrize(("lang", "why"), [
+    ("en", "the path holds a character no file name can"), ("zh", "路径中有文件名不能用的字符")])
+def test_a_nul_in_the_export_path_is_a_sentence_in_both_languages(tmp_path, centre, lang, why):
+    """A NUL pasted into the export path (the OS refuses it with ValueError, not OSError)
+    is the same sentence the notice box gives, not "Internal error: ValueError"; the
+    change stays in the outbox for a good path."""
+    village = enrolled(tmp_path, centre, "V001")
+    village.create("application", APPLICATION)
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(SyncScreen())
+        await settle(pilot, app)
+        screen = app.screen
+        screen.query_one("#sync-export", Input).value = str(tmp_path / "a\x00b.stb")
+        await pilot.press("e")
+        shown = await wait_for(pilot, screen, why)
+        await settle(pilot, app)
+        assert "Internal" not in shown and "内部错误" not in shown
+        assert "ValueError" not in shown and "\x00" not in shown
+        assert app.screen is screen and not screen.busy
+
+    drive(app, scenario, size=SIZE)
+    reopened = Station.open(tmp_path / "V001", PASSPHRASE)
+    try:
+        assert reopened.sync.unsent() == 1
+    finally:
+        reopened.close()
+    assert not list(tmp_path.glob("a*"))

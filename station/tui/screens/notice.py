@@ -28,7 +28,7 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from station.domain.casework import missing_materials
 from station.domain.errors import StationError, os_reason
-from station.store.errors import NotAFile, refuse_non_file
+from station.store.errors import NotAFile, refuse_non_file, refuse_nul
 from station.store.home import write_private
 from station.store.projection import Record
 from station.store.service import Station
@@ -154,8 +154,7 @@ def write_notice(path: Path, text: str) -> Path:
     """Write the notice as UTF-8, readable by this user only (it names a resident) even
     when it replaces an older, world-readable copy, and whole or not at all. A device, a
     folder or a link at that name is refused (``NotAFile``), never written through."""
-    if "\x00" in str(path):  # pasted in; the OS would raise ValueError, not OSError
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), str(path))
+    refuse_nul(path)
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():  # told in words like any other OSError: "this is a folder"
