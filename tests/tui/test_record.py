@@ -193,7 +193,10 @@ def test_contact_rating_and_followup(village):
         await pilot.press("enter", "ctrl+s")
         await pilot.pause()
         assert "already rated" in shown(app, "#form-error")
-        await pilot.press("escape")
+        await pilot.press("escape")  # a grade was chosen: asked first, then discarded
+        await pilot.pause()
+        assert isinstance(app.screen, AskModal)
+        await pilot.press("enter")
         await pilot.pause()
 
         await pilot.press("f")
@@ -394,5 +397,32 @@ def test_quitting_from_a_modal_with_typing_can_discard_it(village):
         await pilot.press("enter")  # Discard
         await pilot.pause()
         assert not app.is_running
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize(("key", "radios"), [("r", "#rating-grade"), ("l", "#contact-via")])
+def test_leaving_a_small_modal_with_a_choice_made_asks_first(village, key, radios):
+    """A grade chosen (or another way of contact) and nothing typed is work too: Esc asks
+    before it is lost, and "keep editing" keeps the choice."""
+    record_id = case_for(village, key)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await open_modal(pilot, app, record_id, key)
+        modal = app.screen
+        choice = modal.query_one(radios, RadioSet)
+        choice.focus()
+        await pilot.press("right", "right", "enter")  # the third: 不满意 / a message
+        await pilot.pause()
+        picked = choice.pressed_index
+        assert picked == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AskModal)
+        assert app.screen.question == "放弃已输入的内容？"
+        await pilot.press("escape")  # = keep editing
+        await pilot.pause()
+        assert app.screen is modal and choice.pressed_index == picked
 
     drive(app, scenario)

@@ -163,9 +163,6 @@ class MaterialsModal(FormModal):
         received = set(self.record.fields.get("materials.received") or [])
         return set(self.query_one("#materials-list", SelectionList).selected) == received
 
-    def typed(self) -> bool:
-        return not self.unchanged()  # ticks count as work too
-
     def apply(self) -> Record:
         chosen = list(self.query_one("#materials-list", SelectionList).selected)
         return self.station.update(self.record.id, {"materials.received": chosen})

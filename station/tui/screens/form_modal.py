@@ -16,7 +16,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import (
+    Checkbox,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    Select,
+    SelectionList,
+    Static,
+)
 
 from station.domain.errors import StationError
 from station.store.projection import Record
@@ -46,6 +56,21 @@ class Refused(StationError):
         super().__init__(zh=pair[0], en=pair[1])
 
 
+NOT_AN_ENTRY = object()
+
+
+def entry_of(widget: Widget) -> object:
+    """What a field of a form holds, comparable with what it held before (spaces around
+    typed text do not count); ``NOT_AN_ENTRY`` for a widget that holds nothing."""
+    if isinstance(widget, Input):
+        return widget.value.strip()
+    if isinstance(widget, Checkbox | RadioButton | Select):
+        return widget.value
+    if isinstance(widget, SelectionList):
+        return frozenset(widget.selected)
+    return NOT_AN_ENTRY
+
+
 class FormModal(StationModal[Record | None]):
     """Ctrl+S saves, Esc cancels; Enter in the last input saves too."""
 
@@ -72,7 +97,7 @@ class FormModal(StationModal[Record | None]):
     def __init__(self, record: Record) -> None:
         super().__init__()
         self.record = record
-        self._opened: dict[Input, str] = {}
+        self._opened: dict[Widget, object] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box"):
@@ -84,7 +109,14 @@ class FormModal(StationModal[Record | None]):
     def on_mount(self) -> None:
         """What the boxes held when the modal opened (Textual runs this next to a
         subclass's own ``on_mount``), so ``typed`` can tell what the agent added."""
-        self._opened = {box: box.value for box in self.query(Input)}
+        self._opened = self.entered()
+
+    def entered(self) -> dict[Widget, object]:
+        """What each field holds now: text typed, a grade or a way of contact chosen, a
+        material ticked. A choice is work as much as typing is (a grade picked and then
+        Esc would lose it without a word)."""
+        return {widget: value for widget in self.query("*")
+                if (value := entry_of(widget)) is not NOT_AN_ENTRY}
 
     def title_text(self) -> str:
         return f"{self.t(self.TITLE_TEXT)} · {self.record.receipt or self.record.id[:8]}"
@@ -109,9 +141,8 @@ class FormModal(StationModal[Record | None]):
         self.query_one("#form-error", Static).update(Text(text))
 
     def typed(self) -> bool:
-        """Whether closing now would lose something the agent typed."""
-        return any(box.value.strip() != self._opened.get(box, "").strip()
-                   for box in self.query(Input))
+        """Whether closing now would lose something the agent typed or chose."""
+        return self.entered() != self._opened
 
     def leave(self, then: Callable[[], None]) -> None:
         """Run ``then`` (close the modal, quit the app), asking first if it would lose
