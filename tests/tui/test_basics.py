@@ -201,3 +201,35 @@ def test_the_residents_list_offers_no_new_key(village):
         assert "n 新建" in footer_text(app)
 
     drive(app, scenario)
+
+
+@pytest.mark.parametrize(("text", "width", "shown"), [
+    ("养老保险待遇", 8, "养老保… "),  # 保 ends on cell 6: the "…" follows it
+    ("养老保险待遇", 9, "养老保险…"),
+    ("养老保险", 8, "养老保险"),
+    ("ab cdef", 4, "ab …"),  # a real space before the cut stays
+    ("王桂英", 2, "… "),
+])
+def test_a_cut_ends_in_an_ellipsis_right_after_the_last_character(text, width, shown):
+    from station.tui.widgets.record_table import fit
+
+    assert fit(text, width) == shown
+
+
+@pytest.mark.parametrize("width", [80, 81])
+def test_a_matter_name_cut_in_the_list_has_no_stray_space_before_the_ellipsis(village,
+                                                                             width):
+    """Whichever way a column's edge falls across a Chinese character, the list shows
+    "养老保险…", never "养老保险 …" (which reads as two words)."""
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await pilot.press("a")
+        await settle(pilot, app)
+        table = app.screen.query_one(RecordTable)
+        lines = ["".join(s.text for s in table.render_line(y))
+                 for y in range(1, table.row_count + 1)]
+        assert any("…" in line for line in lines)  # some names are cut at this width
+        assert not [line for line in lines if " …" in line]
+
+    drive(app, scenario, size=(width, 40))

@@ -23,6 +23,7 @@ from station.domain.followup import Figures, Month, figures
 from station.tui.screens.base import StationScreen
 from station.tui.screens.sync import ScreenActions
 from station.tui.text import UI, Pair
+from station.tui.widgets.record_table import cut
 
 TEXT: dict[str, Pair] = {
     "title": ("{month} 月度报表 · {name}（{id}）", "{month} figures · {name} ({id})"),
@@ -271,6 +272,5 @@ class ReportsScreen(StationScreen[None]):
         for (key, _), label, width in zip(MATTER_COLUMNS, labels, widths, strict=True):
             table.add_column(label, key=key, width=width)
         for key, (name, *numbers) in rows:
-            shown = Text(name)
-            shown.truncate(widths[0], overflow="ellipsis")
-            table.add_row(shown, *(Text(n, justify="right") for n in numbers), key=key)
+            table.add_row(Text(cut(name, widths[0])),
+                          *(Text(n, justify="right") for n in numbers), key=key)

@@ -22,11 +22,21 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
+def cut(text: str, width: int) -> str:
+    """``text`` if it fits in ``width`` terminal cells, else cut to end in "…" right after
+    the last character that fits. Rich pads a Chinese character halved by the cut with a
+    space (and its ``Text.truncate`` does too): "养老保 …" would look like two words."""
+    if cell_len(text) <= width:
+        return text
+    kept = set_cell_size(text, width - 1)
+    if kept != text[:len(kept)]:  # the pad that stands for half a wide character
+        kept = kept[:-1]
+    return kept + "…"
+
+
 def fit(text: str, width: int) -> str:
     """``text`` padded or cut to exactly ``width`` terminal cells (… where cut)."""
-    if cell_len(text) > width:
-        text = set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
+    return set_cell_size(cut(text, width), width)
 
 
 class RecordTable(ScrollView, can_focus=True):
