@@ -104,8 +104,9 @@ def _import_summary(report: ImportReport) -> tuple[str, str]:
 @click.option("--kind", type=click.Choice(list(SCHEMAS)), help="Only this kind of record.")
 @click.option("--status", help="Only this status (e.g. received, awaiting_materials).")
 @click.option("--matter", help="Only this matter code.")
-@click.option("--due", type=click.Choice(["overdue", "this_month"]),
-              help="Only records whose next step is overdue, or due this month.")
+@click.option("--due", type=click.Choice(["overdue", "this_month", "to_resolve", "to_contact"]),
+              help="Only records whose next step is overdue or due this month, or the "
+                   "applications of this month's list to resolve or to contact (station due).")
 @click.option("--search", "query", help="Name (or pinyin), receipt no., ID number or phone.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many.")
 @common(json_output=True)

@@ -9,6 +9,7 @@ to its field), turns them into ops against what the record holds now, and commit
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -207,6 +208,7 @@ class Summary:
 
 
 SEARCH_CHUNK_MAX = 2000
+MONTHLY_LISTS = ("to_resolve", "to_contact")  # the due filters that are this month's lists
 BULK_NAMES = 500  # changesets in one downlink batch from which the name index is rebuilt
 BULK_IMPORT = 2000  # records in one import from which the other cores build the rows (their
 # processes take ~0.5 s to start: as long as building ~2 500 records here)
@@ -1032,7 +1034,9 @@ class Station:
     def list(self, *, kind: str | None = None, status: str | None = None,
              matter: str | None = None, due: str | None = None,
              ids: Iterable[str] | None = None, limit: int | None = None) -> list[Summary]:
-        """Newest first. ``due`` is "overdue" (next step past due today) or "this_month"."""
+        """Newest first. ``due`` is "overdue" (next step past due today), "this_month"
+        (next step due this month), or one of this month's lists of ``station due``:
+        "to_resolve" or "to_contact" (see :meth:`due`)."""
         # Given ids (a search), look them up by key: the filters' indexes would scan every
         # record of the kind ("+column" keeps SQLite from using them).
         where, args = self._where(kind, status, matter, due, by_key=ids is not None)
@@ -1069,6 +1073,11 @@ class Station:
         elif due == "this_month":
             where.append(f"{plus}next_due LIKE ?")
             args.append(self.today().isoformat()[:7] + "-%")
+        elif due in MONTHLY_LISTS:
+            # The monthly rule is not one SQL condition (a contact logged this month takes a
+            # case off the list): the very lists `station due` and the dashboard count.
+            where.append("id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps([f.id for f in getattr(self.due(), due)]))
         elif due:
             raise ValueError(f"unknown due filter {due!r}")
         return " AND ".join(where), args

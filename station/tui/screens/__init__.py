@@ -53,6 +53,13 @@ def make_resident(id_number: str) -> Screen[Any]:
     return screen
 
 
+def make_due_list(due: str) -> Screen[Any]:
+    """The applications list filtered to one of this month's lists (a dashboard card)."""
+    module = import_module("station.tui.screens.records")
+    screen: Screen[Any] = module.RecordListScreen("application", due=due)
+    return screen
+
+
 def make(name: str) -> Screen[Any]:
     module, cls, kwargs = SCREENS[name]
     screen: Screen[Any] = getattr(import_module(module), cls)(**kwargs)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.events import Click
 from textual.widgets import Footer, Header, Label, Static
 
 from station.store.service import Dashboard, Station
@@ -24,7 +25,7 @@ from station.tui.text import UI
 TEXT = {
     "today": ("今天", "Today"),
     "to_resolve": ("本月到期（需办结）", "Due this month: resolve"),
-    "to_contact": ("本月需联系", "To contact this month"),
+    "to_contact": ("本月需联系（按 t）", "To contact (t)"),
     "overdue": ("已超期", "Overdue"),
     "open_poor": ("差评待整改", "Poor ratings to follow up"),
     "conflicts": ("待处理冲突（按 c）", "Conflicts to settle (c)"),
@@ -40,6 +41,7 @@ TEXT = {
 }
 
 CARDS = ("to_resolve", "to_contact", "overdue", "open_poor", "conflicts", "unsent")
+DUE_CARDS = ("to_resolve", "to_contact", "overdue")  # a click lists their cases
 
 
 class DashboardScreen(ReadingScreen[None]):
@@ -53,13 +55,16 @@ class DashboardScreen(ReadingScreen[None]):
         # key, and the figures are read again on every return to this screen anyway.
         Binding("c", "app.go('conflicts')", "Conflicts", id="conflicts", show=False),
         Binding("p", "app.go('reports')", "Reports", id="reports"),
+        # Not in the footer either: the card names it. The cases to contact are the month's
+        # round of calls; a click on any of the three due cards lists its cases too.
+        Binding("t", "due('to_contact')", "To contact", id="to-contact", show=False),
         Binding("f5", "refresh", "Refresh", id="refresh", show=False),
     ]
 
     BINDING_ZH: ClassVar[dict[str, str]] = {
         "applications": "代办件", "visits": "上门服务", "residents": "居民",
         "new-application": "新建", "sync": "同步", "conflicts": "冲突",
-        "reports": "报表", "refresh": "刷新"}
+        "reports": "报表", "refresh": "刷新", "to-contact": "需联系"}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,6 +81,21 @@ class DashboardScreen(ReadingScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.t(UI["dashboard"])
+
+    def action_due(self, which: str) -> None:
+        """The applications of one of this month's lists, as the card counts them."""
+        from station.tui.screens import make_due_list
+
+        self.app.push_screen(make_due_list(which))
+
+    def on_click(self, event: Click) -> None:
+        """A click on a due card, its number or its words, lists the cases it counts."""
+        nodes = event.widget.ancestors_with_self if event.widget is not None else []
+        for node in nodes:
+            key = (node.id or "").removeprefix("card-")
+            if node.has_class("card") and key in DUE_CARDS:
+                self.action_due(key)
+                return
 
     def read(self, reader: Station) -> tuple[Any, ...]:
         return (reader.dashboard(),)

@@ -40,8 +40,11 @@ TEXT = {
     "matter": ("全部事项", "Any matter"),
     "due": ("全部期限", "Any due date"),
     "overdue": ("已超期", "Overdue"),
-    "this_month": ("本月到期", "Due this month"),
+    "to_resolve": ("本月需办结", "To resolve this month"),
+    "to_contact": ("本月需联系", "To contact this month"),
 }
+# The due filter: the dashboard's cards and the lists of `station due`, by the same rule.
+DUE_FILTERS = ("overdue", "to_resolve", "to_contact")
 
 
 class RecordListScreen(StationScreen[None]):
@@ -51,9 +54,11 @@ class RecordListScreen(StationScreen[None]):
         Binding("n", "new", "New", id="new"),
     ]
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, due: str | None = None) -> None:
+        """``due``: open with the due filter already on (from a dashboard card)."""
         super().__init__()
         self.kind = kind
+        self.due_filter = due
 
     BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "search": "搜索", "new": "新建"}
 
@@ -70,9 +75,9 @@ class RecordListScreen(StationScreen[None]):
                            for m in self.station.catalogue]
                 yield StationSelect(matters, prompt=self.t(TEXT["matter"]), id="matter",
                                     compact=True)
-                yield StationSelect([(self.t(TEXT["overdue"]), "overdue"),
-                                     (self.t(TEXT["this_month"]), "this_month")],
-                                    prompt=self.t(TEXT["due"]), id="due", compact=True)
+                yield StationSelect([(self.t(TEXT[key]), key) for key in DUE_FILTERS],
+                                    prompt=self.t(TEXT["due"]), id="due", compact=True,
+                                    value=self.due_filter or Select.NULL)
         columns = [key for key in WIDTHS if key != "matter" or self.kind == "application"]
         yield RecordTable([(self.t(UI[key]), WIDTHS[key]) for key in columns], id="records")
         yield Static("", id="count")
