@@ -8,6 +8,7 @@ from textual.widgets import DataTable, Input, Static
 
 from station.tui.screens import make_record
 from station.tui.screens.conflicts import ConflictsScreen, SettleValueModal
+from station.tui.widgets.record_table import RecordTable
 from tests.conftest import FakeNow
 from tests.store.test_conflicts import exchange, make, three_addresses
 from tests.tui.conftest import drive, make_app, settle
@@ -143,3 +144,56 @@ def test_a_value_synced_in_while_the_screen_is_open_is_not_settled_by_its_number
     drive(app, scenario)
     for st in (village, bus, third):
         st.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+def test_the_lists_mark_the_records_that_need_settling(tmp_path, size):
+    """An application, a visit and a resident edited apart on the village and the bus: each
+    list marks its conflicted record with "!" (as `station list` does), the others not, and
+    the mark is in sight at 80 columns; settled, the mark goes."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    records = {
+        "application": village.create("application", {
+            "matter": "SB-002", "applicant.name": "陈丽",
+            "applicant.id_number": "411525198903023982", "applicant.phone": "13089245659",
+            "applicant.address": "青石村八组 1 号", "authorisation.relationship": "self",
+            "materials.received": ["M01", "M02"]}),
+        "visit": village.create("visit", {
+            "resident.name": "赵秀兰", "reason": "elderly", "services": ["consultation"],
+            "scheduled_at": "2026-11-20T09:00", "result": "已解答服务对象咨询的问题"}),
+        "resident": village.create("resident", {"resident.name": "王桂英",
+                                                "resident.phone": "13900000000"})}
+    calm = village.create("resident", {"resident.name": "李明", "resident.phone": "13900000009"})
+    phone = {"application": "applicant.phone", "visit": "resident.phone",
+             "resident": "resident.phone"}
+    exchange(village, bus)
+    for kind, record in records.items():
+        village.update(record.id, {phone[kind]: "13900000001"})
+        bus.update(record.id, {phone[kind]: "13900000002"})
+    exchange(village, bus)
+    bus.close()
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        for key, kind in (("a", "application"), ("v", "visit"), ("r", "resident")):
+            await pilot.press(key)
+            await settle(pilot, app)
+            table = app.screen.query_one(RecordTable)
+            lines = {k: "".join(s.text for s in table.render_line(i + 1))
+                     for i, k in enumerate(table.keys)}
+            header = "".join(s.text for s in table.render_line(0))
+            assert header.rstrip().endswith("!")
+            marked = {k for k, line in lines.items() if line.rstrip().endswith("!")}
+            assert marked == {records[kind].id}
+            assert marked == {s.id for s in village.list(kind=kind) if s.conflicts}
+            assert kind != "resident" or calm.id in lines  # listed, and not marked
+            await pilot.press("escape")
+            await settle(pilot, app)
+        village.settle(f"{records['visit'].receipt}:resident.phone", pick=1)
+        await pilot.press("v")
+        await settle(pilot, app)
+        table = app.screen.query_one(RecordTable)
+        assert "!" not in "".join(s.text for s in table.render_line(1))
+
+    drive(app, scenario, size=size)
+    village.close()

@@ -25,7 +25,10 @@ from station.tui.widgets.select import StationSelect
 SHOWN = 100  # a screen shows about twenty: the agent narrows by typing, not by scrolling
 # Fixed widths, in terminal cells: the list redraws on every keystroke of a search.
 # The matter's name takes what is left (0): at 80 columns every column shows.
-WIDTHS = {"receipt": 18, "name": 8, "status": 12, "matter": 0, "due": 10}
+WIDTHS = {"receipt": 18, "name": 8, "status": 12, "matter": 0, "due": 10, "conflicts": 1}
+# A record with an open conflict is marked as `station list` marks it in its "!" column: one
+# cell, so the rows that need settling (c, from the dashboard) stand out and 80 columns fit.
+CONFLICT_MARK = "!"
 
 NEW_FORM = {"application": "new_application", "visit": "new_visit"}  # kind -> screen
 
@@ -79,12 +82,16 @@ class RecordListScreen(StationScreen[None]):
                                     prompt=self.t(TEXT["due"]), id="due", compact=True,
                                     value=self.due_filter or Select.NULL)
         columns = [key for key in WIDTHS if key != "matter" or self.kind == "application"]
-        yield RecordTable([(self.t(UI[key]), WIDTHS[key]) for key in columns], id="records")
+        yield RecordTable([(self.heading(key), WIDTHS[key]) for key in columns], id="records")
         yield Static("", id="count")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = pick(KIND[self.kind], self.lang)
+
+    def heading(self, column: str) -> str:
+        """A column's heading in the app's language; the conflict mark's is the mark."""
+        return CONFLICT_MARK if column == "conflicts" else self.t(UI[column])
 
     def on_screen_resume(self) -> None:
         """The rows are read here only: Textual resumes a screen when it is first shown too,
@@ -143,6 +150,7 @@ class RecordListScreen(StationScreen[None]):
                 cells.append(catalogue.get(r.matter).name(self.lang)
                              if r.matter and r.matter in catalogue else "")
             cells.append(r.next_due or "")
+            cells.append(CONFLICT_MARK if r.conflicts else "")
             lines.append((r.id, cells))
         self.query_one(RecordTable).set_rows(lines)
         self.query_one("#count", Static).update(self.count_line(len(rows), total),
