@@ -1067,6 +1067,10 @@ class Station:
             if value:
                 where.append(f"{plus}{column}=?")
                 args.append(value)
+        if due in ("overdue", "this_month"):
+            # A draft's dates promise the resident nothing yet: the monthly lists and the
+            # dashboard leave drafts out, and so do these.
+            where.append(f"{plus}status != 'draft'")
         if due == "overdue":
             where.append(f"{plus}next_due < ?")
             args.append(self.today().isoformat())

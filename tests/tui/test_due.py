@@ -3,6 +3,7 @@ to contact or overdue — the very cases `station due` lists and the dashboard c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,18 @@ LISTS = ("to_resolve", "to_contact", "overdue")
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A village on the real clock (the CLI reads the real clock too), one of its cases to
-    contact already called this month: the call takes it off the list."""
+    contact already called this month (the call takes it off the list), and a draft left
+    since two months ago (no list has it)."""
     station, _ = Station.init(tmp_path / "V001", station_id="V001", name="青石村便民服务站",
                               agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF)
     try:
         fill(station, residents=60, applications=30)
         called = station.due().to_contact[0]
         station.add_contact(called.id, "phone", "告知办理进度")
+        long_ago = (station.today() - dt.timedelta(days=60)).isoformat()
+        station.create("application", {  # a draft whose dates have passed: no promise
+            "matter": "SB-002", "applicant.name": "陈丽", "received_on": long_ago,
+            "applicant.id_number": "411525198903023982"}, status="draft")
     finally:
         station.close()
     return tmp_path / "V001"
