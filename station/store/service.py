@@ -386,6 +386,7 @@ class Station:
         self._catalogue: Catalogue | None = None
         self._names = SharedNames()
         self._indexing = True  # off while a big downlink batch is merged
+        self._due: tuple[tuple[Any, ...], DueLists] | None = None  # see due()
         self._preparing = (os.cpu_count() or 1) > 1
         self._preparer: Preparer | None = None  # started by the first big downlink batch
         self.ledger.on_change.append(self._index_record)
@@ -1207,9 +1208,18 @@ class Station:
                       bool(r[14])) for r in rows]
 
     def due(self, month: Month | None = None) -> DueLists:
-        """This month's open cases: to resolve, to contact, overdue (the monthly rule)."""
-        return due_lists(self.facts(kind="application"), month or Month.of(self.today()),
-                         self.today())
+        """This month's open cases: to resolve, to contact, overdue (the monthly rule).
+
+        Kept until the records change (a commit on this connection or any other) or the day
+        does: a list filtered to one of them is read twice (its rows and its count), and a
+        search narrows chunk by chunk, where each reading every application would add up
+        to seconds on every keystroke in a big village."""
+        month = month or Month.of(self.today())
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        key = (str(month), self.today(), version, self.db.conn.total_changes)
+        if self._due is None or self._due[0] != key:
+            self._due = (key, due_lists(self.facts(kind="application"), month, self.today()))
+        return self._due[1]
 
     def report(self, month: Month | None = None,
                by: str | None = None) -> dict[str, Figures]:

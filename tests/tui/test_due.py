@@ -104,3 +104,36 @@ def test_the_to_contact_card_opens_its_cases_by_key_and_by_click(home, capsys):
             await settle(pilot, app)
 
     drive(app, scenario)
+
+
+def test_a_case_called_from_the_list_leaves_it(home):
+    """Working through the list: open a case to contact, log the call, go back — it is off
+    the list, and the dashboard's card counts one fewer."""
+    station = Station.open(home, PASSPHRASE)
+    before = len(station.due().to_contact)
+    app = make_app(station, lang="zh")
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("t")
+        await settle(pilot, app)
+        table = app.screen.query_one(RecordTable)
+        called = table.cursor_key
+        assert table.row_count == before
+        await pilot.press("enter")  # down to the rows
+        await settle(pilot, app)
+        await pilot.press("enter")  # open the case
+        await settle(pilot, app)
+        await pilot.press("l", *"告知进度", "enter", "enter")
+        await settle(pilot, app)
+        assert len(station.get(called).fields["contacts"]) == 1
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordListScreen)
+        assert called not in table.keys and table.row_count == before - 1
+        await pilot.press("escape")
+        await settle(pilot, app)
+        number = app.screen.query_one("#card-to_contact .card-number", Static)
+        assert str(number.render()) == str(before - 1)
+
+    drive(app, scenario)
