@@ -39,6 +39,7 @@ from station.centre.errors import (
     StaffOnly,
     TooLarge,
 )
+from station.centre.repo import serving
 from station.centre.service import MAX_CURSOR, Centre
 from station.domain.errors import StationError
 from station.domain.followup import Month
@@ -414,7 +415,8 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         """A one-time enrollment code for a station (and the villages it serves)."""
         code = await run_in_threadpool(centre.enroll_code, body.station, body.scope,
                                        body.expires_s)
-        return {"code": code, "station": body.station.upper(), "expires_s": body.expires_s}
+        return {"code": code, "station": body.station.upper(), "expires_s": body.expires_s,
+                "scope": list(serving(body.station, body.scope))}
 
     @app.post("/v1/staff/revoke", dependencies=staff_only)
     async def revoke(request: Request, body: RevokeRequest) -> dict[str, Any]:

@@ -40,7 +40,15 @@ from station.centre.errors import (
 from station.centre.keys import CentreKeys
 from station.centre.opening import Opener, Signers
 from station.centre.projector import Projector
-from station.centre.repo import CentreRecord, EnrollCode, LogEntry, Repository, StationRow, Tx
+from station.centre.repo import (
+    CentreRecord,
+    EnrollCode,
+    LogEntry,
+    Repository,
+    StationRow,
+    Tx,
+    serving,
+)
 from station.domain import merge
 from station.domain.casework import plan_move
 from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
@@ -166,7 +174,7 @@ class Centre:
         """A one-time code: centre URL, token, and the fingerprint of the centre's keys."""
         token = new_token()
         self.repo.add_code(EnrollCode(token_hash(token), station.upper(),
-                                      tuple(s.upper() for s in scope) or (station.upper(),),
+                                      serving(station, scope),
                                       self.now_ms() + expires_s * 1000))
         return f"{self.public_url}#{token}/{self.keys.fingerprint}"
 

@@ -515,8 +515,8 @@ def print_qr(text: str, out: Any = None) -> None:
 
 @centre_group.command("enroll-code")
 @click.argument("station")
-@click.option("--scope", default="", help="Villages the station serves, e.g. V001,V002 "
-              "(default: its own).")
+@click.option("--scope", default="", help="The villages a service bus serves, e.g. "
+              "V001,V002; a station always keeps its own id (its own records) too.")
 @click.option("--expires", default="7d", show_default=True, help="How long the code is valid.")
 @click.option("--qr/--no-qr", default=None, help="Draw the code as a QR code (default: when "
               "the output is a terminal).")
@@ -535,6 +535,8 @@ def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool |
         code, expires_s = str(reply["code"]), int(reply["expires_s"])
     except (KeyError, TypeError, ValueError):
         raise NotACentre(url=url) from None
+    # what the centre will let the station write and pull (its own id always among them)
+    villages = [str(v) for v in reply.get("scope") or villages]
     data = {"code": code, "station": reply.get("station", station), "expires_s": expires_s,
             "scope": villages}
 

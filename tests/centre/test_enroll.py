@@ -251,8 +251,28 @@ def test_a_code_for_a_bus_gives_it_every_village_it_serves(centre_app, staff_hea
     bus = new_station(tmp_path, "BUS01")
     pin = enroll(bus, issue_code(client, staff_headers, "BUS01", ("v001", "V002")),
                  client=anonymous(client))
-    assert pin.scope == ("V001", "V002")
-    assert centre.repo.station("BUS01").scope == ("V001", "V002")
+    assert pin.scope == ("BUS01", "V001", "V002")
+    assert centre.repo.station("BUS01").scope == ("BUS01", "V001", "V002")
+    # its own records (filed under BUS01) are accepted, not refused as out of its scope
+    application(bus)
+    report = push(bus.sync, link(client, bus))
+    assert report.pushed == 1 and not report.refused
+    bus.close()
+
+
+def test_a_bus_enrolled_before_keeps_its_own_id_in_its_scope(centre_app, staff_headers,
+                                                             tmp_path):
+    """A centre that stored a bus's scope without the bus's own id (as it once did) still
+    takes the bus's own work, with no new code needed."""
+    centre, client = centre_app
+    bus = enrolled(client, staff_headers, tmp_path, "BUS01")
+    row = centre.repo.station("BUS01")
+    with centre.repo.d.writing() as conn:
+        conn.execute(centre.repo.d.sql("UPDATE stations SET scope=? WHERE id=?"),
+                     ("V001,V002", "BUS01"))
+    assert centre.repo.station("BUS01").scope == ("BUS01", "V001", "V002") != row.scope
+    application(bus)
+    assert not push(bus.sync, link(client, bus)).refused
     bus.close()
 
 

@@ -239,6 +239,26 @@ def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_r
     assert rc == 1 and "No such record NOPE-1" in err
 
 
+def test_a_service_bus_enrolled_as_the_readme_shows_gets_its_own_work_through(
+        start_centre, cli_run, tmp_path, passphrase_file):
+    """A bus files its own applications under its own id (BUS01): a code naming only the
+    villages it serves left every one of them refused by the centre and quarantined."""
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "BUS01", "--scope", "V001,V002,v001",
+                           "--json", *staff_args(centre))
+    assert rc == 0, err
+    issued = json.loads(out)
+    assert issued["scope"] == ["BUS01", "V001", "V002"]
+    bus = new_station(cli_run, tmp_path, passphrase_file, "BUS01", records=2)
+    assert cli_run("enroll", issued["code"], *bus)[0] == 0
+    rc, out, err = cli_run("sync", "--json", *bus)
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["pushed"] == 2 and not summary["refused"], summary
+    rc, out, _ = cli_run("centre", "stations", "--json", *staff_args(centre))
+    assert [row["scope"] for row in json.loads(out)] == [["BUS01", "V001", "V002"]]
+
+
 def test_a_centre_whose_database_cannot_serve_is_not_called_unreachable(start_centre,
                                                                         cli_run):
     """A 503 (the database locked by another process, down or restarting) comes from a

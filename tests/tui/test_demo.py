@@ -47,7 +47,7 @@ def test_the_demo_pair_is_enrolled_synced_and_has_something_to_show(tmp_path):
             assert conflict.field == "applicant.phone" and conflict.receipt == demo.conflict
             assert [c.id for c in bus.conflicts()] == [conflict.id]  # both sides see it
             assert village.get(demo.poor).fields["followup"]["state"] == "open"
-            assert bus.sync.unsent() == 0 and bus.sync.centre().scope == ("V001", "V002")
+            assert bus.sync.unsent() == 0 and bus.sync.centre().scope == ("BUS01", "V001", "V002")
             # the decisions the centre made came down to the village
             outcomes = {village.get(s.id).fields.get("outcome")
                         for s in village.list(kind="application", limit=1000)}

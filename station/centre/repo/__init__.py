@@ -13,10 +13,12 @@ from station.centre.repo.base import (
     Repository,
     StationRow,
     Tx,
+    serving,
 )
 
 __all__ = ["WAIT_S", "CentreRecord", "EnrollCode", "LogEntry", "Repository", "StationRow",
-           "Tx", "open_repository"]
+           "Tx", "open_repository",
+           "serving"]
 
 
 def open_repository(url: str, *, wait_s: float = WAIT_S) -> Repository:

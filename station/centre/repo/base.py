@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -177,13 +177,21 @@ def _tables(d: Dialect) -> set[str]:
                                     _ddl(d)) if m}
 
 
-def _scope(text: str) -> tuple[str, ...]:
-    return tuple(s for s in text.split(",") if s)
+def serving(station: str, villages: Iterable[str]) -> tuple[str, ...]:
+    """The villages a station may write and pull: its own id always first, then the ones its
+    code named, each once. A station files its own records under its own id (a bus's under
+    BUS01), so a code naming only the villages a bus serves must not leave the bus's own work
+    refused — and a centre that stored such a scope before reads it whole again."""
+    return tuple(dict.fromkeys(v.upper() for v in (station, *villages) if v))
+
+
+def _scope(station: str, text: str) -> tuple[str, ...]:
+    return serving(station, text.split(","))
 
 
 def _station(row: Sequence[Any]) -> StationRow:
-    return StationRow(row[0], _scope(row[1]), bytes(row[2]), bytes(row[3]), bytes(row[4]),
-                      row[5], row[6], row[7])
+    return StationRow(row[0], _scope(row[0], row[1]), bytes(row[2]), bytes(row[3]),
+                      bytes(row[4]), row[5], row[6], row[7])
 
 
 def _record(row: Sequence[Any]) -> CentreRecord:
@@ -376,7 +384,7 @@ class Repository:
                         (token_hash, now_ms)).fetchone()
             if row is None:
                 return None
-            return EnrollCode(token_hash, row[0], _scope(row[1]), row[2])
+            return EnrollCode(token_hash, row[0], _scope(row[0], row[1]), row[2])
 
     def register(self, row: StationRow) -> None:
         """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones.
