@@ -409,6 +409,7 @@ class Centre:
     def publish_catalogue(self, raw: bytes) -> Catalogue:
         """Validate and publish a new catalogue; it flows down to every station."""
         catalogue = Catalogue.from_json_bytes(raw)
+        self._keeps_matters_in_use(catalogue)
         canonical = encode_catalogue(catalogue)
         entry_id = f"{CATALOGUE_PREFIX}{catalogue.version}"
         with self.repo.writing(self.now_ms()) as tx:
@@ -427,6 +428,20 @@ class Centre:
                                self.storage.seal("log", canonical, f"log|{entry_id}")))
             tx.set_setting("catalogue", canonical.decode())
         return catalogue
+
+    def _keeps_matters_in_use(self, catalogue: Catalogue) -> None:
+        """A version that leaves out a matter open cases were filed under would strand them:
+        no station could move them on and the centre could not decide them."""
+        self.projector.catch_up()
+        dropped = sorted(self.repo.matters_in_use() - {m.code for m in catalogue})
+        if dropped:
+            codes = ", ".join(dropped)
+            raise BadRequest(
+                detail=f"catalogue version {catalogue.version} leaves out {codes}, which "
+                       "applications on record were filed under; keep every such matter in "
+                       "the catalogue so those cases can still be followed to the end",
+                detail_zh=f"事项清单版本 {catalogue.version} 删去了 {codes}，而已有代办件按这些"
+                          "事项受理；请保留这些事项，以便这些件能一办到底")
 
     def decide(self, receipt: str, outcome: str, *, reason: str, staff: str) -> dict[str, Any]:
         """A staff decision (办结/退回): centre-authority ops that flow down to the station."""

@@ -150,6 +150,27 @@ def test_a_published_catalogue_reaches_every_station(centre_app, staff_headers, 
     bus.close()
 
 
+def test_a_catalogue_leaving_out_a_matter_with_cases_is_refused(centre_app, staff_headers,
+                                                                   v1):
+    """Published, it would strand those cases: the station could not move them on (its
+    catalogue no longer knows their matter) and the centre could not decide them."""
+    centre, client = centre_app
+    case = application(v1)  # HJ-001
+    push(v1.sync, link(client, v1))
+    shipped = centre.catalogue().to_dict()
+    without = [m for m in shipped["matters"] if m["code"] != "HJ-001"]
+    error = error_of(publish(client, staff_headers, catalogue_json("2026.12.1",
+                                                                   matters=without)), 400)
+    assert "HJ-001" in error["en"] and "HJ-001" in error["zh"] and "followed" in error["en"]
+    assert centre.catalogue().version == shipped["version"]
+    assert client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": case.receipt, "outcome": "completed"}).status_code == 200
+    # a matter no case was filed under may go
+    unused = [m for m in shipped["matters"] if m["code"] != "SB-002"]
+    assert publish(client, staff_headers, catalogue_json("2026.12.1", matters=unused)
+                   ).status_code == 200
+
+
 def test_publishing_the_same_version_twice_is_400(centre_app, staff_headers):
     centre, client = centre_app
     shipped = centre.catalogue().version

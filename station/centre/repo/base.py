@@ -500,6 +500,12 @@ class Repository:
         return [_record(r) for r in self._read(
             f"SELECT {_RECORD_COLS} FROM records WHERE receipt=? OR id=?", (receipt, receipt))]
 
+    def matters_in_use(self) -> set[str]:
+        """The matter codes of every record not voided: a case under any of them can still
+        move (be submitted, decided, reopened), which needs its matter in the catalogue."""
+        return {r[0] for r in self._read("SELECT DISTINCT matter FROM records "
+                                         "WHERE matter IS NOT NULL AND status <> 'voided'")}
+
     def all_facts(self) -> list[str]:
         """Every record's facts (JSON), for the monthly figures across stations."""
         return [r[0] for r in self._read("SELECT facts FROM records WHERE facts IS NOT NULL")]
