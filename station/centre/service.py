@@ -448,6 +448,11 @@ class Centre:
         if outcome not in ("completed", "returned"):
             raise BadRequest(detail="the outcome is completed or returned",
                              detail_zh="结果只能是办结（completed）或退回（returned）")
+        if outcome == "returned" and not reason.strip():
+            # the station has to tell the resident, once, what to put right (一次告知)
+            raise BadRequest(detail="returning an application needs --reason: what the "
+                                    "resident has to put right",
+                             detail_zh="退回代办件须写明原因（--reason）：申请人需要补正什么")
         found = self.find_receipt(receipt.strip())
         if not found:
             raise NotFound(what=f"record {receipt}")

@@ -93,6 +93,21 @@ def test_a_decision_flows_down_to_the_station(centre_app, staff_headers, v1):
     assert 400 <= again.status_code < 500 and again.json()["error"]["en"]
 
 
+def test_returning_an_application_without_a_reason_is_refused(centre_app, staff_headers, v1):
+    """The station must tell the resident once what to put right (一次告知): a return with
+    no reason left it nothing to say, and `decide --help` promised a reason was needed."""
+    centre, client = centre_app
+    case = application(v1)
+    push(v1.sync, link(client, v1))
+    for reason in ("", "  \n "):
+        error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
+            "receipt": case.receipt, "outcome": "returned", "reason": reason}), 400)
+        assert "reason" in error["en"] and "原因" in error["zh"]
+    assert centre.find_receipt(case.receipt)[0].status == "received"
+    assert client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": case.receipt, "outcome": "returned", "reason": "缺户口簿"}).status_code == 200
+
+
 def test_deciding_an_unknown_receipt_is_404(centre_app, staff_headers):
     _, client = centre_app
     error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
