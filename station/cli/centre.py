@@ -603,9 +603,8 @@ def decide_cmd(env: Env, receipt: str, outcome: str, reason: str, staff_name: st
 
     def human() -> None:
         shown = reply.get("receipt") or reply.get("record") or receipt
-        env.say(f"已{word[0]} {shown}（状态：{reply.get('status')}）；站点下次同步时会收到",
-                f"Marked {shown} {word[1]} (status: {reply.get('status')}); its station gets "
-                "the decision on its next sync")
+        env.say(f"已{word[0]} {shown}；站点下次同步时会收到",
+                f"Marked {shown} {word[1]}; its station gets the decision on its next sync")
 
     env.emit(reply, human)
 

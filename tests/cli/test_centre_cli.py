@@ -146,6 +146,13 @@ def test_the_whole_loop_on_a_real_centre(start_centre, cli_run, tmp_path, passph
                            "--staff", "张科员", "--json", *staff_args(centre))
     assert rc == 0, err
     assert json.loads(out)["outcome"] == "completed"
+    # in words: the receipt and the outcome, not the status's inner value ({'to': …})
+    with open_station(st_args) as station:
+        other = station.list(kind="application")[1].receipt
+    rc, out, err = cli_run("centre", "decide", other, "returned", "--reason", "缺户口簿",
+                           "--lang", "zh", *staff_args(centre))
+    assert rc == 0 and not out, err
+    assert err.strip() == f"已退回 {other}；站点下次同步时会收到"
     with open_station(st_args) as station, link_for(station.sync) as link:
         pull(station.sync, link, station=station)
         record = station.get(receipt)
