@@ -129,7 +129,7 @@ def test_a_code_can_be_taken_once(repo):
     repo.add_code(code(b"a", "BUS01", ("V001", "V002")))
     taken = repo.take_code(code(b"a").token_hash, NOW)
     assert taken is not None
-    assert (taken.station, taken.scope) == ("BUS01", ("V001", "V002"))
+    assert (taken.station, taken.scope) == ("BUS01", ("BUS01", "V001", "V002"))
     assert repo.take_code(code(b"a").token_hash, NOW) is None
     assert repo.take_code(code(b"a").token_hash, NOW + 1) is None
     assert repo.take_code(code(b"unknown").token_hash, NOW) is None
