@@ -10,7 +10,7 @@ ours and passing (the database restarting, down, busy or full), the answer is a 
      ├── Replayed        401   a nonce seen before, or a time outside the window
      ├── Revoked         403   the station (or these keys of it) were revoked
      ├── Forbidden       403   a staff token that does not match
-     ├── NotFound        404
+     ├── NotFound        404   (UnknownReceipt: a decision on a receipt it does not hold)
      ├── SlowBody        408   a request body that stopped arriving before it was complete
      ├── AmbiguousReceipt 409  a receipt number held by two records
      ├── TooLarge        413
@@ -99,6 +99,15 @@ class NotFound(CentreError):
     code = "centre.not_found"
     zh = "找不到 {what}"
     en = "No such {what}"
+
+
+class UnknownReceipt(NotFound):
+    """A decision on a receipt number the centre does not hold: mistyped, or its station has
+    not synced the case yet."""
+
+    zh = "镇中心没有编号为 {receipt} 的记录：请核对编号，或先让受理它的站点同步"
+    en = ("No such record {receipt} at the town centre: check the receipt number, or have the "
+          "station that received it sync first")
 
 
 class SlowBody(CentreError):

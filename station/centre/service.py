@@ -31,10 +31,10 @@ from station.centre.errors import (
     AmbiguousReceipt,
     BadCode,
     BadRequest,
-    NotFound,
     Replayed,
     Revoked,
     Unauthenticated,
+    UnknownReceipt,
     WrongStation,
 )
 from station.centre.keys import CentreKeys
@@ -453,9 +453,10 @@ class Centre:
             raise BadRequest(detail="returning an application needs --reason: what the "
                                     "resident has to put right",
                              detail_zh="退回代办件须写明原因（--reason）：申请人需要补正什么")
-        found = self.find_receipt(receipt.strip())
+        receipt = receipt.strip()
+        found = self.find_receipt(receipt) if receipt else []
         if not found:
-            raise NotFound(what=f"record {receipt}")
+            raise UnknownReceipt(receipt=receipt or "“”")
         if len(found) > 1:
             raise AmbiguousReceipt(receipt=receipt, ids=", ".join(r.id for r in found))
         rec = found[0]

@@ -113,6 +113,20 @@ def test_deciding_an_unknown_receipt_is_404(centre_app, staff_headers):
     error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
         "receipt": "V001-20261123-0404", "outcome": "completed"}), 404)
     assert error["code"] == "centre.not_found" and "V001-20261123-0404" in error["en"]
+    # in Chinese as a whole sentence, saying what to do: no English word in it
+    assert error["zh"].startswith("镇中心没有编号为 V001-20261123-0404 的记录") and \
+        "record" not in error["zh"] and "sync first" in error["en"]
+
+
+def test_a_receipt_typed_in_small_letters_is_the_same_case(centre_app, staff_headers, v1):
+    centre, client = centre_app
+    case = application(v1)
+    push(v1.sync, link(client, v1))
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": f" {case.receipt.lower()} ", "outcome": "completed"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["receipt"] == case.receipt
+    assert centre.find_receipt(case.id.upper())[0].status == "completed"
 
 
 def test_a_malformed_decision_is_400(centre_app, staff_headers):

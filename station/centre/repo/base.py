@@ -497,8 +497,11 @@ class Repository:
     # --- the centre's merged records -----------------------------------------------------
 
     def find_receipt(self, receipt: str) -> list[CentreRecord]:
+        """The records with this receipt number or record id, however it was typed: receipt
+        numbers are written in capitals (V001-…), ids in small letters."""
         return [_record(r) for r in self._read(
-            f"SELECT {_RECORD_COLS} FROM records WHERE receipt=? OR id=?", (receipt, receipt))]
+            f"SELECT {_RECORD_COLS} FROM records WHERE receipt=? OR id=?",
+            (receipt.upper(), receipt.lower()))]
 
     def matters_in_use(self) -> set[str]:
         """The matter codes of every record not voided: a case under any of them can still
