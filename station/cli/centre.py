@@ -440,13 +440,13 @@ def _token(env: Env, token_file: Path | None) -> str:
     path = token_file or env.home / STAFF_TOKEN
     try:
         token = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise TokenFileProblem(path=str(path), detail="no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        detail = getattr(exc, "strerror", None) or type(exc).__name__
-        raise TokenFileProblem(path=str(path), detail=detail) from None
+    except OSError as exc:
+        raise TokenFileProblem.reading(exc, path=str(path)) from None
+    except UnicodeDecodeError:
+        raise TokenFileProblem(path=str(path), detail="it is not a text file",
+                               detail_zh="它不是文本文件") from None
     if not token:
-        raise TokenFileProblem(path=str(path), detail="empty")
+        raise TokenFileProblem(path=str(path), detail="it is empty", detail_zh="文件是空的")
     return token
 
 

@@ -239,6 +239,14 @@ def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_r
     rc, _, err = cli_run("centre", "stations", "--home", str(tmp_path / "elsewhere"),
                          "--url", centre.url)
     assert rc == 1 and "staff token" in err and "elsewhere" in err
+    rc, _, err = cli_run("centre", "stations", "--home", str(tmp_path / "elsewhere"),
+                         "--url", centre.url, "--lang", "zh")
+    assert rc == 1 and "工作人员令牌" in err and "文件不存在" in err and "no such" not in err
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    rc, _, err = cli_run("centre", "stations", "--token-file", str(empty), "--url", centre.url,
+                         "--lang", "zh")
+    assert rc == 1 and "文件是空的" in err and "is empty" not in err
 
     # a refusal from the centre's own rules (a receipt it does not have)
     rc, _, err = cli_run("centre", "decide", "NOPE-1", "returned", "--reason", "x",
