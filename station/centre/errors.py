@@ -12,7 +12,8 @@ ours and passing (the database restarting, down, busy or full), the answer is a 
      ├── Forbidden       403   a staff token that does not match
      ├── NotFound        404   (UnknownReceipt: a decision on a receipt it does not hold)
      ├── SlowBody        408   a request body that stopped arriving before it was complete
-     ├── AmbiguousReceipt 409  a receipt number held by two records
+     ├── NotAnApplication 400  a decision asked of a visit or a resident
+ ├── AmbiguousReceipt 409  a receipt number held by two records
      ├── TooLarge        413
      ├── BadRequest      400   malformed body or parameters
      ├── BadCode         400   an enrollment code that is unknown, used, or expired
@@ -108,6 +109,22 @@ class UnknownReceipt(NotFound):
     zh = "镇中心没有编号为 {receipt} 的记录：请核对编号，或先让受理它的站点同步"
     en = ("No such record {receipt} at the town centre: check the receipt number, or have the "
           "station that received it sync first")
+
+
+class NotAnApplication(CentreError):
+    """A decision (办结/退回) asked of a home visit or a resident: only applications have an
+    outcome, and the lattice's own "no such status" would not say so."""
+
+    KINDS: ClassVar[dict[str, tuple[str, str]]] = {
+        "visit": ("上门服务记录", "a home visit"), "resident": ("居民记录", "a resident")}
+    code = "centre.not_an_application"
+    zh = "{receipt} 是{kind_zh}，不是代办件：只有代办件由镇中心办结或退回"
+    en = ("{receipt} is {kind_en}, not an application: only applications are completed or "
+          "returned by the centre")
+
+    def __init__(self, receipt: str, kind: str) -> None:
+        zh, en = self.KINDS.get(kind, (f"{kind} 记录", f"a {kind} record"))
+        super().__init__(receipt=receipt, kind=kind, kind_zh=zh, kind_en=en)
 
 
 class SlowBody(CentreError):

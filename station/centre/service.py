@@ -31,6 +31,7 @@ from station.centre.errors import (
     AmbiguousReceipt,
     BadCode,
     BadRequest,
+    NotAnApplication,
     Replayed,
     Revoked,
     Unauthenticated,
@@ -460,6 +461,8 @@ class Centre:
         if len(found) > 1:
             raise AmbiguousReceipt(receipt=receipt, ids=", ".join(r.id for r in found))
         rec = found[0]
+        if rec.kind != "application":
+            raise NotAnApplication(receipt=rec.receipt or rec.id, kind=rec.kind)
         state = self.projector.state(rec)
         fields = merge.fields(state)
         matter = self.catalogue().get(fields["matter"]) if fields.get("matter") else None

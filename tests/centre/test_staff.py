@@ -118,6 +118,20 @@ def test_deciding_an_unknown_receipt_is_404(centre_app, staff_headers):
         "record" not in error["zh"] and "sync first" in error["en"]
 
 
+def test_deciding_a_home_visit_says_only_applications_are_decided(centre_app, staff_headers,
+                                                                   v1):
+    """Not the lattice's "no such status", with "completed" left untranslated in Chinese."""
+    centre, client = centre_app
+    visit = v1.create("visit", {"resident.name": "张秀兰", "reason": "elderly"})
+    push(v1.sync, link(client, v1))
+    error = error_of(client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": visit.receipt, "outcome": "completed"}), 400)
+    assert error["en"] == (f"{visit.receipt} is a home visit, not an application: only "
+                           "applications are completed or returned by the centre")
+    assert error["zh"].startswith(f"{visit.receipt} 是上门服务记录，不是代办件")
+    assert centre.find_receipt(visit.receipt)[0].status == visit.status["to"]
+
+
 def test_a_receipt_typed_in_small_letters_is_the_same_case(centre_app, staff_headers, v1):
     centre, client = centre_app
     case = application(v1)
