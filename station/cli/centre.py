@@ -559,7 +559,11 @@ def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool |
 @staff_options
 @centre_options(json_output=True)
 def revoke_cmd(env: Env, station: str, url: str, token_file: Path | None) -> None:
-    """Revoke a station's keys (a lost laptop): its requests are refused from now on."""
+    """Revoke a station's keys (a lost laptop): its requests are refused from now on.
+
+    It acts on the laptop enrolled now, so revoke first, then issue the replacement's code
+    (run after the replacement enrolled, it would lock out the replacement instead).
+    """
     station = station_id(station)
     with staff_link(env, url, token_file) as staff:
         reply = staff.call("POST", "/v1/staff/revoke", {"station": station})

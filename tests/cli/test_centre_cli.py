@@ -392,3 +392,10 @@ def test_small_parsers():
     assert redact("postgresql://u:pw@h/db?options=x") == "postgresql://u:***@h/db"
     assert redact("sqlite:////srv/centre.db") == "sqlite:////srv/centre.db"
 
+
+
+def test_revoke_help_tells_the_supervisor_to_revoke_before_enrolling_the_replacement(cli_run):
+    """Revoking after the replacement laptop enrolled locks out the replacement, not the
+    stolen one: the order is the one thing a supervisor must know before running it."""
+    rc, out, _ = cli_run("centre", "revoke", "--help")
+    assert rc == 0 and "revoke first" in " ".join(out.split())
