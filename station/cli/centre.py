@@ -529,6 +529,7 @@ def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool |
     villages = station_list(scope) if scope.strip() else [station]
     expires_s = parse_duration(expires)
     with staff_link(env, url, token_file) as staff:
+        replaces = _enrolled_device(staff, station)
         reply = staff.call("POST", "/v1/staff/enroll-code",
                            {"station": station, "scope": villages, "expires_s": expires_s})
     try:
@@ -538,7 +539,17 @@ def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool |
     # what the centre will let the station write and pull (its own id always among them)
     villages = [str(v) for v in reply.get("scope") or villages]
     data = {"code": code, "station": reply.get("station", station), "expires_s": expires_s,
-            "scope": villages}
+            "scope": villages, "replaces": replaces}
+    if replaces:
+        env.say(f"注意：站点 {station} 目前已由设备 {replaces} 登记并在使用。"
+                "用这个登记码登记后，那台电脑的同步将被拒绝：重装这台电脑时正该如此；"
+                "如果是为丢失电脑的替换机登记，请先吊销"
+                f"（station centre revoke {station}）；如果站点编号写错了，不要发出这个登记码",
+                f"Note: station {station} is enrolled now, on device {replaces}. Once this "
+                "code is used, that laptop's syncs are refused: right for a reinstall of it; "
+                "for a lost laptop's replacement, revoke it first "
+                f"(station centre revoke {station}); if the station id is a typo, do not hand "
+                "this code out")
 
     def human() -> None:
         if qr or (qr is None and sys.stdout.isatty()):
@@ -552,6 +563,16 @@ def enroll_code_cmd(env: Env, station: str, scope: str, expires: str, qr: bool |
                 "On the station's laptop run: station enroll CODE")
 
     env.emit(data, human)
+
+
+def _enrolled_device(staff: Staff, station: str) -> str | None:
+    """The device ``station`` is enrolled on and in use (not revoked), if any: a code for it
+    hands its place to whoever uses the code, so the staff are told before they give it."""
+    rows = staff.call("GET", "/v1/staff/stations")
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and row.get("station") == station and not row.get("revoked_ms"):
+            return str(row.get("device") or "?")
+    return None
 
 
 @centre_group.command("revoke")

@@ -273,6 +273,16 @@ def test_a_service_bus_enrolled_as_the_readme_shows_gets_its_own_work_through(
     rc, out, _ = cli_run("centre", "stations", "--json", *staff_args(centre))
     assert [row["scope"] for row in json.loads(out)] == [["BUS01", "V001", "V002"]]
 
+    # a second code for a station in use (a typo for BUS02?) says whose place it would take
+    for lang, words in (("en", "station BUS01 is enrolled now, on device BUS01-"),
+                        ("zh", "站点 BUS01 目前已由设备 BUS01-")):
+        rc, out, err = cli_run("centre", "enroll-code", "bus01", "--json", "--lang", lang,
+                               *staff_args(centre))
+        assert rc == 0 and words in err and "revoke BUS01" in err
+        assert json.loads(out)["replaces"].startswith("BUS01-")
+    rc, out, err = cli_run("centre", "enroll-code", "BUS02", "--json", *staff_args(centre))
+    assert rc == 0 and json.loads(out)["replaces"] is None and "Note" not in err
+
 
 def test_a_centre_whose_database_cannot_serve_is_not_called_unreachable(start_centre,
                                                                         cli_run):
