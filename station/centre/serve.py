@@ -28,6 +28,7 @@ from station.wire.keys import SUITE_X25519
 
 KEYS = "centre.keys"
 STAFF_TOKEN = "staff.token"
+SQLITE = "sqlite:///"
 
 
 @dataclass
@@ -47,6 +48,10 @@ class CentreConfig:
 
     def __post_init__(self) -> None:
         self.db = self.db or f"sqlite:///{self.home / 'centre.db'}"
+        if self.db.startswith(SQLITE) and not Path(self.db[len(SQLITE):]).is_absolute():
+            # in the home like the default, not wherever the server happened to be started:
+            # started from another directory next time, it would open an empty database
+            self.db = f"{SQLITE}{(self.home / self.db[len(SQLITE):]).absolute()}"
         self.public_url = self.public_url or f"http://{self.host}:{self.port}"
 
     def for_workers(self) -> str:

@@ -358,7 +358,8 @@ def _check_db(db: str) -> None:
 
 @centre_group.command("serve")
 @click.option("--db", envvar="STATION_CENTRE_DB", default="",
-              help="sqlite:///FILE (default: centre.db in the home) or postgresql://…")
+              help="sqlite:///FILE (default: centre.db in the home; a relative FILE is in "
+                   "the home too) or postgresql://…")
 @click.option("--host", envvar="STATION_CENTRE_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="STATION_CENTRE_PORT", type=click.IntRange(1, 65535),
               default=DEFAULT_PORT, show_default=True)

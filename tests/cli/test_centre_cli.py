@@ -362,6 +362,25 @@ def test_the_loop_on_postgresql(start_centre, cli_run, tmp_path, passphrase_file
     assert cli_run("centre", "revoke", "V001", *staff_args(centre))[0] == 0
 
 
+def test_a_relative_sqlite_file_is_the_one_in_the_centre_home(tmp_path, cli_run):
+    """`--db sqlite:///centre.db` (as DESIGN §9 writes it) was opened wherever the server was
+    started: started from another directory the next day, the centre had an empty database
+    and every station it knew was "not enrolled"."""
+    shell = tmp_path / "wherever-the-shell-was"
+    shell.mkdir()
+    centre = CentreProcess(tmp_path / "centre", tmp_path / "centre.keyfile",
+                           db="sqlite:///centre.db")
+    centre.cwd = shell
+    centre.start()
+    try:
+        rc, _, err = cli_run("centre", "enroll-code", "V001", "--no-qr", *staff_args(centre))
+        assert rc == 0, err
+    finally:
+        centre.stop()
+    assert (centre.home / "centre.db").exists() and not (shell / "centre.db").exists()
+    assert f"database sqlite:///{centre.home / 'centre.db'}" in centre.log.read_text()
+
+
 def test_serve_refuses_bad_configuration_with_a_sentence(cli_run, tmp_path, monkeypatch):
     home = ["--home", str(tmp_path / "centre")]
     key = ["--key-file", str(tmp_path / "kf")]
