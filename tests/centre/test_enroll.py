@@ -107,6 +107,31 @@ def test_a_used_code_is_refused(centre_app, staff_headers, tmp_path):
     second.close()
 
 
+def test_once_a_station_enrolls_its_other_codes_are_void(centre_app, staff_headers, tmp_path):
+    """A code issued twice (the first paper lost, or a typo fixed by issuing again) must not
+    stay good after the station enrolled: whoever found it would take the station's place
+    and pull every record of its village."""
+    centre, client = centre_app
+    lost = issue_code(client, staff_headers, "V001")
+    used = issue_code(client, staff_headers, "V001")
+    other = issue_code(client, staff_headers, "V002")
+    station = new_station(tmp_path, "V001")
+    enroll(station, used, client=anonymous(client))
+
+    finder = new_station(tmp_path, "V001", home="finder")
+    error = error_of(client.post("/v1/enroll", json=enroll_body(finder, parse_code(lost)[1])),
+                     400)
+    assert error["code"] == "centre.bad_code"
+    assert centre.repo.station("V001").transport_public == \
+        station.sync.transport().public_bytes()
+    # another station's code is untouched
+    village = new_station(tmp_path, "V002")
+    enroll(village, other, client=anonymous(client))
+    assert centre.repo.station("V002") is not None
+    for st in (station, finder, village):
+        st.close()
+
+
 def test_an_expired_code_is_refused(centre_app, staff_headers, tmp_path):
     centre, client = centre_app
     code = issue_code(client, staff_headers, "V001", expires_s=60)

@@ -387,7 +387,8 @@ class Repository:
             return EnrollCode(token_hash, row[0], _scope(row[0], row[1]), row[2])
 
     def register(self, row: StationRow) -> None:
-        """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones.
+        """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones,
+        and the station's other unused codes can no longer be used.
 
         Under the append lock, so that two enrollments of one station at once (two codes
         issued for it) come one after the other, and the second retires the first's keys.
@@ -410,6 +411,10 @@ class Repository:
                                     "VALUES (?,?,?,?,?,?,?,?)"),
                          (row.id, ",".join(row.scope), row.sign_public, row.seal_public,
                           row.transport_public, row.device, row.enrolled_ms, None))
+            # any other code still out for this station is void now: one lost on paper
+            # would otherwise let whoever finds it take the station's place, and its records
+            conn.execute(self.d.sql("UPDATE codes SET used_ms=? WHERE station=? "
+                                    "AND used_ms IS NULL"), (row.enrolled_ms, row.id))
 
     def station(self, station_id: str) -> StationRow | None:
         rows = self._read(f"SELECT {_STATION_COLS} FROM stations WHERE id=?", (station_id,))
