@@ -454,8 +454,14 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     @app.get("/v1/staff/stations", dependencies=staff_only)
     async def stations(request: Request) -> list[dict[str, Any]]:
+        """The stations, and how far ahead a laptop's clock was when last flagged (DESIGN §4:
+        the centre flags it; the staff are the ones who can have it set right)."""
         rows = await run_in_threadpool(centre.repo.stations)
+        flags = {device: (ahead, seen) for device, ahead, seen
+                 in await run_in_threadpool(centre.repo.clock_flags)}
         return [{"station": r.id, "scope": list(r.scope), "device": r.device,
-                 "enrolled_ms": r.enrolled_ms, "revoked_ms": r.revoked_ms} for r in rows]
+                 "enrolled_ms": r.enrolled_ms, "revoked_ms": r.revoked_ms,
+                 "clock_ahead_ms": flags.get(r.device, (None, None))[0],
+                 "clock_flagged_ms": flags.get(r.device, (None, None))[1]} for r in rows]
 
     return app

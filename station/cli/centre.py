@@ -665,7 +665,8 @@ def catalogue_publish_cmd(env: Env, path: Path, url: str, token_file: Path | Non
 @staff_options
 @centre_options(json_output=True)
 def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
-    """The enrolled stations, their villages, and whether they were revoked."""
+    """The enrolled stations, their villages, whether they were revoked, and laptops whose
+    clock was found far ahead (set their date and time)."""
     with staff_link(env, url, token_file) as staff:
         rows = staff.call("GET", "/v1/staff/stations")
     if not isinstance(rows, list):
@@ -683,11 +684,12 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
 
         headers = (env.t("站点", "Station"), env.t("服务村", "Villages"),
                    env.t("设备", "Device"), env.t("登记时间", "Enrolled"),
-                   env.t("吊销", "Revoked"))
+                   env.t("吊销", "Revoked"), env.t("时钟", "Clock"))
         table = [headers] + [
             (str(r["station"]), ",".join(r.get("scope") or []), str(r.get("device") or ""),
              when(r["enrolled_ms"]) if r.get("enrolled_ms") else "",
-             when(r["revoked_ms"]) if r.get("revoked_ms") else "")
+             when(r["revoked_ms"]) if r.get("revoked_ms") else "",
+             _clock_words(env, r.get("clock_ahead_ms"), r.get("clock_flagged_ms"), when))
             for r in rows]
         from rich.cells import cell_len
 
@@ -697,6 +699,17 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
                                  for cell, w in zip(row, widths, strict=True)).rstrip())
 
     env.emit(rows, human)
+
+
+def _clock_words(env: Env, ahead_ms: Any, flagged_ms: Any, when: Callable[[Any], str]) -> str:
+    """How far ahead a laptop's clock was found, and when: the staff have it set right."""
+    if not ahead_ms:
+        return ""
+    days, hours = int(ahead_ms) // 86_400_000, max(1, int(ahead_ms) // 3_600_000)
+    seen = when(flagged_ms) if flagged_ms else ""
+    if days:
+        return env.t(f"快 {days} 天（{seen} 发现）", f"{days} d ahead (seen {seen})")
+    return env.t(f"快 {hours} 小时（{seen} 发现）", f"{hours} h ahead (seen {seen})")
 
 
 @centre_group.command("report")

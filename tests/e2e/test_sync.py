@@ -432,3 +432,25 @@ def test_work_carried_to_town_after_a_reinstall_synced_comes_back_to_it(tmp_path
         assert upload_bundle(stick, anyone).accepted == 1
     sync(fresh)
     assert fresh.get(made.id).name == "冯桂芝"
+
+
+def test_the_staff_see_which_laptop_has_its_clock_far_ahead(tmp_path, live_centre, capsys):
+    """DESIGN §4: the centre flags a device whose changesets are dated far ahead (a bad NTP,
+    a CMOS set a year on). The flag was kept but no staff command showed it, so nobody
+    could go and set that laptop's clock right."""
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    station, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
+                              agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF,
+                              now=lambda: ahead)
+    enroll(station, live_centre.code("V001"))
+    station.create("resident", {"resident.name": "韩大娘"})
+    sync(station)
+    station.close()
+    staff = ["--home", str(live_centre.home), "--url", live_centre.url]
+    assert run(cli, ["centre", "stations", "--json", *staff]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert 399 * 86_400_000 < row["clock_ahead_ms"] < 401 * 86_400_000
+    assert run(cli, ["centre", "stations", "--lang", "zh", *staff]) == 0
+    table = capsys.readouterr().out
+    assert "时钟" in table and re.search(r"快 (399|400) 天（\d{4}-\d\d-\d\d \d\d:\d\d 发现）",
+                                         table)
