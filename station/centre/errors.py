@@ -16,6 +16,7 @@ ours and passing (the database restarting, down, busy or full), the answer is a 
  ├── AmbiguousReceipt 409  a receipt number held by two records
      ├── TooLarge        413
      ├── BadRequest      400   malformed body or parameters
+ ├── StaffRefused    400   a staff action the rules refuse, said as a plain sentence
      ├── BadCode         400   an enrollment code that is unknown, used, or expired
      └── Unavailable     503   the database cannot be used right now (with Retry-After)
 
@@ -41,6 +42,16 @@ class CentreError(StationError):
 
 class BadRequest(CentreError):
     code = "centre.bad_request"
+
+
+class StaffRefused(CentreError):
+    """A staff action the rules refuse (a catalogue version already out, a return with no
+    reason): the sentence alone, since "Bad request:" before it reads as a fault of the
+    program rather than something the person can put right."""
+
+    code = "centre.staff_refused"
+    zh = "{detail_zh}"
+    en = "{detail}"
 
 
 class Unauthenticated(CentreError):

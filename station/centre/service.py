@@ -34,6 +34,7 @@ from station.centre.errors import (
     NotAnApplication,
     Replayed,
     Revoked,
+    StaffRefused,
     Unauthenticated,
     UnknownReceipt,
     WrongStation,
@@ -416,14 +417,14 @@ class Centre:
         with self.repo.writing(self.now_ms()) as tx:
             current = self.catalogue()  # read under the append lock: no two publish at once
             if catalogue.version == current.version or tx.known([entry_id]):
-                raise BadRequest(detail=f"catalogue version {catalogue.version} is already "
-                                        "published",
-                                 detail_zh=f"事项清单版本 {catalogue.version} 已经发布过")
+                raise StaffRefused(detail=f"Catalogue version {catalogue.version} is already "
+                                          "published",
+                                   detail_zh=f"事项清单版本 {catalogue.version} 已经发布过")
             if not is_newer(catalogue, current):
-                raise BadRequest(detail=f"catalogue version {catalogue.version} is older than "
-                                        f"the published {current.version}",
-                                 detail_zh=f"事项清单版本 {catalogue.version} 比已发布的 "
-                                           f"{current.version} 旧")
+                raise StaffRefused(detail=f"Catalogue version {catalogue.version} is older "
+                                          f"than the published {current.version}",
+                                   detail_zh=f"事项清单版本 {catalogue.version} 比已发布的 "
+                                             f"{current.version} 旧")
             tx.append(LogEntry(entry_id, "catalogue", "*", CENTRE, None,
                                self.clock.tick().encode(),
                                self.storage.seal("log", canonical, f"log|{entry_id}")))
@@ -437,8 +438,8 @@ class Centre:
         dropped = sorted(self.repo.matters_in_use() - {m.code for m in catalogue})
         if dropped:
             codes = ", ".join(dropped)
-            raise BadRequest(
-                detail=f"catalogue version {catalogue.version} leaves out {codes}, which "
+            raise StaffRefused(
+                detail=f"Catalogue version {catalogue.version} leaves out {codes}, which "
                        "applications on record were filed under; keep every such matter in "
                        "the catalogue so those cases can still be followed to the end",
                 detail_zh=f"事项清单版本 {catalogue.version} 删去了 {codes}，而已有代办件按这些"
@@ -451,9 +452,9 @@ class Centre:
                              detail_zh="结果只能是办结（completed）或退回（returned）")
         if outcome == "returned" and not reason.strip():
             # the station has to tell the resident, once, what to put right (一次告知)
-            raise BadRequest(detail="returning an application needs --reason: what the "
-                                    "resident has to put right",
-                             detail_zh="退回代办件须写明原因（--reason）：申请人需要补正什么")
+            raise StaffRefused(detail="Returning an application needs a reason (--reason): "
+                                      "what the resident has to put right",
+                               detail_zh="退回代办件须写明原因（--reason）：申请人需要补正什么")
         receipt = receipt.strip()
         found = self.find_receipt(receipt) if receipt else []
         if not found:

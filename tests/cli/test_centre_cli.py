@@ -316,7 +316,15 @@ def test_catalogue_publish(start_centre, cli_run, tmp_path):
     assert rc == 0, err
     assert json.loads(out)["version"] == "2099-01"
     rc, _, err = cli_run("centre", "catalogue", "publish", str(path), *staff_args(centre))
-    assert rc == 1 and "already published" in err
+    # the rule's own sentence, not dressed as a fault of the program ("Bad request: …")
+    assert rc == 1 and err.strip() == ("The town centre refused: Catalogue version 2099-01 is "
+                                       "already published")
+    doc["version"] = "2098-12"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    rc, _, err = cli_run("centre", "catalogue", "publish", str(path), "--lang", "zh",
+                         *staff_args(centre))
+    assert rc == 1 and err.strip() == ("镇中心拒绝了请求：事项清单版本 2098-12 比已发布的 "
+                                       "2099-01 旧")
     path.write_text("{not json", encoding="utf-8")
     rc, _, err = cli_run("centre", "catalogue", "publish", str(path), *staff_args(centre))
     assert rc == 1 and "Traceback" not in err
