@@ -139,12 +139,19 @@ def report_sync(env: Env, report: SyncReport) -> None:
               help="With --watch: sync at least this often (e.g. 30m). Default 5m.")
 @click.option("--unattended", is_flag=True,
               help="No passphrase: push sealed work, keep downlink sealed until unlock.")
+@click.option("--retry-refused", is_flag=True,
+              help="Send again the changes the centre refused, once the town centre says the "
+                   "cause is mended; any still refused are set aside again with the reason.")
 @common(json_output=True)
-def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool) -> None:
+def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool,
+             retry_refused: bool) -> None:
     """Send this station's work to the town centre and bring back what is new."""
     if every is not None and mode != "watch":
         raise EveryNeedsWatch()
     with sync_side(env, unattended) as (sync, station), link_for(sync) as link:
+        if retry_refused:
+            n = sync.requeue_refused()
+            env.say(f"{n} 条被拒的变更重新排队发送", f"{n} refused changes are queued again")
         if mode == "once":
             with progress_display(env) as progress:
                 report = sync_once(sync, link, station=station, progress=progress)

@@ -153,6 +153,14 @@ class SyncState:
             self.db.execute("UPDATE outbox SET refused=? WHERE changeset=?",
                             [json.dumps(reason, ensure_ascii=False), changeset])
 
+    def requeue_refused(self) -> int:
+        """Put what the centre refused back in the queue, once the cause is mended at the
+        centre (a bus's scope, a catalogue); how many. One refused again is set aside again,
+        with the centre's new reason: nothing is lost either way."""
+        with dbmod.write(self.db):
+            return int(self.db.execute(
+                "UPDATE outbox SET refused=NULL WHERE refused IS NOT NULL").rowcount)
+
     def quarantined(self) -> list[tuple[str, dict[str, Any]]]:
         return [(cid, json.loads(reason)) for cid, reason in self.db.execute(
             "SELECT changeset, refused FROM outbox WHERE refused IS NOT NULL ORDER BY seq")]

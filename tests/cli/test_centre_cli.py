@@ -25,6 +25,7 @@ from station.cli import cli
 from station.cli.centre import parse_duration, redact, station_list
 from station.cli.common import run
 from station.store.service import Station
+from station.store.syncstate import SyncState
 from station.sync.client import link_for
 from station.sync.engine import pull, push
 from station.sync.errors import Refused
@@ -282,6 +283,31 @@ def test_a_service_bus_enrolled_as_the_readme_shows_gets_its_own_work_through(
         assert json.loads(out)["replaces"].startswith("BUS01-")
     rc, out, err = cli_run("centre", "enroll-code", "BUS02", "--json", *staff_args(centre))
     assert rc == 0 and json.loads(out)["replaces"] is None and "Note" not in err
+
+
+def test_work_the_centre_refused_is_sent_again_once_the_cause_is_mended(
+        start_centre, cli_run, tmp_path, passphrase_file):
+    """A bus enrolled before the centre put its own id in its scope had its applications
+    refused and set aside. Once the centre is mended, `sync --retry-refused` sends them
+    again; a plain sync leaves them aside, so a refusal is never sent round and round."""
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "BUS01", "--scope", "V001", "--json",
+                           *staff_args(centre))
+    bus = new_station(cli_run, tmp_path, passphrase_file, "BUS01", records=2)
+    assert cli_run("enroll", json.loads(out)["code"], *bus)[0] == 0
+    sync = SyncState.open_locked(tmp_path / "BUS01")
+    for item in sync.outbox(limit=10, max_bytes=1 << 30):  # as the old centre refused them
+        sync.quarantine(item.changeset, {"code": "centre.scope", "en": "not in scope"})
+    sync.close()
+    rc, out, err = cli_run("sync", "--json", *bus)
+    assert rc == 0 and json.loads(out)["pushed"] == 0, err
+    rc, out, err = cli_run("sync", "--retry-refused", "--json", *bus)
+    assert rc == 0, err
+    assert "2 refused changes are queued again" in err
+    assert json.loads(out)["pushed"] == 2 and not json.loads(out)["refused"]
+    sync = SyncState.open_locked(tmp_path / "BUS01")
+    assert sync.quarantined() == [] and sync.unsent() == 0
+    sync.close()
 
 
 def test_a_centre_whose_database_cannot_serve_is_not_called_unreachable(start_centre,
