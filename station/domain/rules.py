@@ -22,6 +22,7 @@ from station.domain.validate import (
     check_date,
     check_id_number,
     check_mobile,
+    check_scalar,
     check_text,
     invalid,
 )
@@ -87,6 +88,8 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
         raise ChangesetError(detail=f"{kind} has no field {name!r}")
     if value is None or (value == "" and f.type not in ("bool",)):
         return None
+    if f.type != "json":
+        check_scalar(value, label=_label(f), field_name=name)
     match f.type:
         case "text" | "longtext":
             return check_text(value, label=_label(f), field_name=name, max_len=f.max_len,

@@ -27,6 +27,11 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
     "required": ("{label_zh}不能为空", "{label_en} is required"),
     "too_long": ("{label_zh}不能超过 {max} 个字", "{label_en} must be at most {max} characters"),
     "control_chars": ("{label_zh}含有不可见的控制字符", "{label_en} contains control characters"),
+    "not_scalar": (
+        "{label_zh}应是一个值，不能是列表或对象（JSON 中用方括号或花括号括起来的内容）",
+        "{label_en} must be one value, not a list or an object (a value in square or curly "
+        "brackets in JSON)",
+    ),
     "broken_text": (
         "{label_zh}含有无法识别的字符（文字编码可能有误）",
         "{label_en} contains characters that are not valid text (a broken encoding?)",
@@ -319,6 +324,13 @@ def has_control_chars(text: str, *, multiline: bool = False) -> bool:
                 or has_lone_surrogates(text))
 
 
+def check_scalar(value: Any, *, label: tuple[str, str], field_name: str) -> None:
+    """Refuse a list or an object where one value belongs: written as text it would be
+    stored as "['甲']", a name or a number nobody typed (a JSON import can hold either)."""
+    if isinstance(value, list | tuple | set | frozenset | dict):
+        raise invalid(field_name, "not_scalar", label_zh=label[0], label_en=label[1])
+
+
 def check_text(
     value: Any,
     *,
@@ -330,6 +342,7 @@ def check_text(
 ) -> str:
     """Trim text, normalise it to NFC, refuse control characters and overlong values."""
     label_zh, label_en = label
+    check_scalar(value, label=label, field_name=field_name)
     text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
     if required and not text:
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)

@@ -305,3 +305,29 @@ def test_a_jsonl_line_with_an_unpaired_surrogate_is_a_bad_row(station, tmp_path)
     bad = exc.value.params["report"].bad
     assert [r.line for r in bad] == [1, 3] and "not valid Unicode" in bad[0].message("en")
     assert station.counts()["residents"] == 0
+
+
+def test_a_list_or_an_object_in_a_jsonl_text_field_is_a_bad_row_not_its_python_text(
+        station, tmp_path):
+    # Written as text these would be stored as "['甲']" or "{'a': 1}": a name, an address or
+    # a phone nobody typed.
+    rows = [{"kind": "resident", "resident.name": ["甲"]},
+            {"kind": "resident", "resident.name": "乙", "resident.address": {"组": "三组"}},
+            {"kind": "resident", "resident.name": "丙", "resident.phone": [13912345678]},
+            {"kind": "resident", "resident.name": "丁", "notes": [["补充"]]},
+            {"kind": "resident", "resident.name": "戊", "resident.id_number": 110105194912310038}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    bad = exc.value.params["report"].bad
+    assert [r.line for r in bad] == [1, 2, 3, 4]
+    assert "Resident name must be one value, not a list or an object" in bad[0].message("en")
+    assert "姓名应是一个值，不能是列表或对象" in bad[0].message("zh")
+    assert "not a list or an object" in bad[3].message("en")
+    assert station.counts()["residents"] == 0
+    report = import_file(station, path, skip_bad=True)
+    assert report.imported == 1
+    assert station.get(station.search("戊")[0].id).fields["resident.id_number"] == \
+        "110105194912310038"
