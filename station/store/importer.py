@@ -16,7 +16,7 @@ import csv
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 
 from station.domain.errors import StationError
 from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
+from station.domain.status import VOID
 from station.domain.validate import has_lone_surrogates
 from station.store.errors import StoreError
 from station.store.service import Prepared, Station
@@ -143,7 +144,7 @@ class RowError:
 class ImportReport:
     imported: int = 0
     bad: list[RowError] = field(default_factory=list)
-    receipts: list[str] = field(default_factory=list)
+    receipts: Sequence[str] = ()
     # lines of residents already on record with the same ID number: not imported again
     existing: list[int] = field(default_factory=list)
 
@@ -151,22 +152,44 @@ class ImportReport:
 class OnePerResident:
     """A resident is one record per ID number. A row for a resident already on record (the
     same list imported twice, or a longer version of it) is passed over; a second row for
-    the same ID number in one file is a bad row, as the file does not say which is right."""
+    the same ID number in one file is a bad row, as the file does not say which is right.
+
+    The ID numbers seen are kept as blind-index tokens in a temporary SQLite table, not in a
+    Python set: a county's list of two million residents would hold ~300 MB of them. SQLite
+    keeps the table in a temporary file, behind a page cache of a fixed size; what it holds
+    are the tokens the database already holds, never an ID number (G2). It is written in the
+    import's transaction, so a refused import leaves it as it was, and it is dropped at the
+    end. ``line`` 0 marks a resident on record before the import."""
 
     def __init__(self, station: Station) -> None:
         self.station = station
-        self.on_record = station.resident_tokens()
-        self.in_file: dict[bytes, int] = {}
+        self.db = station.db
+
+    def __enter__(self) -> OnePerResident:
+        self.db.execute("DROP TABLE IF EXISTS temp.import_ids")
+        self.db.execute("CREATE TEMP TABLE import_ids(token BLOB PRIMARY KEY,"
+                        " line INTEGER NOT NULL) WITHOUT ROWID")
+        self.db.execute(
+            "INSERT OR IGNORE INTO temp.import_ids(token, line)"
+            " SELECT b.token, 0 FROM blind_index b JOIN records r ON r.id = b.record"
+            " WHERE r.kind = 'resident' AND r.status != ?", [VOID])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.import_ids")
 
     def on_record_already(self, line: int, prepared: Prepared) -> bool:
         """Whether this row's resident is on record; ``SameIdAsLine`` for a repeat."""
         id_number = prepared.cleaned.get("resident.id_number")
         if prepared.kind != "resident" or not id_number:
             return False
-        token = self.station.id_token(id_number)
-        if token in self.on_record:
+        # one statement: the line first seen with this token, which is this one if it is new
+        (first,) = self.db.execute(
+            "INSERT INTO temp.import_ids(token, line) VALUES (?, ?)"
+            " ON CONFLICT(token) DO UPDATE SET line = line RETURNING line",
+            [self.station.id_token(id_number), line]).fetchone()
+        if first == 0:
             return True
-        first = self.in_file.setdefault(token, line)
         if first != line:
             raise SameIdAsLine(first=first)
         return False
@@ -367,9 +390,8 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
     row; then the transaction is rolled back and nothing of the file is written."""
     report = ImportReport()
     total, rows = rows_from_file(path, default_kind)
-    residents = OnePerResident(station)
 
-    def good() -> Iterator[Prepared]:
+    def good(residents: OnePerResident) -> Iterator[Prepared]:
         for i, (line, kind, values) in enumerate(rows, start=1):
             if progress and i % 500 == 0:
                 progress(min(line, total), total)
@@ -388,7 +410,8 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
         if report.bad and not skip_bad:
             raise ImportRefused(bad=len(report.bad), report=report)
 
-    report.receipts = [r or "" for r in station.create_many(good(), count=total)]
+    with OnePerResident(station) as residents:
+        report.receipts = station.create_many(good(residents), count=total)
     report.imported = len(report.receipts)
     if progress:
         progress(total, total)

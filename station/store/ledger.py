@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import sqlite_utils
 import uuid_utils
@@ -71,6 +71,35 @@ class Stored:
     state: merge.State
     conflicts: int
     indexed: Row
+
+
+@dataclass(frozen=True)
+class ReceiptRun(Sequence[str]):
+    """Consecutive receipt numbers ``<station>-<yyyymmdd>-<nnnn>`` of one day, held as the
+    first number and how many: an import of a county's list makes millions of them, and a
+    list of them would grow by ~90 bytes with every row."""
+
+    station: str
+    day: str  # yyyymmdd
+    first: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.count))]
+        at = index + self.count if index < 0 else index
+        if not 0 <= at < self.count:
+            raise IndexError(index)
+        return f"{self.station}-{self.day}-{self.first + at:04d}"
 
 
 @dataclass
@@ -237,24 +266,25 @@ class Ledger:
         return cs, record
 
     def create_many(self, items: Iterable[NewRecord],
-                    preparer: Preparer | None = None) -> list[str | None]:
+                    preparer: Preparer | None = None) -> int:
         """Many new records, each its own changeset, written with ``executemany`` inside the
         caller's transaction (a bulk import): all commit together or none does. ``items`` is
         read a chunk at a time, so the caller may still be validating later ones; with a
         ``preparer``, other cores build the rows of a chunk while this one writes the one
-        before. Returns their receipt numbers."""
+        before. Returns how many were written (not their receipt numbers, which would be a
+        list as long as the file: ``ReceiptRun`` says them)."""
         self._load_clock()
-        receipts: list[str | None] = []
+        written = 0
         with paused_gc():
             for chunk in self._new_rows(self._new_changesets(items), preparer):
                 self.db.conn.executemany(INSERT_CHANGESET, [r.changeset for r in chunk])
                 self.db.conn.executemany(INSERT_OUTBOX, [r.outbox for r in chunk if r.outbox])
                 self.db.conn.executemany(INSERT_RECORD, [r.record for r in chunk])
                 self.db.conn.executemany(INSERT_BLIND, [b for r in chunk for b in r.blind])
-                receipts += [r.receipt for r in chunk]
+                written += len(chunk)
         if self.clock.last is not None:
             self._save_clock()
-        return receipts
+        return written
 
     def _new_changesets(self, items: Iterable[NewRecord]) -> Iterator[list[Changeset]]:
         """The changesets of new records, a chunk at a time, stamped by this device's clock."""
@@ -470,7 +500,14 @@ class Ledger:
             "INSERT INTO receipt_counters(day, n) VALUES (?, ?) "
             "ON CONFLICT(day) DO UPDATE SET n = n + excluded.n RETURNING n",
             [key, count]).fetchone()
-        return [f"{station}-{key}-{n:04d}" for n in range(last - count + 1, last + 1)]
+        return list(ReceiptRun(station, key, last - count + 1, count))
+
+    def receipts_after(self, station: str, day: dt.date) -> ReceiptRun:
+        """The receipt numbers of ``day`` not given out yet, as an empty run to be grown to
+        what a bulk import takes; call inside the write transaction that takes them."""
+        key = day.strftime("%Y%m%d")
+        row = self.db.execute("SELECT n FROM receipt_counters WHERE day=?", [key]).fetchone()
+        return ReceiptRun(station, key, (row[0] if row else 0) + 1, 0)
 
     def history(self, record_id: str) -> list[dict[str, Any]]:
         """Who changed what, when, from which device: one entry per changeset."""

@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from station.domain.rules import (
     clean_element,
     clean_value,
 )
-from station.domain.status import LATTICES, VOID
+from station.domain.status import LATTICES
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
 from station.domain.workdays import WorkCalendar
 from station.store import db as dbmod
@@ -85,7 +85,15 @@ from station.store.errors import (
     WrongPassphrase,
 )
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
-from station.store.ledger import Ledger, NewRecord, Received, ReceiveReport, Stored, new_id
+from station.store.ledger import (
+    Ledger,
+    NewRecord,
+    ReceiptRun,
+    Received,
+    ReceiveReport,
+    Stored,
+    new_id,
+)
 from station.store.prepare import Preparer
 from station.store.projection import Record, view
 from station.store.rows import INSERT_OUTBOX, Sealing
@@ -747,27 +755,29 @@ class Station:
         """Make a new record from form values: ``prepare`` then ``commit_new``."""
         return self.commit_new(self.prepare(kind, values, status=status, scope=scope))
 
-    def create_many(self, prepared: Iterable[Prepared], *, count: int = 0) -> list[str | None]:
+    def create_many(self, prepared: Iterable[Prepared], *, count: int = 0) -> ReceiptRun:
         """Write many prepared records in one transaction (bulk import), each its own
         changeset: all commit, or none does — also when ``prepared`` (a generator still
-        validating the rest of a file) raises. Returns their receipt numbers. ``count`` is
-        how many are coming, when known: from ``BULK_IMPORT`` on, the other cores build the
-        rows while this one validates and writes."""
+        validating the rest of a file) raises. Returns their receipt numbers, which are
+        consecutive: the transaction holds the write lock from the first to the last.
+        ``count`` is how many are coming, when known: from ``BULK_IMPORT`` on, the other
+        cores build the rows while this one validates and writes."""
         preparer = (Preparer(self.keys.dek, self.ledger.rows.sealing)
                     if self._preparing and count >= BULK_IMPORT else None)
         try:
             with dbmod.write(self.db):
-                written = self.ledger.create_many(self._new_records(prepared), preparer)
+                today = self.today()  # once: an import that runs past midnight is one day's
+                run = self.ledger.receipts_after(self.station_id, today)
+                written = self.ledger.create_many(self._new_records(prepared, today), preparer)
         finally:
             if preparer is not None:  # its processes hold the keys: they end with the import
                 preparer.close()
         self._names.forget()  # rebuilt on next use, once, instead of once per record
-        return written
+        return replace(run, count=written)
 
-    def _new_records(self, prepared: Iterable[Prepared]) -> Iterator[NewRecord]:
-        """Each prepared record's ops, receipt numbers taken a block at a time (inside the
-        transaction, in the order the records come)."""
-        today = self.today()
+    def _new_records(self, prepared: Iterable[Prepared], today: dt.date) -> Iterator[NewRecord]:
+        """Each prepared record's ops, receipt numbers of ``today`` taken a block at a time
+        (inside the transaction, in the order the records come)."""
         remaining = iter(prepared)
         while block := list(islice(remaining, RECEIPT_BLOCK)):
             receipts = self.ledger.next_receipts(self.station_id, today, len(block))
@@ -1135,14 +1145,6 @@ class Station:
     def id_token(self, id_number: str) -> bytes:
         """The blind-index token of a normalised ID number."""
         return self.keys.blind("id", id_number)
-
-    def resident_tokens(self) -> set[bytes]:
-        """The blind-index tokens of the residents on record (voided ones aside): a village
-        list imported a second time finds its residents among them, by ID number, instead
-        of making each of them twice."""
-        return {bytes(row[0]) for row in self.db.execute(
-            "SELECT b.token FROM blind_index b JOIN records r ON r.id = b.record"
-            " WHERE r.kind = 'resident' AND r.status != ?", [VOID])}
 
     def same_person(self, id_number: str) -> list[Summary]:
         """Every record for one ID number, through the blind index (一办到底)."""
