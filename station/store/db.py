@@ -38,6 +38,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 # CANTOPEN (no -wal/-shm beside it in a read-only folder), PERM, AUTH.
 REFUSED_BY_DISK = {8, 14, 3, 23}
 BUSY_TIMEOUT_MS = 15000
+# What the -wal file keeps of its size once a write starts it over. One transaction writes
+# all of a big import into it (a million residents: ~1.4 GB, the size of the database
+# again); without a limit the file stays that big on the laptop's disk for good.
+WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 
 def db_path(home: Path) -> Path:
@@ -72,6 +76,7 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a big village's hot pages
+        conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         if check and not create:
             row = conn.execute("PRAGMA quick_check").fetchone()
             if row[0] != "ok":
