@@ -28,14 +28,15 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("station", appauthor=False))
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read, whatever the umask, atomically (never a
-    half-written key or export). A copy left by a crash is removed first: opening it again
-    would keep its old, perhaps wider, mode. A write that fails leaves no partial copy."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o666) -> None:
+    """Write a file atomically: whole or not at all (a crash, a pulled-out USB stick), with
+    at most ``mode`` (the umask may narrow it). A copy left by a crash is removed first:
+    opening it again would keep its old, perhaps wider, mode. A write that fails leaves no
+    partial copy."""
     tmp = path.with_name(path.name + ".part")
     tmp.unlink(missing_ok=True)
     try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -43,6 +44,12 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read, whatever the umask, atomically (never a
+    half-written key or export)."""
+    write_atomic(path, data, 0o600)
 
 
 def make_transport_key(home: Path) -> Signer:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from station.domain.errors import StationError
 from station.store.errors import refuse_non_file, refuse_nul
+from station.store.home import write_atomic
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.sync.engine import PUSH_MAGIC, SyncReport, merge_kept
@@ -104,23 +104,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         refuse_nul(path)
         refuse_non_file(path)
-        _write_then_rename(path, data)
+        write_atomic(path, data)  # sealed: readable by whoever uploads it
     except OSError as exc:
         raise BundleUnwritable.writing(exc, path=str(path).replace("\x00", "␀")) from None
-
-
-def _write_then_rename(path: Path, data: bytes) -> None:
-    """Write a ``.part`` copy beside ``path`` and rename it over; no ``.part`` is left."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def export_bundle(sync: SyncState, path: Path) -> int:
