@@ -7,6 +7,7 @@ import click
 from station.cli.common import Env, UsageProblem, common
 from station.cli.vault import unlock
 from station.domain.chinatime import CHINA
+from station.domain.errors import StationError
 from station.domain.records import field_for
 
 
@@ -14,6 +15,16 @@ class PickOrValue(UsageProblem):
     code = "cli.settle_pick_or_value"
     zh = "请用 --pick 序号 选列出的某个值，或用 --value 输入新值：两者必须且只能给一个"
     en = ("Give exactly one of --pick N (one of the listed values) or --value (a new one)")
+
+
+class NotListed(StationError):
+    """A number means the value listed under it: with no listing, it means nothing yet."""
+
+    code = "cli.settle_not_listed"
+    zh = ("还没有在这里列出冲突 {ref} 的各个值，序号 {n} 无从对应：请先运行 station conflicts "
+          "查看各个值，再用 --pick 序号 或 --pick 标记 选择")
+    en = ("The values of conflict {ref} have not been listed here yet, so number {n} means "
+          "nothing: run station conflicts to see them, then --pick a number or a mark shown")
 
 
 @click.group("conflicts", invoke_without_command=True)
@@ -25,6 +36,7 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
         return
     with unlock(env) as station:
         found = station.conflicts()
+        station.remember_shown(found)  # what --pick N will mean: exactly this listing
         catalogue = station.catalogue
 
     def human() -> None:
@@ -40,21 +52,31 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
                 mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
                 value = show(c.kind, c.field, head.value, env.lang, catalogue)
                 click.echo(f"  --pick {i}: {value}  {head.author} @ {head.device}, "
-                           f"{when(head.hlc, CHINA)}{mark}")
+                           f"{when(head.hlc, CHINA)}{mark}  [--pick {head.tag}]")
 
     env.emit([c.as_dict() for c in found], human)
 
 
 @conflicts_group.command("settle")
 @click.argument("conflict_id")
-@click.option("--pick", type=int, help="Keep the N-th value as listed.")
+@click.option("--pick", metavar="N|MARK",
+              help="Keep a listed value: its number as last listed by `station conflicts`, "
+                   "or its mark (--pick MARK, in brackets), which never changes.")
 @click.option("--value", help="Enter a new value instead.")
 @common(json_output=True)
-def settle_cmd(env: Env, conflict_id: str, pick: int | None, value: str | None) -> None:
-    """Settle a conflict; it closes on every station once synced."""
+def settle_cmd(env: Env, conflict_id: str, pick: str | None, value: str | None) -> None:
+    """Settle a conflict; it closes on every station once synced.
+
+    Refused, with nothing saved, when the values differ from those last listed here (a sync
+    brought another one, or it was settled elsewhere): list them again and choose."""
     if (pick is None) == (value is None):
         raise PickOrValue()
     with unlock(env) as station:
-        record = station.settle(conflict_id, pick=pick, value=value)
+        seen = station.shown_heads(conflict_id)
+        number = pick.strip() if pick is not None and pick.strip().isdigit() else None
+        if number is not None and seen is None:
+            raise NotListed(ref=conflict_id, n=number)
+        chosen: int | str | None = int(number) if number is not None else pick
+        record = station.settle(conflict_id, pick=chosen, value=value, seen=seen)
     env.emit(record.as_dict(), lambda: env.say(f"已解决冲突 {conflict_id}",
                                                f"Settled {conflict_id}"))

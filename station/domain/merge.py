@@ -24,6 +24,7 @@ The state is a plain dict so the store can serialise and encrypt it as the recor
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,8 @@ def merge(changesets: list[Changeset]) -> State:
 
 # --- reading the state -------------------------------------------------------------------
 
+TAG_LEN = 8  # hex characters of a head's tag: short to type, and two heads never share one
+
 @dataclass(frozen=True)
 class Head:
     """One competing value of a conflicted field: who wrote it, when, from which device."""
@@ -153,6 +156,12 @@ class Head:
     @property
     def device(self) -> str:
         return self.hlc.split(".", 2)[2]
+
+    @property
+    def tag(self) -> str:
+        """A short name for this value that stays the same whatever else arrives: a list
+        number can come to mean another value after a sync, this cannot."""
+        return hashlib.sha256(self.op_id.encode()).hexdigest()[:TAG_LEN]
 
 
 @dataclass(frozen=True)

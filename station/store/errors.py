@@ -9,6 +9,7 @@
      ├── NoSuchRecord      no record with that receipt number or id
      ├── AmbiguousReceipt  a receipt number reused (a reinstalled laptop): use the id
      ├── NoSuchConflict    no open conflict with that id
+     ├── NoSuchValue       no competing value with that tag in the conflict
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── ConflictChanged   its values changed while a person was choosing among them
      ├── Busy              another process holds the database too long
@@ -155,6 +156,15 @@ class NoSuchConflict(StoreError):
     code = "store.no_conflict"
     zh = "没有待处理的冲突 {ref}（可能已在别处解决）"
     en = "There is no open conflict {ref} (it may have been settled elsewhere)"
+
+
+class NoSuchValue(StoreError):
+    code = "store.no_value"
+    zh = ("冲突 {ref} 中没有标记为 {tag} 的值（可能已在别处解决，或标记输错）；"
+          "请重新查看（station conflicts），按列出的标记或序号选择")
+    en = ("Conflict {ref} has no value marked {tag} (it may have been settled elsewhere, or "
+          "the mark was mistyped): list it again (station conflicts) and pick by a mark or "
+          "number shown")
 
 
 class SettleChoice(StoreError):

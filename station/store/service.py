@@ -76,6 +76,7 @@ from station.store.errors import (
     LastSlot,
     NoSuchConflict,
     NoSuchRecord,
+    NoSuchValue,
     ReservedAgent,
     SettleChoice,
     StationExists,
@@ -192,8 +193,8 @@ class ConflictView:
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "record": self.record, "receipt": self.receipt,
                 "kind": self.kind, "field": self.field,
-                "heads": [{"pick": i, "value": h.value, "author": h.author, "device": h.device,
-                           "hlc": h.hlc, "op": h.op_id}
+                "heads": [{"pick": i, "tag": h.tag, "value": h.value, "author": h.author,
+                           "device": h.device, "hlc": h.hlc, "op": h.op_id}
                           for i, h in enumerate(self.heads, start=1)]}
 
 
@@ -358,6 +359,15 @@ def _outcome_value(heads: Sequence[merge.Head], text: str) -> dict[str, Any]:
         raise SettleChoice()
     listed = next((h.value for h in heads if h.value.get("to") == to), None)
     return dict(listed) if listed else {"to": to, "round": heads[0].value.get("round", 0)}
+
+
+def _tagged(conflict: merge.Conflict, conflict_id: str, tag: str) -> merge.Head:
+    """The head a person named by its tag (or its full op id), as the listing shows it."""
+    wanted = tag.strip().lower()
+    found = [h for h in conflict.heads if wanted in (h.tag, h.op_id.lower())]
+    if len(found) != 1:
+        raise NoSuchValue(ref=conflict_id, tag=tag.strip())
+    return found[0]
 
 
 def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
@@ -1286,9 +1296,32 @@ class Station:
                                             receipt, record.kind, field_name, conflict.heads))
         return out
 
-    def settle(self, conflict_id: str, *, pick: int | None = None, value: Any = None,
+    def remember_shown(self, shown: Sequence[ConflictView]) -> None:
+        """Keep which values, in which order, this agent was just shown for each conflict
+        (op ids only, nothing personal), so a later ``settle --pick N`` from the command line
+        can be checked against what the person saw, as the app checks its own screen."""
+        listing = {f"{c.record}:{c.field}": [h.op_id for h in c.heads] for c in shown}
+        with dbmod.write(self.db):
+            _set_meta(self.db, self._shown_key(), json.dumps(listing))
+
+    def shown_heads(self, conflict_id: str) -> tuple[str, ...] | None:
+        """The values of this conflict, in the order this agent was last shown them by
+        ``remember_shown``; None when they were never listed here."""
+        ref, _, field_name = conflict_id.rpartition(":")
+        if not ref or not field_name:  # not RECORD:FIELD, as listed
+            raise NoSuchConflict(ref=conflict_id)
+        raw = _meta(self.db, self._shown_key())
+        key = f"{self.resolve(ref)}:{field_name}"  # listed by receipt, named by id, or both
+        listed = json.loads(raw).get(key) if raw else None
+        return tuple(listed) if listed is not None else None
+
+    def _shown_key(self) -> str:
+        return f"conflicts_shown:{self.agent}"
+
+    def settle(self, conflict_id: str, *, pick: int | str | None = None, value: Any = None,
                seen: Sequence[str] | None = None) -> Record:
-        """Close a conflict by picking a head (1-based, as listed) or entering a new value.
+        """Close a conflict by picking a head (1-based, as listed, or by its tag) or entering
+        a new value.
 
         The op names every head as ``prev``, so the conflict closes on every replica that
         receives it, whatever order things arrive in. ``seen``: the op ids of the heads the
@@ -1307,7 +1340,9 @@ class Station:
             raise ConflictChanged(ref=conflict_id)
         if (pick is None) == (value is None):
             raise SettleChoice()
-        if pick is not None:
+        if isinstance(pick, str):
+            chosen = _tagged(conflict, conflict_id, pick).value
+        elif pick is not None:
             if not 1 <= pick <= len(conflict.heads):
                 raise SettleChoice()
             chosen = conflict.heads[pick - 1].value

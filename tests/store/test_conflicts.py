@@ -298,3 +298,60 @@ def test_a_receipt_number_used_twice_is_reported_not_guessed(tmp_path):
         twin.get(a.receipt)
     assert a.id in exc.value.message("en") and b.id in exc.value.message("en")
     assert twin.get(a.id).name == "甲"
+
+
+def test_a_pick_by_number_is_refused_when_a_sync_changed_the_list_since_it_was_shown(
+        tmp_path, capsys):
+    village, bus, third = (make(tmp_path, name, FakeNow()) for name in ("V001", "BUS01", "V002"))
+    record = village.create("resident", {"resident.name": "周秀英"})
+    exchange(village, bus, third)
+    village.update(record.id, {"resident.village_group": "一组"})
+    bus.update(record.id, {"resident.village_group": "二组"})
+    third.update(record.id, {"resident.village_group": "三组"})
+    exchange(village, bus)
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    village.close()
+    assert run(cli, ["conflicts", "--json", *common]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert [h["value"] for h in listed["heads"]] == ["二组", "一组"]
+    # a sync between listing and settling brings a third value, listed first now
+    village = Station.open(tmp_path / "V001", PASSPHRASE, now=FakeNow())
+    exchange(village, third)
+    assert village.conflicts()[0].heads[0].value == "三组"
+    village.close()
+    assert run(cli, ["conflicts", "settle", listed["id"], "--pick", "1", "--lang", "en",
+                     *common]) == 1
+    assert "changed after you looked at it" in capsys.readouterr().err
+    # nothing was settled, and a mark refers to the value itself, never to a place in a list
+    assert run(cli, ["conflicts", *common]) == 0
+    out = capsys.readouterr().out
+    assert "三组" in out and f"[--pick {listed['heads'][1]['tag']}]" in out
+    assert run(cli, ["conflicts", "settle", listed["id"], "--pick",
+                     listed["heads"][1]["tag"], "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
+    bus.close()
+    third.close()
+
+
+def test_a_pick_by_number_needs_the_values_listed_first(pair, tmp_path, capsys):
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "周秀英"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.village_group": "一组"})
+    bus.update(record.id, {"resident.village_group": "二组"})
+    exchange(village, bus)
+    (conflict,) = village.conflicts()
+    village.close()
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    assert run(cli, ["conflicts", "settle", conflict.id, "--pick", "2", "--lang", "zh",
+                     *common]) == 1
+    assert "请先运行 station conflicts" in capsys.readouterr().err
+    assert run(cli, ["conflicts", *common]) == 0
+    capsys.readouterr()
+    assert run(cli, ["conflicts", "settle", f"{record.id}:{conflict.field}", "--pick", "2",
+                     "--json", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
