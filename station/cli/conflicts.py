@@ -51,8 +51,12 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
             for i, head in enumerate(c.heads, start=1):
                 mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
                 value = show(c.kind, c.field, head.value, env.lang, catalogue)
-                click.echo(f"  --pick {i}: {value}  {head.author} @ {head.device}, "
-                           f"{when(head.hlc, CHINA)}{mark}  [--pick {head.tag}]")
+                choice, tag = ((f"--pick {i}:", f"  [--pick {head.tag}]")
+                               if not c.centre_settles else ("·", ""))
+                click.echo(f"  {choice} {value}  {head.author} @ {head.device}, "
+                           f"{when(head.hlc, CHINA)}{mark}{tag}")
+            if c.centre_settles:  # nothing to pick here: say who settles it instead
+                click.echo(f"  {c.centre_refusal().message(env.lang)}")
 
     env.emit([c.as_dict() for c in found], human)
 

@@ -20,7 +20,10 @@ notification or a modal.
 from __future__ import annotations
 
 import errno
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+if TYPE_CHECKING:
+    from station.domain.records import Field
 
 LANGS = ("zh", "en")
 
@@ -165,5 +168,10 @@ class AuthorityRefused(ChangesetError):
     """A station tried to write a field only the town centre may write."""
 
     code = "domain.centre_authority"
-    zh = "字段“{field}”只能由镇便民服务中心填写"
-    en = "Only the town centre may write the field “{field}”"
+    zh = "“{label_zh}”只能由镇便民服务中心填写"
+    en = "Only the town centre may write “{label_en}”"
+
+    @classmethod
+    def on(cls, spec: Field) -> AuthorityRefused:
+        """Refusing a write to ``spec``, named as a person reads it, not by its inner name."""
+        return cls(field=spec.name, label_zh=spec.zh, label_en=spec.en)

@@ -172,7 +172,7 @@ def check_changeset(cs: Changeset, *, today: dt.date, strict: bool = False) -> N
         if f is None:
             raise ChangesetError(detail=f"{cs.kind} has no field {op.field!r}")
         if f.merge == "authority" and cs.origin != CENTRE:
-            raise AuthorityRefused(field=op.field)
+            raise AuthorityRefused.on(f)
         try:
             _check_op(cs.kind, f, op, today=today, strict=strict)
         except ValidationError as exc:

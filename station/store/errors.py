@@ -10,6 +10,7 @@
      ├── AmbiguousReceipt  a receipt number reused (a reinstalled laptop): use the id
      ├── NoSuchConflict    no open conflict with that id
      ├── NoSuchValue       no competing value with that tag in the conflict
+     ├── CentreSettles     two centre decisions disagree: only the centre settles them
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── ConflictChanged   its values changed while a person was choosing among them
      ├── Busy              another process holds the database too long
@@ -165,6 +166,18 @@ class NoSuchValue(StoreError):
     en = ("Conflict {ref} has no value marked {tag} (it may have been settled elsewhere, or "
           "the mark was mistyped): list it again (station conflicts) and pick by a mark or "
           "number shown")
+
+
+class CentreSettles(StoreError):
+    """Two decisions of the town centre disagree: only the centre may decide a case, so only
+    its deciding again settles them; a station's pick would be refused everywhere."""
+
+    code = "store.centre_settles"
+    zh = ("冲突 {ref} 是镇便民服务中心对“{label_zh}”作出的两个不同决定，只能由镇中心重新决定"
+          "（办结或退回）来解决；请联系镇中心，村站这里无需也无法选择")
+    en = ("Conflict {ref} is two different decisions of the town centre on “{label_en}”: only "
+          "the town centre settles it, by deciding the case again (completed or returned); "
+          "ask the centre, there is nothing to choose here")
 
 
 class SettleChoice(StoreError):

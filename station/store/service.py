@@ -70,6 +70,7 @@ from station.store.errors import (
     AgentExists,
     AmbiguousReceipt,
     CannotWrite,
+    CentreSettles,
     ConflictChanged,
     DamagedSlot,
     DamagedStation,
@@ -189,10 +190,15 @@ class ConflictView:
     kind: str
     field: str
     heads: tuple[merge.Head, ...]  # the provisional (last-writer-wins) value first
+    centre_settles: bool = False  # decisions of the centre disagree: only it settles them
+
+    def centre_refusal(self) -> CentreSettles:
+        """What to tell a person about a conflict only the town centre can settle."""
+        return _centre_settles(self.id, self.kind, self.field)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "record": self.record, "receipt": self.receipt,
-                "kind": self.kind, "field": self.field,
+                "kind": self.kind, "field": self.field, "centre_settles": self.centre_settles,
                 "heads": [{"pick": i, "tag": h.tag, "value": h.value, "author": h.author,
                            "device": h.device, "hlc": h.hlc, "op": h.op_id}
                           for i, h in enumerate(self.heads, start=1)]}
@@ -359,6 +365,11 @@ def _outcome_value(heads: Sequence[merge.Head], text: str) -> dict[str, Any]:
         raise SettleChoice()
     listed = next((h.value for h in heads if h.value.get("to") == to), None)
     return dict(listed) if listed else {"to": to, "round": heads[0].value.get("round", 0)}
+
+
+def _centre_settles(conflict_id: str, kind: str, field_name: str) -> CentreSettles:
+    zh, en = field_label_pair(kind, field_name)
+    return CentreSettles(ref=conflict_id, label_zh=zh, label_en=en)
 
 
 def _tagged(conflict: merge.Conflict, conflict_id: str, tag: str) -> merge.Head:
@@ -951,7 +962,7 @@ class Station:
                     "choices": ", ".join(f.name for f in SCHEMAS[kind] if _editable(f))}))
                 continue
             if spec.merge == "authority":
-                raise AuthorityRefused(field=name)
+                raise AuthorityRefused.on(spec)
             if spec.name in OWN_ACTION:
                 action_zh, action_en = OWN_ACTION[spec.name]
                 problems.append(Problem(name, "own_action", {
@@ -1293,8 +1304,20 @@ class Station:
             for conflict in record.conflicts:
                 if conflict.field == field_name:
                     out.append(ConflictView(f"{receipt or record_id}:{field_name}", record_id,
-                                            receipt, record.kind, field_name, conflict.heads))
+                                            receipt, record.kind, field_name, conflict.heads,
+                                            self._centre_settles(record, field_name)))
         return out
+
+    def _centre_settles(self, record: Record, field_name: str) -> bool:
+        """Whether only the town centre can settle this field's conflict: a field only the
+        centre writes (outcome, its reason, the official receipt), or the outcome of a matter
+        the centre decides, which the station may not complete or return itself."""
+        spec = field_for(record.kind, field_name)
+        if spec is not None and spec.merge == "authority":
+            return True
+        code = record.fields.get("matter")
+        return (field_name == "status" and record.kind == "application"
+                and code in self.catalogue and self.catalogue.get(code).decided_at == "centre")
 
     def remember_shown(self, shown: Sequence[ConflictView]) -> None:
         """Keep which values, in which order, this agent was just shown for each conflict
@@ -1335,6 +1358,8 @@ class Station:
         conflict = next((c for c in record.conflicts if c.field == field_name), None)
         if conflict is None:
             raise NoSuchConflict(ref=conflict_id)
+        if self._centre_settles(record, field_name):
+            raise _centre_settles(conflict_id, record.kind, field_name)
         listed = tuple(h.op_id for h in conflict.heads)
         if seen is not None and set(seen) != set(listed):
             raise ConflictChanged(ref=conflict_id)

@@ -13,8 +13,10 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.domain import merge
+from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.errors import ValidationError
-from station.store.errors import ConflictChanged, NoSuchConflict, SettleChoice
+from station.domain.hlc import HLC
+from station.store.errors import CentreSettles, ConflictChanged, NoSuchConflict, SettleChoice
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from tests.conftest import PASSPHRASE, FakeNow
@@ -355,3 +357,54 @@ def test_a_pick_by_number_needs_the_values_listed_first(pair, tmp_path, capsys):
     assert run(cli, ["conflicts", "settle", f"{record.id}:{conflict.field}", "--pick", "2",
                      "--json", *common]) == 0
     assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
+
+
+def racing_decisions(state: merge.State, wall_ms: int) -> list[Changeset]:
+    """Two centre staff decide one case at the same moment (two centre processes): each names
+    what it saw, and neither saw the other's decision."""
+    def prev(name):
+        return tuple(h.op_id for h in merge.register_heads(state, name))
+
+    out = []
+    decisions = (("completed", "准予办理", "镇中心 王科长"),
+                 ("returned", "户口簿信息不符", "镇中心 李干事"))
+    for n, (outcome, reason, staff) in enumerate(decisions):
+        ops = (Op("set", "outcome", outcome, prev=prev("outcome")),
+               Op("set", "outcome_reason", reason, prev=prev("outcome_reason")),
+               Op("status", "status", {"to": outcome, "round": 0, "reason": reason}))
+        out.append(Changeset(f"0190a000-0000-7000-8000-00000000000{n}", state["id"],
+                             "application", state["scope"], CENTRE, staff,
+                             HLC(wall_ms + n, 0, "centre"), ops))
+    return out
+
+
+def test_disagreeing_centre_decisions_are_said_in_words_and_left_to_the_centre(
+        tmp_path, capsys):
+    village = make(tmp_path, "V001", FakeNow())
+    record = village.create("application", {
+        "matter": "HJ-001", "applicant.name": "王桂英", "materials.received": ["M01", "M02"],
+        "materials.due": {"M03": "2026-12-04", "M04": "2026-12-04"}})
+    wall = int(village.now().timestamp() * 1000)
+    village.ledger.receive(racing_decisions(village.ledger.state(record.id), wall),
+                           today=village.today())
+    found = {c.field: c for c in village.conflicts()}
+    assert set(found) == {"outcome", "outcome_reason", "status"}
+    assert all(c.centre_settles for c in found.values())
+    with pytest.raises(CentreSettles) as exc:
+        village.settle(found["outcome"].id, pick=1)
+    assert "办理结果" in exc.value.message("zh") and "镇便民服务中心" in exc.value.message("zh")
+    assert "“Outcome”" in exc.value.message("en") and "town centre" in exc.value.message("en")
+    with pytest.raises(CentreSettles):  # the station may not complete or return HJ-001
+        village.settle(found["status"].id, value="办结")
+    village.close()
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    assert run(cli, ["conflicts", "--lang", "zh", *common]) == 0
+    out = capsys.readouterr().out
+    assert "--pick" not in out and "只能由镇中心重新决定" in out and "“结果说明”" in out
+    assert "办结" in out and "退回" in out and "镇中心 李干事" in out
+    assert run(cli, ["conflicts", "settle", found["outcome"].id, "--value", "completed",
+                     "--lang", "en", *common]) == 1
+    err = capsys.readouterr().err
+    assert "only the town centre settles it" in err and "Traceback" not in err

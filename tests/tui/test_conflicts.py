@@ -11,7 +11,7 @@ from station.tui.screens.conflicts import ConflictsScreen, SettleValueModal
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import FakeNow
 from tests.store.test_conflicts import exchange, make, three_addresses
-from tests.tui.conftest import drive, make_app, settle
+from tests.tui.conftest import drive, make_app, settle, toasts
 from tests.tui.test_record import shown, text_of
 
 
@@ -196,4 +196,36 @@ def test_the_lists_mark_the_records_that_need_settling(tmp_path, size):
         assert "!" not in "".join(s.text for s in table.render_line(1))
 
     drive(app, scenario, size=size)
+    village.close()
+
+
+def test_disagreeing_centre_decisions_say_the_centre_settles_them_and_offer_no_pick(tmp_path):
+    from tests.store.test_conflicts import racing_decisions
+
+    village = make(tmp_path, "V001", FakeNow())
+    record = village.create("application", {
+        "matter": "HJ-001", "applicant.name": "王桂英", "materials.received": ["M01", "M02"],
+        "materials.due": {"M03": "2026-12-04", "M04": "2026-12-04"}})
+    wall = int(village.now().timestamp() * 1000)
+    village.ledger.receive(racing_decisions(village.ledger.state(record.id), wall),
+                           today=village.today())
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("c")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen)
+        table = screen.query_one("#conflicts-list", DataTable)
+        table.move_cursor(row=[c.field for c in screen.found].index("outcome"))
+        await pilot.pause()
+        hint = str(screen.query_one("#conflicts-hint", Static).content)
+        assert "只能由镇中心重新决定" in hint and "办理结果" in hint
+        await pilot.press("1")  # greyed out: nothing to pick here
+        await settle(pilot, app)
+        assert not any("只能由镇便民服务中心填写" in n for n in toasts(app))
+        assert len(village.conflicts()) == 3  # nothing was written
+
+    drive(app, scenario)
     village.close()

@@ -186,6 +186,10 @@ class ConflictsScreen(ReadingScreen[None]):
             return
         field_line.update(Text(f"{label(c.kind, c.field, self.lang)} · "
                                f"{c.receipt or c.record[:8]}", style="bold"))
+        # a conflict only the town centre settles offers nothing to pick: it says who settles
+        self.query_one("#conflicts-hint", Static).update(Text(
+            c.centre_refusal().message(self.lang) if c.centre_settles else self.t(TEXT["hint"])))
+        self.refresh_bindings()
         tz = self.station.now().tzinfo
         cards = [Static(self.head_text(c, i, tz), classes="conflict-head"
                         + (" provisional" if i == 1 else ""))
@@ -195,7 +199,7 @@ class ConflictsScreen(ReadingScreen[None]):
     def head_text(self, c: ConflictView, n: int, tz: dt.tzinfo | None) -> Text:
         head = c.heads[n - 1]
         text = Text()
-        text.append(f" {n} ", style="reverse bold")
+        text.append(f" {n} " if not c.centre_settles else " · ", style="reverse bold")
         if n == 1:
             text.append(" " + self.t(TEXT["provisional"]), style="italic")
         text.append("\n")
@@ -207,8 +211,16 @@ class ConflictsScreen(ReadingScreen[None]):
             text.append(f"{value}\n" if key != "time" else value)
         return text
 
-    def action_pick(self, n: int) -> None:
+    def settleable(self) -> ConflictView | None:
+        """The highlighted conflict if a station may settle it; else None, having said why."""
         c = self.current()
+        if c is not None and c.centre_settles:
+            self.sapp.say_error(c.centre_refusal())
+            return None
+        return c
+
+    def action_pick(self, n: int) -> None:
+        c = self.settleable()
         if c is None:
             return
         if not 1 <= n <= len(c.heads):
@@ -232,7 +244,7 @@ class ConflictsScreen(ReadingScreen[None]):
             value=cell_text(c, value, self.lang, self.station.catalogue)), timeout=4)
 
     def action_enter_value(self) -> None:
-        c = self.current()
+        c = self.settleable()
         if c is None:
             return
         try:
@@ -268,6 +280,9 @@ class ConflictsScreen(ReadingScreen[None]):
             self.app.push_screen(make_record(c.record))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pick", "enter_value", "open"):
+        if action in ("pick", "enter_value"):
+            c = self.current()  # shown greyed out, not hidden, when only the centre settles it
+            return None if c is not None and c.centre_settles else bool(self.found)
+        if action == "open":
             return bool(self.found)
         return True
