@@ -52,7 +52,7 @@ from station.centre.repo import (
     serving,
 )
 from station.domain import merge
-from station.domain.casework import plan_move
+from station.domain.casework import decide_again, plan_move
 from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.chinatime import china_day
@@ -467,17 +467,23 @@ class Centre:
         state = self.projector.state(rec)
         fields = merge.fields(state)
         matter = self.catalogue().get(fields["matter"]) if fields.get("matter") else None
-        status = plan_move(rec.kind, fields, fields["status"], outcome, reason=reason,
-                           matter=matter, writer=CENTRE)
+        conflicted = {c.field for c in merge.conflicts(state)}
+        status = decide_again(conflicted, fields["status"], outcome, reason=reason)
+        # deciding again settles disagreeing decisions: it supersedes every status it saw
+        status_prev = (tuple(h.op_id for h in merge.status_heads(state))
+                       if status is not None else ())
+        if status is None:
+            status = plan_move(rec.kind, fields, fields["status"], outcome, reason=reason,
+                               matter=matter, writer=CENTRE)
         ops = [Op("set", "outcome", outcome,
                   prev=tuple(h.op_id for h in merge.register_heads(state, "outcome")))]
-        if reason.strip():
-            ops.append(Op("set", "outcome_reason", reason.strip(),
+        if reason.strip() or "outcome_reason" in conflicted:  # no reason left standing
+            ops.append(Op("set", "outcome_reason", reason.strip() or None,
                           prev=tuple(h.op_id for h in merge.register_heads(state,
                                                                            "outcome_reason"))))
         ops.append(Op("set", "closed_on", self._today().isoformat(),
                       prev=tuple(h.op_id for h in merge.register_heads(state, "closed_on"))))
-        ops.append(Op("status", "status", status))
+        ops.append(Op("status", "status", status, prev=status_prev))
         now = self.now_ms()
         cs = Changeset(_uuid7(), rec.id, rec.kind, rec.scope, CENTRE, staff[:64] or CENTRE,
                        self.clock.tick(), tuple(ops))

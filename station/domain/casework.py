@@ -58,6 +58,23 @@ def plan_move(kind: str, fields: dict[str, Any], current: dict[str, Any], to: st
     return value
 
 
+DECISION_FIELDS = frozenset({"status", "outcome", "outcome_reason", "official_receipt"})
+
+
+def decide_again(conflicted: set[str], current: dict[str, Any], to: str, *,
+                 reason: str = "") -> dict[str, Any] | None:
+    """The status a decision of the centre writes over disagreeing decisions (two staff
+    decided the same case at once), or None when they do not disagree. Only the centre may
+    settle them, and only by deciding again, so the outcome already shown may be given again,
+    in the round it is in; the op that writes it names every disagreeing head."""
+    if not conflicted & DECISION_FIELDS or current["to"] not in OUTCOMES or to not in OUTCOMES:
+        return None
+    value: dict[str, Any] = {"to": to, "round": int(current.get("round", 0))}
+    if reason.strip():
+        value["reason"] = reason.strip()
+    return value
+
+
 def _material_refusal(lattice: Any, frm: str, to: str, why: str, matter: Matter,
                       codes: list[str]) -> Exception:
     err = refuse(lattice, frm, to, why, missing="{missing}")

@@ -319,3 +319,36 @@ def test_enroll_code_requests_are_validated(centre_app, staff_headers):
         error = error_of(client.post("/v1/staff/enroll-code", json=body,
                                      headers=staff_headers), 400)
         assert error["code"] == "centre.bad_request", body
+
+
+def test_deciding_again_settles_two_decisions_made_at_once(centre_app, staff_headers, v1):
+    """Two staff decided one case at the same moment on two centre processes: the station
+    cannot settle that (only the centre decides), so the centre deciding again must."""
+    from station.wire.codec import encode_changeset
+    from tests.store.test_conflicts import racing_decisions
+
+    centre, client = centre_app
+    case = application(v1)
+    push(v1.sync, link(client, v1))
+    (rec,) = centre.find_receipt(case.receipt)
+    racing = racing_decisions(centre.projector.state(rec), centre.now_ms())
+    with centre.repo.writing(centre.now_ms()) as tx:  # as each process writes its decision
+        tx.append_many([centre._entry(tx, cs, encode_changeset(cs)) for cs in racing])
+    centre.projector.catch_up()
+    pull(v1.sync, link(client, v1), station=v1)
+    assert {c.field for c in v1.conflicts()} == {"outcome", "outcome_reason", "status"}
+
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": case.receipt, "outcome": "returned", "reason": "户口簿信息不符，请补正",
+        "staff": "镇中心 王科长"})
+    assert reply.status_code == 200, reply.text
+    pull(v1.sync, link(client, v1), station=v1)
+    assert v1.conflicts() == []
+    settled = v1.get(case.id)
+    assert settled.status["to"] == "returned"
+    assert (settled.fields["outcome"], settled.fields["outcome_reason"]) == (
+        "returned", "户口簿信息不符，请补正")
+    # both earlier decisions are still in the record's history
+    authors = {h["author"] for h in v1.history(case.id)}
+    assert {"镇中心 王科长", "镇中心 李干事"} <= authors
+    assert centre.find_receipt(case.receipt)[0].status == "returned"
