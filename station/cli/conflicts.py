@@ -8,7 +8,6 @@ from station.cli.common import Env, UsageProblem, common
 from station.cli.vault import unlock
 from station.domain.chinatime import CHINA
 from station.domain.errors import StationError
-from station.domain.records import field_for
 
 
 class PickOrValue(UsageProblem):
@@ -40,14 +39,12 @@ def conflicts_group(ctx: click.Context, env: Env) -> None:
         catalogue = station.catalogue
 
     def human() -> None:
-        from station.tui.screens.values import show, when  # how the app words each value
+        from station.tui.screens.values import label, show, when  # as the app words them
 
         if not found:
             env.say("没有待处理的冲突", "No open conflicts")
         for c in found:
-            spec = field_for(c.kind, c.field)
-            label = (spec.zh if env.lang == "zh" else spec.en) if spec else c.field
-            click.echo(f"{c.id}  {label}")
+            click.echo(f"{c.id}  {label(c.kind, c.field, env.lang)}")
             for i, head in enumerate(c.heads, start=1):
                 mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
                 value = show(c.kind, c.field, head.value, env.lang, catalogue)
