@@ -150,7 +150,7 @@ def test_one_bad_changeset_is_refused_by_itself_and_the_rest_stored(centre_app, 
         assert ids[code] in refused[code]["en"]  # the sentence names the changeset
     assert "another centre key" in refused["wire.cannot_open"]["en"]
     assert "V003" in refused["centre.out_of_scope"]["en"]
-    assert "outcome" in refused["domain.centre_authority"]["en"]
+    assert "“Outcome”" in refused["domain.centre_authority"]["en"]
     # The station quarantines each refused one with its reason; the queue moved on.
     quarantined = dict(v1.sync.quarantined())
     assert set(quarantined) == set(ids.values())
