@@ -27,6 +27,7 @@ from station.tui.screens.base import ReadingScreen
 from station.tui.screens.form_modal import INTERNAL, FormModal
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
+from station.tui.widgets.fitted_table import FittedTable
 
 TEXT = {
     "count": ("待处理冲突 {n} 处：同一项在两处被改成了不同的值",
@@ -126,7 +127,7 @@ class ConflictsScreen(ReadingScreen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.t(TEXT["loading"]), id="conflicts-count")
-        yield DataTable(id="conflicts-list", cursor_type="row", zebra_stripes=True)
+        yield FittedTable(id="conflicts-list", cursor_type="row", zebra_stripes=True)
         yield Static("", id="conflicts-field")
         yield Horizontal(id="conflicts-heads")
         yield Static(self.t(TEXT["hint"]), id="conflicts-hint")

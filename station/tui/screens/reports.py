@@ -23,6 +23,7 @@ from station.domain.followup import Figures, Month, figures
 from station.tui.screens.base import StationScreen
 from station.tui.screens.sync import ScreenActions
 from station.tui.text import UI, Pair
+from station.tui.widgets.fitted_table import FittedTable
 from station.tui.widgets.record_table import cut
 
 TEXT: dict[str, Pair] = {
@@ -150,10 +151,10 @@ class ReportsScreen(StationScreen[None]):
             yield Static("", id="reports-title")
             yield Static(self.t(TEXT["hint"]), id="reports-hint")
             with Horizontal(id="reports-top"):
-                yield DataTable(id="reports-figures", cursor_type="none", zebra_stripes=True)
+                yield FittedTable(id="reports-figures", cursor_type="none", zebra_stripes=True)
                 yield Static(self.t(TEXT["loading"]), id="reports-charts")
             yield Static(self.t(TEXT["by_matter"]), id="reports-matter-title")
-            yield DataTable(id="reports-matters", cursor_type="none", zebra_stripes=True)
+            yield FittedTable(id="reports-matters", cursor_type="none", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

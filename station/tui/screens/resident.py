@@ -21,6 +21,7 @@ from station.store.service import Station, Summary
 from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import show, when
 from station.tui.text import KIND, UI, pick, status_label
+from station.tui.widgets.fitted_table import FittedTable
 
 TEXT = {
     "title": ("居民：{name}", "Resident: {name}"),
@@ -53,7 +54,7 @@ class ResidentScreen(ReadingScreen[None]):
         yield Header()
         yield Static(self.t(TEXT["loading"]), id="resident-name")
         yield Static("", id="resident-count")
-        yield DataTable(id="resident-records", cursor_type="row", zebra_stripes=True)
+        yield FittedTable(id="resident-records", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
