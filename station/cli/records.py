@@ -81,13 +81,16 @@ def import_cmd(env: Env, path: Path, default_kind: str, skip_bad: bool) -> None:
         click.echo(row.message(env.lang), err=True)
     data = {"imported": report.imported, "skipped": len(report.bad),
             "bad_lines": [row.line for row in report.bad],
-            "already_on_record": len(report.existing), "already_lines": report.existing}
+            "already_on_record": len(report.existing), "already_lines": report.existing,
+            "already_imported": len(report.already_imported),
+            "already_imported_lines": report.already_imported}
     env.emit(data, lambda: env.say(*_import_summary(report)))
 
 
 def _import_summary(report: ImportReport) -> tuple[str, str]:
-    """What an import did, in Chinese and English: rows imported, bad rows skipped, and
-    residents passed over because they are on record already."""
+    """What an import did, in Chinese and English: rows imported, bad rows skipped,
+    residents passed over because they are on record already, and rows passed over because
+    an earlier import wrote them (the same file imported twice)."""
     zh, en = f"已导入 {report.imported} 条记录", f"Imported {report.imported} records"
     if report.bad:
         zh += f"，跳过 {len(report.bad)} 行"
@@ -97,6 +100,10 @@ def _import_summary(report: ImportReport) -> tuple[str, str]:
         zh += f"；{n} 位居民已有记录（身份证号相同），未重复导入"
         en += (f"; {n} residents are on record already (same ID number) and were not "
                "imported again")
+    if report.already_imported:
+        n = len(report.already_imported)
+        zh += f"；{n} 行在之前的导入中已经导入过，未重复导入"
+        en += f"; {n} rows were imported before and were not imported again"
     return zh, en
 
 

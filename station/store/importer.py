@@ -8,6 +8,10 @@ CSV files may use the field names (``resident.name``) or the headers a village s
 has (姓名, 身份证号, 手机号, 住址, 村民小组, 类别 …); person columns go to the record kind's
 person (``applicant.`` for applications). Files from Excel are UTF-8 with a BOM, GB18030 or
 tab-separated UTF-16 ("Unicode text", .txt); all are read (``station.store.textfile``).
+
+The same file imported twice adds nothing the second time (``AlreadyImported``): a resident
+with an ID number is known by it, any other row by a keyed mark of what it says, kept with
+the record it made; the rows passed over are counted in the report.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+from station.domain import merge
 from station.domain.errors import StationError
 from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
 from station.domain.status import VOID
@@ -147,25 +152,65 @@ class ImportReport:
     receipts: Sequence[str] = ()
     # lines of residents already on record with the same ID number: not imported again
     existing: list[int] = field(default_factory=list)
+    # lines of rows an earlier import wrote (the same file imported twice): not again
+    already_imported: list[int] = field(default_factory=list)
 
 
-class OnePerResident:
-    """A resident is one record per ID number. A row for a resident already on record (the
-    same list imported twice, or a longer version of it) is passed over; a second row for
-    the same ID number in one file is a bad row, as the file does not say which is right.
+class SameRowAsLine(StoreError):
+    code = "store.import_same_row"
+    zh = "这一行与第 {first} 行相同：同一条记录只导入一次，请删掉重复的一行"
+    en = ("this row is the same as line {first}: a record is imported once, so remove the "
+          "repeated row")
 
-    The ID numbers seen are kept as blind-index tokens in a temporary SQLite table, not in a
-    Python set: a county's list of two million residents would hold ~300 MB of them. SQLite
-    keeps the table in a temporary file, behind a page cache of a fixed size; what it holds
-    are the tokens the database already holds, never an ID number (G2). It is written in the
-    import's transaction, so a refused import leaves it as it was, and it is dropped at the
-    end. ``line`` 0 marks a resident on record before the import."""
+
+def _comparable(value: Any) -> Any:
+    """A cleaned value as rows are compared: text in NFKC (full-width Ｘ and １２ as X and
+    12) with each run of spaces as one space, so that a re-typed or re-saved list still
+    matches; lists item by item. Nothing else is loosened: 12 号 and 1 2 号 stay apart."""
+    if isinstance(value, str):
+        return " ".join(unicodedata.normalize("NFKC", value).split())
+    if isinstance(value, list | tuple):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def row_mark(station: Station, prepared: Prepared) -> bytes:
+    """The keyed mark of what a row says: its kind and every field it gave, as validation
+    cleaned it (ID numbers upper-cased, categories sorted, dates ISO) and ``_comparable``
+    evens it out. The fields the station filled in (``received_on`` today, this agent, the
+    promised date computed from it) are left out, so the same file imported on another day
+    or by another agent is the same file."""
+    given = {name: _comparable(value) for name, value in prepared.cleaned.items()
+             if name not in prepared.defaulted}
+    return station.keys.row_mark(merge.dump({"kind": prepared.kind, "fields": given}))
+
+
+class AlreadyImported:
+    """What a row is known by, so that the same list imported twice adds nothing.
+
+    A resident with an ID number is known by it: one record per ID number. A row for a
+    resident already on record (the same list imported twice, or a longer version of it) is
+    passed over; a second row for the same ID number in one file is a bad row, as the file
+    does not say which is right. Any other row — an application, a visit, a resident with no
+    ID number — has no natural key, so it is known by its whole content: ``row_mark``. A row
+    an earlier import wrote is passed over, and the same row twice in one file is a bad row
+    (``--skip-bad`` imports the first), as two rows alike in every field are one record
+    typed twice; rows that differ in any field are never taken for each other. A record
+    since voided no longer counts: its row is imported again, as for residents.
+
+    The keys seen are kept as tokens in a temporary SQLite table, not in a Python set: a
+    county's list of two million residents would hold ~300 MB of them. SQLite keeps the table
+    in a temporary file, behind a page cache of a fixed size; what it holds are HMAC tokens
+    and marks as the database holds them, never an ID number or a name (G2). It is written
+    in the import's transaction, as are the marks kept for the next import (``import_rows``),
+    so a refused import leaves both as they were; the temporary one is dropped at the end.
+    ``line`` 0 marks a key on record before the import."""
 
     def __init__(self, station: Station) -> None:
         self.station = station
         self.db = station.db
 
-    def __enter__(self) -> OnePerResident:
+    def __enter__(self) -> AlreadyImported:
         self.db.execute("DROP TABLE IF EXISTS temp.import_ids")
         self.db.execute("CREATE TEMP TABLE import_ids(token BLOB PRIMARY KEY,"
                         " line INTEGER NOT NULL) WITHOUT ROWID")
@@ -173,26 +218,40 @@ class OnePerResident:
             "INSERT OR IGNORE INTO temp.import_ids(token, line)"
             " SELECT b.token, 0 FROM blind_index b JOIN records r ON r.id = b.record"
             " WHERE r.kind = 'resident' AND r.status != ?", [VOID])
+        self.db.execute(
+            "INSERT OR IGNORE INTO temp.import_ids(token, line)"
+            " SELECT i.mark, 0 FROM import_rows i JOIN records r ON r.id = i.record"
+            " WHERE r.status != ?", [VOID])
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.db.execute("DROP TABLE IF EXISTS temp.import_ids")
 
-    def on_record_already(self, line: int, prepared: Prepared) -> bool:
-        """Whether this row's resident is on record; ``SameIdAsLine`` for a repeat."""
-        id_number = prepared.cleaned.get("resident.id_number")
-        if prepared.kind != "resident" or not id_number:
-            return False
-        # one statement: the line first seen with this token, which is this one if it is new
+    def _first_line(self, token: bytes, line: int) -> int:
+        """The line first seen with this token (0: on record), which is this one if new."""
         (first,) = self.db.execute(
             "INSERT INTO temp.import_ids(token, line) VALUES (?, ?)"
             " ON CONFLICT(token) DO UPDATE SET line = line RETURNING line",
-            [self.station.id_token(id_number), line]).fetchone()
+            [token, line]).fetchone()
+        return int(first)
+
+    def on_record_already(self, line: int, prepared: Prepared) -> str | None:
+        """``"resident"`` when this row's resident is on record by ID number, ``"row"`` when
+        an earlier import wrote this very row, else None (and the row's mark is noted, to be
+        kept with its record); ``SameIdAsLine`` or ``SameRowAsLine`` for a repeat."""
+        id_number = prepared.cleaned.get("resident.id_number")
+        by_id = prepared.kind == "resident" and bool(id_number)
+        token = (self.station.id_token(id_number) if by_id
+                 else row_mark(self.station, prepared))
+        first = self._first_line(token, line)
         if first == 0:
-            return True
+            return "resident" if by_id else "row"
         if first != line:
-            raise SameIdAsLine(first=first)
-        return False
+            raise SameIdAsLine(first=first) if by_id else SameRowAsLine(first=first)
+        if not by_id:
+            self.db.execute("INSERT OR REPLACE INTO import_rows(mark, record) VALUES (?, ?)",
+                            [token, prepared.record_id])
+        return None
 
 
 def _flatten(kind: str, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -391,7 +450,7 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
     report = ImportReport()
     total, rows = rows_from_file(path, default_kind)
 
-    def good(residents: OnePerResident) -> Iterator[Prepared]:
+    def good(seen: AlreadyImported) -> Iterator[Prepared]:
         for i, (line, kind, values) in enumerate(rows, start=1):
             if progress and i % 500 == 0:
                 progress(min(line, total), total)
@@ -399,8 +458,10 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
                 if isinstance(values, StationError):
                     raise values
                 prepared = station.prepare(kind, values)
-                if residents.on_record_already(line, prepared):
-                    report.existing.append(line)
+                known = seen.on_record_already(line, prepared)
+                if known:
+                    (report.existing if known == "resident"
+                     else report.already_imported).append(line)
                     continue
             except StationError as exc:
                 report.bad.append(RowError(line, exc))
@@ -410,8 +471,8 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
         if report.bad and not skip_bad:
             raise ImportRefused(bad=len(report.bad), report=report)
 
-    with OnePerResident(station) as residents:
-        report.receipts = station.create_many(good(residents), count=total)
+    with AlreadyImported(station) as seen:
+        report.receipts = station.create_many(good(seen), count=total)
     report.imported = len(report.receipts)
     if progress:
         progress(total, total)

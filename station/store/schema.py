@@ -10,7 +10,8 @@ time-ordered, so the changesets table (keyed by id) grows at its right edge.
 
 Plaintext columns hold nothing personal: kinds, statuses, matter codes, dates, receipt
 numbers, HLCs and flags. Names, ID numbers, phones and addresses live only inside AES-GCM
-bodies (``state``, ``label``, ``body``) and as HMAC tokens in ``blind_index``.
+bodies (``state``, ``label``, ``body``) and as HMAC tokens in ``blind_index`` and
+``import_rows``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("station")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:
@@ -95,3 +96,18 @@ def _v2(db: sqlite_utils.Database) -> None:
         """
     )
     _set_version(db, 2)
+
+
+@MIGRATIONS(name="0003_import_rows")
+def _v3(db: sqlite_utils.Database) -> None:
+    """A keyed mark (HMAC) of each imported row that has no ID number to be known by, with
+    the record it made: the same list of applications or visits imported again is passed
+    over instead of doubled (``station.store.importer``). A mark, never the row's content."""
+    _run(
+        db,
+        """
+        CREATE TABLE import_rows (
+            mark BLOB PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+        """
+    )
+    _set_version(db, 3)

@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -131,12 +131,18 @@ _STATION_CODE = ("站点编号", "Station id")
 
 @dataclass(frozen=True)
 class Prepared:
-    """A validated new record, ready to commit."""
+    """A validated new record, ready to commit. Its id is chosen here, so that an import can
+    note which record a row of its file made in the same transaction that writes it.
+    ``defaulted``: the fields of ``cleaned`` the form or row left out and the station filled
+    in (today's date, this agent, the promised date the matter's time limit gives), which
+    say nothing of what was typed."""
 
     kind: str
     cleaned: dict[str, Any]
     status: dict[str, Any] | None
     scope: str
+    defaulted: frozenset[str] = frozenset()
+    record_id: str = field(default_factory=new_id)
 
 
 @dataclass(frozen=True)
@@ -749,7 +755,9 @@ class Station:
         if problems:
             raise ValidationError(problems)
         initial = self._initial_status(kind, cleaned, matter, status)
-        return Prepared(kind, cleaned, initial, (scope or self.station_id).upper())
+        filled_in = frozenset(name for name in cleaned
+                              if name not in values and name.rsplit(".", 1)[0] not in values)
+        return Prepared(kind, cleaned, initial, (scope or self.station_id).upper(), filled_in)
 
     def _new_ops(self, prepared: Prepared, receipt: str) -> list[Op]:
         state = merge.empty(prepared.kind, "", prepared.scope)
@@ -766,7 +774,7 @@ class Station:
             (receipt,) = self.ledger.next_receipts(self.station_id, today)
             return self._new_ops(prepared, receipt)
 
-        _, record = self.ledger.commit(record_id=new_id(), kind=prepared.kind,
+        _, record = self.ledger.commit(record_id=prepared.record_id, kind=prepared.kind,
                                        scope=prepared.scope, author=self.agent,
                                        origin=self.station_id, build=build)
         return record
@@ -803,7 +811,7 @@ class Station:
         while block := list(islice(remaining, RECEIPT_BLOCK)):
             receipts = self.ledger.next_receipts(self.station_id, today, len(block))
             for p, receipt in zip(block, receipts, strict=True):
-                yield NewRecord(new_id(), p.kind, p.scope, self.agent, self.station_id,
+                yield NewRecord(p.record_id, p.kind, p.scope, self.agent, self.station_id,
                                 self._new_ops(p, receipt))
 
     def _defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ stored in the slot, so a vault made with a low cost for tests or the demo (an ex
 200 random bits shown once at init, in groups a person can copy by hand.
 
 From the DEK, HKDF derives a separate key per purpose (record bodies, changesets, secrets,
-drafts, the blind index). Every body is AES-256-GCM with associated data naming its row
-(table, id, version), so a ciphertext moved to another row, or altered by one bit, fails to
-open and is reported as ``Tampered`` naming the row.
+drafts, the blind index, the marks of imported rows). Every body is AES-256-GCM with
+associated data naming its row (table, id, version), so a ciphertext moved to another row, or
+altered by one bit, fails to open and is reported as ``Tampered`` naming the row.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from station.store.errors import (
 
 MIN_PASSPHRASE = 8
 NONCE = 12
-PURPOSES = ("records", "changesets", "secrets", "drafts", "blind-index", "labels")
+PURPOSES = ("records", "changesets", "secrets", "drafts", "labels")  # AES-GCM keys
+MAC_PURPOSES = ("blind-index", "import-rows")  # HMAC keys
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,8 @@ class Keys:
 
     def __init__(self, dek: bytes) -> None:
         self.dek = dek
-        self._aead = {p: AESGCM(self._derive(p)) for p in PURPOSES if p != "blind-index"}
-        self._blind = self._derive("blind-index")
+        self._aead = {p: AESGCM(self._derive(p)) for p in PURPOSES}
+        self._mac = {p: self._derive(p) for p in MAC_PURPOSES}
 
     def _derive(self, purpose: str) -> bytes:
         return HKDF(hashes.SHA256(), 32, None, f"station/v1/{purpose}".encode()).derive(self.dek)
@@ -212,4 +213,12 @@ class Keys:
 
     def blind(self, what: str, normalised: str) -> bytes:
         """HMAC-SHA256 token of a normalised ID number or phone, for exact look-up."""
-        return hmac.digest(self._blind, f"{what}:{normalised}".encode(), "sha256")[:16]
+        return hmac.digest(self._mac["blind-index"], f"{what}:{normalised}".encode(),
+                           "sha256")[:16]
+
+    def row_mark(self, canonical: bytes) -> bytes:
+        """HMAC-SHA256 mark of an imported row's normalised content, so the same row
+        imported again is known without keeping its content: under its own key, so a mark
+        never equals a blind-index token, and without the data key nobody can test a guess
+        of a name against it (G2)."""
+        return hmac.digest(self._mac["import-rows"], canonical, "sha256")[:16]

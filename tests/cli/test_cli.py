@@ -81,10 +81,34 @@ def test_importing_the_same_list_twice_says_the_residents_are_on_record(ready, t
     code, out, err = ready("import", str(path), "--json")
     assert code == 0, err
     assert json.loads(out) == {"imported": 0, "skipped": 0, "bad_lines": [],
-                               "already_on_record": 1, "already_lines": [2]}
+                               "already_on_record": 1, "already_lines": [2],
+                               "already_imported": 0, "already_imported_lines": []}
     code, _, err = ready("import", str(path), "--lang", "zh")
     assert "已导入 0 条记录；1 位居民已有记录（身份证号相同），未重复导入" in err
     assert len(json.loads(ready("list", "--json")[1])) == 1
+
+
+def test_importing_the_same_applications_twice_adds_nothing_and_says_so(ready, tmp_path):
+    # The first import seemed to hang, the USB stick was plugged in again: the agent imports
+    # the same file of applications a second time, then runs station check.
+    path = tmp_path / "applications.jsonl"
+    rows = [{"kind": "application", "matter": "HJ-001", "applicant.name": name,
+             "materials.received": ["M01", "M02", "M03", "M04"]} for name in ("王桂英", "赵建国")]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    code, out, err = ready("import", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"imported": 0, "skipped": 0, "bad_lines": [],
+                               "already_on_record": 0, "already_lines": [],
+                               "already_imported": 2, "already_imported_lines": [1, 2]}
+    code, _, err = ready("import", str(path))
+    assert "Imported 0 records; 2 rows were imported before and were not imported again" in err
+    code, _, err = ready("import", str(path), "--lang", "zh")
+    assert "已导入 0 条记录；2 行在之前的导入中已经导入过，未重复导入" in err
+    assert len(json.loads(ready("list", "--json")[1])) == 2
+    code, out, err = ready("check", "--json")
+    assert code == 0, err
 
 
 def test_edit_follows_the_same_rules_as_the_tui(ready, tmp_path):

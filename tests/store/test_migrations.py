@@ -10,6 +10,7 @@ import pytest
 
 from station.store.db import db_path
 from station.store.errors import NewerSchema
+from station.store.importer import import_file
 from station.store.schema import SCHEMA_VERSION
 from station.store.service import Station
 
@@ -46,6 +47,12 @@ def test_a_v1_database_opens_and_migrates_forward_keeping_everything(v1_home, no
         assert application.fields["applicant.name"] == "王桂英"
         new = station.create("resident", {"resident.name": "赵秀兰"})
         assert new.receipt == "V001-20261123-0001"
+        # schema 3 keeps the marks of imported rows: the same file imported twice adds once
+        path = v1_home / "visits.jsonl"
+        path.write_text('{"kind": "visit", "resident.name": "赵秀兰", "reason": "elderly"}\n',
+                        encoding="utf-8")
+        assert import_file(station, path).imported == 1
+        assert import_file(station, path).already_imported == [1]
 
 
 def test_a_wrong_passphrase_does_not_migrate(v1_home, now):
