@@ -33,6 +33,11 @@ MATERIAL_CODE = re.compile(r"^M\d{2}$")
 _MAX_JSON = 2000
 
 
+def is_record_id(text: str) -> bool:
+    """Whether ``text`` is a record id (a UUID), rather than a receipt number typed for one."""
+    return bool(_UUID.match(text))
+
+
 def _label(f: Field) -> tuple[str, str]:
     return (f.zh, f.en)
 
@@ -120,12 +125,12 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
         case "matter":
             text = str(value).strip().upper()
             if not _MATTER.match(text):
-                raise ChangesetError(detail=f"{text!r} is not a matter code")
+                raise invalid(name, "matter_code", label_zh=f.zh, label_en=f.en)
             return text
         case "record_ref":
             text = str(value).strip()
             if not _UUID.match(text):
-                raise ChangesetError(detail=f"{text!r} is not a record id")
+                raise invalid(name, "record_ref", label_zh=f.zh, label_en=f.en)
             return text
         case "json":
             return _json_value(f, value, name)
@@ -139,7 +144,7 @@ def clean_element(kind: str, name: str, element: Any) -> Any:
     if name == "materials.received":
         text = str(element).strip().upper()
         if not MATERIAL_CODE.match(text):
-            raise ChangesetError(detail=f"{text!r} is not a material code")
+            raise invalid(name, "material_code", label_zh=f.zh, label_en=f.en)
         return text
     if f.type == "choice":
         return check_choice(element, f.choices, label=_label(f), field_name=name)

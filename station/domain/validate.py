@@ -139,6 +139,24 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_zh}要按材料编号逐项填写，例如 {example}",
         "{label_en} is given per material code, e.g. {example}",
     ),
+    # The value typed is not repeated: whatever was put in the wrong column (a name, a phone)
+    # must not reach a refusal reason (G2); the line or the field says where it is.
+    "matter_code": (
+        "{label_zh}应是事项编码，如 HJ-001（两到四个大写字母、连字符和三位数字；"
+        "station catalogue 列出全部事项）",
+        "{label_en} must be a matter code like HJ-001 (two to four capital letters, a hyphen "
+        "and three digits; station catalogue lists them all)",
+    ),
+    "material_code": (
+        "{label_zh}应是材料编号，如 M01（M 和两位数字，见事项的材料清单）",
+        "{label_en} must be material codes like M01 (M and two digits, as in the matter's "
+        "list of materials)",
+    ),
+    "record_ref": (
+        "{label_zh}应填代办件的编号，如 V001-20261123-0001",
+        "{label_en}: give receipt numbers of applications, like V001-20261123-0001",
+    ),
+    "linked": ("{label_zh}：{why_zh}", "{label_en}: {why_en}"),
     "applications_only": ("{label_zh}只用于代办件", "{label_en} are kept for applications only"),
     "essential_missing": (
         "已受理的件不能缺少必要材料：{missing}",

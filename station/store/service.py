@@ -61,6 +61,7 @@ from station.domain.rules import (
     check_status_value,
     clean_element,
     clean_value,
+    is_record_id,
 )
 from station.domain.status import LATTICES
 from station.domain.validate import Problem, check_id_number, check_mobile, check_text
@@ -981,6 +982,8 @@ class Station:
                 if spec.merge == "orset":
                     items = value if isinstance(value, list | tuple | set) else \
                         split_items(str(value))
+                    if spec.type == "record_ref":
+                        items = self._linked_ids(name, (spec.zh, spec.en), items)
                     cleaned[name] = sorted({clean_element(kind, name, v) for v in items})
                 elif spec.merge == "log":
                     entries = value if isinstance(value, list) else [value]
@@ -998,6 +1001,33 @@ class Station:
         if problems:
             raise ValidationError(problems)
         return cleaned
+
+    def _linked_ids(self, name: str, label: tuple[str, str], items: Iterable[Any]) -> list[Any]:
+        """Linked applications as record ids. A file or ``station edit`` names them by the
+        receipt numbers people see, as the visit form does: each becomes its record's id,
+        and one not on record here, or not an application, is a problem saying which."""
+        ids: list[Any] = []
+        problems: list[Problem] = []
+        for item in items:
+            ref = str(item).strip()
+            if not ref or is_record_id(ref):
+                ids.append(item)
+                continue
+            try:
+                record = self.get(ref)
+            except (NoSuchRecord, AmbiguousReceipt) as exc:
+                why_zh, why_en = exc.message("zh"), exc.message("en")
+            else:
+                if record.kind == "application":
+                    ids.append(record.id)
+                    continue
+                why_zh, why_en = f"{ref} 不是代办件", f"{ref} is not an application"
+            problems.append(Problem(name, "linked", {
+                "label_zh": label[0], "label_en": label[1], "why_zh": why_zh,
+                "why_en": why_en}))
+        if problems:
+            raise ValidationError(problems)
+        return ids
 
     def _ops(self, state: merge.State, kind: str, cleaned: dict[str, Any]) -> list[Op]:
         """Ops that take the record from ``state`` to the cleaned form values."""

@@ -471,3 +471,49 @@ def test_what_is_kept_of_imported_rows_holds_no_personal_data(station, tmp_path)
     names = {(r.get("applicant") or r.get("resident") or {}).get("name") for r in rows}
     names |= {r.get("applicant.name") or r.get("resident.name") for r in rows}
     assert [n for n in names - {None} if n.encode() in raw] == []
+
+
+def test_a_visit_links_its_application_by_the_receipt_number_people_see(station, tmp_path):
+    application = station.create("application", {
+        "matter": "HJ-001", "applicant.name": "王桂英",
+        "materials.received": ["M01", "M02", "M03", "M04"]})
+    visit = station.create("visit", {"resident.name": "王桂英", "reason": "elderly"})
+    path = tmp_path / "visits.csv"
+    path.write_text("类型,姓名,reason,linked\n"
+                    f"上门服务,王桂英,elderly,{application.receipt.lower()}\n"
+                    f"上门服务,赵建国,ill,{visit.receipt}、V001-20200101-0001\n",
+                    encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    (bad,) = exc.value.params["report"].bad
+    assert bad.line == 3
+    assert bad.message("en") == (
+        f"line 3: Some input was refused: Linked applications: {visit.receipt} is not an "
+        "application; Linked applications: There is no record V001-20200101-0001")
+    assert bad.message("zh") == (
+        f"第 3 行: 输入有误：关联代办件：{visit.receipt} 不是代办件；"
+        "关联代办件：没有编号为 V001-20200101-0001 的记录")
+    (receipt,) = import_file(station, path, skip_bad=True).receipts
+    assert station.get(receipt).fields["linked"] == [application.id]
+
+
+@pytest.mark.parametrize(("row", "en", "zh"), [
+    ({"kind": "application", "matter": "户籍", "applicant.name": "王桂英"},
+     "Matter must be a matter code like HJ-001", "事项应是事项编码，如 HJ-001"),
+    ({"kind": "application", "matter": "HJ-001", "applicant.name": "王桂英",
+      "materials.received": ["M01", "身份证"]},
+     "Materials received must be material codes like M01", "已收材料应是材料编号，如 M01"),
+    ({"kind": "visit", "resident.name": "王桂英", "reason": "elderly", "linked": "王桂英的件"},
+     "Linked applications: There is no record", "关联代办件：没有编号为"),
+])
+def test_a_code_of_the_wrong_shape_is_a_sentence_in_both_languages(station, tmp_path, row,
+                                                                     en, zh):
+    path = tmp_path / "rows.jsonl"
+    _jsonl(path, [row])
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    (bad,) = exc.value.params["report"].bad
+    assert en in bad.message("en") and "changeset" not in bad.message("en")
+    # it used to be "变更记录无效：'户籍' is not a matter code", half in English
+    assert zh in bad.message("zh") and "变更记录无效" not in bad.message("zh")
+    assert "is not a" not in bad.message("zh")
