@@ -27,6 +27,11 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
     "required": ("{label_zh}不能为空", "{label_en} is required"),
     "too_long": ("{label_zh}不能超过 {max} 个字", "{label_en} must be at most {max} characters"),
     "control_chars": ("{label_zh}含有不可见的控制字符", "{label_en} contains control characters"),
+    "line_break": (
+        "{label_zh}只能写一行，不能换行（表格单元格里的换行也算）；请改成一行",
+        "{label_en} is one line and cannot hold a line break (a line break inside a "
+        "spreadsheet cell counts too); put it on one line",
+    ),
     "not_scalar": (
         "{label_zh}应是一个值，不能是列表或对象（JSON 中用方括号或花括号括起来的内容）",
         "{label_en} must be one value, not a list or an object (a value in square or curly "
@@ -358,14 +363,21 @@ def check_text(
     required: bool = False,
     multiline: bool = False,
 ) -> str:
-    """Trim text, normalise it to NFC, refuse control characters and overlong values."""
+    """Trim text, normalise it to NFC, refuse control characters and overlong values.
+
+    Line ends are one "\n", whoever wrote them: a cell typed on Windows in several lines
+    comes out of a CSV with "\r\n" in it. A line break where one line belongs is refused
+    as such, not as an invisible "control character" nobody can find in the cell."""
     label_zh, label_en = label
     check_scalar(value, label=label, field_name=field_name)
     text = unicodedata.normalize("NFC", "" if value is None else str(value)).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if required and not text:
         raise invalid(field_name, "required", label_zh=label_zh, label_en=label_en)
     if has_lone_surrogates(text):
         raise invalid(field_name, "broken_text", label_zh=label_zh, label_en=label_en)
+    if not multiline and "\n" in text:
+        raise invalid(field_name, "line_break", label_zh=label_zh, label_en=label_en)
     if has_control_chars(text, multiline=multiline):
         raise invalid(field_name, "control_chars", label_zh=label_zh, label_en=label_en)
     if len(text) > max_len:

@@ -517,3 +517,18 @@ def test_a_code_of_the_wrong_shape_is_a_sentence_in_both_languages(station, tmp_
     # it used to be "变更记录无效：'户籍' is not a matter code", half in English
     assert zh in bad.message("zh") and "变更记录无效" not in bad.message("zh")
     assert "is not a" not in bad.message("zh")
+
+
+def test_a_cell_written_in_several_lines_on_windows_is_kept_or_said_plainly(station, tmp_path):
+    # Alt+Enter in an Excel cell: the CSV holds the line break inside quotes, as "\r\n" when
+    # the file was written on Windows. Notes may hold several lines; an address may not, and
+    # the agent is told of a line break, not of invisible "control characters".
+    path = tmp_path / "residents.csv"
+    path.write_bytes("姓名,备注,住址\r\n乙,\"第一行\r\n第二行\",一组\r\n"
+                     "丙,,\"二组\r\n3 号\"\r\n".encode())
+    report = import_file(station, path, skip_bad=True)
+    (bad,) = report.bad
+    assert bad.line == 4 and "cannot hold a line break" in bad.message("en")
+    assert "只能写一行，不能换行" in bad.message("zh") and "控制字符" not in bad.message("zh")
+    (receipt,) = report.receipts
+    assert station.get(receipt).fields["notes"][0]["entry"] == "第一行\n第二行"
