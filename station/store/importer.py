@@ -352,6 +352,14 @@ def _lines(text: str) -> Iterator[str]:
         start = end
 
 
+def _old_mac_line_ends(text: str) -> str:
+    """A file whose lines end in a lone "\r" (Excel for Mac's "CSV (Macintosh)", old Mac
+    text editors) with its lines ending in "\n": read as it is, it would be one line, and
+    its header refused as broken CSV. A file with any "\n" is left as it is (a "\r" in it
+    is inside a cell or part of "\r\n")."""
+    return text.replace("\r", "\n") if "\r" in text and "\n" not in text else text
+
+
 def _delimiter(text: str) -> str:
     """A tab for a header with tabs and no comma (Excel's "Unicode text"), else a comma."""
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -434,7 +442,7 @@ def rows_from_file(path: Path, default_kind: str = "resident") -> tuple[int, Ite
     if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
         raise ImportFileError(path=str(path), detail="the name must end in .csv or .jsonl",
                               detail_zh="文件名必须以 .csv 或 .jsonl 结尾")
-    text = read_import(path)
+    text = _old_mac_line_ends(read_import(path))
     rows = (_jsonl_rows(text, default_kind) if suffix in JSONL_SUFFIXES
             else _csv_rows(path, text, default_kind))
     first = list(islice(rows, 1))

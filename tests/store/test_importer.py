@@ -532,3 +532,12 @@ def test_a_cell_written_in_several_lines_on_windows_is_kept_or_said_plainly(stat
     assert "只能写一行，不能换行" in bad.message("zh") and "控制字符" not in bad.message("zh")
     (receipt,) = report.receipts
     assert station.get(receipt).fields["notes"][0]["entry"] == "第一行\n第二行"
+
+
+def test_a_csv_saved_by_excel_for_mac_with_lines_ending_in_cr_is_read(station, tmp_path):
+    path = tmp_path / "residents.csv"
+    path.write_bytes(CSV.replace("\n", "\r").encode("utf-8"))
+    report = import_file(station, path)
+    assert (report.imported, report.bad) == (2, [])
+    assert station.get(station.search("赵建国")[0].id).fields["resident.address"] == \
+        "青石村一组 3 号"
