@@ -96,15 +96,17 @@ def staff_args(centre: CentreProcess) -> list[str]:
 
 def new_station(cli_run, tmp_path: Path, passphrase_file: Path, station: str = "V001",
                 records: int = 1) -> list[str]:
-    """`station init` plus a few applications made before enrolling; the station's args."""
+    """`station init` plus a few applications made before enrolling; the station's args.
+    Each row has its own note: rows alike in every field are one case typed twice."""
     args = ["--home", str(tmp_path / station), "--passphrase-file", str(passphrase_file)]
     code, _, err = cli_run("init", "--station", station, "--name", f"{station} 便民服务站",
                            "--agent", "李春梅", "--insecure-fast-kdf", "--json", *args)
     assert code == 0, err
     if records:
         path = tmp_path / f"{station}.jsonl"
-        path.write_text("".join(json.dumps(APPLICATION, ensure_ascii=False) + "\n"
-                                for _ in range(records)), encoding="utf-8")
+        path.write_text("".join(json.dumps({**APPLICATION, "notes": f"第 {n + 1} 件"},
+                                           ensure_ascii=False) + "\n"
+                                for n in range(records)), encoding="utf-8")
         code, _, err = cli_run("import", str(path), *args)
         assert code == 0, err
     return args
