@@ -31,7 +31,7 @@ DECIDED_AT: tuple[DecidedAt, ...] = ("station", "centre")
 
 # Loose on purpose: the centre may add new areas (prefix) or grow past 999 in one area.
 MATTER_CODE = re.compile(r"^[A-Z]{2,4}-\d{3,4}$")
-MATERIAL_CODE = re.compile(r"^M\d{2,3}$")
+MATERIAL_CODE = re.compile(r"^M\d{2}$")  # as the records' ops name them: M01 … M99
 # No legal time limit of a village-level matter comes near a working year; more is a typo.
 MAX_TIME_LIMIT_DAYS = 250
 # A version names the centre's log entry of the catalogue and its numbers are compared as

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from station.domain.catalogue import MATERIAL_CODE
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.chinatime import china_now
 from station.domain.errors import AuthorityRefused, ChangesetError, ValidationError
@@ -29,7 +30,6 @@ from station.domain.validate import (
 
 _MATTER = re.compile(r"^[A-Z]{2,4}-\d{3}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-MATERIAL_CODE = re.compile(r"^M\d{2}$")
 _MAX_JSON = 2000
 
 

@@ -31,7 +31,13 @@ from station.domain.casework import (
     missing_materials,
     plan_move,
 )
-from station.domain.catalogue import Catalogue, Matter, is_newer, shipped_catalogue
+from station.domain.catalogue import (
+    MATERIAL_CODE,
+    Catalogue,
+    Matter,
+    is_newer,
+    shipped_catalogue,
+)
 from station.domain.changeset import Op
 from station.domain.chinatime import china_now
 from station.domain.errors import AuthorityRefused, ValidationError
@@ -57,7 +63,6 @@ from station.domain.records import (
 )
 from station.domain.records import Field as FieldSpec
 from station.domain.rules import (
-    MATERIAL_CODE,
     check_status_value,
     clean_element,
     clean_value,

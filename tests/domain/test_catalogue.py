@@ -287,6 +287,9 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], Any], list[str]]] = [
      ["MZ-001", "material M02", "copies"]),
     ("material code bad", lambda d: m(d, 0)["materials"][1].update(code="photo"),
      ["MZ-001", "photo", "M01"]),
+    # every application receiving an M100 would be refused: a record's ops name M01 … M99
+    ("material code of three digits", lambda d: m(d, 0)["materials"][1].update(code="M100"),
+     ["MZ-001", "M100", "M01"]),
     ("material essential not boolean", lambda d: m(d, 0)["materials"][0].update(essential=1),
      ["MZ-001", "material M01", "essential"]),
     ("duplicate material codes", lambda d: m(d, 0)["materials"][1].update(code="M01"),
