@@ -31,8 +31,8 @@ def kdf_of(fast: bool) -> KdfParams:
 
 def unlock(env: Env) -> Station:
     """Open the station in ``env.home`` with the agent's passphrase, and merge what an
-    unattended sync kept sealed while it was locked. A batch that cannot be merged stays
-    kept (it is tried again at the next unlock) and never stops the command."""
+    unattended sync kept sealed while it was locked. A batch that cannot be merged is said
+    in a sentence (its updates come again with the next sync) and never stops the command."""
     station = Station.open(env.home, env.passphrase(), agent=env.agent)
     try:
         merged = merge_kept(station)
@@ -42,9 +42,11 @@ def unlock(env: Env) -> Station:
                 f"{exc.message('en')}")
     else:
         if merged.brought_anything:
-            env.say(f"已合并锁定期间收到的更新：{merged.summary('zh')}",
+            env.say(f"已合并锁定期间收到的更新：{merged.summary('zh', trouble=False)}",
                     f"Merged what arrived while the station was locked: "
-                    f"{merged.summary('en')}")
+                    f"{merged.summary('en', trouble=False)}")
+        if merged.kept_trouble():
+            env.say(merged.kept_trouble("zh"), merged.kept_trouble("en"))
     return station
 
 

@@ -20,7 +20,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("station")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:
@@ -111,3 +111,19 @@ def _v3(db: sqlite_utils.Database) -> None:
         """
     )
     _set_version(db, 3)
+
+
+@MIGRATIONS(name="0004_inbox_set_aside")
+def _v4(db: sqlite_utils.Database) -> None:
+    """Kept downlink batches found damaged at unlock move here, out of the inbox, so the
+    same range pulled again can be kept anew (``inbox.batch`` is unique). They stay sealed,
+    as they came, for a technician to look at; the centre sends their entries again."""
+    _run(
+        db,
+        """
+        CREATE TABLE inbox_set_aside (
+            seq INTEGER PRIMARY KEY, batch TEXT NOT NULL, sealed BLOB NOT NULL,
+            received TEXT NOT NULL, set_aside TEXT NOT NULL, reason TEXT NOT NULL);
+        """
+    )
+    _set_version(db, 4)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -40,7 +40,7 @@ from station.domain.catalogue import (
 )
 from station.domain.changeset import Op
 from station.domain.chinatime import china_now
-from station.domain.errors import AuthorityRefused, ValidationError
+from station.domain.errors import AuthorityRefused, StationError, ValidationError
 from station.domain.followup import (
     DueLists,
     Facts,
@@ -129,6 +129,7 @@ from station.wire.downlink import (
     open_batch,
     verify_batch,
 )
+from station.wire.errors import WireError
 from station.wire.keys import SealKey, Signer
 
 Now = Callable[[], dt.datetime]
@@ -190,6 +191,28 @@ class Downlink:
     conflicts: int = 0
     catalogue: str | None = None
     acked: int = 0  # own changesets the centre said it holds, now out of the outbox
+
+
+@dataclass
+class Drained:
+    """What merging the batches an unattended sync kept in the inbox did. A batch that did
+    not merge has the cursor put back to where it began, so the next pull brings its
+    entries again: a damaged one is set aside, one that failed for another reason (a full
+    disk, a fault in this program) stays kept to be tried again at the next unlock."""
+
+    merged: list[Downlink]
+    set_aside: int = 0
+    unmerged: int = 0
+    reason: tuple[str, str] | None = None  # why the first unmerged one failed (zh, en)
+
+
+def _why_unmerged(exc: Exception) -> tuple[str, str]:
+    """A failure to merge in both languages. An error that is not one of ours is named by
+    its type only: its text could hold a value from a record (G2)."""
+    if isinstance(exc, StationError):
+        return exc.message("zh"), exc.message("en")
+    name = type(exc).__name__
+    return f"程序内部错误（{name}）", f"an internal error ({name})"
 
 
 @dataclass(frozen=True)
@@ -690,14 +713,26 @@ class Station:
             self.sync.advance_cursor(head)
         return report
 
-    def drain_inbox(self) -> list[Downlink]:
-        """Apply the batches pulled while the vault was locked, oldest first."""
-        reports = []
-        for seq, blob in self.sync.inbox():
-            reports.append(self.apply_downlink(blob))
-            with dbmod.write(self.db):
-                self.db.execute("DELETE FROM inbox WHERE seq=?", [seq])
-        return reports
+    def drain_inbox(self) -> Drained:
+        """Apply the batches pulled while the vault was locked, oldest first. The cursor
+        went past each when it was kept, so one that does not merge puts it back (see
+        ``Drained``); the others still merge: order does not matter to the merge (G3), and
+        merging a changeset twice changes nothing."""
+        drained = Drained([])
+        for kept in self.sync.kept_batches():
+            try:
+                drained.merged.append(self.apply_downlink(kept.sealed))
+            except WireError as exc:  # signature, seal or framing: these bytes never will
+                self.sync.set_aside(kept, exc.code)
+                drained.set_aside += 1
+            except Exception as exc:
+                drained.unmerged += 1
+                drained.reason = drained.reason or _why_unmerged(exc)
+                with suppress(StationError):  # the store itself may be what fails
+                    self.sync.rewind_cursor(kept.after)
+            else:
+                self.sync.merged_kept(kept)
+        return drained
 
     # --- agents ----------------------------------------------------------------------------
 

@@ -42,6 +42,20 @@ class CentrePin:
 
 
 @dataclass(frozen=True)
+class KeptBatch:
+    """A downlink batch kept sealed in the inbox; ``batch`` is its range, "after-upto"."""
+
+    seq: int
+    batch: str
+    sealed: bytes
+
+    @property
+    def after(self) -> int:
+        """Where the batch began: the cursor to go back to if it never merges."""
+        return int(self.batch.split("-", 1)[0])
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     seq: int
     changeset: str
@@ -236,3 +250,39 @@ class SyncState:
     def inbox(self) -> list[tuple[int, bytes]]:
         return [(seq, blob) for seq, blob in self.db.execute(
             "SELECT seq, sealed FROM inbox ORDER BY seq")]
+
+    def kept_batches(self) -> list[KeptBatch]:
+        """The inbox, oldest first, with each batch's range."""
+        return [KeptBatch(seq, batch, blob) for seq, batch, blob in self.db.execute(
+            "SELECT seq, batch, sealed FROM inbox ORDER BY seq")]
+
+    def merged_kept(self, kept: KeptBatch) -> None:
+        """The batch is merged: it leaves the inbox."""
+        with dbmod.write(self.db):
+            self.db.execute("DELETE FROM inbox WHERE seq=?", [kept.seq])
+
+    def rewind_cursor(self, to: int) -> None:
+        """Back to ``to`` if the cursor is past it, so the next pull brings those entries
+        again: the cursor moved past a kept batch when it was kept, and a batch that then
+        does not merge would otherwise never come back. Pulling twice is harmless (a
+        changeset already here is counted a duplicate and changes nothing)."""
+        with dbmod.write(self.db):
+            if self.cursor() > to:
+                self.set_cursor(to)
+
+    def set_aside(self, kept: KeptBatch, reason: str) -> None:
+        """A kept batch that can never merge (damaged on disk, or signed or sealed with keys
+        this station no longer holds) leaves the inbox, sealed as it is, and the cursor goes
+        back to where it began, in one transaction: its entries come again with the next
+        pull, and a fresh copy of the same range can be kept."""
+        with dbmod.write(self.db):
+            self.db.execute(
+                "INSERT INTO inbox_set_aside(batch, sealed, received, set_aside, reason) "
+                "SELECT batch, sealed, received, ?, ? FROM inbox WHERE seq=?",
+                [dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), reason, kept.seq])
+            self.db.execute("DELETE FROM inbox WHERE seq=?", [kept.seq])
+            self.rewind_cursor(kept.after)
+
+    def set_aside_count(self) -> int:
+        """How many damaged kept batches were set aside (for ``station check``)."""
+        return int(self.db.execute("SELECT count(*) FROM inbox_set_aside").fetchone()[0])

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from station.store.service import Downlink, Station
+from station.store.service import Downlink, Drained, Station
 from station.store.syncstate import OutboxItem, SyncState
 from station.sync.replies import push_reply
 from station.sync.transport import CentreClient
@@ -84,6 +84,9 @@ class SyncReport:
     acked: int = 0  # carried to town by USB stick, and now confirmed by the centre
     carried: bool = False  # a reply bundle's import: nothing pushed, no network
     catalogue: str | None = None
+    set_aside: int = 0  # kept batches found damaged at unlock: their entries come again
+    unmerged: int = 0  # kept batches that failed to merge otherwise: kept, tried again
+    unmerged_reason: tuple[str, str] | None = None  # (zh, en)
     bytes_up: int = 0
     bytes_down: int = 0
     took_s: float = 0.0
@@ -96,6 +99,14 @@ class SyncReport:
         self.acked += batch.acked
         self.catalogue = batch.catalogue or self.catalogue
 
+    def add_drained(self, drained: Drained) -> None:
+        """Count in what merging the kept batches did."""
+        for batch in drained.merged:
+            self.add(batch)
+        self.set_aside += drained.set_aside
+        self.unmerged += drained.unmerged
+        self.unmerged_reason = self.unmerged_reason or drained.reason
+
     @property
     def brought_anything(self) -> bool:
         """Whether the merged batches changed anything a person would notice."""
@@ -105,9 +116,15 @@ class SyncReport:
     def clock_warning(self) -> bool:
         return abs(self.clock_offset_ms) > CLOCK_WARN_MS
 
-    def summary(self, lang: str = "en") -> str:
+    def summary(self, lang: str = "en", *, trouble: bool = True) -> str:
         """One line for a person; a reply bundle's import pushed nothing and took no network
-        time, so it says only what it brought."""
+        time, so it says only what it brought. With ``trouble``, it goes on to say what
+        became of kept batches that did not merge (``kept_trouble``)."""
+        text = self._counts(lang)
+        said = self.kept_trouble(lang) if trouble else ""
+        return f"{text}{'；' if lang == 'zh' else '; '}{said}" if said else text
+
+    def _counts(self, lang: str) -> str:
         if lang == "zh":
             text = f"已接收 {self.pulled} 条，冲突 {self.conflicts} 处"
             if not self.carried:
@@ -129,6 +146,21 @@ class SyncReport:
         if self.kept_locked:
             text += f", {self.kept_locked} batches waiting for unlock"
         return text
+
+    def kept_trouble(self, lang: str = "en") -> str:
+        """What became of kept batches that did not merge ("" if none did not), so nobody
+        wonders where those updates went: both kinds are pulled again from the centre."""
+        zh, en = self.unmerged_reason or ("", "")
+        parts = {"zh": [f"锁定期间收到的 {self.set_aside} 批更新已损坏，已搁置，其内容会从镇中心"
+                        "重新接收" if self.set_aside else "",
+                        f"锁定期间收到的 {self.unmerged} 批更新暂未合并（{zh}），已保留，下次解锁"
+                        "时重试，下次同步时也会重新接收" if self.unmerged else ""],
+                 "en": [f"{self.set_aside} batches kept while locked were damaged and set aside: "
+                        "their updates are pulled again from the centre" if self.set_aside else "",
+                        f"{self.unmerged} batches kept while locked could not be merged yet "
+                        f"({en}): they stay kept, are tried again at the next unlock and are "
+                        "pulled again at the next sync" if self.unmerged else ""]}[lang]
+        return ("；" if lang == "zh" else "; ").join(p for p in parts if p)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "clock_warning": self.clock_warning}
@@ -280,6 +312,5 @@ def merge_kept(station: Station, report: SyncReport | None = None) -> SyncReport
     report said "N batches waiting for unlock" — counted into ``report``. Run at every
     unlock, and first in a sync or a reply bundle's import."""
     report = report if report is not None else SyncReport(carried=True)
-    for batch in station.drain_inbox():
-        report.add(batch)
+    report.add_drained(station.drain_inbox())
     return report

@@ -140,11 +140,15 @@ class StationApp(App[None]):
             with self.reading() as reader:
                 reader.refresh()  # a new catalogue may have come with it
             self.call_from_thread(self._merged, report)
+        if report.kept_trouble():
+            self.call_from_thread(self.notify, report.kept_trouble(self.lang),
+                                  severity="warning", timeout=15)
 
     def _merged(self, report: SyncReport) -> None:
         from station.tui.screens.base import ReadingScreen
 
-        self.notify(f"{self.t(TEXT['merged'])}{report.summary(self.lang)}", timeout=8)
+        self.notify(f"{self.t(TEXT['merged'])}{report.summary(self.lang, trouble=False)}",
+                    timeout=8)
         if isinstance(self.screen, ReadingScreen):
             self.screen.load()
 

@@ -650,7 +650,7 @@ def test_a_locked_station_keeps_the_pull_in_its_inbox_until_unlocked(centre_app,
     world["BUS01"] = reopened
     with pytest.raises(NoSuchRecord):
         reopened.get(record.id)
-    (report,) = reopened.drain_inbox()
+    (report,) = reopened.drain_inbox().merged
     assert report.new == 1
     assert reopened.get(record.id).fields["applicant.name"] == NAME
     assert reopened.sync.inbox() == []

@@ -26,7 +26,7 @@ from station.store.vault import FAST_KDF
 from station.sync import transport
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import enroll
-from station.sync.engine import pull, sync_once
+from station.sync.engine import merge_kept, pull, sync_once
 from station.sync.errors import Refused, UnsignedReply
 from station.sync.transport import CentreClient
 from tests.conftest import PASSPHRASE
@@ -135,24 +135,97 @@ def test_unattended_sync_while_locked_is_applied_at_unlock(tmp_path, live_centre
         assert st.sync.inbox() == []
 
 
-def test_a_kept_batch_that_cannot_be_merged_never_stops_the_agent(tmp_path, live_centre,
-                                                                  capsys, passphrase_file):
-    """A damaged kept batch is said in a sentence and kept for the next unlock; the command
-    the agent ran still runs."""
-    mine, _ = _kept_while_locked(tmp_path, live_centre)
-    with sqlite3.connect(db_path(tmp_path / "V001")) as conn:
-        seq, blob = conn.execute("SELECT seq, sealed FROM inbox ORDER BY seq").fetchone()
+def _damage(home: Path, which: int = 0) -> None:
+    """Flip bits in the ``which``-th kept batch, as bit rot on the disk would."""
+    with sqlite3.connect(db_path(home)) as conn:
+        seq, blob = conn.execute("SELECT seq, sealed FROM inbox ORDER BY seq").fetchall()[which]
         conn.execute("UPDATE inbox SET sealed=? WHERE seq=?",
                      [blob[:-40] + bytes(b ^ 1 for b in blob[-40:]), seq])
     conn.close()
+
+
+def test_a_damaged_kept_batch_never_stops_the_agent_and_comes_again(tmp_path, live_centre,
+                                                                    capsys, passphrase_file):
+    """A damaged kept batch is said in a sentence and the command the agent ran still runs;
+    the cursor had moved past it when it was kept, so it is set aside and the cursor put
+    back: the next sync brings the bus's record after all, instead of never."""
+    mine, theirs = _kept_while_locked(tmp_path, live_centre)
+    _damage(tmp_path / "V001")
     code = run(cli, ["show", mine.id, "--json", "--home", str(tmp_path / "V001"),
                      "--passphrase-file", str(passphrase_file), "--lang", "zh"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["fields"]["resident.name"] == "钱秀英"
-    assert "锁定期间收到的更新暂未合并" in err and "Traceback" not in err
+    assert "1 批更新已损坏，已搁置，其内容会从镇中心重新接收" in err and "Traceback" not in err
+    code = run(cli, ["sync", "--home", str(tmp_path / "V001"), "--passphrase-file",
+                     str(passphrase_file)])
+    assert code == 0, capsys.readouterr().err
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
-        assert len(st.sync.inbox()) >= 1
+        assert st.get(theirs.id).name == "孙建国"
+        assert st.sync.inbox() == []
+
+
+def test_only_the_damaged_one_of_several_kept_batches_is_pulled_again(tmp_path, live_centre):
+    """Three kept batches, the middle one damaged: the first and last merge at unlock, and
+    the sync that follows brings the middle one's record; nothing is missing at the end."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    village.close()
+    theirs = [bus.create("resident", {"resident.name": name}, scope="V001")
+              for name in ("孙建国", "周大山", "吴小花")]
+    sync(bus)
+    locked = SyncState.open_locked(tmp_path / "V001")
+    with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
+        pull(locked, lk, limit=1)
+    assert len(locked.inbox()) >= 3
+    locked.close()
+    _damage(tmp_path / "V001", 1)
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        report = merge_kept(st)
+        assert (report.pulled, report.set_aside, report.unmerged) == (2, 1, 0)
+        assert "1 batches kept while locked were damaged and set aside" in report.summary()
+        assert sum(1 for r in theirs if _has(st, r.id)) == 2
+        sync(st)
+        assert [st.get(r.id).name for r in theirs] == ["孙建国", "周大山", "吴小花"]
+        assert st.sync.inbox() == []
+        assert st.db.execute("SELECT count(*) FROM inbox_set_aside").fetchone()[0] == 1
+
+
+def _has(station: Station, record: str) -> bool:
+    try:
+        station.get(record)
+    except NoSuchRecord:
+        return False
+    return True
+
+
+def test_a_kept_batch_whose_merge_fails_otherwise_stays_kept_and_comes_again(
+        tmp_path, live_centre, monkeypatch):
+    """A kept batch that is sound but whose merge fails for another reason (here a fault in
+    this program, once) is not thrown away: it stays kept for the next unlock, the sync
+    still pushes, and the cursor is put back so that sync brings the record too."""
+    mine, theirs = _kept_while_locked(tmp_path, live_centre)
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        sound = Station._receive
+
+        def fails_once(self: Station, *args: object, **kwargs: object) -> object:
+            monkeypatch.setattr(Station, "_receive", sound)
+            raise RuntimeError("王桂英")  # its text may hold a value: never shown
+
+        monkeypatch.setattr(Station, "_receive", fails_once)
+        later = st.create("resident", {"resident.name": "郑春花"})
+        with link(st) as lk:
+            report = sync_once(st.sync, lk, station=st)
+        assert report.unmerged == 1 and report.pushed == 1
+        said = report.summary("en")
+        assert "could not be merged yet (an internal error (RuntimeError))" in said
+        assert "王桂英" not in said + report.summary("zh")
+        assert st.get(theirs.id).name == "孙建国"  # pulled again by the same sync
+        assert len(st.sync.inbox()) >= 1  # and still kept
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        again = merge_kept(st)
+        assert (again.unmerged, again.set_aside) == (0, 0) and st.sync.inbox() == []
+        assert st.get(mine.id).name == "钱秀英" and st.get(later.id).name == "郑春花"
 
 
 def test_a_bundle_travels_to_town_and_the_downlink_comes_back(tmp_path, live_centre):
