@@ -25,7 +25,7 @@ from station.tui.screens.sync import SyncScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import LiveCentre, link, running_centre
-from tests.tui.conftest import drive, make_app, settle, toasts
+from tests.tui.conftest import drive, footer_text, make_app, settle, toasts
 
 SIZE = (80, 24)
 APPLICATION = {
@@ -359,3 +359,45 @@ def test_a_nul_in_the_export_path_is_a_sentence_in_both_languages(tmp_path, cent
     finally:
         reopened.close()
     assert not list(tmp_path.glob("a*"))
+
+
+@pytest.mark.parametrize(("lang", "key", "queued", "done"), [
+    ("en", "Send refused again", "2 refused changes are queued again", "Sync done: pushed 2"),
+    ("zh", "重发被拒", "2 条被拒的变更重新排队", "同步完成：已发送 2 条")])
+def test_work_the_centre_refused_can_be_sent_again_from_the_sync_screen(
+        tmp_path, centre, lang, key, queued, done):
+    """What the centre refused is held back and listed; once its staff have mended the
+    cause, the agent sends it again from the sync screen (as `station sync
+    --retry-refused` does), and the key goes away once nothing is refused."""
+    village = enrolled(tmp_path, centre, "V001")
+    for _ in range(2):
+        village.create("application", APPLICATION)
+    for item in village.sync.outbox(limit=10, max_bytes=1 << 30):  # as a centre refused them
+        village.sync.quarantine(item.changeset, {"code": "centre.scope", "en": "not in scope",
+                                                 "zh": "不在范围内"})
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(SyncScreen())
+        await settle(pilot, app)
+        screen = app.screen
+        assert key in footer_text(app)
+        button = screen.query_one("#retry-refused")
+        assert button.display and button.region.right <= SIZE[0]  # on screen, at 80 columns
+        await pilot.press("s")  # a plain sync leaves them aside
+        await wait_for(pilot, screen, "Sync done:" if lang == "en" else "同步完成")
+        await settle(pilot, app)
+        assert len(village.sync.quarantined()) == 2
+        await pilot.press("r")
+        shown = await wait_for(pilot, screen, done)
+        await settle(pilot, app)
+        assert queued in shown and "Traceback" not in shown
+        assert key not in footer_text(app)
+        assert not screen.query_one("#retry-refused").display
+
+    drive(app, scenario, size=SIZE)
+    reopened = SyncState.open_locked(tmp_path / "V001")
+    try:
+        assert reopened.quarantined() == [] and reopened.unsent() == 0
+    finally:
+        reopened.close()

@@ -50,6 +50,12 @@ TEXT: dict[str, Pair] = {
     "export": ("导出数据包", "Export bundle"),
     "import": ("导入回传包", "Import bundle"),
     "probe": ("检测连接", "Check link"),
+    "retry": ("重发被拒的变更", "Send refused again"),
+    "retry_button": ("重发被拒", "Resend"),  # short: five buttons share 80 columns
+    "retried": ("{n} 条被拒的变更重新排队，现在发送；仍被拒的会连同原因再次隔离",
+                "{n} refused changes are queued again and sent now; any still refused are "
+                "held back again with the reason"),
+    "none_refused": ("没有被镇中心拒收的变更", "Nothing was refused by the centre"),
     "export_to": ("导出到", "Export to"),
     "import_from": ("导入自", "Import from"),
     "centre": ("镇中心", "Centre"),
@@ -272,6 +278,9 @@ class SyncScreen(StationScreen[None]):
         (TEXT["import"], ("合并从镇上带回的回传包", "Merge a reply bundle carried back"),
          "import_bundle"),
         (TEXT["probe"], ("镇中心是否连得上", "Is the centre reachable?"), "probe"),
+        (TEXT["retry"], ("镇中心处理好拒收的原因后，把被拒的变更再发送一次",
+                         "Once the centre has mended the cause, send the refused work again"),
+         "retry_refused"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sync_now", "Sync now", id="sync-now", tooltip="Push and pull now"),
@@ -280,11 +289,13 @@ class SyncScreen(StationScreen[None]):
         Binding("i", "import_bundle", "Import", id="bundle-import",
                 tooltip="Merge a reply bundle carried back from town"),
         Binding("t", "probe", "Check link", id="probe", tooltip="Is the centre reachable?"),
+        Binding("r", "retry_refused", "Send refused again", id="retry-refused",
+                tooltip="Once the centre has mended the cause, send the refused work again"),
         Binding("escape", "back", "Back", id="back"),
     ]
     BINDING_ZH: ClassVar[dict[str, str]] = {
         "sync-now": "立即同步", "bundle-export": "导出", "bundle-import": "导入",
-        "probe": "检测连接", "back": "返回"}
+        "probe": "检测连接", "retry-refused": "重发被拒", "back": "返回"}
 
     class Started(Message):
         def __init__(self, url: str, unsent: int) -> None:
@@ -302,6 +313,11 @@ class SyncScreen(StationScreen[None]):
         def __init__(self, report: SyncReport, what: str) -> None:
             super().__init__()
             self.report, self.what = report, what
+
+    class Requeued(Message):
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
 
     class Exported(Message):
         def __init__(self, count: int, path: Path) -> None:
@@ -333,6 +349,7 @@ class SyncScreen(StationScreen[None]):
         self.history: list[str] = []  # the log's lines as plain text (tests, copying)
         self.pinned: str | None = None
         self._shown_held = False
+        self.refused = 0  # held back by the centre: the retry key and button show only then
         self._stop = threading.Event()  # leaving the screen ends a sync after its batch
 
     def on_unmount(self) -> None:
@@ -359,6 +376,8 @@ class SyncScreen(StationScreen[None]):
                 yield Button(self.t(TEXT["export"]), id="bundle-export", compact=True)
                 yield Button(self.t(TEXT["import"]), id="bundle-import", compact=True)
                 yield Button(self.t(TEXT["probe"]), id="probe", compact=True)
+                yield Button(self.t(TEXT["retry_button"]), id="retry-refused", compact=True,
+                             variant="warning")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -368,6 +387,7 @@ class SyncScreen(StationScreen[None]):
         self.query_one("#sync-export", Input).value = str(export)
         self.query_one("#sync-import", Input).value = str(reply_path(export))
         self.query_one("#sync-bar", ProgressBar).update(total=1, progress=0)
+        self.query_one("#retry-refused", Button).display = False
         self.load_state()
         self.probe()
 
@@ -407,6 +427,17 @@ class SyncScreen(StationScreen[None]):
             self.query_one("#sync-rate", Static).update("")
             self.run_sync()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The retry key is in the footer only while the centre has refused something."""
+        return self.refused > 0 if action == "retry_refused" else True
+
+    def action_retry_refused(self) -> None:
+        if not self.refused:
+            self.say(self.t(TEXT["none_refused"]))
+        elif self._claim():
+            self.query_one("#sync-bar", ProgressBar).update(total=None, progress=0)
+            self.run_sync(retry=True)
+
     def action_export(self) -> None:
         path = self._path("#sync-export")
         if path is not None and self._claim():
@@ -427,7 +458,8 @@ class SyncScreen(StationScreen[None]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         actions = {"sync-now": self.action_sync_now, "bundle-export": self.action_export,
-                   "bundle-import": self.action_import_bundle, "probe": self.action_probe}
+                   "bundle-import": self.action_import_bundle, "probe": self.action_probe,
+                   "retry-refused": self.action_retry_refused}
         if event.button.id in actions:
             actions[event.button.id]()
 
@@ -493,8 +525,13 @@ class SyncScreen(StationScreen[None]):
 
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False,
           description="sync with the centre")
-    def run_sync(self) -> None:
+    def run_sync(self, retry: bool = False) -> None:
+        """Push and pull; with ``retry``, what the centre refused is queued again first (as
+        ``station sync --retry-refused``), once its staff say the cause is mended."""
+
         def body(clone: Station) -> None:
+            if retry:
+                self.post_message(self.Requeued(clone.sync.requeue_refused()))
             with link_for(clone.sync) as link:
                 self.post_message(self.Started(link.url, clone.sync.unsent()))
                 report = sync_once(clone.sync, link, station=clone, stop=self._stop,
@@ -563,6 +600,9 @@ class SyncScreen(StationScreen[None]):
 
     def on_sync_screen_state(self, message: State) -> None:
         self.pinned = message.pinned
+        self.refused = len(message.held)
+        self.query_one("#retry-refused", Button).display = self.refused > 0
+        self.refresh_bindings()
         if not message.enrolled:
             text = self.t(TEXT["no_centre"]) + " · " + self.t(TEXT["unsent"]).format(
                 n=message.unsent)
@@ -647,6 +687,9 @@ class SyncScreen(StationScreen[None]):
         self.load_state()
         if message.what == "sync":
             self.probe()
+
+    def on_sync_screen_requeued(self, message: Requeued) -> None:
+        self.say(self.t(TEXT["retried"]).format(n=message.count), "bold")
 
     def on_sync_screen_exported(self, message: Exported) -> None:
         self._release()
