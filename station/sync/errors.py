@@ -4,8 +4,10 @@
      ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
      │    └── Throttled      429/503: the centre asked us to come back later (Retry-After)
      ├── BadReply            the reply is not what the centre sends (exit 3: work kept)
- │    └── UnsignedReply  a push reply without the pinned centre's signature
- ├── Refused             the centre said no (4xx), with its own sentence in zh and en
+     │    └── UnsignedReply  a push reply without the pinned centre's signature
+     ├── UntrustedCertificate  https, and this computer does not trust the certificate (exit 3)
+     ├── NotHttps            https given, but the server speaks plain http (exit 3)
+     ├── Refused             the centre said no (4xx), with its own sentence in zh and en
      ├── BadEnrollCode       the code is not in the expected shape
      └── FingerprintMismatch the centre's keys are not the ones the code promised
 """
@@ -52,6 +54,33 @@ class UnsignedReply(BadReply):
           "工作已保存，下次同步时再发送")
     en = ("The reply did not carry the town centre's signature, so no work was marked as sent "
           "(is a Wi-Fi login page or a proxy in the way?); work is kept for the next sync")
+
+
+class UntrustedCertificate(SyncError):
+    """An https address whose certificate this computer does not trust. Retrying cannot
+    help, and "cannot reach" would send the agent to check the cable."""
+
+    code = "sync.untrusted_certificate"
+    exit_code: ClassVar[int] = 3
+    zh = ("{url} 的 HTTPS 证书不受本机信任（{detail_zh}），没有发送任何数据。请核对地址；"
+          "如果镇中心用的是自己签发的证书，请向镇中心工作人员索取证书文件，并把环境变量 "
+          "SSL_CERT_FILE 设为该文件的路径")
+    en = ("This computer does not trust the HTTPS certificate of {url} ({detail}), so nothing "
+          "was sent. Check the address; if the centre uses a certificate of its "
+          "own, ask the centre's staff for the certificate file and set the environment "
+          "variable SSL_CERT_FILE to its path")
+
+
+class NotHttps(SyncError):
+    """An https address where the server speaks plain http (or the reverse)."""
+
+    code = "sync.not_https"
+    exit_code: ClassVar[int] = 3
+    zh = ("地址 {url} 用的是 https，但那里的服务器不用 HTTPS 应答（{detail_zh}），"
+          "没有发送任何数据。请核对地址，例如改成 http:// 开头")
+    en = ("The address {url} says https, but the server there does not answer in HTTPS "
+          "({detail}), so nothing was sent. Check the address: it may need to start with "
+          "http://")
 
 
 class Refused(SyncError):

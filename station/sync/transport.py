@@ -14,6 +14,7 @@ centre's time that refusal carried, so even the first request of a sync gets thr
 from __future__ import annotations
 
 import re
+import ssl
 import time
 from typing import Any
 
@@ -28,7 +29,15 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from station.sync.errors import BadReply, CentreUnreachable, Refused, Throttled
+from station.domain.errors import StationError
+from station.sync.errors import (
+    BadReply,
+    CentreUnreachable,
+    NotHttps,
+    Refused,
+    Throttled,
+    UntrustedCertificate,
+)
 from station.wire import auth
 from station.wire.keys import Signer
 
@@ -118,7 +127,7 @@ class CentreClient:
         try:
             response = _read_capped(self.client.send(request, stream=True), self.max_reply)
         except httpx.TransportError as exc:
-            raise _unreachable(exc) from exc
+            raise _tls_problem(exc, self.url) or _unreachable(exc) from exc
         self._learn_time(response)
         return response, stamp
 
@@ -170,6 +179,31 @@ def _unreachable(exc: httpx.TransportError) -> CentreUnreachable:
     zh, en = next(words for kind, words in _WHY if isinstance(exc, kind))
     name = type(exc).__name__
     return CentreUnreachable(detail=f"{en}, {name}", detail_zh=f"{zh}，{name}")
+
+
+# what a certificate check's verdict (OpenSSL's words) means, for the common ones (zh, en)
+_CERT_WHY = (("self-signed", "自签证书，不是受信任的机构签发的"),
+             ("expired", "证书已过期（也请看本机日期是否正确）"),
+             ("not yet valid", "证书尚未生效（请看本机日期是否正确）"),
+             ("hostname mismatch", "证书上的名字与地址不符"),
+             ("local issuer", "签发证书的机构不受本机信任"))
+
+
+def _tls_problem(exc: httpx.TransportError, url: str) -> StationError | None:
+    """A failed TLS handshake in words, or None for any other failure. A certificate the
+    computer does not trust, or an https address where the server speaks plain http, is
+    no passing outage: saying "cannot reach" would send the agent to check the cable."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        en = str(cause.verify_message or cause.reason or "certificate verify failed")
+        zh = next((words for key, words in _CERT_WHY if key in en.lower()), en)
+        return UntrustedCertificate(url=url, detail=en, detail_zh=zh)
+    if isinstance(cause, ssl.SSLError):
+        reason = str(cause.reason or cause)
+        return NotHttps(url=url, detail=reason, detail_zh=reason)
+    return None
 
 
 def _retry_after(response: httpx.Response) -> float:
