@@ -80,6 +80,15 @@ class BadUrl(UsageProblem):
     en = "The address “{value}” is not valid: it should look like http://host:port"
 
 
+class NoScheme(BadUrl):
+    """``host:port`` typed without ``http://``, the commonest slip: say what to type."""
+
+    code = "cli.centre.no_scheme"
+    zh = "地址“{value}”前面少了 http://：请写成 http://{value}（地址应形如 http://主机:端口）"
+    en = ("The address “{value}” lacks http:// at the start: type http://{value} (an address "
+          "looks like http://host:port)")
+
+
 class NotUtf8(UsageProblem):
     """Text on the command line that is not UTF-8 (a terminal set to GBK, a pasted byte):
     it could not be stored or searched for, so it is refused before anything is opened."""
@@ -190,6 +199,8 @@ class Env:
 def check_url(text: str) -> str:
     """A centre address as given, checked before any connection is tried: a typo is a usage
     error naming it, not "cannot reach the centre"."""
+    if text.strip() and "://" not in text and not text.strip().startswith("/"):
+        raise NoScheme(value=text.strip())
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or "#" in text:
         raise BadUrl(value=text)

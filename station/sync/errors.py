@@ -7,6 +7,7 @@
      │    └── UnsignedReply  a push reply without the pinned centre's signature
      ├── UntrustedCertificate  https, and this computer does not trust the certificate (exit 3)
      ├── NotHttps            https given, but the server speaks plain http (exit 3)
+     ├── NoSuchPath          a 404 that is not the centre's own answer: a wrong address or path
      ├── Refused             the centre said no (4xx), with its own sentence in zh and en
      ├── BadEnrollCode       the code is not in the expected shape
      └── FingerprintMismatch the centre's keys are not the ones the code promised
@@ -81,6 +82,18 @@ class NotHttps(SyncError):
     en = ("The address {url} says https, but the server there does not answer in HTTPS "
           "({detail}), so nothing was sent. Check the address: it may need to start with "
           "http://")
+
+
+class NoSuchPath(SyncError):
+    """A 404 that is no answer of the centre's: the address has a path the centre does not
+    serve (a reverse proxy's, a page copied from a browser), or nothing there is a centre."""
+
+    code = "sync.no_such_path"
+    zh = ("{url} 上没有镇中心的接口 {path}（HTTP 404）：请核对地址，通常只写 http://主机:端口，"
+          "不带路径；也可能镇中心的版本较旧")
+    en = ("There is no town centre service {path} at {url} (HTTP 404): check the address, "
+          "which is usually just http://host:port with no path; or the centre may run an "
+          "older version")
 
 
 class Refused(SyncError):

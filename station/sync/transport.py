@@ -33,8 +33,10 @@ from station.domain.errors import StationError
 from station.sync.errors import (
     BadReply,
     CentreUnreachable,
+    NoSuchPath,
     NotHttps,
     Refused,
+    SyncError,
     Throttled,
     UntrustedCertificate,
 )
@@ -45,6 +47,16 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 # a reply larger than any batch the centre sends (a pull of 2 000 entries is a few MB)
 MAX_REPLY = 64 << 20
 _MS = re.compile(r"[0-9]{1,16}")  # an X-Centre-Time in ms: ASCII digits, and not absurd
+_API_PATH = re.compile(r"/v1(?:/[^?#]*)?/*$")
+
+
+def centre_base(url: str) -> str:
+    """The centre's address as requests are built on it: without a trailing slash, and
+    without an API path pasted after it (``http://host:8700/v1/``, ``…/v1/health`` copied
+    from a browser), which would otherwise be doubled into ``/v1/v1/push``. Any other path
+    stays: a centre behind a reverse proxy may well live at ``http://host/centre``."""
+    base = url.strip().rstrip("/")
+    return _API_PATH.sub("", base) if _API_PATH.search(base) else base
 
 
 def wall_ms() -> int:
@@ -58,7 +70,7 @@ class CentreClient:
                  client: httpx.Client | None = None, offset_ms: int = 0,
                  timeout: httpx.Timeout = DEFAULT_TIMEOUT,
                  retry: Retrying | None = None, max_reply: int = MAX_REPLY) -> None:
-        self.url = url.rstrip("/")
+        self.url = centre_base(url)
         self.station = station
         self.signer = signer
         self.offset_ms = offset_ms  # centre time minus our time, learned from replies
@@ -105,7 +117,7 @@ class CentreClient:
             raise CentreUnreachable(detail=f"HTTP {response.status_code}",
                                     detail_zh=f"镇中心出错，HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise _refusal(response)
+            raise _refusal(response, self.url, path)
         return response
 
     def _send(self, method: str, path: str, *, body: bytes, signed: bool,
@@ -237,7 +249,10 @@ def patient(*, attempts: int, within_s: float, initial_s: float = 0.5,
                     reraise=True)
 
 
-def _refusal(response: httpx.Response) -> Refused:
+def _refusal(response: httpx.Response, url: str, path: str) -> SyncError:
+    """The centre's 4xx as its own sentence. A 404 the centre did not word itself (its
+    framework's "Not Found" for a path it has no route for, or another server's page) means
+    the address is wrong, which "the centre refused: Not Found" would not tell anyone."""
     try:
         error = response.json()["error"]
         zh, en = str(error["zh"]), str(error["en"])
@@ -245,4 +260,6 @@ def _refusal(response: httpx.Response) -> Refused:
     except (ValueError, KeyError, TypeError, RecursionError):
         zh = en = f"HTTP {response.status_code}"
         code = ""
+    if response.status_code == 404 and code in ("", "http.404"):
+        return NoSuchPath(url=url, path=path)
     return Refused(zh_text=zh, en_text=en, status=response.status_code, centre_code=code)

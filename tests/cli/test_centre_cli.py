@@ -464,3 +464,31 @@ def test_revoke_help_tells_the_supervisor_to_revoke_before_enrolling_the_replace
     stolen one: the order is the one thing a supervisor must know before running it."""
     rc, out, _ = cli_run("centre", "revoke", "--help")
     assert rc == 0 and "revoke first" in " ".join(out.split())
+
+
+def test_a_centre_address_with_a_path_a_slash_or_no_scheme_works_or_says_what_to_type(
+        start_centre, cli_run, tmp_path, passphrase_file):
+    """An API path pasted after the address (from a browser) or a trailing slash still
+    reaches the centre; a path the centre does not serve, or an address without http://,
+    is a sentence saying what to type, not "the centre refused: Not Found"."""
+    centre = start_centre()
+    token = ["--home", str(centre.home)]
+    for url in (centre.url + "/", centre.url + "/v1/", centre.url + "/v1/health"):
+        rc, out, err = cli_run("centre", "stations", "--json", "--url", url, *token)
+        assert rc == 0, (url, err)
+    for lang, words in (("en", "which is usually just http://host:port with no path"),
+                        ("zh", "通常只写 http://主机:端口，不带路径")):
+        rc, _, err = cli_run("centre", "stations", "--url", centre.url + "/centre/", *token,
+                             "--lang", lang)
+        assert rc == 1 and words in err and "Not Found" not in err, err
+    bare = centre.url.removeprefix("http://")
+    for lang, words in (("en", f"lacks http:// at the start: type http://{bare}"),
+                        ("zh", f"前面少了 http://：请写成 http://{bare}")):
+        rc, _, err = cli_run("centre", "stations", "--url", bare, *token, "--lang", lang)
+        assert rc == 2 and words in err, err
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    code = json.loads(out)["code"]
+    village = new_station(cli_run, tmp_path, passphrase_file)
+    assert cli_run("enroll", code.replace("#", "/v1/#"), *village)[0] == 0
+    rc, out, err = cli_run("sync", "--json", *village)
+    assert rc == 0 and json.loads(out)["pushed"] == 1, err
