@@ -131,6 +131,8 @@ class SyncReport:
                 text = f"已发送 {self.pushed} 条，{text}，用时 {self.took_s:.1f} 秒"
             if self.acked:
                 text += f"，镇中心确认已收到 {self.acked} 条"
+            if self.catalogue:
+                text += f"，事项目录已更新到 {self.catalogue} 版"
             if self.refused:
                 text += f"，被拒 {len(self.refused)} 条（已隔离）"
             if self.kept_locked:
@@ -141,6 +143,8 @@ class SyncReport:
             text = f"pushed {self.pushed}, {text}, took {self.took_s:.1f} s"
         if self.acked:
             text += f", {self.acked} confirmed received by the centre"
+        if self.catalogue:  # a pull that brought only this would read "pulled 0"
+            text += f", matter catalogue updated to version {self.catalogue}"
         if self.refused:
             text += f", {len(self.refused)} refused (quarantined)"
         if self.kept_locked:

@@ -492,3 +492,26 @@ def test_a_centre_address_with_a_path_a_slash_or_no_scheme_works_or_says_what_to
     assert cli_run("enroll", code.replace("#", "/v1/#"), *village)[0] == 0
     rc, out, err = cli_run("sync", "--json", *village)
     assert rc == 0 and json.loads(out)["pushed"] == 1, err
+
+
+def test_a_sync_that_brought_only_a_new_catalogue_says_so(start_centre, cli_run, tmp_path,
+                                                           passphrase_file):
+    """The centre published a new matter catalogue and nothing else changed: the sync says
+    the catalogue came, in both languages, not just "pulled 0" as if nothing had."""
+    from station.domain.catalogue import shipped_catalogue
+
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    village = new_station(cli_run, tmp_path, passphrase_file, records=0)
+    assert cli_run("enroll", json.loads(out)["code"], *village)[0] == 0
+    assert cli_run("sync", *village)[0] == 0
+    doc = shipped_catalogue().to_dict()
+    doc["version"] = "2099-01"
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert cli_run("centre", "catalogue", "publish", str(path), *staff_args(centre))[0] == 0
+    rc, _, err = cli_run("sync", "--lang", "zh", *village)
+    assert rc == 0 and "事项目录已更新到 2099-01 版" in err, err
+    assert "version 2099-01" not in err
+    rc, _, err = cli_run("sync", *village)  # already had it: nothing said
+    assert rc == 0 and "catalogue" not in err, err

@@ -13,3 +13,10 @@ def test_a_reply_bundle_import_says_only_what_it_brought():
     report = SyncReport(pulled=1, acked=2, carried=True)
     assert report.summary("zh") == "已接收 1 条，冲突 0 处，镇中心确认已收到 2 条"
     assert report.summary("en") == "pulled 1, conflicts 0, 2 confirmed received by the centre"
+
+
+def test_a_pull_that_brought_only_a_new_catalogue_says_it_came():
+    report = SyncReport(catalogue="2099-01", carried=True)
+    assert report.summary("zh") == "已接收 0 条，冲突 0 处，事项目录已更新到 2099-01 版"
+    assert report.summary("en") == ("pulled 0, conflicts 0, matter catalogue updated to "
+                                    "version 2099-01")

@@ -90,7 +90,6 @@ TEXT: dict[str, Pair] = {
     "clock": ("{gap}，请校准时间（同步不受影响）", "{gap}: please set it (sync is not affected)"),
     "conflicts": ("有 {n} 处新的冲突：回到首页按 c 处理",
                   "{n} new conflicts: press c on the dashboard to settle them"),
-    "catalogue": ("事项目录已更新到 {v}", "The matter catalogue is now version {v}"),
     "failed": ("同步没有完成：{why}", "The sync did not finish: {why}"),
     "kept": ("未发送的工作都还在，联网后再同步即可", "Nothing is lost: unsent work stays "
              "until the next sync"),
@@ -679,8 +678,6 @@ class SyncScreen(StationScreen[None]):
                                                     why=why), "yellow")
         if report.conflicts:
             self.say(self.t(TEXT["conflicts"]).format(n=report.conflicts), "yellow")
-        if report.catalogue:
-            self.say(self.t(TEXT["catalogue"]).format(v=report.catalogue))
         if message.what == "sync" and report.clock_warning:
             gap = self.t(clock_gap(report.clock_offset_ms))
             self.say(self.t(TEXT["clock"]).format(gap=gap), "yellow")
