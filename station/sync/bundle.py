@@ -61,6 +61,18 @@ class BundleUnwritable(StationError):
     en = "Cannot write the bundle {path}: {detail}"
 
 
+class ReplyUnwritable(BundleUnwritable):
+    """The upload went through; only the reply could not be saved. Said as such, or the
+    person would take the whole upload for failed (it is safe to run again either way)."""
+
+    code = "sync.reply_unwritable"
+    zh = ("镇中心已收到数据包 {path}（收下 {accepted} 条，已有 {duplicates} 条），但回传包无法写入 "
+          "{reply}：{detail_zh}。请换一个能写入的位置，用 --reply 指定后再上传一次（不会重复保存）")
+    en = ("The centre has the bundle {path} (took {accepted}, already had {duplicates}), but "
+          "its reply could not be written to {reply}: {detail}. Upload it again with --reply "
+          "set to a place that can be written (nothing is stored twice)")
+
+
 class BundleMissing(StationError):
     code = "sync.bundle_missing"
     zh = "找不到数据包 {path}"
@@ -151,8 +163,14 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
         batches = unpack(DOWNLINK_ITEMS, answer, what="downlink", max_items=100_000,
                          max_item=64 << 20)
         target = reply or reply_path(path)
-        _write_atomic(target, write_bundle({"kind": "downlink", "station": result.station},
-                                           batches))
+        try:
+            _write_atomic(target, write_bundle({"kind": "downlink", "station": result.station},
+                                               batches))
+        except BundleUnwritable as exc:
+            raise ReplyUnwritable(path=str(path), reply=exc.params["path"],
+                                  accepted=result.accepted, duplicates=result.duplicates,
+                                  detail=exc.params["detail"],
+                                  detail_zh=exc.params["detail_zh"]) from None
         result.reply, result.batches = target, len(batches)
     return result
 

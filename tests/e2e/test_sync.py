@@ -4,6 +4,7 @@ and a proxy on the wire. No mocked server anywhere in this file."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from station.store.projection import Record
 from station.store.service import Station
 from station.store.syncstate import SyncState
 from station.store.vault import FAST_KDF
+from station.sync import bundle as bundle_module
 from station.sync import transport
 from station.sync.bundle import export_bundle, import_bundle, upload_bundle
 from station.sync.client import enroll
@@ -279,6 +281,40 @@ def test_a_bundle_is_never_written_over_a_device_or_a_link(tmp_path, live_centre
         assert "不是普通文件" in exc.value.message("zh")
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and linked.is_symlink()
     assert not (tmp_path / "elsewhere.stb").exists() and village.sync.unsent() == 1
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "The centre has the bundle {stick} (took 1, already had 0), but its reply could "
+           "not be written to {reply}: the disk or USB stick is read-only. Upload it again "
+           "with --reply"),
+    ("zh", "镇中心已收到数据包 {stick}（收下 1 条，已有 0 条），但回传包无法写入 {reply}："
+           "磁盘或 U 盘是只读的（写保护）。请换一个能写入的位置")])
+def test_a_reply_that_cannot_be_written_says_the_upload_itself_went_through(
+        tmp_path, live_centre, capsys, monkeypatch, lang, words):
+    """A write-protected stick: the centre took the bundle, only its reply could not be
+    saved. Saying just "cannot write the bundle" had people think nothing was sent; the
+    upload again, with --reply elsewhere, stores nothing twice and brings the reply."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("resident", {"resident.name": "吴小花"})
+    stick = tmp_path / "V001.stb"
+    export_bundle(village.sync, stick)
+    reply = tmp_path / "V001.reply.stb"
+    real = bundle_module.write_atomic
+
+    def write_protected(path: Path, data: bytes) -> None:
+        if path == reply:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(bundle_module, "write_atomic", write_protected)
+    argv = ["bundle", "upload", str(stick), "--url", live_centre.url, "--lang", lang]
+    assert run(cli, argv) == 1
+    err = capsys.readouterr().err
+    assert words.format(stick=stick, reply=reply) in err and "Traceback" not in err
+    elsewhere = tmp_path / "elsewhere.stb"
+    assert run(cli, [*argv, "--reply", str(elsewhere), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["accepted"], out["duplicates"]) == (0, 1) and elsewhere.exists()
 
 
 def test_g4_a_reply_lost_after_the_centre_committed_duplicates_nothing(tmp_path, live_centre,
