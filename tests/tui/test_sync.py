@@ -330,6 +330,48 @@ def test_what_arrived_while_locked_merges_at_unlock(tmp_path, centre):
     bus.close()
 
 
+def test_a_damaged_kept_batch_is_said_at_unlock_and_the_next_sync_brings_it(tmp_path, centre):
+    """Bit rot in what the unattended sync kept: unlocking says the batch was set aside and
+    will come again (a warning, not a merge that silently brought less), and the sync
+    screen's next sync brings the bus's visit after all."""
+    village = enrolled(tmp_path, centre, "V001")
+    bus = enrolled(tmp_path, centre, "BUS01", ["V001"])
+    bus.create("visit", VISIT, scope="V001")
+    with link(bus) as lk:
+        sync_once(bus.sync, lk, station=bus)
+    home = village.home
+    village.close()
+    locked = SyncState.open_locked(home)
+    with CentreClient(centre.url, station="V001", signer=locked.transport()) as lk:
+        sync_once(locked, lk)
+    for seq, blob in locked.inbox():
+        with locked.db.conn:
+            locked.db.execute("UPDATE inbox SET sealed=? WHERE seq=?",
+                              [blob[:-8] + bytes(b ^ 1 for b in blob[-8:]), seq])
+    locked.close()
+    app = make_app(None, home=home)
+
+    async def scenario(pilot):
+        await pilot.click("#passphrase")
+        await pilot.press(*PASSPHRASE, "enter")
+        await settle(pilot, app)
+        assert any("were damaged and set aside: their updates are pulled again" in t
+                   for t in toasts(app))
+        assert not any("Merged" in t for t in toasts(app))
+        await pilot.press("s")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press("s")
+        await wait_for(pilot, screen, "Sync done:")
+        await settle(pilot, app)
+        await pilot.press("escape", "v")
+        await settle(pilot, app)
+        assert app.screen.query_one(RecordTable).row_count == 1
+
+    drive(app, scenario, size=SIZE)
+    bus.close()
+
+
 @pytest.mark.parametrize(("lang", "why"), [
     ("en", "the path holds a character no file name can"), ("zh", "路径中有文件名不能用的字符")])
 def test_a_nul_in_the_export_path_is_a_sentence_in_both_languages(tmp_path, centre, lang, why):
