@@ -128,7 +128,8 @@ class SyncReport:
         if lang == "zh":
             text = f"已接收 {self.pulled} 条，冲突 {self.conflicts} 处"
             if not self.carried:
-                text = f"已发送 {self.pushed} 条，{text}，用时 {self.took_s:.1f} 秒"
+                had = f"（另有 {self.duplicates} 条镇中心已有）" if self.duplicates else ""
+                text = f"已发送 {self.pushed} 条{had}，{text}，用时 {self.took_s:.1f} 秒"
             if self.acked:
                 text += f"，镇中心确认已收到 {self.acked} 条"
             if self.catalogue:
@@ -139,8 +140,9 @@ class SyncReport:
                 text += f"，{self.kept_locked} 批待解锁后合并"
             return text
         text = f"pulled {self.pulled}, conflicts {self.conflicts}"
-        if not self.carried:
-            text = f"pushed {self.pushed}, {text}, took {self.took_s:.1f} s"
+        if not self.carried:  # what the centre already had left the outbox too: say so
+            had = f" ({self.duplicates} more the centre already had)" if self.duplicates else ""
+            text = f"pushed {self.pushed}{had}, {text}, took {self.took_s:.1f} s"
         if self.acked:
             text += f", {self.acked} confirmed received by the centre"
         if self.catalogue:  # a pull that brought only this would read "pulled 0"

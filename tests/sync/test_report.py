@@ -20,3 +20,14 @@ def test_a_pull_that_brought_only_a_new_catalogue_says_it_came():
     assert report.summary("zh") == "已接收 0 条，冲突 0 处，事项目录已更新到 2099-01 版"
     assert report.summary("en") == ("pulled 0, conflicts 0, matter catalogue updated to "
                                     "version 2099-01")
+
+
+def test_work_the_centre_already_had_is_counted_not_left_out():
+    """A bundle carried to town whose reply never came back: the next sync finds the
+    centre has them all. "pushed 0" alone, with "Not sent: 3" just before, reads as if
+    they were lost."""
+    report = SyncReport(pushed=0, duplicates=3, took_s=0.5)
+    assert report.summary("en") == ("pushed 0 (3 more the centre already had), pulled 0, "
+                                    "conflicts 0, took 0.5 s")
+    assert report.summary("zh") == ("已发送 0 条（另有 3 条镇中心已有），已接收 0 条，冲突 0 处，"
+                                    "用时 0.5 秒")
