@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from rich.console import Console
@@ -30,6 +30,7 @@ from rich.progress import (
 
 from station.cli.common import Env, ExistingFile, UsageProblem, check_url, common
 from station.cli.vault import unlock
+from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.service import Station
 from station.store.syncstate import NotEnrolled, SyncState
@@ -76,6 +77,17 @@ class UploadNeedsUrl(UsageProblem):
           "station bundle upload {path} --url http://192.168.1.10:8700")
     en = ("This computer has no enrolled station to take the town centre's address from: give "
           "it with --url, e.g. station bundle upload {path} --url http://192.168.1.10:8700")
+
+
+class SyncStopped(StationError):
+    """Ctrl-C in the middle of a sync: each batch is durable on its own, so say that what
+    went through is kept and how to go on, not end with no word at all."""
+
+    code = "cli.sync_stopped"
+    exit_code: ClassVar[int] = 130
+    zh = "同步已中止：已发送和已接收的部分都已保存，未发送的工作还在；再运行 station sync 即可继续"
+    en = ("Sync stopped: what was sent and received so far is kept, and unsent work stays; run "
+          "station sync again to go on")
 
 
 class EveryNeedsWatch(UsageProblem):
@@ -154,7 +166,10 @@ def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool,
             env.say(f"{n} 条被拒的变更重新排队发送", f"{n} refused changes are queued again")
         if mode == "once":
             with progress_display(env) as progress:
-                report = sync_once(sync, link, station=station, progress=progress)
+                try:
+                    report = sync_once(sync, link, station=station, progress=progress)
+                except KeyboardInterrupt:
+                    raise SyncStopped() from None
             report_sync(env, report)
             return
         stop = threading.Event()

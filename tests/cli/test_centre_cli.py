@@ -17,6 +17,7 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -515,3 +516,33 @@ def test_a_sync_that_brought_only_a_new_catalogue_says_so(start_centre, cli_run,
     assert "version 2099-01" not in err
     rc, _, err = cli_run("sync", *village)  # already had it: nothing said
     assert rc == 0 and "catalogue" not in err, err
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "Sync stopped: what was sent and received so far is kept"),
+    ("zh", "同步已中止：已发送和已接收的部分都已保存")])
+def test_ctrl_c_in_the_middle_of_a_sync_says_what_is_kept(start_centre, cli_run, tmp_path,
+                                                          passphrase_file, monkeypatch,
+                                                          lang, words):
+    """Ctrl-C while the pull runs, after the push went through: a sentence saying nothing
+    is lost and how to go on, not a silent exit; the next sync has nothing left to send."""
+    import station.cli.sync as sync_cli
+
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    village = new_station(cli_run, tmp_path, passphrase_file, records=2)
+    assert cli_run("enroll", json.loads(out)["code"], *village)[0] == 0
+    real = sync_cli.sync_once
+
+    def ctrl_c_at_pull(*args: Any, **kwargs: Any) -> Any:
+        def progress(p: Any) -> None:
+            if p.phase == "pull":
+                raise KeyboardInterrupt
+        return real(*args, **{**kwargs, "progress": progress})
+
+    monkeypatch.setattr(sync_cli, "sync_once", ctrl_c_at_pull)
+    rc, _, err = cli_run("sync", *village, "--lang", lang)
+    assert rc == 130 and words in err and "Traceback" not in err, err
+    monkeypatch.setattr(sync_cli, "sync_once", real)
+    rc, out, err = cli_run("sync", "--json", *village)
+    assert rc == 0 and json.loads(out)["pushed"] == 0 and json.loads(out)["duplicates"] == 0
