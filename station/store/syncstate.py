@@ -225,12 +225,16 @@ class SyncState:
 
     def keep_in_inbox(self, blob: bytes) -> BatchHeader:
         """A downlink batch pulled while locked: checked against the centre's signature,
-        then kept sealed, with the cursor advanced in the same transaction."""
+        then kept sealed, with the cursor advanced in the same transaction. One with no
+        entries is not kept: every unattended sync with nothing new would otherwise add one,
+        and the app would merge nothing at unlock."""
         head = verify_batch(blob, self.centre().sign_public)
         with dbmod.write(self.db):
-            self.db.execute("INSERT OR IGNORE INTO inbox(batch, sealed, received) VALUES (?,?,?)",
-                            [f"{head.after}-{head.upto}", blob,
-                             dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
+            if head.count:  # an empty one ("nothing new") has nothing to merge at unlock
+                self.db.execute(
+                    "INSERT OR IGNORE INTO inbox(batch, sealed, received) VALUES (?,?,?)",
+                    [f"{head.after}-{head.upto}", blob,
+                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
             self.advance_cursor(head)
         return head
 

@@ -203,8 +203,7 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
         if station is not None:
             report.add(station.apply_downlink(blob))
         else:
-            sync.keep_in_inbox(blob)
-            report.kept_locked += 1
+            report.kept_locked += 1 if sync.keep_in_inbox(blob).count else 0
     if station is not None and heads:
         sync.note_carried(max(head.centre_time_ms for head in heads))
     return report

@@ -117,6 +117,11 @@ def _kept_while_locked(tmp_path: Path, live_centre) -> tuple[Record, Record]:
     assert report.pushed == 1 and report.kept_locked >= 1 and locked.unsent() == 0
     assert "waiting for unlock" in report.summary("en")
     assert len(locked.inbox()) >= 1
+    with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
+        for _ in range(2):  # nothing new: nothing more kept, nothing said to wait
+            again = sync_once(locked, lk)
+            assert again.kept_locked == 0 and "waiting" not in again.summary("en")
+    assert locked.kept() == report.kept_locked
     locked.close()
     return mine, theirs
 
