@@ -106,7 +106,7 @@ from station.store.prepare import Preparer
 from station.store.projection import Record, view
 from station.store.rows import INSERT_OUTBOX, Sealing
 from station.store.search import NameIndex, SharedNames
-from station.store.syncstate import CentrePin, SyncState
+from station.store.syncstate import CentrePin, KeptBatch, SyncState
 from station.store.vault import (
     DEFAULT_KDF,
     RECOVERY_LABEL,
@@ -204,6 +204,11 @@ class Drained:
     set_aside: int = 0
     unmerged: int = 0
     reason: tuple[str, str] | None = None  # why the first unmerged one failed (zh, en)
+
+    def not_merged(self, exc: Exception) -> None:
+        """One more batch left kept, and why, if it is the first."""
+        self.unmerged += 1
+        self.reason = self.reason or _why_unmerged(exc)
 
 
 def _why_unmerged(exc: Exception) -> tuple[str, str]:
@@ -722,17 +727,24 @@ class Station:
         for kept in self.sync.kept_batches():
             try:
                 drained.merged.append(self.apply_downlink(kept.sealed))
+                self.sync.merged_kept(kept)
             except WireError as exc:  # signature, seal or framing: these bytes never will
-                self.sync.set_aside(kept, exc.code)
-                drained.set_aside += 1
-            except Exception as exc:
-                drained.unmerged += 1
-                drained.reason = drained.reason or _why_unmerged(exc)
+                self._set_aside(kept, exc, drained)
+            except Exception as exc:  # a full disk, a fault in this program: kept, said
+                drained.not_merged(exc)
                 with suppress(StationError):  # the store itself may be what fails
                     self.sync.rewind_cursor(kept.after)
-            else:
-                self.sync.merged_kept(kept)
         return drained
+
+    def _set_aside(self, kept: KeptBatch, damage: WireError, drained: Drained) -> None:
+        """A damaged kept batch leaves the inbox and the cursor goes back; if the store
+        cannot even do that now, it stays kept, to be tried at the next unlock."""
+        try:
+            self.sync.set_aside(kept, damage.code)
+        except StationError as exc:
+            drained.not_merged(exc)
+        else:
+            drained.set_aside += 1
 
     # --- agents ----------------------------------------------------------------------------
 
