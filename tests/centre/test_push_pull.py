@@ -656,6 +656,48 @@ def test_a_locked_station_keeps_the_pull_in_its_inbox_until_unlocked(centre_app,
     assert reopened.sync.inbox() == []
 
 
+def test_a_damaged_kept_batch_the_store_cannot_set_aside_now_stays_kept(centre_app, world,
+                                                                        monkeypatch):
+    """Another program holds the database while the agent unlocks: the damaged batch can
+    be neither merged nor set aside right now. It stays kept and the unlock says so, rather
+    than failing; once the database is free, the next unlock sets it aside and the pull
+    brings the record again."""
+    import sqlite3
+
+    from station.store import db as dbmod
+
+    _, client = centre_app
+    v1, bus = world["V001"], world["BUS01"]
+    record = application(v1)
+    push(v1.sync, link(client, v1))
+    home = bus.home
+    bus.close()
+    sync = SyncState.open_locked(home)
+    pull(sync, CentreClient(URL, station=sync.station, signer=sync.transport(), client=client))
+    ((seq, blob),) = sync.inbox()
+    with sync.db.conn:
+        sync.db.execute("UPDATE inbox SET sealed=? WHERE seq=?", [blob[:-1] + b"\0", seq])
+    sync.close()
+    reopened = Station.open(home, PASSPHRASE)
+    world["BUS01"] = reopened
+    monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 100)
+    other = sqlite3.connect(dbmod.db_path(home), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        busy = Station.open(home, PASSPHRASE)
+        drained = busy.drain_inbox()
+        busy.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (drained.unmerged, drained.set_aside) == (1, 0)
+    assert "in use by another program" in drained.reason[1]
+    assert len(reopened.sync.inbox()) == 1
+    assert reopened.drain_inbox().set_aside == 1 and reopened.sync.cursor() == 0
+    pull(reopened.sync, link(client, reopened), station=reopened)
+    assert reopened.get(record.id).fields["applicant.name"] == NAME
+
+
 def outbox_ids(station: Station) -> list[str]:
     return [item.changeset for item in station.sync.outbox(10_000, 1 << 30)]
 
