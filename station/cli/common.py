@@ -12,6 +12,7 @@ import inspect
 import json
 import locale
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -196,11 +197,16 @@ class Env:
             human()
 
 
+_MISTYPED_SCHEME = re.compile(r"https?[:/]", re.IGNORECASE)  # http:/host, http//host
+
+
 def check_url(text: str) -> str:
     """A centre address as given, checked before any connection is tried: a typo is a usage
     error naming it, not "cannot reach the centre"."""
-    if text.strip() and "://" not in text and not text.strip().startswith("/"):
-        raise NoScheme(value=text.strip())
+    given = text.strip()
+    if ("://" not in given and not _MISTYPED_SCHEME.match(given)
+            and urlsplit(f"http://{given}").hostname):
+        raise NoScheme(value=given)
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or "#" in text:
         raise BadUrl(value=text)

@@ -487,6 +487,9 @@ def test_a_centre_address_with_a_path_a_slash_or_no_scheme_works_or_says_what_to
                         ("zh", f"前面少了 http://：请写成 http://{bare}")):
         rc, _, err = cli_run("centre", "stations", "--url", bare, *token, "--lang", lang)
         assert rc == 2 and words in err, err
+    for typo in (f"http//{bare}", f"http:/{bare}"):  # no "type http://http//…" advice
+        rc, _, err = cli_run("centre", "stations", "--url", typo, *token)
+        assert rc == 2 and "should look like http://host:port" in err and "type" not in err
     rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
     code = json.loads(out)["code"]
     village = new_station(cli_run, tmp_path, passphrase_file)
