@@ -286,7 +286,3 @@ class SyncState:
                 [dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), reason, kept.seq])
             self.db.execute("DELETE FROM inbox WHERE seq=?", [kept.seq])
             self.rewind_cursor(kept.after)
-
-    def set_aside_count(self) -> int:
-        """How many damaged kept batches were set aside (for ``station check``)."""
-        return int(self.db.execute("SELECT count(*) FROM inbox_set_aside").fetchone()[0])
