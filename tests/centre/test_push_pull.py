@@ -676,7 +676,8 @@ def test_a_damaged_kept_batch_the_store_cannot_set_aside_now_stays_kept(centre_a
     pull(sync, CentreClient(URL, station=sync.station, signer=sync.transport(), client=client))
     ((seq, blob),) = sync.inbox()
     with sync.db.conn:
-        sync.db.execute("UPDATE inbox SET sealed=? WHERE seq=?", [blob[:-1] + b"\0", seq])
+        sync.db.execute("UPDATE inbox SET sealed=? WHERE seq=?",  # one bit flipped
+                        [blob[:-1] + bytes([blob[-1] ^ 1]), seq])
     sync.close()
     reopened = Station.open(home, PASSPHRASE)
     world["BUS01"] = reopened
