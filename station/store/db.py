@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from station.store.errors import (
     CannotWrite,
     CorruptDatabase,
     DamagedStation,
+    FileGone,
     NewerSchema,
     NotAStation,
     NotAStationDatabase,
@@ -88,7 +91,34 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
             raise CannotWrite(path=str(path)) from None
         raise CorruptDatabase(path=str(path), detail=str(exc),
                               detail_zh=f"SQLite 报告：{exc}") from None
+    _OPENED[db] = (path, _identity(path))
     return db
+
+
+# the path of each open connection and the file (device, inode) found there, for ``write``
+_OPENED: weakref.WeakKeyDictionary[sqlite_utils.Database,
+                                   tuple[Path, tuple[int, int] | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _check_still_there(db: sqlite_utils.Database) -> None:
+    """Refuse to write once the opened file has left its path: SQLite would go on
+    writing to the deleted file (or beside the new one) and the app would say "saved" of
+    work that no later start can find (G1)."""
+    opened = _OPENED.get(db)
+    if opened is None:
+        return  # an in-memory database, or one opened elsewhere
+    path, identity = opened
+    if _identity(path) != identity:
+        raise FileGone(path=str(path))
 
 
 def refused_by_disk(exc: sqlite3.Error) -> bool:
@@ -178,6 +208,7 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise Busy() from None
         raise
     try:
+        _check_still_there(db)
         yield db
     except BaseException as exc:
         if conn.in_transaction:

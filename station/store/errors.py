@@ -14,6 +14,7 @@
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── ConflictChanged   its values changed while a person was choosing among them
      ├── Busy              another process holds the database too long
+ ├── FileGone          the open database file was deleted or replaced underneath
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
           ├── WeakPassphrase    too short to protect residents' data
@@ -204,6 +205,19 @@ class Busy(StoreError):
     code = "store.busy"
     zh = "数据库正被另一个程序使用，请稍后再试"
     en = "The database is in use by another program; try again in a moment"
+
+
+class FileGone(StoreError):
+    """The file this connection opened is no longer at its path (deleted, or replaced by
+    another ``station init --force`` or a copy): what is written now would go to a file
+    nobody can open again, so it is refused instead of said to be saved."""
+
+    code = "store.file_gone"
+    zh = ("站点数据库 {path} 在程序打开期间被删除或换成了别的文件，这次的修改没有保存；"
+          "请退出程序，把原来的文件放回（或从备份恢复）后再打开")
+    en = ("The station database {path} was deleted or replaced by another file while the "
+          "app had it open, so this change was not saved; quit, put the file back (or restore "
+          "a backup), and open the station again")
 
 
 class VaultError(StoreError):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from station.domain import merge, sample
+from station.store.errors import FileGone
 from station.store.importer import import_file
 from station.store.service import Station
 from station.store.vault import FAST_KDF
@@ -116,3 +117,27 @@ def test_an_import_killed_half_way_leaves_nothing_of_the_file(tmp_path):
         assert report.imported == rows and report.receipts[0].endswith("-0001")
         check_whole(station, [])
         assert station.counts()["residents"] == rows
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_save_after_the_file_left_its_path_is_refused_not_reported_saved(tmp_path, how):
+    """The open app keeps writing to a deleted file (or the one a `station init --force`
+    moved aside) unless told: the save must be refused, not said saved and lost."""
+    home = tmp_path / "V001"
+    station, _ = Station.init(home, station_id="V001", name="站", agent="甲",
+                              passphrase=PASSPHRASE, kdf=FAST_KDF)
+    first = station.commit_new(station.prepare("visit", {"resident.name": "张三"}))
+    path = home / "station.db"
+    moved = tmp_path / "elsewhere.db"
+    os.replace(path, moved)
+    if how == "replaced":
+        path.write_bytes(moved.read_bytes())  # a copy: same bytes, another file
+    with pytest.raises(FileGone) as refused:
+        station.commit_new(station.prepare("visit", {"resident.name": "李四"}))
+    assert "没有保存" in refused.value.message("zh")
+    assert "not saved" in refused.value.message("en")
+    station.close()
+    os.replace(moved, path)  # put back: what was saved before is all there
+    again = Station.open(home, PASSPHRASE)
+    assert [s.id for s in again.list(kind="visit")] == [first.id]
+    again.close()

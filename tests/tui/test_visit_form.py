@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import Input, SelectionList
 
+from station.store.service import Station
 from station.tui.screens.visit_form import VisitFormScreen
+from tests.conftest import PASSPHRASE
 from tests.tui.conftest import drive, make_app, settle
 from tests.tui.test_application_form import type_into
 
@@ -49,3 +51,27 @@ def test_the_visit_form_saves_a_visit_with_services(village):
         assert app.station.drafts() == []
 
     drive(app, scenario, size=(80, 24))
+
+
+def test_a_visit_saved_after_the_database_was_deleted_is_said_not_saved(village):
+    """Someone deletes station.db while the app is open: the form stays, with the words
+    of why, instead of "saved" for a visit no later start would find."""
+    app = make_app(village, lang="zh")
+    before = len(village.list(kind="visit"))
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        await type_into(pilot, form, "#f-name", "张三")
+        (village.home / "station.db").rename(village.home / "moved.db")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form
+        assert "没有保存" in str(form.general.render())
+        (village.home / "moved.db").rename(village.home / "station.db")
+
+    drive(app, scenario)
+    again = Station.open(village.home, PASSPHRASE)
+    assert len(again.list(kind="visit")) == before
+    again.close()
