@@ -92,8 +92,10 @@ class Slot:
 
 
 def normalise_passphrase(passphrase: str) -> bytes:
-    """NFC-normalise so the same passphrase typed on another keyboard/IME still opens."""
-    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    """NFC-normalise so the same passphrase typed on another keyboard/IME still opens.
+    A lone surrogate (what a paste of undecodable bytes becomes) is kept as its code
+    point's bytes: such a passphrase is then simply wrong, never a crash of the unlock."""
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8", "surrogatepass")
 
 
 def check_passphrase(passphrase: str) -> None:

@@ -38,6 +38,41 @@ def test_a_wrong_passphrase_says_so_and_changes_nothing(village):
     assert db_path(home).read_bytes()[:100] == before[:100]
 
 
+def test_wrong_passphrases_in_a_row_are_counted_and_then_make_the_next_try_wait(village):
+    """Each refusal says it is the nth in a row (the same sentence again looked as if the
+    try had not been taken); from the third the next try waits, with the seconds shown.
+    An empty field, a pasted 10 000 characters, control characters and a broken paste are
+    refusals in words too, never a screen stuck on "opening…"."""
+    home = village.home
+    village.close()
+    app = make_app(None, home=home, lang="zh")
+
+    async def attempt(pilot: Any, text: str) -> str:
+        box = app.screen.query_one("#passphrase", Input)
+        box.value = text
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        said = app.screen.query("#unlock-error")
+        return str(said.first(Static).render()) if said else ""
+
+    async def scenario(pilot):
+        assert "请先输入口令" in await attempt(pilot, "")
+        said = await attempt(pilot, "x" * 10_000)
+        assert "口令不正确" in said and "连续" not in said
+        assert "（已连续 2 次）" in await attempt(pilot, "a\x00b\x1b[31m")
+        said = await attempt(pilot, "\ud800口令")
+        assert "（已连续 3 次）" in said and "请 2 秒后再试" in said
+        await attempt(pilot, PASSPHRASE)  # during the pause: not taken
+        assert app.station is None
+        await pilot.pause(2.5)
+        assert "秒后再试" not in str(app.screen.query_one("#unlock-error", Static).render())
+        await attempt(pilot, PASSPHRASE)
+        assert app.station is not None
+
+    drive(app, scenario)
+
+
 def test_the_dashboard_counts_todays_work(village):
     app = make_app(village)
 
