@@ -21,6 +21,7 @@ from station.domain.validate import (
     Problem,
     check_choice,
     check_date,
+    check_datetime,
     check_id_number,
     check_mobile,
     check_scalar,
@@ -40,14 +41,6 @@ def is_record_id(text: str) -> bool:
 
 def _label(f: Field) -> tuple[str, str]:
     return (f.zh, f.en)
-
-
-def _datetime(value: Any, f: Field, name: str) -> str:
-    try:
-        moment = dt.datetime.fromisoformat(str(value).strip())
-    except ValueError:
-        raise invalid(name, "datetime_format", label_zh=f.zh, label_en=f.en) from None
-    return moment.replace(second=0, microsecond=0, tzinfo=None).isoformat(timespec="minutes")
 
 
 def _entry_text(entry: dict[str, Any], key: str, label: tuple[str, str], name: str,
@@ -110,7 +103,8 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
             return check_date(value, today=today, label=_label(f), field_name=name,
                               past_years=200, future_years=100).isoformat()
         case "datetime":
-            return _datetime(value, f, name)
+            return check_datetime(value, today=today, label=_label(f), field_name=name,
+                                  plausible=strict).isoformat(timespec="minutes")
         case "bool":
             if isinstance(value, bool):
                 return value

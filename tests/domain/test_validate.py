@@ -7,6 +7,7 @@ import pytest
 from station.domain.errors import ValidationError
 from station.domain.validate import (
     check_date,
+    check_datetime,
     check_id_number,
     check_mobile,
     check_text,
@@ -186,6 +187,26 @@ def test_an_excel_day_number_or_a_day_first_date_is_refused_with_its_reason(type
     if code == "date_excel":
         assert "format the column as Date" in exc.value.message("en")
         assert "设为“日期”格式" in exc.value.message("zh")
+
+
+@pytest.mark.parametrize("typed", [
+    "2026-11-23 14:30", "2026/11/23 14:30", "2026年11月23日 14时30分", "2026.11.23 14点30",
+    "２０２６-１１-２３ １４：３０", "2026-11-23T06:30+00:00"])
+def test_a_visit_time_is_read_as_people_write_it_in_china_time(typed):
+    moment = check_datetime(typed, today=TODAY, label=("实际时间", "Visited at"),
+                            field_name="actual_at")
+    assert moment == dt.datetime(2026, 11, 23, 14, 30)
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("2999-01-01 10:00", "date_far_future"), ("0001-01-01 00:00", "date_far_past"),
+    ("2026-11-23 25:00", "datetime_format"), ("下午三点", "datetime_format")])
+def test_a_visit_time_in_an_impossible_year_or_hour_is_refused(typed, code):
+    with pytest.raises(ValidationError) as exc:
+        check_datetime(typed, today=TODAY, label=("实际时间", "Visited at"),
+                       field_name="actual_at")
+    assert problem_code(exc) == code
+    assert "实际时间" in exc.value.message("zh") and "Visited at" in exc.value.message("en")
 
 
 def test_dates_far_in_the_future_or_past_are_refused():

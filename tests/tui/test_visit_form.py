@@ -75,3 +75,32 @@ def test_a_visit_saved_after_the_database_was_deleted_is_said_not_saved(village)
     again = Station.open(village.home, PASSPHRASE)
     assert len(again.list(kind="visit")) == before
     again.close()
+
+
+def test_a_visit_time_in_year_2999_is_refused_next_to_its_field_and_slashes_are_taken(village):
+    """A slip of the year (2999) used to be saved as a visit scheduled a thousand years
+    ahead, while 2026/11/23 14:30, as dates are typed everywhere else, was refused."""
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        await type_into(pilot, form, "#f-name", "张三")
+        await type_into(pilot, form, "#f-scheduled_at", "2999-01-01 10:00")
+        await type_into(pilot, form, "#f-actual_at", "2026/11/23 14:30")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form
+        assert "预约时间 2999-01-01 太晚了" in form.fields["scheduled_at"].error
+        assert not form.fields["actual_at"].error
+        await type_into(pilot, form, "#f-scheduled_at", "2026年11月22日 9:00")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is not form
+        (visit,) = [v for v in app.station.list(kind="visit") if v.name == "张三"]
+        fields = app.station.get(visit.id).fields
+        assert (fields["scheduled_at"], fields["actual_at"]) == ("2026-11-22T09:00",
+                                                               "2026-11-23T14:30")
+
+    drive(app, scenario)
