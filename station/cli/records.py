@@ -15,6 +15,7 @@ from rich.table import Table
 
 from station.cli.common import Env, ExistingFile, common, progress_bar
 from station.cli.vault import unlock
+from station.domain.chinatime import china_time
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
 from station.store.importer import ImportRefused, ImportReport, import_file
@@ -152,7 +153,7 @@ def print_record(env: Env, record: Record, station: Station) -> None:
         if name == "matter" and value in station.catalogue:
             value = f"{value} {station.catalogue.get(value).name(env.lang)}"
         elif isinstance(value, list) and value and isinstance(value[0], dict):
-            value = "\n".join(f"{e['at'][:13]} {e['by']}: {e['entry']}" for e in value)
+            value = "\n".join(f"{china_time(e['at'])} {e['by']}: {e['entry']}" for e in value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         table.add_row(_label(record.kind, name, env.lang), str(value))
@@ -183,9 +184,10 @@ def show_cmd(env: Env, ref: str, history: bool) -> None:
         def human() -> None:
             print_record(env, record, station)
             for change in changes:
-                fields = ", ".join(sorted({op["f"] for op in change["ops"]}))
-                click.echo(f"  {change['hlc'][:13]} {change['author']} @ {change['device']}: "
-                           f"{fields}")
+                fields = env.t("、", ", ").join(
+                    sorted({_label(record.kind, op["f"], env.lang) for op in change["ops"]}))
+                click.echo(f"  {china_time(change['hlc'])} {change['author']} "
+                           f"@ {change['device']}: {fields}")
 
         env.emit(data, human)
 

@@ -24,3 +24,19 @@ def china_now() -> dt.datetime:
 def china_day(epoch_ms: int) -> dt.date:
     """The date in China at ``epoch_ms`` (milliseconds since 1970, as the clocks give)."""
     return dt.datetime.fromtimestamp(epoch_ms / 1000, CHINA).date()
+
+
+def china_time(stamp: str | int, tz: dt.tzinfo = CHINA) -> str:
+    """A moment as a person reads it, ``YYYY-MM-DD HH:MM`` in China's time: an HLC string
+    (``1764000000000.0001.DEVICE``), wall milliseconds, or an ISO time with its offset (when
+    a sync ended). Anything else is given back as it is, never a crash over a display."""
+    try:
+        wall = int(str(stamp).split(".", 1)[0])
+        moment = dt.datetime.fromtimestamp(wall / 1000, tz=tz)
+    except (ValueError, OverflowError, OSError):
+        try:
+            moment = dt.datetime.fromisoformat(str(stamp))
+        except ValueError:
+            return str(stamp)
+        moment = moment.replace(tzinfo=moment.tzinfo or tz).astimezone(tz)
+    return moment.strftime("%Y-%m-%d %H:%M")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.cli.sync import _interval
+from station.domain.chinatime import china_time
 from station.wire.bundle import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -452,3 +454,24 @@ def test_a_missing_file_or_a_folder_is_named_in_the_persons_language(ready, tmp_
                                                    (90, "90 秒", "90 s")])
 def test_the_watch_interval_is_said_in_the_unit_it_was_given_in(seconds, zh, en):
     assert _interval(seconds) == (zh, en)  # "--every 20s" once read "every 0 min"
+
+
+def test_show_history_gives_china_time_and_field_names_not_milliseconds(ready, tmp_path):
+    """`station show --history` printed each change's time as 13 digits of milliseconds
+    (1795000000000) and its fields by their inner names (resident.name)."""
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    receipt = json.loads(ready("list", "--json")[1])[0]["receipt"]
+    assert ready("edit", receipt, "--set", "notes=来过电话")[0] == 0
+    shown = json.loads(ready("show", receipt, "--json", "--history")[1])
+    code, out, _ = ready("show", receipt, "--history", "--lang", "zh")
+    assert code == 0
+    lines = [line for line in out.splitlines() if "@" in line]
+    assert len(lines) == len(shown["history"]) == 2
+    wall = shown["history"][-1]["wall"]
+    assert china_time(wall) in lines[-1] and str(wall) not in out
+    assert re.search(r"^  \d{4}-\d\d-\d\d \d\d:\d\d 李春梅 @ ", lines[-1])
+    assert "备注" in lines[-1] and "notes" not in lines[-1]
+    (note,) = shown["fields"]["notes"]
+    assert f"{china_time(note['at'])} 李春梅: 来过电话" in out  # the note, when it was made

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from station.domain.catalogue import Catalogue
+from station.domain.chinatime import CHINA, china_time
 from station.domain.records import field_for
 from station.tui.text import UI, Pair, choice_label, field_label, pick, status_label
 
@@ -18,16 +19,9 @@ FOLLOWUP: dict[str, Pair] = {"open": ("整改中", "open"), "closed": ("已整�
 
 def when(stamp: str | int, tz: dt.tzinfo | None = None) -> str:
     """An HLC string, wall milliseconds or an ISO time with its offset (when a sync ended) as
-    ``YYYY-MM-DD HH:MM`` in the station's zone; anything else as it is."""
-    try:
-        wall = int(str(stamp).split(".", 1)[0])
-        moment = dt.datetime.fromtimestamp(wall / 1000, tz=tz or dt.UTC)
-    except ValueError:
-        try:
-            moment = dt.datetime.fromisoformat(str(stamp)).astimezone(tz or dt.UTC)
-        except ValueError:
-            return str(stamp)
-    return moment.strftime("%Y-%m-%d %H:%M")
+    ``YYYY-MM-DD HH:MM`` in the station's zone (China's unless told); anything else as it
+    is. The CLI words times with the same function (``china_time``)."""
+    return china_time(stamp, tz or CHINA)
 
 
 def paren(text: str, lang: str) -> str:
