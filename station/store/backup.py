@@ -32,6 +32,7 @@ from station.store.errors import (
     RestoreFailed,
     RestoreOverStation,
     refuse_non_file,
+    refuse_nul,
 )
 from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY, write_private
 
@@ -57,6 +58,7 @@ def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
     target = into / f"{station}-backup-{stamp}"
     part = into / f".{target.name}.part"
     try:
+        refuse_nul(into)  # pasted into the app's folder box: said in words, as OSErrors are
         if into.exists() and not into.is_dir():
             raise BackupFailed(path=str(into), detail="it is not a folder",
                                detail_zh="它不是文件夹")

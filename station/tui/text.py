@@ -25,6 +25,7 @@ UI: dict[str, Pair] = {
     "sync": ("同步", "Sync"),
     "conflicts": ("冲突", "Conflicts"),
     "reports": ("月度报表", "Reports"),
+    "backup": ("备份", "Backup"),
     "open": ("打开", "Open"),
     "saved": ("已保存", "Saved"),
     "nothing": ("没有修改。", "Nothing changed."),

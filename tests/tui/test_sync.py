@@ -108,7 +108,8 @@ def test_sync_now_pushes_and_pulls_against_a_real_centre(tmp_path, centre):
         assert f"last sync: {local}" in str(screen.query_one("#sync-state", Static).render())
         await pilot.press("escape")
         await settle(pilot, app)
-        assert str(app.screen.query_one("#dash-sync", Static).render()) == f"Last sync: {local}"
+        assert str(app.screen.query_one("#dash-sync", Static).render()) == (
+            f"Last sync: {local} · back up: b")
 
     drive(app, scenario, size=SIZE)
     reopened = Station.open(tmp_path / "V001", PASSPHRASE)

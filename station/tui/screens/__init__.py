@@ -21,6 +21,7 @@ SCREENS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "conflicts": ("station.tui.screens.conflicts", "ConflictsScreen", {}),
     "sync": ("station.tui.screens.sync", "SyncScreen", {}),
     "reports": ("station.tui.screens.reports", "ReportsScreen", {}),
+    "backup": ("station.tui.screens.backup", "BackupModal", {}),
 }
 
 # What the command palette offers: (screen name, label, help).
@@ -36,6 +37,8 @@ COMMANDS: list[tuple[str, Pair, Pair]] = [
     ("conflicts", UI["conflicts"], ("逐项处理不一致的修改", "Settle disagreeing edits")),
     ("sync", UI["sync"], ("与镇中心同步、U 盘数据包", "Sync with the centre, USB bundles")),
     ("reports", UI["reports"], ("本月办结率、按时率、满意率", "This month's figures")),
+    ("backup", UI["backup"], ("把站点数据备份到 U 盘等处（仍然加密）",
+                              "Copy the station to a USB stick (still encrypted)")),
 ]
 
 
