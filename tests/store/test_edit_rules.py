@@ -88,10 +88,13 @@ def test_a_received_case_keeps_its_essential_materials(station):
 
 def test_a_visit_is_not_made_in_the_future_and_the_next_one_comes_after_it(station):
     problems = refused(station.create, "visit", {
-        "resident.name": "张三", "reason": "elderly", "actual_at": "2099-01-01 10:00",
+        "resident.name": "张三", "reason": "elderly", "actual_at": "2027-01-01 10:00",
         "next_visit": "2020-01-01"})
     assert "今天" in problems["actual_at"][0]
     assert "next_visit" in problems
+    # a year no visit is made in is refused before it is compared with today, as a date is
+    assert "太晚了" in refused(station.create, "visit", {
+        "resident.name": "张三", "actual_at": "2099-01-01 10:00"})["actual_at"][0]
     visit = station.create("visit", {"resident.name": "张三", "reason": "elderly",
                                      "actual_at": "2026-11-20 10:00"})
     assert "next_visit" in refused(station.update, visit.id, {"next_visit": "2026-11-19"})
