@@ -38,6 +38,9 @@ def opening(push: Any) -> Any:
     async def run_before(pilot: Any) -> None:
         await settle(pilot, pilot.app)
         push(pilot.app)
+        # twice: on a loaded machine the screen's read may start only after the first
+        # wait found no worker running, and the picture showed the table still empty
+        await settle(pilot, pilot.app)
         await settle(pilot, pilot.app)
         still(pilot.app)
         await pilot.pause()
