@@ -10,7 +10,7 @@ from textual.widgets import Input, Select, Static
 
 from station.store.db import db_path
 from station.store.service import Station
-from station.tui.screens import records
+from station.tui.screens import records, unlock
 from station.tui.screens.records import RecordListScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
@@ -38,13 +38,20 @@ def test_a_wrong_passphrase_says_so_and_changes_nothing(village):
     assert db_path(home).read_bytes()[:100] == before[:100]
 
 
-def test_wrong_passphrases_in_a_row_are_counted_and_then_make_the_next_try_wait(village):
+def test_wrong_passphrases_in_a_row_wait_longer_each_time_up_to_half_a_minute():
+    assert [unlock.wait_after(n) for n in range(1, 10)] == [0, 0, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_wrong_passphrases_in_a_row_are_counted_and_then_make_the_next_try_wait(
+        village, monkeypatch):
     """Each refusal says it is the nth in a row (the same sentence again looked as if the
     try had not been taken); from the third the next try waits, with the seconds shown.
     An empty field, a pasted 10 000 characters, control characters and a broken paste are
     refusals in words too, never a screen stuck on "opening…"."""
     home = village.home
     village.close()
+    # a pause long enough that a loaded machine cannot let it pass before the next try
+    monkeypatch.setattr(unlock, "wait_after", lambda wrong: 0 if wrong < 3 else 6)
     app = make_app(None, home=home, lang="zh")
 
     async def attempt(pilot: Any, text: str) -> str:
@@ -62,10 +69,10 @@ def test_wrong_passphrases_in_a_row_are_counted_and_then_make_the_next_try_wait(
         assert "口令不正确" in said and "连续" not in said
         assert "（已连续 2 次）" in await attempt(pilot, "a\x00b\x1b[31m")
         said = await attempt(pilot, "\ud800口令")
-        assert "（已连续 3 次）" in said and "请 2 秒后再试" in said
+        assert "（已连续 3 次）" in said and "请 6 秒后再试" in said
         await attempt(pilot, PASSPHRASE)  # during the pause: not taken
         assert app.station is None
-        await pilot.pause(2.5)
+        await pilot.pause(6.5)
         assert "秒后再试" not in str(app.screen.query_one("#unlock-error", Static).render())
         await attempt(pilot, PASSPHRASE)
         assert app.station is not None
