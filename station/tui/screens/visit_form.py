@@ -24,7 +24,7 @@ from station.domain.validate import check_id_number
 from station.store.projection import Record
 from station.store.service import Summary
 from station.tui.text import choice_label, status_label
-from station.tui.widgets.form_screen import FormProblem, FormScreen, Issue, is_blank
+from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
 from station.tui.widgets.select import StationSelect
 
 TEXT = {
@@ -53,12 +53,7 @@ TEXT = {
     "apps": ("\n代办件：{list}", "\napplications: {list}"),
     "filled": ("已按台账填入姓名、电话、住址", "Name, phone and address filled in from the "
                "station's records"),
-    "not_app": ("{ref} 不是代办件", "{ref} is not an application"),
 }
-
-
-def _split(text: str) -> list[str]:
-    return [p for p in text.replace("，", " ").replace(",", " ").replace("、", " ").split() if p]
 
 
 class VisitFormScreen(FormScreen):
@@ -216,31 +211,13 @@ class VisitFormScreen(FormScreen):
     def own_problems(self, values: dict[str, Any]) -> list[Issue]:
         return self.required(values, "resident.name", ("服务对象姓名", "The resident's name"))
 
-    def linked_ids(self) -> tuple[list[str], list[Issue]]:
-        """Record ids for the receipts typed, and a problem for each one not found."""
-        ids: list[str] = []
-        bad: list[Issue] = []
-        for ref in _split(self.linked.value):
-            try:
-                record = self.station.get(ref)
-            except StationError as exc:  # no such receipt, or two records share it
-                bad.append(FormProblem("linked", exc.message("zh"), exc.message("en")))
-                continue
-            if record.kind != "application":
-                zh, en = TEXT["not_app"]
-                bad.append(FormProblem("linked", zh.format(ref=ref), en.format(ref=ref)))
-            elif record.id not in ids:
-                ids.append(record.id)
-        return ids, bad
-
     # --- saving ------------------------------------------------------------------------------
 
     def action_save(self) -> None:
         self.clear_problems()
         values = self.values()
-        ids, bad = self.linked_ids()
-        values["linked"] = ids
-        problems = [*self.own_problems(values), *bad]
+        values["linked"] = self.linked.value  # receipt numbers: the store finds their records
+        problems = self.own_problems(values)
         done = bool(str(values.get("actual_at") or "").strip())
         try:
             if self.record is None:
