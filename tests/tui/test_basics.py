@@ -11,6 +11,7 @@ from textual.widgets import Input, Select, Static
 from station.store.db import db_path
 from station.store.service import Station
 from station.tui.screens import records, unlock
+from station.tui.screens.application_form import ApplicationFormScreen
 from station.tui.screens.records import RecordListScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
@@ -240,9 +241,33 @@ def test_the_residents_list_offers_no_new_key(village):
         assert isinstance(app.screen, RecordListScreen)  # nothing opened
         await pilot.press("escape")
         await to_the_rows(pilot, "a")
-        assert "n 新建" in footer_text(app)
+        assert "新建" in footer_text(app)
 
     drive(app, scenario)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_new_application_from_a_list_just_opened_whose_search_box_has_the_focus(
+        village, lang):
+    """The footer's key for "new" works where the focus is when a list opens, the search
+    box, which takes a plain "n" as a letter of the search."""
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await pilot.press("a")
+        await settle(pilot, app)
+        search = app.screen.query_one("#search", Input)
+        assert search.has_focus
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordListScreen) and search.value == "n"
+        assert "^n" in footer_text(app) and not footer_cut(app)
+        await pilot.press("ctrl+n")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ApplicationFormScreen)
+        assert not footer_cut(app)
+
+    drive(app, scenario, size=(80, 24))
 
 
 @pytest.mark.parametrize(("text", "width", "shown"), [

@@ -54,7 +54,10 @@ class RecordListScreen(StationScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("slash", "focus_search", "Search", id="search"),
-        Binding("n", "new", "New", id="new"),
+        # The search box has the focus when a list opens, and takes a typed "n" as a letter:
+        # Ctrl+N makes a new record wherever the focus is; "n" still does from the rows.
+        Binding("ctrl+n", "new", "New", id="new"),
+        Binding("n", "new", "New", id="new-from-rows", show=False),
     ]
 
     def __init__(self, kind: str, due: str | None = None) -> None:
@@ -63,7 +66,8 @@ class RecordListScreen(StationScreen[None]):
         self.kind = kind
         self.due_filter = due
 
-    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "search": "搜索", "new": "新建"}
+    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "search": "搜索", "new": "新建",
+                                           "new-from-rows": "新建"}
 
     def compose(self) -> ComposeResult:
         yield Header()
