@@ -68,7 +68,8 @@ _BINARY_BODY = {"requestBody": {"required": True,
 
 # A village (or station) code as changesets carry it: a NUL or a lone surrogate here would
 # reach the database (a 500 on both back ends) and nothing else could ever match it anyway.
-VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+_VILLAGE = r"^[A-Za-z0-9_-]{1,32}$"
+VillageCode = Annotated[str, Field(min_length=1, max_length=32, pattern=_VILLAGE)]
 
 
 # An encoded HLC (station.domain.hlc), or "" for none: how far a station knows we hold its own
@@ -451,6 +452,14 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         groups = await run_in_threadpool(centre.report, chosen, by)
         return {"month": str(chosen), "by": by,
                 "figures": {k: v.as_dict() for k, v in groups.items()}}
+
+    @app.get("/v1/staff/conflicts", dependencies=staff_only)
+    async def conflicts(scope: str | None = Query(default=None, pattern=_VILLAGE),
+                        station: str | None = Query(default=None, pattern=_VILLAGE)
+                        ) -> list[dict[str, Any]]:
+        """Every open conflict, and who settles it: the centre, or the stations named."""
+        return await run_in_threadpool(
+            functools.partial(centre.conflicts, scope=scope, station=station))
 
     @app.get("/v1/staff/stations", dependencies=staff_only)
     async def stations(request: Request) -> list[dict[str, Any]]:

@@ -107,7 +107,8 @@ class Projector:
                             state["first"], state["last"], version,
                             self.storage.seal("records", pack_state(merge.dump(state)),
                                               f"records|{rid}|{version}"),
-                            orjson.dumps(facts).decode())  # orjson writes dataclasses
+                            orjson.dumps(facts).decode(),  # orjson writes dataclasses
+                            ",".join(c.field for c in merge.conflicts(state)))
 
     # --- following the log in the background ----------------------------------------------
 

@@ -52,7 +52,7 @@ from station.centre.repo import (
     serving,
 )
 from station.domain import merge
-from station.domain.casework import decide_again, plan_move
+from station.domain.casework import DECISION_FIELDS, centre_settles, decide_again, plan_move
 from station.domain.catalogue import Catalogue, is_newer, shipped_catalogue
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.chinatime import china_day
@@ -60,6 +60,7 @@ from station.domain.errors import StationError
 from station.domain.followup import Facts, Figures, Month, figures
 from station.domain.gc_pause import paused_gc
 from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
+from station.domain.records import field_for
 from station.domain.rules import check_changeset
 from station.wire import auth
 from station.wire.bundle import check_pull
@@ -494,6 +495,41 @@ class Centre:
         return {"changeset": cs.id, "record": rec.id, "receipt": rec.receipt,
                 "status": status, "outcome": outcome}
 
+    def conflicts(self, *, scope: str | None = None, station: str | None = None
+                  ) -> list[dict[str, Any]]:
+        """Every open conflict the centre holds, oldest first: each competing value with who
+        wrote it, from which station and when, and who settles it — the centre (two staff
+        decided the same case at once) or the stations that hold the record's village.
+
+        A value is sent only where centre staff see such values today (decisions, dates,
+        choices, the matter); a resident's name, ID number, phone or address, and free text
+        a station wrote, stay at the stations (G2: staff requests may travel in plain HTTP)."""
+        self.projector.catch_up()
+        stations = [s for s in self.repo.stations() if s.revoked_ms is None]
+        scopes: list[str] | None = None
+        if station is not None:
+            row = next((s for s in stations if s.id == station.upper()), None)
+            if row is None:
+                raise UnknownStation(station=station.upper())
+            scopes = list(row.scope)
+        if scope is not None:
+            scopes = [v for v in (scopes or [scope.upper()]) if v == scope.upper()]
+        catalogue = self.catalogue()
+        out: list[dict[str, Any]] = []
+        for rec in self.repo.conflicted(scopes):
+            state = self.projector.state(rec)
+            found = merge.conflicts(state)
+            if not found:  # projected by an older centre, and nothing disagrees
+                continue
+            code = merge.fields(state).get("matter")
+            matter = catalogue.get(code) if code and code in catalogue else None
+            holders = [s.id for s in stations if rec.scope in s.scope]
+            origins = self.repo.origins(sorted({h.op_id.rpartition(":")[0]
+                                                for c in found for h in c.heads}))
+            out += [_conflict_view(rec, c, centre_settles(rec.kind, c.field, matter),
+                                   holders, origins) for c in found]
+        return out
+
     def report(self, month: Month, by: str | None = None) -> dict[str, Figures]:
         """The month's figures across every station, or grouped by station, matter,
         department or channel (the same definitions as at a station)."""
@@ -528,6 +564,38 @@ class Centre:
     def health(self) -> dict[str, Any]:
         return {"ok": True, "time": self.now_ms(), "backend": self.repo.backend,
                 "fingerprint": self.keys.fingerprint}
+
+
+# Field types whose values centre staff may be shown: choices, dates, the matter. Free text
+# (a visit's result, a rating's comment, a village group) and personal fields stay at the
+# stations, as every staff command has kept them so far.
+SHOWN_TYPES = frozenset({"choice", "date", "datetime", "bool", "matter"})
+
+
+def _conflict_view(rec: CentreRecord, conflict: merge.Conflict, by_centre: bool,
+                   holders: list[str], origins: dict[str, str]) -> dict[str, Any]:
+    """One conflict as the staff's listing carries it (see ``Centre.conflicts``)."""
+    ref = rec.receipt or rec.id
+    return {"id": f"{ref}:{conflict.field}", "record": rec.id, "receipt": rec.receipt,
+            "kind": rec.kind, "scope": rec.scope, "field": conflict.field,
+            "centre_settles": by_centre, "stations": [] if by_centre else holders,
+            "heads": [_head_view(rec.kind, conflict.field, h,
+                                 origins.get(h.op_id.rpartition(":")[0], "?"))
+                      for h in conflict.heads]}
+
+
+def _head_view(kind: str, field_name: str, head: merge.Head, origin: str) -> dict[str, Any]:
+    """One competing value: its value only where the staff may see it (``SHOWN_TYPES``, and
+    the centre's own decisions), else ``shown`` False and no value at all."""
+    spec = field_for(kind, field_name)
+    value = head.value
+    shown = spec is not None and not spec.personal and (
+        field_name in DECISION_FIELDS or spec.type in SHOWN_TYPES)
+    if shown and field_name == "status" and isinstance(value, dict) and origin != CENTRE:
+        value = {k: v for k, v in value.items() if k != "reason"}  # a station's free text
+    view = {"tag": head.tag, "author": head.author, "device": head.device,
+            "station": origin, "hlc": head.hlc, "shown": shown}
+    return {**view, "value": value} if shown else view
 
 
 def encode_catalogue(catalogue: Catalogue) -> bytes:

@@ -4,7 +4,7 @@
 from flags or ``STATION_CENTRE_*`` variables. The centre's home (``--home`` or
 ``STATION_CENTRE_HOME``) holds ``centre.keys``, ``staff.token`` and, by default, ``centre.db``.
 
-The staff commands (``enroll-code``, ``revoke``, ``decide``, ``catalogue publish``,
+The staff commands (``enroll-code``, ``revoke``, ``decide``, ``conflicts``, ``catalogue publish``,
 ``stations``) talk to a running centre over HTTP with the staff token, so they work the same
 against one process on SQLite or several behind a load balancer on PostgreSQL. A refusal
 shows the centre's own sentence and exits 1; an unreachable centre exits 3.
@@ -699,6 +699,75 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
                                  for cell, w in zip(row, widths, strict=True)).rstrip())
 
     env.emit(rows, human)
+
+
+@centre_group.command("conflicts")
+@click.option("--scope", help="Only records of this village, e.g. V001.")
+@click.option("--station", "holder",
+              help="Only records this station holds (its own and the villages it serves).")
+@staff_options
+@centre_options(json_output=True)
+def conflicts_cmd(env: Env, scope: str | None, holder: str | None, url: str,
+                  token_file: Path | None) -> None:
+    """Open conflicts the centre holds: each value with who, which station and when, and who
+    settles it (the centre by deciding again, or the stations that hold the record)."""
+    chosen = (("scope", scope), ("station", holder))
+    query = "&".join(f"{k}={station_id(v)}" for k, v in chosen if v is not None)
+    with staff_link(env, url, token_file) as staff:
+        rows = staff.call("GET", "/v1/staff/conflicts" + (f"?{query}" if query else ""))
+    if not isinstance(rows, list):
+        raise NotACentre(url=url)
+
+    def human() -> None:
+        if not rows:
+            env.say("没有待处理的冲突", "No open conflicts")
+        for row in rows:
+            _print_conflict(env, row)
+
+    env.emit(rows, human)
+
+
+def _print_conflict(env: Env, row: dict[str, Any]) -> None:
+    """One conflict, worded as ``station conflicts`` words it at a station (the same helpers),
+    with each value's station, and who settles it."""
+    from station.tui.screens.values import label, show, when
+    from station.tui.text import KIND, pick
+
+    kind, name = str(row["kind"]), str(row["field"])
+    click.echo(f"{row['id']}  {label(kind, name, env.lang)}  "
+               f"({pick(KIND.get(kind, (kind, kind)), env.lang)}, {row['scope']})")
+    hidden = env.t("（个人信息或站点填写的文字，不在镇中心显示）",
+                   "(personal data or a station's own text: not shown at the centre)")
+    for i, head in enumerate(row["heads"], start=1):
+        value = show(kind, name, head["value"], env.lang) if head.get("shown") else hidden
+        origin = env.t("镇中心", "town centre") if head["station"] == "centre" \
+            else str(head["station"])
+        mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
+        click.echo(f"  · {value}  {head['author']} @ {origin}, "
+                   f"{when(head['hlc'], CHINA)}{mark}")
+    click.echo(f"  {_who_settles(env, row)}")
+
+
+def _who_settles(env: Env, row: dict[str, Any]) -> str:
+    """The exact command that settles a conflict, and where it is run."""
+    ref, receipt = str(row["id"]), str(row.get("receipt") or row["record"])
+    if row.get("centre_settles"):
+        return env.t(f"由镇中心重新决定此件来解决：station centre decide {receipt} completed"
+                     f"（或 returned --reason 原因）",
+                     f"The centre settles it by deciding the case again: station centre "
+                     f"decide {receipt} completed (or returned --reason REASON)")
+    holders = [str(s) for s in row.get("stations") or []]
+    if not holders:
+        return env.t(f"由站点解决，但没有在用的站点负责 {row['scope']}：请先为它登记站点"
+                     f"（station centre enroll-code），再在该站点运行 "
+                     f"station conflicts settle {ref}",
+                     f"A station settles it, but no enrolled station holds {row['scope']}: "
+                     f"enroll one (station centre enroll-code), then run station conflicts "
+                     f"settle {ref} there")
+    return env.t(f"由站点解决（{'、'.join(holders)}）：在其中一个站点运行 "
+                 f"station conflicts settle {ref}",
+                 f"A station settles it ({', '.join(holders)}): run station conflicts settle "
+                 f"{ref} at one of them")
 
 
 def _clock_words(env: Env, ahead_ms: Any, flagged_ms: Any, when: Callable[[Any], str]) -> str:

@@ -61,6 +61,18 @@ def plan_move(kind: str, fields: dict[str, Any], current: dict[str, Any], to: st
 DECISION_FIELDS = frozenset({"status", "outcome", "outcome_reason", "official_receipt"})
 
 
+def centre_settles(kind: str, field_name: str, matter: Matter | None) -> bool:
+    """Whether only the town centre can settle a conflict on this field: a field only the
+    centre writes (outcome, its reason, the official receipt), or the outcome of a matter
+    the centre decides, which a station may not complete or return itself. One rule, so a
+    station's listing and the centre's agree on who settles each conflict."""
+    spec = field_for(kind, field_name)
+    if spec is not None and spec.merge == "authority":
+        return True
+    return (field_name == "status" and kind == "application" and matter is not None
+            and matter.decided_at == "centre")
+
+
 def decide_again(conflicted: set[str], current: dict[str, Any], to: str, *,
                  reason: str = "") -> dict[str, Any] | None:
     """The status a decision of the centre writes over disagreeing decisions (two staff

@@ -24,6 +24,7 @@ import sqlite_utils
 from station.domain import merge
 from station.domain.casework import (
     OUTCOMES,
+    centre_settles,
     check_materials,
     date_problems,
     due_problems,
@@ -1399,15 +1400,10 @@ class Station:
         return out
 
     def _centre_settles(self, record: Record, field_name: str) -> bool:
-        """Whether only the town centre can settle this field's conflict: a field only the
-        centre writes (outcome, its reason, the official receipt), or the outcome of a matter
-        the centre decides, which the station may not complete or return itself."""
-        spec = field_for(record.kind, field_name)
-        if spec is not None and spec.merge == "authority":
-            return True
+        """Whether only the town centre can settle this field's conflict (``centre_settles``)."""
         code = record.fields.get("matter")
-        return (field_name == "status" and record.kind == "application"
-                and code in self.catalogue and self.catalogue.get(code).decided_at == "centre")
+        matter = self.catalogue.get(code) if code in self.catalogue else None
+        return centre_settles(record.kind, field_name, matter)
 
     def remember_shown(self, shown: Sequence[ConflictView]) -> None:
         """Keep which values, in which order, this agent was just shown for each conflict

@@ -3,6 +3,7 @@ the nonce cache, station keys, the ordered log, merged records, settings."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -403,3 +404,27 @@ def test_clock_flags_keep_the_latest_per_device(repo):
         tx.flag_clock("V001-abc", 7_200_000)
         tx.flag_clock("V002-def", 600_000)
     assert repo.clock_flags() == [("V001-abc", 7_200_000, NOW + 5), ("V002-def", 600_000, NOW + 5)]
+
+
+def test_a_centre_database_from_before_conflicts_were_noted_is_brought_forward(db_url):
+    """A centre upgraded in place: its records table gains the column, the rows it already
+    held are offered as "not noted" (their state says), and new rows say which disagree."""
+    repo = open_repository(db_url)
+    with repo.writing(NOW) as tx:
+        tx.save_records([record("old", "V001-20261123-0001")])
+    with repo.d.writing(append_lock=True) as conn:  # as the previous version made it
+        conn.execute("DROP INDEX records_conflicts")
+        conn.execute("ALTER TABLE records DROP COLUMN conflicts")
+    repo.close()
+    repo = open_repository(db_url)
+    try:
+        with repo.writing(NOW) as tx:
+            tx.save_records([dataclasses.replace(record("new", "V002-20261123-0001"),
+                                                 scope="V002", conflicts="applicant.phone"),
+                             dataclasses.replace(record("calm", "V001-20261123-0002"),
+                                                 conflicts="")])
+        assert {r.id for r in repo.conflicted()} == {"new", "old"}
+        assert [r.id for r in repo.conflicted(["V002"])] == ["new"]
+        assert repo.conflicted(["V003"]) == []
+    finally:
+        repo.close()

@@ -352,3 +352,37 @@ def test_deciding_again_settles_two_decisions_made_at_once(centre_app, staff_hea
     authors = {h["author"] for h in v1.history(case.id)}
     assert {"镇中心 王科长", "镇中心 李干事"} <= authors
     assert centre.find_receipt(case.receipt)[0].status == "returned"
+
+
+def test_staff_see_two_decisions_made_at_once_as_the_centres_to_settle(
+        centre_app, staff_headers, v1):
+    """Two staff decided one case at once: the staff's own listing shows both decisions with
+    who made them, says the centre settles them, and is empty once it decides again."""
+    from station.wire.codec import encode_changeset
+    from tests.store.test_conflicts import racing_decisions
+
+    centre, client = centre_app
+    case = application(v1)
+    push(v1.sync, link(client, v1))
+    (rec,) = centre.find_receipt(case.receipt)
+    racing = racing_decisions(centre.projector.state(rec), centre.now_ms())
+    with centre.repo.writing(centre.now_ms()) as tx:
+        tx.append_many([centre._entry(tx, cs, encode_changeset(cs)) for cs in racing])
+    listed = client.get("/v1/staff/conflicts", headers=staff_headers)
+    assert listed.status_code == 200, listed.text
+    found = {c["field"]: c for c in listed.json()}
+    assert set(found) == {"outcome", "outcome_reason", "status"}
+    outcome = found["outcome"]
+    assert outcome["id"] == f"{case.receipt}:outcome" and outcome["centre_settles"]
+    assert {(h["value"], h["author"], h["station"]) for h in outcome["heads"]} == {
+        ("completed", "镇中心 王科长", "centre"), ("returned", "镇中心 李干事", "centre")}
+    assert client.get("/v1/staff/conflicts?scope=V002", headers=staff_headers).json() == []
+    with centre.repo.d.writing() as conn:  # as a centre from before they were noted left it
+        conn.execute("UPDATE records SET conflicts = NULL")
+    again = client.get("/v1/staff/conflicts", headers=staff_headers).json()
+    assert {c["field"] for c in again} == set(found)
+
+    reply = client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": case.receipt, "outcome": "returned", "reason": "户口簿信息不符，请补正"})
+    assert reply.status_code == 200, reply.text
+    assert client.get("/v1/staff/conflicts", headers=staff_headers).json() == []

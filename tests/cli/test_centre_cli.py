@@ -549,3 +549,66 @@ def test_ctrl_c_in_the_middle_of_a_sync_says_what_is_kept(start_centre, cli_run,
     monkeypatch.setattr(sync_cli, "sync_once", real)
     rc, out, err = cli_run("sync", "--json", *village)
     assert rc == 0 and json.loads(out)["pushed"] == 0 and json.loads(out)["duplicates"] == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def centre_db(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'town.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def test_staff_list_the_conflicts_stations_left_open(start_centre, cli_run, tmp_path,
+                                                     passphrase_file, centre_db):
+    """The village and the bus changed the same case apart: the centre's staff see it, in
+    the words a station sees, with each value's station, and which stations settle it —
+    and never the resident's phone numbers, which no staff command shows."""
+    centre = start_centre(db=centre_db)
+    homes = {}
+    for station, scope in (("V001", "V001"), ("BUS01", "V001")):
+        rc, out, err = cli_run("centre", "enroll-code", station, "--scope", scope, "--json",
+                               *staff_args(centre))
+        assert rc == 0, err
+        homes[station] = new_station(cli_run, tmp_path, passphrase_file, station,
+                                     records=1 if station == "V001" else 0)
+        assert cli_run("enroll", json.loads(out)["code"], *homes[station])[0] == 0
+    for station in ("V001", "BUS01"):
+        assert cli_run("sync", *homes[station])[0] == 0
+    with open_station(homes["V001"]) as village:
+        receipt = village.list(kind="application")[0].receipt
+    for station, phone, who in (("V001", "13900000001", "spouse"),
+                                ("BUS01", "13900000002", "child")):
+        rc, _, err = cli_run("edit", receipt, "--set", f"applicant.phone={phone}", "--set",
+                             f"authorisation.relationship={who}", *homes[station])
+        assert rc == 0, err
+    for station in ("V001", "BUS01", "V001"):
+        assert cli_run("sync", *homes[station])[0] == 0
+
+    rc, out, err = cli_run("centre", "conflicts", "--lang", "zh", *staff_args(centre))
+    assert rc == 0, err
+    assert f"{receipt}:applicant.phone  申请人手机号  (代办件, V001)" in out
+    assert f"{receipt}:authorisation.relationship  " in out
+    assert "配偶" in out and "子女" in out  # a choice reads as at the station
+    assert "13900000001" not in out and "13900000002" not in out
+    assert "个人信息或站点填写的文字，不在镇中心显示" in out
+    assert "李春梅 @ V001" in out and "李春梅 @ BUS01" in out
+    assert (f"由站点解决（BUS01、V001）：在其中一个站点运行 station conflicts settle "
+            f"{receipt}:applicant.phone") in out
+
+    rc, out, _ = cli_run("centre", "conflicts", "--json", "--station", "bus01",
+                         *staff_args(centre))
+    assert rc == 0
+    rows = {r["field"]: r for r in json.loads(out)}
+    assert set(rows) == {"applicant.phone", "authorisation.relationship"}
+    assert all(not h["shown"] and "value" not in h for h in rows["applicant.phone"]["heads"])
+    assert rows["applicant.phone"]["stations"] == ["BUS01", "V001"]
+    assert "139000000" not in out
+    rc, out, err = cli_run("centre", "conflicts", "--scope", "V002", *staff_args(centre))
+    assert rc == 0 and "No open conflicts" in err and not out
+
+    rc, _, err = cli_run("conflicts", "settle", f"{receipt}:applicant.phone", "--value",
+                         "13900000003", *homes["BUS01"])
+    assert rc == 0, err
+    assert cli_run("sync", *homes["BUS01"])[0] == 0
+    rc, out, _ = cli_run("centre", "conflicts", "--json", *staff_args(centre))
+    assert [r["field"] for r in json.loads(out)] == ["authorisation.relationship"]

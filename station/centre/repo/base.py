@@ -94,6 +94,9 @@ class CentreRecord:
     version: int
     state: bytes
     facts: str = "{}"  # what the monthly figures need, nothing personal (JSON)
+    # the fields whose values disagree, comma-separated ("" none); None: projected by an
+    # older centre that did not note them, so only its state can tell
+    conflicts: str | None = None
 
 
 class Cursor(Protocol):
@@ -164,11 +167,21 @@ def _ddl(d: Dialect) -> list[str]:
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL, receipt TEXT,
             status TEXT NOT NULL, matter TEXT, channel TEXT, created TEXT NOT NULL,
             updated TEXT NOT NULL, version INTEGER NOT NULL, state {d.blob} NOT NULL,
-            facts TEXT)""",
+            facts TEXT, conflicts TEXT)""",
         "CREATE INDEX IF NOT EXISTS records_receipt ON records(receipt)",
+        "CREATE INDEX IF NOT EXISTS records_conflicts ON records(conflicts)",
         """CREATE TABLE IF NOT EXISTS clock_flags (
             device TEXT PRIMARY KEY, ahead_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL)""",
     ]
+
+
+def _add_column(conn: Connection, table: str, column: str, sql_type: str) -> None:
+    """Add a column an older centre's table lacks (read from the cursor's description, which
+    both drivers give, so one query serves SQLite and PostgreSQL). Rows already there keep
+    NULL in it, which readers take as "not noted"."""
+    cursor: Any = conn.execute(f"SELECT * FROM {table} LIMIT 0")
+    if column not in {d[0] for d in cursor.description}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
 
 def _tables(d: Dialect) -> set[str]:
@@ -195,7 +208,7 @@ def _station(row: Sequence[Any]) -> StationRow:
 
 
 def _record(row: Sequence[Any]) -> CentreRecord:
-    return CentreRecord(*row[:10], bytes(row[10]), row[11] or "{}")
+    return CentreRecord(*row[:10], bytes(row[10]), row[11] or "{}", row[12])
 
 
 def _select_in(conn: Connection, d: Dialect, sql: str, values: Sequence[str], *,
@@ -211,7 +224,7 @@ def _select_in(conn: Connection, d: Dialect, sql: str, values: Sequence[str], *,
 
 
 _RECORD_COLS = ("id, kind, scope, receipt, status, matter, channel, created, updated, version, "
-                "state, facts")
+                "state, facts, conflicts")
 _STATION_COLS = ("id, scope, sign_public, seal_public, transport_public, device, enrolled_ms, "
                  "revoked_ms")
 
@@ -271,10 +284,10 @@ class Tx:
                             for c in _RECORD_COLS.split(",")[1:])
         self.d.executemany(
             self.conn,
-            f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO records({_RECORD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             [(r.id, r.kind, r.scope, r.receipt, r.status, r.matter, r.channel, r.created,
-              r.updated, r.version, r.state, r.facts) for r in recs])
+              r.updated, r.version, r.state, r.facts, r.conflicts) for r in recs])
 
     def set_setting(self, key: str, value: str) -> None:
         self._q("INSERT INTO settings(key, value) VALUES (?, ?) "
@@ -336,6 +349,8 @@ class Repository:
             if version is not None and not (version.isdigit() and
                                             int(version) <= SCHEMA_VERSION):
                 raise NewerDatabase(found=version, known=SCHEMA_VERSION)
+            if "records" in found:  # made before records noted their conflicts
+                _add_column(conn, "records", "conflicts", "TEXT")
             for statement in _ddl(self.d):
                 conn.execute(statement)
             conn.execute(self.d.sql("INSERT INTO settings(key, value) VALUES (?, ?) "
@@ -513,6 +528,23 @@ class Repository:
         move (be submitted, decided, reopened), which needs its matter in the catalogue."""
         return {r[0] for r in self._read("SELECT DISTINCT matter FROM records "
                                          "WHERE matter IS NOT NULL AND status <> 'voided'")}
+
+    def conflicted(self, scopes: Sequence[str] | None = None) -> list[CentreRecord]:
+        """The records with a conflict open (or not noted either way, projected by an older
+        centre: the caller reads their state), in these villages if given, oldest first."""
+        sql = (f"SELECT {_RECORD_COLS} FROM records "
+               "WHERE (conflicts IS NULL OR conflicts <> '')")
+        if scopes is None:
+            return [_record(r) for r in self._read(sql + " ORDER BY updated, id")]
+        with self.d.reading() as conn:
+            rows = _select_in(conn, self.d, sql + " AND scope IN ({})", list(scopes))
+        return sorted(map(_record, rows), key=lambda r: (r.updated, r.id))
+
+    def origins(self, changesets: Sequence[str]) -> dict[str, str]:
+        """The station (or "centre") each of these logged changesets came from."""
+        with self.d.reading() as conn:
+            return {r[0]: r[1] for r in _select_in(
+                conn, self.d, "SELECT id, origin FROM log WHERE id IN ({})", changesets)}
 
     def all_facts(self) -> list[str]:
         """Every record's facts (JSON), for the monthly figures across stations."""
