@@ -62,6 +62,7 @@ from station.domain.gc_pause import paused_gc
 from station.domain.hlc import DEFAULT_MAX_SKEW_MS, Clock
 from station.domain.records import field_for
 from station.domain.rules import check_changeset
+from station.domain.validate import check_text
 from station.wire import auth
 from station.wire.bundle import check_pull
 from station.wire.codec import encode_changeset
@@ -86,6 +87,7 @@ MAX_PULL_BYTES = 8 << 20
 MAX_CARRIED_BATCHES = 200
 MAX_CURSOR = 1 << 62
 CATALOGUE_PREFIX = "catalogue:"
+MAX_STAFF = 64  # who decided: a name and a title, as the history shows it
 
 
 class UnknownStation(StationError):
@@ -451,6 +453,11 @@ class Centre:
         if outcome not in ("completed", "returned"):
             raise BadRequest(detail="the outcome is completed or returned",
                              detail_zh="结果只能是办结（completed）或退回（returned）")
+        reason = check_text(reason, label=("原因（--reason）", "The reason (--reason)"),
+                            field_name="outcome_reason", multiline=True,
+                            max_len=_max_len("application", "outcome_reason"))
+        staff = check_text(staff, label=("决定人（--staff）", "Who decided (--staff)"),
+                           field_name="staff", max_len=MAX_STAFF) or CENTRE
         if outcome == "returned" and not reason.strip():
             # the station has to tell the resident, once, what to put right (一次告知)
             raise StaffRefused(detail="Returning an application needs a reason (--reason): "
@@ -486,7 +493,7 @@ class Centre:
                       prev=tuple(h.op_id for h in merge.register_heads(state, "closed_on"))))
         ops.append(Op("status", "status", status, prev=status_prev))
         now = self.now_ms()
-        cs = Changeset(_uuid7(), rec.id, rec.kind, rec.scope, CENTRE, staff[:64] or CENTRE,
+        cs = Changeset(_uuid7(), rec.id, rec.kind, rec.scope, CENTRE, staff,
                        self.clock.tick(), tuple(ops))
         check_changeset(cs, today=self._today())
         with self.repo.writing(now) as tx:
@@ -596,6 +603,13 @@ def _head_view(kind: str, field_name: str, head: merge.Head, origin: str) -> dic
     view = {"tag": head.tag, "author": head.author, "device": head.device,
             "station": origin, "hlc": head.hlc, "shown": shown}
     return {**view, "value": value} if shown else view
+
+
+def _max_len(kind: str, field_name: str) -> int:
+    """How long the record's field may be, so a decision is refused here, in words, rather
+    than by the changeset check with the field's inner name."""
+    spec = field_for(kind, field_name)
+    return spec.max_len if spec is not None else MAX_STAFF
 
 
 def encode_catalogue(catalogue: Catalogue) -> bytes:
