@@ -206,3 +206,13 @@ def field_for(kind: str, name: str) -> Field | None:
         if parent is not None and parent.merge == "map":
             return parent
     return found
+
+
+def field_label_pair(kind: str, name: str) -> tuple[str, str]:
+    """(zh, en) label of a field as people read it, with the key of a map field
+    (``容缺承诺日期 M03``); an unknown field is named as it is."""
+    spec = field_for(kind, name)
+    if spec is None:
+        return name, name
+    key = name[len(spec.name) + 1:] if spec.merge == "map" else ""
+    return (f"{spec.zh} {key}".strip(), f"{spec.en} {key}".strip())

@@ -59,6 +59,7 @@ from station.domain.records import (
     SCHEMAS,
     choice_code,
     field_for,
+    field_label_pair,
     required_fields,
     split_items,
 )
@@ -343,15 +344,6 @@ def current_catalogue(home: Path) -> Catalogue:
         return _catalogue_in(db) if "meta" in db.table_names() else shipped_catalogue()
     finally:
         db.close()
-
-
-def field_label_pair(kind: str, name: str) -> tuple[str, str]:
-    """(zh, en) label of a field, with the key of a map field (``容缺承诺日期 M03``)."""
-    spec = field_for(kind, name)
-    if spec is None:
-        return name, name
-    key = name[len(spec.name) + 1:] if spec.merge == "map" else ""
-    return (f"{spec.zh} {key}".strip(), f"{spec.en} {key}".strip())
 
 
 # Fields with a shape of their own, written by their own action (add_contact, rate,

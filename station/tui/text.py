@@ -4,7 +4,7 @@ domain (``station.domain.records``, ``station.domain.status``), so the CLI says 
 
 from __future__ import annotations
 
-from station.domain.records import choice_label, field_for
+from station.domain.records import choice_label, field_label_pair
 from station.domain.status import LATTICES
 
 Pair = tuple[str, str]
@@ -51,11 +51,7 @@ def pick(pair: Pair, lang: str) -> str:
 
 
 def field_label(kind: str, name: str, lang: str) -> str:
-    spec = field_for(kind, name)
-    if spec is None:
-        return name
-    base = spec.zh if lang == "zh" else spec.en
-    return f"{base} {name[len(spec.name) + 1:]}" if spec.merge == "map" else base
+    return pick(field_label_pair(kind, name), lang)
 
 
 def status_label(kind: str, status: str, lang: str) -> str:
