@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
@@ -26,6 +26,7 @@ import uuid_utils
 from station.domain import merge
 from station.domain.changeset import Changeset, Op
 from station.domain.chinatime import china_now
+from station.domain.errors import StationError
 from station.domain.gc_pause import paused_gc
 from station.domain.hlc import HLC, Clock
 from station.domain.rules import check_changeset
@@ -127,6 +128,36 @@ class ReceiveReport:
     duplicates: int = 0
     records: set[str] = field(default_factory=set)
     conflicts: int = 0
+    held: int = 0  # changesets this version cannot read or refuses, kept aside unmerged
+
+
+INSERT_HELD = ("INSERT OR IGNORE INTO changesets_held(mark, held, reason, body) "
+               "VALUES (?,?,?,?)")
+
+
+def _unreadable(exc: Exception) -> str:
+    """Why a changeset from the centre was kept aside, as a code: never the error's text,
+    which could quote a value from a record (G2)."""
+    return exc.code if isinstance(exc, StationError) else f"internal.{type(exc).__name__}"
+
+
+class Decoded(NamedTuple):
+    """The changesets of a downlink that decode, and those that do not, with why."""
+
+    items: list[Received]
+    unreadable: list[tuple[bytes, str]]
+
+
+def decode_all(encoded: Iterable[bytes]) -> Decoded:
+    """Decode each changeset of a downlink on its own: one from a newer station that this
+    version cannot read must not stop the others from merging."""
+    decoded = Decoded([], [])
+    for blob in encoded:
+        try:
+            decoded.items.append(Received(decode_changeset(blob), blob))
+        except Exception as exc:  # any shape a newer station might send: kept aside
+            decoded.unreadable.append((blob, _unreadable(exc)))
+    return decoded
 
 
 def _by_record(items: Iterable[Received]) -> dict[str, list[Received]]:
@@ -349,11 +380,13 @@ class Ledger:
         self.db.conn.executemany(INSERT_CONFLICT, conflict_rows(record))
 
     def receive(self, changesets: Iterable[Changeset | Received], *, today: dt.date,
-                batch_records: int = 200) -> ReceiveReport:
+                batch_records: int = 200,
+                report: ReceiveReport | None = None) -> ReceiveReport:
         """Apply changesets made elsewhere: de-duplicated by id, validated, merged per record,
         ``batch_records`` records per transaction so an agent keeps typing during a big pull.
-        Items may come with their encoded bytes (from a downlink) to avoid encoding again."""
-        report = ReceiveReport()
+        Items may come with their encoded bytes (from a downlink) to avoid encoding again.
+        One this version refuses is kept aside (``_hold``), not merged, and the rest merge."""
+        report = report if report is not None else ReceiveReport()
         by_record = _by_record(item if isinstance(item, Received) else Received(item, None)
                                for item in changesets)
         ids = list(by_record)
@@ -374,8 +407,9 @@ class Ledger:
         for encoded, prepared in slices:
             with self._receiving():
                 if prepared is None:
-                    self._receive_chunk(_by_record(Received(decode_changeset(blob), blob)
-                                                   for blob in encoded), today, report)
+                    decoded = decode_all(encoded)
+                    self._hold(decoded.unreadable, report)
+                    self._receive_chunk(_by_record(decoded.items), today, report)
                 else:
                     self._write_prepared(encoded, prepared, today, report)
         return report
@@ -412,6 +446,53 @@ class Ledger:
         if rest:
             self._receive_chunk(_by_record(rest), today, report)
 
+    def receive_encoded(self, encoded: Iterable[bytes], *, today: dt.date) -> ReceiveReport:
+        """Apply a downlink's changesets as they came (``receive``): those this version
+        cannot decode are kept aside (``_hold``) and the rest merge."""
+        decoded = decode_all(encoded)
+        report = ReceiveReport()
+        if decoded.unreadable:
+            with write(self.db):
+                self._hold(decoded.unreadable, report)
+        return self.receive(decoded.items, today=today, report=report)
+
+    def _hold(self, unreadable: Sequence[tuple[bytes, str]], report: ReceiveReport) -> None:
+        """Keep changesets this version cannot read or refuses aside, sealed under the data
+        key with their row named in the associated data (call inside a write transaction)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for blob, reason in unreadable:
+            mark = self.keys.held_mark(blob)
+            self.db.execute(INSERT_HELD, [mark, now, reason, self.keys.seal(
+                "held", blob, f"changesets_held|{mark.hex()}|1")])
+            report.held += 1
+
+    def held(self) -> int:
+        """How many changesets from the centre wait aside for a version that reads them."""
+        return int(self.db.execute("SELECT count(*) FROM changesets_held").fetchone()[0])
+
+    def retry_held(self, *, today: dt.date) -> int:
+        """Try the changesets kept aside again (after an upgrade they read): those that
+        merge, or that the station has by now, leave the table. The merge does not depend
+        on order (G3), so merging one after later changes to its record is the same as
+        merging it in its turn. Returns how many merged; one whose sealed body no longer
+        opens stays, counted as waiting."""
+        marks: dict[bytes, bytes] = {}
+        for mark, body in self.db.execute(
+                "SELECT mark, CAST(body AS BLOB) FROM changesets_held").fetchall():
+            with suppress(Tampered):
+                marks[mark] = self.keys.open("held", body, f"changesets_held|{mark.hex()}|1")
+        if not marks:
+            return 0
+        decoded = decode_all(marks.values())
+        report = self.receive(decoded.items, today=today)
+        by_id = {item.cs.id: self.keys.held_mark(item.encoded or b"")
+                 for item in decoded.items}
+        with write(self.db):
+            done = self._existing("changesets", list(by_id))
+            self.db.conn.executemany("DELETE FROM changesets_held WHERE mark=?",
+                                     [(by_id[cid],) for cid in done])
+        return report.new
+
     @contextmanager
     def _receiving(self) -> Iterator[None]:
         """One transaction of a pull: the clock is read at its start and saved at its end."""
@@ -438,7 +519,12 @@ class Ledger:
                 if item.cs.id in known:
                     report.duplicates += 1
                     continue
-                check_changeset(item.cs, today=today, strict=False)
+                try:
+                    check_changeset(item.cs, today=today, strict=False)
+                except Exception as exc:  # a field or value from a newer station: kept aside
+                    self._hold([(item.encoded or encode_changeset(item.cs), _unreadable(exc))],
+                               report)
+                    continue
                 known.add(item.cs.id)
                 fresh.append(item)
             if not fresh:

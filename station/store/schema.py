@@ -20,7 +20,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("station")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:
@@ -127,3 +127,22 @@ def _v4(db: sqlite_utils.Database) -> None:
         """
     )
     _set_version(db, 4)
+
+
+@MIGRATIONS(name="0005_changesets_held")
+def _v5(db: sqlite_utils.Database) -> None:
+    """Changesets of a verified downlink batch that this version cannot read or refuses (a
+    field or value from a newer station, relayed by the centre) are kept here, sealed like
+    every changeset body, so the rest of the batch merges and the cursor moves on instead of
+    the same batch failing at every pull. Keyed by a keyed mark of their bytes (the same
+    changeset met again is kept once), with the code of why; tried again at each sync and
+    unlock, and gone from here once they merge (an upgraded station reads them)."""
+    _run(
+        db,
+        """
+        CREATE TABLE changesets_held (
+            mark BLOB PRIMARY KEY, held TEXT NOT NULL, reason TEXT NOT NULL,
+            body BLOB NOT NULL) WITHOUT ROWID;
+        """
+    )
+    _set_version(db, 5)

@@ -99,7 +99,6 @@ from station.store.ledger import (
     Ledger,
     NewRecord,
     ReceiptRun,
-    Received,
     ReceiveReport,
     Stored,
     new_id,
@@ -193,6 +192,8 @@ class Downlink:
     conflicts: int = 0
     catalogue: str | None = None
     acked: int = 0  # own changesets the centre said it holds, now out of the outbox
+    held: int = 0  # changesets of this batch this version cannot read, kept aside
+    held_waiting: int = 0  # all changesets kept aside after this batch, waiting to merge
 
 
 @dataclass
@@ -205,6 +206,8 @@ class Drained:
     merged: list[Downlink]
     set_aside: int = 0
     unmerged: int = 0
+    held_merged: int = 0  # changesets kept aside earlier that merged now (an upgrade)
+    held_waiting: int = 0  # changesets kept aside that this version still cannot read
     reason: tuple[str, str] | None = None  # why the first unmerged one failed (zh, en)
 
     def not_merged(self, exc: Exception) -> None:
@@ -666,8 +669,7 @@ class Station:
                 self._preparer = Preparer(self.keys.dek)
             return self.ledger.receive_prepared(
                 self._preparer.slices(encoded, self.today()), today=self.today())
-        return self.ledger.receive([Received(decode_changeset(data), data) for data in encoded],
-                                   today=self.today())
+        return self.ledger.receive_encoded(encoded, today=self.today())
 
     def _apply_downlink(self, blob: bytes) -> Downlink:
         pin = self.sync.centre()
@@ -707,6 +709,7 @@ class Station:
             self._preparer = None
         report.new, report.duplicates = received.new, received.duplicates
         report.conflicts = received.conflicts
+        report.held, report.held_waiting = received.held, self.ledger.held()
         with dbmod.write(self.db):
             self.sync.advance_cursor(head)
         return report
@@ -715,8 +718,10 @@ class Station:
         """Apply the batches pulled while the vault was locked, oldest first. The cursor
         went past each when it was kept, so one that does not merge puts it back (see
         ``Drained``); the others still merge: order does not matter to the merge (G3), and
-        merging a changeset twice changes nothing."""
-        drained = Drained([])
+        merging a changeset twice changes nothing. The changesets from the centre kept aside
+        because this version could not read them are tried first (after an upgrade, they
+        merge and leave)."""
+        drained = Drained([], held_merged=self.ledger.retry_held(today=self.today()))
         for kept in self.sync.kept_batches():
             try:
                 drained.merged.append(self.apply_downlink(kept.sealed))
@@ -727,6 +732,7 @@ class Station:
                 drained.not_merged(exc)
                 with suppress(StationError):  # the store itself may be what fails
                     self.sync.rewind_cursor(kept.after)
+        drained.held_waiting = self.ledger.held()
         return drained
 
     def _set_aside(self, kept: KeptBatch, damage: WireError, drained: Drained) -> None:

@@ -38,8 +38,8 @@ from station.store.errors import (
 
 MIN_PASSPHRASE = 8
 NONCE = 12
-PURPOSES = ("records", "changesets", "secrets", "drafts", "labels")  # AES-GCM keys
-MAC_PURPOSES = ("blind-index", "import-rows")  # HMAC keys
+PURPOSES = ("records", "changesets", "secrets", "drafts", "labels", "held")  # AES-GCM keys
+MAC_PURPOSES = ("blind-index", "import-rows", "held-marks")  # HMAC keys
 
 
 @dataclass(frozen=True)
@@ -224,3 +224,8 @@ class Keys:
         never equals a blind-index token, and without the data key nobody can test a guess
         of a name against it (G2)."""
         return hmac.digest(self._mac["import-rows"], canonical, "sha256")[:16]
+
+    def held_mark(self, encoded: bytes) -> bytes:
+        """HMAC-SHA256 mark of a changeset from the centre kept aside unread: the same one
+        met again is kept once, and without the data key its bytes cannot be guessed at."""
+        return hmac.digest(self._mac["held-marks"], encoded, "sha256")[:16]

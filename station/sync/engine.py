@@ -87,6 +87,8 @@ class SyncReport:
     set_aside: int = 0  # kept batches found damaged at unlock: their entries come again
     unmerged: int = 0  # kept batches that failed to merge otherwise: kept, tried again
     unmerged_reason: tuple[str, str] | None = None  # (zh, en)
+    held: int = 0  # changes from the centre this version cannot read: kept aside, waiting
+    held_merged: int = 0  # changes kept aside earlier that merged now (after an upgrade)
     bytes_up: int = 0
     bytes_down: int = 0
     took_s: float = 0.0
@@ -98,11 +100,15 @@ class SyncReport:
         self.conflicts += batch.conflicts
         self.acked += batch.acked
         self.catalogue = batch.catalogue or self.catalogue
+        self.held = batch.held_waiting  # the latest count: those merged since are gone
 
     def add_drained(self, drained: Drained) -> None:
         """Count in what merging the kept batches did."""
         for batch in drained.merged:
             self.add(batch)
+        self.pulled += drained.held_merged
+        self.held_merged += drained.held_merged
+        self.held = drained.held_waiting
         self.set_aside += drained.set_aside
         self.unmerged += drained.unmerged
         self.unmerged_reason = self.unmerged_reason or drained.reason
@@ -120,9 +126,23 @@ class SyncReport:
         """One line for a person; a reply bundle's import pushed nothing and took no network
         time, so it says only what it brought. With ``trouble``, it goes on to say what
         became of kept batches that did not merge (``kept_trouble``)."""
-        text = self._counts(lang)
+        sep = "；" if lang == "zh" else "; "
+        text = sep.join(p for p in (self._counts(lang), self.held_note(lang)) if p)
         said = self.kept_trouble(lang) if trouble else ""
-        return f"{text}{'；' if lang == 'zh' else '; '}{said}" if said else text
+        return f"{text}{sep}{said}" if said else text
+
+    def held_note(self, lang: str = "en") -> str:
+        """What became of changes from the centre this version cannot read ("" if none):
+        they are kept aside, the rest merged, and updating station brings them in."""
+        merged = {"zh": f"之前搁置的 {self.held_merged} 条更新已合并",
+                  "en": f"{self.held_merged} changes kept aside earlier have now merged"}
+        waiting = {"zh": f"镇中心发来的 {self.held} 条更新本版本无法读取，已单独保存，其余已正常"
+                         "接收；请升级 station，升级后下次同步时会自动合并",
+                   "en": f"{self.held} changes from the centre cannot be read by this version "
+                         "of station and are kept aside (everything else was received): "
+                         "update station, and they merge at the next sync"}
+        parts = [merged[lang] if self.held_merged else "", waiting[lang] if self.held else ""]
+        return ("；" if lang == "zh" else "; ").join(p for p in parts if p)
 
     def _counts(self, lang: str) -> str:
         if lang == "zh":
