@@ -39,6 +39,9 @@ class StationApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "station"
+    # how often the open app looks for batches a background `station sync --unattended`
+    # (cron) kept in the inbox: they merge then, not only at the next unlock or sync
+    KEPT_CHECK_S: ClassVar[float] = 60.0
     BINDING_ZH: ClassVar[dict[str, str]] = {"quit": "退出", "go-dashboard": "首页",
                                             "palette": "命令"}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -91,6 +94,8 @@ class StationApp(App[None]):
         localise_bindings(self, self.lang)
         from station.tui.screens.unlock import UnlockScreen
 
+        self.set_interval(self.KEPT_CHECK_S, self._merge_kept_while_open)
+
         if self.station is None:
             self.push_screen(UnlockScreen())
         else:
@@ -110,6 +115,19 @@ class StationApp(App[None]):
         assert self.station is not None
         if self.station.sync.kept():
             self.merge_kept()
+
+    def _merge_kept_while_open(self) -> None:
+        """Merge what a background unattended sync kept while the app stays open: its
+        report promised it would merge, and the agent should not have to lock and unlock
+        to see it. Nothing while locked, or while a sync or merge is already at work (a
+        sync merges the inbox itself)."""
+        from station.tui.screens.sync import station_lock
+
+        if self.station is None or station_lock(self.station.home).locked():
+            return
+        if any(w.group == "merge-kept" and not w.is_finished for w in self.workers):
+            return
+        self._merge_kept_if_any()
 
     def _warm_up(self) -> None:
         """Build the name index in the background right after unlock (a second or two for a

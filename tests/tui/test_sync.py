@@ -21,6 +21,7 @@ from station.sync.bundle import upload_bundle
 from station.sync.client import enroll
 from station.sync.engine import sync_once
 from station.sync.transport import CentreClient
+from station.tui.app import StationApp
 from station.tui.screens.sync import SyncScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
@@ -327,6 +328,38 @@ def test_what_arrived_while_locked_merges_at_unlock(tmp_path, centre):
 
     drive(app, scenario, size=SIZE)
     with Station.open(home, PASSPHRASE) as again:
+        assert again.sync.inbox() == []
+    bus.close()
+
+
+def test_what_a_background_sync_keeps_while_the_app_is_open_merges_without_unlocking(
+        tmp_path, centre, monkeypatch):
+    """Cron runs `station sync --unattended` while the agent has the app open: what it kept
+    in the inbox merges within the app's next check, says so, and the visits list shows it,
+    with no lock and unlock and no manual sync."""
+    monkeypatch.setattr(StationApp, "KEPT_CHECK_S", 0.3)
+    village = enrolled(tmp_path, centre, "V001")
+    bus = enrolled(tmp_path, centre, "BUS01", ["V001"])
+    bus.create("visit", VISIT, scope="V001")
+    with link(bus) as lk:
+        sync_once(bus.sync, lk, station=bus)
+    app = make_app(village)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        locked = SyncState.open_locked(village.home)  # the cron job, another process
+        with CentreClient(centre.url, station="V001", signer=locked.transport()) as lk:
+            assert sync_once(locked, lk).kept_locked >= 1
+        locked.close()
+        await pilot.pause(1.0)
+        await settle(pilot, app)
+        assert any("Merged" in t and "pulled 1" in t for t in toasts(app))
+        await pilot.press("v")  # the dashboard's key for the visits list
+        await settle(pilot, app)
+        assert app.screen.query_one(RecordTable).row_count == 1
+
+    drive(app, scenario, size=SIZE)
+    with Station.open(village.home, PASSPHRASE) as again:
         assert again.sync.inbox() == []
     bus.close()
 
