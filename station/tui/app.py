@@ -163,12 +163,12 @@ class StationApp(App[None]):
                                   severity="warning", timeout=15)
 
     def _merged(self, report: SyncReport) -> None:
-        from station.tui.screens.base import ReadingScreen
+        from station.tui.screens.base import Base
 
         self.notify(f"{self.t(TEXT['merged'])}{report.summary(self.lang, trouble=False)}",
                     timeout=8)
-        if isinstance(self.screen, ReadingScreen):
-            self.screen.load()
+        if isinstance(self.screen, Base):  # the lists too, not only the reading screens
+            self.screen.reread()
 
     async def action_quit(self) -> None:
         """Ctrl+Q. The full forms keep a draft as they close; a small modal keeps none, so

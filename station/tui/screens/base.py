@@ -44,6 +44,11 @@ class Base:
         assert self.sapp.station is not None
         return self.sapp.station
 
+    def reread(self) -> None:
+        """Read again what is shown: a merge in the background (what a cron sync kept)
+        brought records while this screen was open. Screens that show nothing read from
+        the station have nothing to do."""
+
     @contextmanager
     def reading(self) -> Iterator[Station]:
         """The station's reader connection, for queries in a worker thread."""
@@ -89,6 +94,9 @@ class ReadingScreen(StationScreen[R]):
         self.load()
 
     def action_refresh(self) -> None:
+        self.load()
+
+    def reread(self) -> None:
         self.load()
 
     def read(self, reader: Station) -> tuple[Any, ...]:

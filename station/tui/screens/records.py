@@ -103,6 +103,9 @@ class RecordListScreen(StationScreen[None]):
         connection (the list took twice as long to open on a big village)."""
         self.refresh_rows()
 
+    def reread(self) -> None:
+        self.refresh_rows()  # with the search and filters as they are
+
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
 
