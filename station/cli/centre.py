@@ -39,7 +39,7 @@ from station.cli.common import (
     read_passphrase_file,
 )
 from station.cli.followup import MonthType, print_figures
-from station.domain.chinatime import CHINA, china_now
+from station.domain.chinatime import CHINA, china_now, china_time
 from station.domain.errors import StationError
 from station.domain.followup import Figures, Month
 
@@ -673,23 +673,18 @@ def stations_cmd(env: Env, url: str, token_file: Path | None) -> None:
         raise NotACentre(url=url)
 
     def human() -> None:
-        import datetime as dt
-
         if not rows:
             env.say("还没有站点登记", "No station is enrolled yet")
             return
-
-        def when(ms: Any) -> str:
-            return dt.datetime.fromtimestamp(int(ms) / 1000, CHINA).strftime("%Y-%m-%d %H:%M")
 
         headers = (env.t("站点", "Station"), env.t("服务村", "Villages"),
                    env.t("设备", "Device"), env.t("登记时间", "Enrolled"),
                    env.t("吊销", "Revoked"), env.t("时钟", "Clock"))
         table = [headers] + [
             (str(r["station"]), ",".join(r.get("scope") or []), str(r.get("device") or ""),
-             when(r["enrolled_ms"]) if r.get("enrolled_ms") else "",
-             when(r["revoked_ms"]) if r.get("revoked_ms") else "",
-             _clock_words(env, r.get("clock_ahead_ms"), r.get("clock_flagged_ms"), when))
+             china_time(r["enrolled_ms"]) if r.get("enrolled_ms") else "",
+             china_time(r["revoked_ms"]) if r.get("revoked_ms") else "",
+             _clock_words(env, r.get("clock_ahead_ms"), r.get("clock_flagged_ms")))
             for r in rows]
         from rich.cells import cell_len
 
@@ -770,12 +765,12 @@ def _who_settles(env: Env, row: dict[str, Any]) -> str:
                  f"{ref} at one of them")
 
 
-def _clock_words(env: Env, ahead_ms: Any, flagged_ms: Any, when: Callable[[Any], str]) -> str:
+def _clock_words(env: Env, ahead_ms: Any, flagged_ms: Any) -> str:
     """How far ahead a laptop's clock was found, and when: the staff have it set right."""
     if not ahead_ms:
         return ""
     days, hours = int(ahead_ms) // 86_400_000, max(1, int(ahead_ms) // 3_600_000)
-    seen = when(flagged_ms) if flagged_ms else ""
+    seen = china_time(flagged_ms) if flagged_ms else ""
     if days:
         return env.t(f"快 {days} 天（{seen} 发现）", f"{days} d ahead (seen {seen})")
     return env.t(f"快 {hours} 小时（{seen} 发现）", f"{hours} h ahead (seen {seen})")
