@@ -251,10 +251,6 @@ class SyncState:
         """How many downlink batches wait in the inbox to be merged at unlock."""
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
-    def inbox(self) -> list[tuple[int, bytes]]:
-        return [(seq, blob) for seq, blob in self.db.execute(
-            "SELECT seq, sealed FROM inbox ORDER BY seq")]
-
     def kept_batches(self) -> list[KeptBatch]:
         """The inbox, oldest first, with each batch's range."""
         return [KeptBatch(seq, batch, blob) for seq, batch, blob in self.db.execute(

@@ -643,7 +643,7 @@ def test_a_locked_station_keeps_the_pull_in_its_inbox_until_unlocked(centre_app,
     locked = CentreClient(URL, station=sync.station, signer=sync.transport(), client=client)
     (head,) = pull(sync, locked)
     assert head.complete and sync.cursor() == centre.repo.head()
-    assert len(sync.inbox()) == 1
+    assert len(sync.kept_batches()) == 1
     sync.close()
 
     reopened = Station.open(home, PASSPHRASE)
@@ -653,7 +653,7 @@ def test_a_locked_station_keeps_the_pull_in_its_inbox_until_unlocked(centre_app,
     (report,) = reopened.drain_inbox().merged
     assert report.new == 1
     assert reopened.get(record.id).fields["applicant.name"] == NAME
-    assert reopened.sync.inbox() == []
+    assert reopened.sync.kept_batches() == []
 
 
 def test_a_damaged_kept_batch_the_store_cannot_set_aside_now_stays_kept(centre_app, world,
@@ -674,10 +674,11 @@ def test_a_damaged_kept_batch_the_store_cannot_set_aside_now_stays_kept(centre_a
     bus.close()
     sync = SyncState.open_locked(home)
     pull(sync, CentreClient(URL, station=sync.station, signer=sync.transport(), client=client))
-    ((seq, blob),) = sync.inbox()
+    (kept,) = sync.kept_batches()
+    blob = kept.sealed
     with sync.db.conn:
         sync.db.execute("UPDATE inbox SET sealed=? WHERE seq=?",  # one bit flipped
-                        [blob[:-1] + bytes([blob[-1] ^ 1]), seq])
+                        [blob[:-1] + bytes([blob[-1] ^ 1]), kept.seq])
     sync.close()
     reopened = Station.open(home, PASSPHRASE)
     world["BUS01"] = reopened
@@ -693,7 +694,7 @@ def test_a_damaged_kept_batch_the_store_cannot_set_aside_now_stays_kept(centre_a
         other.close()
     assert (drained.unmerged, drained.set_aside) == (1, 0)
     assert "in use by another program" in drained.reason[1]
-    assert len(reopened.sync.inbox()) == 1
+    assert len(reopened.sync.kept_batches()) == 1
     assert reopened.drain_inbox().set_aside == 1 and reopened.sync.cursor() == 0
     pull(reopened.sync, link(client, reopened), station=reopened)
     assert reopened.get(record.id).fields["applicant.name"] == NAME

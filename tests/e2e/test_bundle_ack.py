@@ -137,14 +137,14 @@ def test_a_reply_imported_while_locked_is_merged_and_acknowledged_at_the_next_im
     assert code == 0, err
     assert json.loads(out)["kept_locked"] >= 1 and unsent(home) == 1
     with Station.open(home, PASSPHRASE) as st:  # sealed in the inbox, not merged yet
-        assert st.sync.inbox() and st.counts()["residents"] == 1
+        assert st.sync.kept_batches() and st.counts()["residents"] == 1
     next_trip = tmp_path / "V001-2.stb"  # its reply starts after the bus's record
     station_cli(capsys, home, passphrase_file, "bundle", "export", str(next_trip))
     next_reply = Path(str(upload(capsys, tmp_path, live_centre, next_trip)["reply"]))
     station_cli(capsys, home, passphrase_file, "bundle", "import", str(next_reply))
     assert unsent(home) == 0
     with Station.open(home, PASSPHRASE) as st:
-        assert st.sync.inbox() == [] and st.get(from_bus.id).name == "周大山"
+        assert st.sync.kept_batches() == [] and st.get(from_bus.id).name == "周大山"
 
 
 def test_an_altered_forged_or_other_stations_reply_acknowledges_nothing(tmp_path,

@@ -116,7 +116,7 @@ def _kept_while_locked(tmp_path: Path, live_centre) -> tuple[Record, Record]:
         report = sync_once(locked, lk)
     assert report.pushed == 1 and report.kept_locked >= 1 and locked.unsent() == 0
     assert "waiting for unlock" in report.summary("en")
-    assert len(locked.inbox()) >= 1
+    assert len(locked.kept_batches()) >= 1
     with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
         for _ in range(2):  # nothing new: nothing more kept, nothing said to wait
             again = sync_once(locked, lk)
@@ -139,7 +139,7 @@ def test_unattended_sync_while_locked_is_applied_at_unlock(tmp_path, live_centre
     assert "Merged what arrived while the station was locked: pulled 1" in err
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
         assert st.get(theirs.id).name == "孙建国" and st.get(mine.id).name == "钱秀英"
-        assert st.sync.inbox() == []
+        assert st.sync.kept_batches() == []
 
 
 def _damage(home: Path, which: int = 0) -> None:
@@ -169,7 +169,7 @@ def test_a_damaged_kept_batch_never_stops_the_agent_and_comes_again(tmp_path, li
     assert code == 0, capsys.readouterr().err
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
         assert st.get(theirs.id).name == "孙建国"
-        assert st.sync.inbox() == []
+        assert st.sync.kept_batches() == []
 
 
 def test_only_the_damaged_one_of_several_kept_batches_is_pulled_again(tmp_path, live_centre):
@@ -184,7 +184,7 @@ def test_only_the_damaged_one_of_several_kept_batches_is_pulled_again(tmp_path, 
     locked = SyncState.open_locked(tmp_path / "V001")
     with CentreClient(live_centre.url, station="V001", signer=locked.transport()) as lk:
         pull(locked, lk, limit=1)
-    assert len(locked.inbox()) >= 3
+    assert len(locked.kept_batches()) >= 3
     locked.close()
     _damage(tmp_path / "V001", 1)
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
@@ -194,7 +194,7 @@ def test_only_the_damaged_one_of_several_kept_batches_is_pulled_again(tmp_path, 
         assert sum(1 for r in theirs if _has(st, r.id)) == 2
         sync(st)
         assert [st.get(r.id).name for r in theirs] == ["孙建国", "周大山", "吴小花"]
-        assert st.sync.inbox() == []
+        assert st.sync.kept_batches() == []
         assert st.db.execute("SELECT count(*) FROM inbox_set_aside").fetchone()[0] == 1
 
 
@@ -228,10 +228,10 @@ def test_a_kept_batch_whose_merge_fails_otherwise_stays_kept_and_comes_again(
         assert "could not be merged yet (an internal error (RuntimeError))" in said
         assert "王桂英" not in said + report.summary("zh")
         assert st.get(theirs.id).name == "孙建国"  # pulled again by the same sync
-        assert len(st.sync.inbox()) >= 1  # and still kept
+        assert len(st.sync.kept_batches()) >= 1  # and still kept
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
         again = merge_kept(st)
-        assert (again.unmerged, again.set_aside) == (0, 0) and st.sync.inbox() == []
+        assert (again.unmerged, again.set_aside) == (0, 0) and st.sync.kept_batches() == []
         assert st.get(mine.id).name == "钱秀英" and st.get(later.id).name == "郑春花"
 
 

@@ -328,7 +328,7 @@ def test_what_arrived_while_locked_merges_at_unlock(tmp_path, centre):
 
     drive(app, scenario, size=SIZE)
     with Station.open(home, PASSPHRASE) as again:
-        assert again.sync.inbox() == []
+        assert again.sync.kept_batches() == []
     bus.close()
 
 
@@ -361,7 +361,7 @@ def test_what_a_background_sync_keeps_while_the_app_is_open_merges_without_unloc
 
     drive(app, scenario, size=SIZE)
     with Station.open(village.home, PASSPHRASE) as again:
-        assert again.sync.inbox() == []
+        assert again.sync.kept_batches() == []
     bus.close()
 
 
@@ -379,10 +379,11 @@ def test_a_damaged_kept_batch_is_said_at_unlock_and_the_next_sync_brings_it(tmp_
     locked = SyncState.open_locked(home)
     with CentreClient(centre.url, station="V001", signer=locked.transport()) as lk:
         sync_once(locked, lk)
-    for seq, blob in locked.inbox():
+    for kept in locked.kept_batches():
+        blob = kept.sealed
         with locked.db.conn:
             locked.db.execute("UPDATE inbox SET sealed=? WHERE seq=?",
-                              [blob[:-8] + bytes(b ^ 1 for b in blob[-8:]), seq])
+                              [blob[:-8] + bytes(b ^ 1 for b in blob[-8:]), kept.seq])
     locked.close()
     app = make_app(None, home=home)
 
