@@ -8,7 +8,7 @@ import click
 from station.cli.common import Env, common, progress_bar
 from station.cli.vault import unlock
 from station.domain.errors import StationError
-from station.store.check import CheckReport, check
+from station.store.check import UNMENDABLE, CheckReport, check
 
 
 class NeedsRepair(StationError):
@@ -43,6 +43,8 @@ def _say(env: Env, report: CheckReport) -> None:
         done = env.t("（已修复）", " (mended)") if finding.repaired else ""
         env.say(f"{finding.record}：{finding.as_dict()['zh']}{done}",
                 f"{finding.record}: {finding.as_dict()['en']}{done}")
+    for zh, en in report.note_lines():
+        env.say(zh, en)
     if report.integrity == "ok":
         env.say(f"已检查 {report.records} 条记录、{report.changesets} 项变更，"
                 f"发现问题 {len(report.findings)} 条",
@@ -55,7 +57,7 @@ def _refuse_unmended(report: CheckReport) -> None:
         raise CannotMend(detail=f"SQLite's integrity check failed: {report.integrity}",
                          detail_zh=f"SQLite 完整性检查未通过：{report.integrity}")
     unmended = [f for f in report.findings if not f.repaired]
-    if any("changesets" in f.problems for f in unmended):
+    if any(UNMENDABLE & set(f.problems) for f in unmended):
         raise CannotMend(detail="some changes do not open (above)",
                          detail_zh="部分变更无法解密（见上）")
     if unmended:

@@ -12,6 +12,14 @@ open cannot be mended here; the town centre holds its copy.
 
 Findings name a record by receipt number or id, never by anything personal (G2): they are
 printed, and may be pasted into a message to the centre.
+
+The tables beside the records are looked at too, and never changed, with or without
+``repair``: each row there is the only copy this station has of what it holds. A changeset
+from the centre kept aside for a newer version (``changesets_held``) whose sealed body no
+longer opens is a finding named by its keyed mark, since it would otherwise wait there for
+good while every sync said it was waiting for an update. What merely waits (held changesets
+that open, damaged downlink batches set aside, import marks whose record is not here, so
+that their rows would be imported again) is counted in ``notes`` for a technician.
 """
 
 from __future__ import annotations
@@ -43,6 +51,22 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "label": ("加密的姓名标签已损坏或不一致", "its encrypted name label is damaged or differs"),
     "search": ("身份证号、手机号的查找索引不一致", "its ID-number and phone look-up differs"),
     "conflicts": ("待处理冲突的清单不一致", "its list of open conflicts differs"),
+    "held": ("一项从镇中心收到、留待新版本读取的变更已无法解密，本机无法修复；请联系镇中心",
+             "a change from the town centre kept for a newer version no longer opens; it "
+             "cannot be mended here: ask the town centre"),
+}
+# findings no repair here can mend: the only good copy is at the town centre
+UNMENDABLE = frozenset({"changesets", "held"})
+# what waits beside the records, for a technician (zh, en), each with its count
+NOTES: dict[str, tuple[str, str]] = {
+    "held": ("{n} 项从镇中心收到的变更本版本无法读取，正等待升级 station 后合并",
+             "{n} changes from the town centre wait for a newer version of station to merge"),
+    "set_aside": ("{n} 批损坏的下行数据已放在一边，供技术人员查看；其中的变更已重新下载",
+                  "{n} damaged downlink batches are kept aside for a technician; their "
+                  "changes were pulled again"),
+    "import_marks": ("{n} 个导入标记指向本机没有的记录：再次导入同一份名单时，这些行会被重新导入",
+                     "{n} import marks name records that are not here: importing the same "
+                     "list again would bring those rows in again"),
 }
 # a ciphertext overwritten with text reads as damaged, never as an error decoding it
 _SELECT = ", ".join(f"CAST({c} AS BLOB)" if c in ("state", "label") else c
@@ -70,15 +94,23 @@ class CheckReport:
     changesets: int = 0
     integrity: str = "ok"
     findings: list[Finding] = field(default_factory=list)
+    notes: dict[str, int] = field(default_factory=dict)  # NOTES' codes with a count above 0
 
     @property
     def clean(self) -> bool:
         return self.integrity == "ok" and all(f.repaired for f in self.findings)
 
+    def note_lines(self) -> list[tuple[str, str]]:
+        """Each note as a sentence (zh, en)."""
+        return [(NOTES[code][0].format(n=n), NOTES[code][1].format(n=n))
+                for code, n in self.notes.items()]
+
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "changesets": self.changesets,
                 "integrity": self.integrity, "clean": self.clean,
-                "findings": [f.as_dict() for f in self.findings]}
+                "findings": [f.as_dict() for f in self.findings],
+                "notes": [{"code": code, "count": n, "zh": zh, "en": en} for (code, n), (zh, en)
+                          in zip(self.notes.items(), self.note_lines(), strict=True)]}
 
 
 def check(ledger: Ledger, *, repair: bool = False,
@@ -101,7 +133,28 @@ def check(ledger: Ledger, *, repair: bool = False,
         report.records += 1
         if progress and (n % 500 == 0 or n == len(ids)):
             progress(n, len(ids))
+    with _reading(db):
+        _check_beside(ledger, report)
     return report
+
+
+def _check_beside(ledger: Ledger, report: CheckReport) -> None:
+    """The tables beside the records (see the module's doc): read only, never repaired."""
+    db = ledger.db
+    waiting = 0
+    for mark, body in db.execute("SELECT mark, CAST(body AS BLOB) FROM changesets_held "
+                                 "ORDER BY mark").fetchall():
+        if ledger.held_opens(mark, body):
+            waiting += 1
+        else:
+            report.findings.append(Finding(f"held:{bytes(mark).hex()[:12]}", ("held",)))
+    counts = {"held": waiting,
+              "set_aside": db.execute("SELECT count(*) FROM inbox_set_aside").fetchone()[0],
+              "import_marks": db.execute(
+                  "SELECT count(*) FROM import_rows i WHERE NOT EXISTS (SELECT 1 FROM records "
+                  "r WHERE r.id = i.record) AND NOT EXISTS (SELECT 1 FROM changesets c "
+                  "WHERE c.record = i.record)").fetchone()[0]}
+    report.notes = {code: int(n) for code, n in counts.items() if n}
 
 
 def _check_one(ledger: Ledger, record_id: str, repair: bool) -> Finding | None:

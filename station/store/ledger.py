@@ -480,7 +480,7 @@ class Ledger:
         for mark, body in self.db.execute(
                 "SELECT mark, CAST(body AS BLOB) FROM changesets_held").fetchall():
             with suppress(Tampered):
-                marks[mark] = self.keys.open("held", body, f"changesets_held|{mark.hex()}|1")
+                marks[mark] = self._open_held(mark, body)
         if not marks:
             return 0
         decoded = decode_all(marks.values())
@@ -492,6 +492,18 @@ class Ledger:
             self.db.conn.executemany("DELETE FROM changesets_held WHERE mark=?",
                                      [(by_id[cid],) for cid in done])
         return report.new
+
+    def _open_held(self, mark: bytes, body: bytes) -> bytes:
+        """A held changeset's bytes, as it came; ``Tampered`` if its sealed body is damaged."""
+        return self.keys.open("held", body, f"changesets_held|{mark.hex()}|1")
+
+    def held_opens(self, mark: bytes, body: bytes) -> bool:
+        """Whether a held changeset's sealed body still opens (``station check``)."""
+        try:
+            self._open_held(bytes(mark), bytes(body))
+        except Tampered:
+            return False
+        return True
 
     @contextmanager
     def _receiving(self) -> Iterator[None]:

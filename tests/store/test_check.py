@@ -17,6 +17,7 @@ from station.store.errors import Tampered
 from station.store.service import Station
 from tests.conftest import PASSPHRASE
 from tests.store.test_conflicts import exchange, make
+from tests.store.test_held import from_a_newer_station, made_at
 
 APPLICATION = {
     "matter": "HJ-001", "applicant.name": "王桂英", "applicant.id_number": "11010519491231002X",
@@ -168,3 +169,67 @@ def test_the_command_refuses_to_call_a_station_with_an_unopenable_change_mended(
     assert code == 1 and "cannot be mended here" in err and "Traceback" not in err
     with Station.open(village.home, PASSPHRASE) as again:  # still opens, others all fine
         assert len(again.list()) == 3
+
+
+def _beside(station: Station) -> list[list[tuple[object, ...]]]:
+    """Every row of the tables beside the records, as they are on disk."""
+    return [station.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("changesets_held", "inbox_set_aside", "import_rows")]
+
+
+def _hold_two_from_a_newer_station(village: Station, tmp_path, now) -> None:
+    """Two changesets a newer station wrote, relayed by the centre, kept aside unread."""
+    other = make(tmp_path, "V009", now)
+    _, encoded = made_at(other, 2)
+    other.close()
+    village.ledger.receive_encoded([from_a_newer_station(b) for b in encoded],
+                                   today=village.today())
+    assert village.ledger.held() == 2
+
+
+def test_a_held_change_that_no_longer_opens_is_named_and_never_dropped(village, tmp_path, now,
+                                                                       capsys, passphrase_file):
+    """It would wait for good, each sync saying it waits for an update that cannot help."""
+    _hold_two_from_a_newer_station(village, tmp_path, now)
+    with sqlite3.connect(db_path(village.home)) as conn:
+        mark, blob = conn.execute("SELECT mark, body FROM changesets_held LIMIT 1").fetchone()
+        conn.execute("UPDATE changesets_held SET body=? WHERE mark=?",
+                     [blob[:20] + bytes([blob[20] ^ 0xFF]) + blob[21:], mark])
+    conn.close()
+    before = _beside(village)
+    report = check(village.ledger, repair=True)
+    assert [(f.record, f.problems, f.repaired) for f in report.findings] == [
+        (f"held:{mark.hex()[:12]}", ("held",), False)]
+    assert not report.clean and report.notes == {"held": 1}
+    assert _beside(village) == before  # kept: the repair drops nothing from beside
+    code = run(cli, ["check", "--repair", "--home", str(village.home), "--passphrase-file",
+                     str(passphrase_file), "--lang", "zh"])
+    err = capsys.readouterr().err
+    assert code == 1 and "无法修复" in err and "Traceback" not in err
+    assert f"held:{mark.hex()[:12]}：一项从镇中心收到" in err
+    assert _beside(village) == before
+
+
+def test_what_waits_beside_the_records_is_counted_for_a_technician_and_left_as_it_is(
+        village, tmp_path, now, capsys, passphrase_file):
+    _hold_two_from_a_newer_station(village, tmp_path, now)
+    _sql(village, "INSERT INTO inbox_set_aside(batch, sealed, received, set_aside, reason) "
+                  "VALUES ('0-5', x'00', '2026-11-23', '2026-11-23', 'tampered')")
+    _sql(village, "INSERT INTO import_rows(mark, record) VALUES (x'01', "
+                  "'0190a0a0-0000-7000-8000-000000000000')")
+    _sql(village, "INSERT INTO import_rows(mark, record) VALUES (x'02', ?)",
+         _application(village))  # one whose record is here: not counted
+    before = _beside(village)
+    args = ["--home", str(village.home), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["check", "--repair", "--json", *args]) == 0  # nothing is damaged
+    out = json.loads(capsys.readouterr().out)
+    assert out["clean"] and out["findings"] == []
+    assert {n["code"]: n["count"] for n in out["notes"]} == {
+        "held": 2, "set_aside": 1, "import_marks": 1}
+    assert _beside(village) == before
+    assert run(cli, ["check", *args, "--lang", "en"]) == 0
+    err = capsys.readouterr().err
+    assert "2 changes from the town centre wait for a newer version" in err
+    assert "1 import marks name records that are not here" in err
+    for personal in ("王桂英", "11010519491231002X", "13912345678", "赵秀兰"):
+        assert personal not in err
