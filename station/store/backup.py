@@ -31,7 +31,6 @@ from station.store.errors import (
     NotABackup,
     RestoreFailed,
     RestoreOverStation,
-    refuse_non_file,
     refuse_nul,
 )
 from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY, write_private
@@ -54,15 +53,14 @@ def backup(home: Path, into: Path) -> Path:
 
 def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
     station = db.execute("SELECT value FROM meta WHERE key='station'").fetchone()[0]
-    stamp = china_now().strftime("%Y%m%d-%H%M%S")
-    target = into / f"{station}-backup-{stamp}"
-    part = into / f".{target.name}.part"
+    name = f"{station}-backup-{china_now().strftime('%Y%m%d-%H%M%S')}"
+    part = into / f".{name}.part"
     try:
         refuse_nul(into)  # pasted into the app's folder box: said in words, as OSErrors are
+        target = _free_name(into, name)
         if into.exists() and not into.is_dir():
             raise BackupFailed(path=str(into), detail="it is not a folder",
                                detail_zh="它不是文件夹")
-        refuse_non_file(target)
         shutil.rmtree(part, ignore_errors=True)  # what a crash left: never half a backup
         part.mkdir(mode=0o700)
         copy = part / dbmod.DB_NAME
@@ -80,6 +78,17 @@ def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
         shutil.rmtree(part, ignore_errors=True)
         raise BackupFailed(path=str(into), detail=str(exc),
                            detail_zh=f"SQLite 报告：{exc}") from None
+    return target
+
+
+def _free_name(into: Path, name: str) -> Path:
+    """The backup's folder: ``name``, or ``name-2``, ``-3``… when a backup made in the same
+    second (``b`` pressed twice, a scheduled one beside a hand-made one) already has it, so
+    each is kept and none is refused or replaced."""
+    target, n = into / name, 1
+    while os.path.lexists(target):
+        n += 1
+        target = into / f"{name}-{n}"
     return target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.store.backup import backup, restore
+from station.store.check import check
 from station.store.db import db_path
 from station.store.errors import BackupFailed, CorruptDatabase, NotABackup, RestoreOverStation
 from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY
@@ -106,3 +108,39 @@ def test_backup_and_restore_from_the_command_line(station, home, tmp_path, capsy
     assert run(cli, ["list", "--json", "--home", str(new), "--passphrase-file",
                      str(passphrase_file)]) == 0
     assert "王桂英" in capsys.readouterr().out
+
+
+def test_a_backup_taken_while_another_program_writes_is_whole_at_one_moment(station, home,
+                                                                            tmp_path, now):
+    """A sync or the app saving in another program during the copy, and backups made in the
+    same second: each is kept, and restores to a station whose records all match their
+    changes. The second one in a second was refused, as if its folder were a file."""
+    station.close()
+    stop = threading.Event()
+    saved: list[int] = []
+
+    def writer() -> None:
+        with Station.open(home, PASSPHRASE, now=now) as busy:
+            while not stop.is_set():
+                busy.create("resident", {"resident.name": "王桂英"})
+                saved.append(1)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        made = []
+        while len(made) < 3:
+            if len(saved) > 5 * (len(made) + 1):
+                made.append(backup(home, tmp_path))
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    counts = []
+    for n, folder in enumerate(made):
+        restore(folder, tmp_path / f"new{n}")
+        with Station.open(tmp_path / f"new{n}", PASSPHRASE, now=now) as again:
+            assert check(again.ledger).clean
+            counts.append(again.count())
+            assert again.db.execute("SELECT count(*) FROM changesets").fetchone()[0] == \
+                counts[-1]  # one change a save, each with its record: no half of one
+    assert counts == sorted(counts) and counts[0] > 0
