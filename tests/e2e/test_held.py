@@ -19,7 +19,9 @@ from station.cli.common import run
 from station.domain import merge, validate
 from station.domain.changeset import Changeset, Op
 from station.domain.hlc import HLC
+from station.store.backup import backup, restore
 from station.store.db import db_path
+from station.store.importer import import_file
 from station.store.ledger import new_id
 from station.store.service import Station
 from station.sync.engine import SyncReport, sync_once
@@ -107,3 +109,42 @@ def village_after(village: Station, record_id: str) -> merge.State:
     """The record as the village, upgraded too, merges it: the same state (G3)."""
     sync(village)
     return village.ledger.state(record_id)
+
+
+def test_a_restored_station_brings_back_held_set_aside_import_marks_and_drafts_working(
+        tmp_path, live_centre, db_url, monkeypatch):
+    """A schema-v5 station is backed up and restored onto a new disk: what waits beside its
+    records comes back, and each still does its work there."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    record = village.create("application", APPLICATION)
+    sync(village)
+    with centre_writer(tmp_path, live_centre, db_url) as writer:
+        relay_newer_phone(writer, village.ledger.state(record.id))
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    rows = tmp_path / "cases.jsonl"
+    rows.write_text(json.dumps({"kind": "application", **APPLICATION,
+                                "applicant.name": "周桂兰"}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    assert import_file(bus, rows).imported == 1
+    bus.save_draft("draft-1", "application", {"applicant.name": "吴建华"})
+    assert sync(bus).held == 1
+    bus.db.execute("INSERT INTO inbox_set_aside(batch, sealed, received, set_aside, reason) "
+                   "VALUES ('0-3', x'00', '2026-11-23', '2026-11-23', 'tampered')")
+    bus.db.conn.commit()
+    beside = [bus.db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+              for t in ("changesets_held", "inbox_set_aside", "import_rows", "drafts")]
+    made = backup(bus.home, tmp_path)
+    bus.close()
+
+    assert restore(made, tmp_path / "new") == "BUS01"
+    restored = Station.open(tmp_path / "new", PASSPHRASE)
+    assert [restored.db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+            for t in ("changesets_held", "inbox_set_aside", "import_rows", "drafts")] == beside
+    (draft,) = restored.drafts()
+    assert draft.values["applicant.name"] == "吴建华"
+    assert import_file(restored, rows).imported == 0  # the marks still know the row
+    monkeypatch.setattr(validate, "_MOBILE", re.compile(r"^1[0-9]{10}$"))  # the upgrade
+    upgraded = sync(restored)
+    assert upgraded.held_merged == 1 and restored.ledger.held() == 0
+    assert restored.get(record.id).fields["applicant.phone"] == NEWER_PHONE
+    restored.close()
