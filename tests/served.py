@@ -25,6 +25,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening() -> tuple[socket.socket, int]:
+    """A socket already listening on 127.0.0.1 and its port, for a server in the test's own
+    process: bound at once to a port the system picks, so no other test, in this process or
+    a parallel worker, can take the port between choosing it and binding it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    return server, int(server.getsockname()[1])
+
+
 class Served(ABC):
     """One server subprocess on 127.0.0.1 and a free port, its output in a log file. ``start``
     waits until it answers; when its output says the port was taken meanwhile (tests run in

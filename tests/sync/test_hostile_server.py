@@ -17,7 +17,7 @@ from station.store.vault import FAST_KDF
 from station.sync.client import enroll
 from station.sync.errors import BadReply, Refused
 from station.sync.transport import CentreClient, patient
-from tests.served import free_port
+from tests.served import listening
 
 Answer = Callable[[socket.socket], None]
 
@@ -28,7 +28,7 @@ def hostile() -> Iterator[Callable[[Answer], str]]:
     servers: list[socket.socket] = []
 
     def start(answer: Answer) -> str:
-        server = socket.create_server(("127.0.0.1", port := free_port()))
+        server, port = listening()
         servers.append(server)
 
         def serve() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from station.sync.errors import CentreUnreachable, NotHttps, UntrustedCertificate
 from station.sync.transport import CentreClient, patient
-from tests.served import free_port
+from tests.served import listening
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -50,7 +49,7 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
     """A TLS server on 127.0.0.1 with a self-signed certificate; yields its https URL."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*self_signed(tmp_path))
-    server = socket.create_server(("127.0.0.1", port := free_port()))
+    server, port = listening()
 
     def serve() -> None:
         while True:
@@ -69,7 +68,7 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def plain_server() -> Iterator[str]:
     """A server that answers in plain HTTP, reached at an https address."""
-    server = socket.create_server(("127.0.0.1", port := free_port()))
+    server, port = listening()
 
     def serve() -> None:
         while True:
