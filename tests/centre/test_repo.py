@@ -20,7 +20,7 @@ from station.centre.repo import (
     StationRow,
     open_repository,
 )
-from station.centre.repo.base import SCHEMA_VERSION, Dialect
+from station.centre.repo.base import NONCE_SWEEP_MS, SCHEMA_VERSION, Dialect
 
 NOW = 1_795_397_400_000
 
@@ -253,11 +253,21 @@ def test_a_nonce_is_accepted_once_per_station(repo):
     assert repo.remember_nonce("V002", "n" * 32, NOW + 600_000, NOW + 1)
 
 
-def test_expired_nonces_are_swept(repo):
+def test_an_expired_nonce_is_taken_as_new(repo):
     assert repo.remember_nonce("V001", "old" * 8, NOW + 10, NOW)
     assert not repo.remember_nonce("V001", "old" * 8, NOW + 20, NOW + 10)  # not yet expired
-    assert repo.remember_nonce("V001", "other" * 5, NOW + 999, NOW + 11)  # sweeps the old one
     assert repo.remember_nonce("V001", "old" * 8, NOW + 999, NOW + 12)
+    assert not repo.remember_nonce("V001", "old" * 8, NOW + 999, NOW + 13)  # live again
+
+
+def test_expired_nonces_are_swept_now_and_then(repo):
+    for n in range(3):
+        assert repo.remember_nonce("V001", f"gone{n}" * 8, NOW + 10, NOW)
+    assert repo.remember_nonce("V001", "soon" * 8, NOW + NONCE_SWEEP_MS * 3, NOW + 11)
+    assert repo._read("SELECT count(*) FROM nonces")[0][0] == 4  # swept at NOW, not again yet
+    assert repo.remember_nonce("V001", "later" * 8, NOW + NONCE_SWEEP_MS * 3,
+                               NOW + NONCE_SWEEP_MS + 1)
+    assert repo._read("SELECT count(*) FROM nonces")[0][0] == 2
 
 
 def test_a_nonce_is_remembered_once_from_two_threads(repo):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,6 +32,10 @@ SCHEMA_VERSION = 1
 # or process holds) before it is answered 503 with Retry-After: well inside a station's 30 s
 # read timeout, so the station hears why and retries instead of timing out on a stuck request.
 WAIT_S = 10.0
+# How often expired nonces are swept. Not on every request: every signed request would
+# then delete the same expired rows, and on PostgreSQL each would wait for the row locks of
+# the others' deletes, so concurrent syncs queued behind one another (or deadlocked) there.
+NONCE_SWEEP_MS = 60_000
 
 log = logging.getLogger("station.centre")
 
@@ -304,6 +309,8 @@ class Repository:
 
     def __init__(self, dialect: Dialect) -> None:
         self.d = dialect
+        self._swept_ms = 0
+        self._sweeping = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -461,14 +468,27 @@ class Repository:
             "ORDER BY retired_ms DESC", (station,))]
 
     def remember_nonce(self, station: str, nonce: str, expires_ms: int, now_ms: int) -> bool:
-        """False when this nonce was seen before (a replay). Old nonces are swept as we go."""
+        """False when this nonce was seen before and has not expired (a replay). An expired
+        one is taken as new, in place; expired rows are swept now and then (``_sweep``)."""
+        self._sweep(now_ms)
         with self.d.writing() as conn:
-            conn.execute(self.d.sql("DELETE FROM nonces WHERE expires_ms < ?"), (now_ms,))
             row = conn.execute(self.d.sql(
                 "INSERT INTO nonces(station, nonce, expires_ms) VALUES (?,?,?) "
-                "ON CONFLICT(station, nonce) DO NOTHING RETURNING nonce"),
-                (station, nonce, expires_ms)).fetchone()
+                "ON CONFLICT(station, nonce) DO UPDATE SET expires_ms=excluded.expires_ms "
+                "WHERE nonces.expires_ms < ? RETURNING nonce"),
+                (station, nonce, expires_ms, now_ms)).fetchone()
             return row is not None
+
+    def _sweep(self, now_ms: int) -> None:
+        """Delete expired nonces, by one thread at a time, at most every ``NONCE_SWEEP_MS``."""
+        if now_ms - self._swept_ms < NONCE_SWEEP_MS or not self._sweeping.acquire(blocking=False):
+            return
+        try:
+            with self.d.writing() as conn:
+                conn.execute(self.d.sql("DELETE FROM nonces WHERE expires_ms < ?"), (now_ms,))
+            self._swept_ms = now_ms
+        finally:
+            self._sweeping.release()
 
     # --- the log -------------------------------------------------------------------------
 
