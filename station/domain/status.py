@@ -169,12 +169,18 @@ def next_status(lattice: Lattice, current: dict[str, Any], to: str, *,
     if to == "reopened":
         if frm not in lattice.reopen_from:
             raise refuse(lattice, frm, to, "reopen_only_final")
-        return {"to": "reopened", "round": rnd + 1, "reason": reason.strip()}
+        return _with_reason({"to": "reopened", "round": rnd + 1}, reason)
     if to in lattice.moves.get(frm, ()):
-        value: dict[str, Any] = {"to": to, "round": rnd}
-        if reason.strip():
-            value["reason"] = reason.strip()
-        return value
+        return _with_reason({"to": to, "round": rnd}, reason)
     if lattice.state(to).rank < lattice.state(frm).rank:
         raise refuse(lattice, frm, to, "backwards")
     raise refuse(lattice, frm, to, "not_allowed")
+
+
+def _with_reason(value: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A status value with its reason, if one was given: an empty reason is left out, as
+    the changeset check's normal form has it, so a move made without one (``station edit
+    --status reopened``) is not refused as a malformed change."""
+    if reason.strip():
+        value["reason"] = reason.strip()
+    return value

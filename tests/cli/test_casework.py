@@ -1,0 +1,53 @@
+"""Casework after the form is saved, through the real `station` command: status moves,
+contacts, ratings, follow-ups, the monthly lists and figures, and exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from station.cli import cli
+from station.cli.common import run
+
+# YB-002 is decided at the station and needs one essential material (M01)
+STATION_CASE = {"kind": "application", "matter": "YB-002", "applicant.name": "王桂英",
+                "applicant.id_number": "11010519491231002X", "applicant.phone": "13912345678",
+                "materials.received": ["M01"]}
+
+
+@pytest.fixture
+def station_cli(capsys, tmp_path: Path, passphrase_file: Path):
+    """``station ARGS --home … --passphrase-file …`` → (exit code, stdout, stderr), on a
+    station made with ``station init``."""
+    home = tmp_path / "home"
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = run(cli, [*args, "--home", str(home), "--passphrase-file", str(passphrase_file)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = call("init", "--station", "V001", "--name", "青石村便民服务站",
+                        "--agent", "李春梅", "--insecure-fast-kdf", "--json")
+    assert code == 0, err
+    return call
+
+
+@pytest.fixture
+def case(station_cli, tmp_path: Path) -> str:
+    """The receipt number of one received application the station may complete itself."""
+    path = tmp_path / "case.jsonl"
+    path.write_text(json.dumps(STATION_CASE, ensure_ascii=False) + "\n", encoding="utf-8")
+    code, _, err = station_cli("import", str(path))
+    assert code == 0, err
+    return str(json.loads(station_cli("list", "--json")[1])[0]["receipt"])
+
+
+def test_a_finished_case_is_reopened_without_a_reason_as_the_help_allows(station_cli, case):
+    assert station_cli("edit", case, "--status", "completed")[0] == 0
+    code, out, err = station_cli("edit", case, "--status", "reopened", "--json")
+    assert code == 0, err
+    assert json.loads(out)["status"] == {"to": "reopened", "round": 1}
+    code, out, err = station_cli("edit", case, "--status", "received", "--json")
+    assert code == 0, err
