@@ -73,6 +73,29 @@ class PromiseNeedsReason(StationError):
     en = "Changing a promised date needs a reason"
 
 
+class PromiseOfClosedCase(StationError):
+    """A promise of a closed case is what its on-time figure was counted against: moved
+    afterwards, it would turn a late case into an on-time one in every report since."""
+
+    code = "domain.closed_promise"
+    zh = "这件已{status_zh}，不能再修改“{label_zh}”：按时办结率按结案时的承诺日期计算"
+    en = ("This case is {status_en}: its “{label_en}” can no longer change, since the "
+          "on-time rate counts the promise it was closed against")
+
+
+def check_promise_open(status: str, changed: Iterable[str],
+                       label: Callable[[str], tuple[str, str]]) -> None:
+    """Refuse changing a promised date (completion, or a 容缺 date) of an application that
+    is no longer open (completed, returned, voided); reopening it makes it open again."""
+    moved = [name for name in changed if touches_promise([name])]
+    if moved and status not in OPEN_STATUSES:
+        lattice = LATTICES["application"]
+        label_zh, label_en = label(moved[0])
+        raise PromiseOfClosedCase(status_zh=lattice.label(status, "zh"),
+                                  status_en=lattice.label(status, "en"),
+                                  label_zh=label_zh, label_en=label_en)
+
+
 def check_rating(kind: str, status: str, current: dict[str, Any] | None) -> None:
     """一次一评: only a finished service, and only once."""
     if RATED_STATUSES.get(kind) != status:

@@ -49,6 +49,7 @@ from station.domain.followup import (
     Month,
     NoOpenFollowup,
     PromiseNeedsReason,
+    check_promise_open,
     check_rating,
     due_lists,
     figures,
@@ -918,6 +919,10 @@ class Station:
         current, seen = self._read(ref)
         cleaned = self._clean(current.kind, values, current=current.fields)
         _keep_required(current.kind, cleaned)
+        if current.kind == "application":
+            check_promise_open(current.status["to"],
+                               [k for k, v in cleaned.items() if current.fields.get(k) != v],
+                               lambda name: field_label_pair(current.kind, name))
         moved = {k: v for k, v in cleaned.items()
                  if touches_promise([k]) and current.fields.get(k) and current.fields.get(k) != v}
         cleared = [k for k, v in moved.items() if not v]

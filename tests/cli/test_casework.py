@@ -51,3 +51,23 @@ def test_a_finished_case_is_reopened_without_a_reason_as_the_help_allows(station
     assert json.loads(out)["status"] == {"to": "reopened", "round": 1}
     code, out, err = station_cli("edit", case, "--status", "received", "--json")
     assert code == 0, err
+
+
+def test_the_promise_of_a_closed_case_stays_as_it_was_closed_against(station_cli, case):
+    promised = json.loads(station_cli("show", case, "--json")[1])["fields"]["promised_date"]
+    assert station_cli("edit", case, "--status", "completed")[0] == 0
+    before = json.loads(station_cli("report", "--json")[1])["figures"]["all"]
+    code, _, err = station_cli("edit", case, "--set", "promised_date=2026-12-30",
+                               "--reason", "补录", "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert "已办结" in err and "承诺办结时限" in err and "按时办结率" in err
+    code, _, err = station_cli("edit", case, "--set", "promised_date=2026-12-30",
+                               "--reason", "typo", "--lang", "en")
+    assert code == 1 and "completed" in err and "on-time rate" in err
+    assert json.loads(station_cli("show", case, "--json")[1])["fields"]["promised_date"] \
+        == promised
+    assert json.loads(station_cli("report", "--json")[1])["figures"]["all"] == before
+    assert station_cli("edit", case, "--status", "reopened", "--reason", "补材料")[0] == 0
+    code, _, err = station_cli("edit", case, "--set", "promised_date=2027-01-05",
+                               "--reason", "补材料")
+    assert code == 0, err
