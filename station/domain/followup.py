@@ -294,11 +294,17 @@ class Figures:
                 "satisfaction_rate": self.satisfaction_rate, "good_rate": self.good_rate}
 
 
+def is_open_poor(r: Facts) -> bool:
+    """A poor rating still to follow up: the report's figure and the dashboard's card. A
+    voided record was entered in error, and its follow-up is nobody's work any more."""
+    return r.followup_open and r.status != "voided"
+
+
 def add(figures: Figures, r: Facts, month: Month, today: dt.date) -> None:
     """Count one record into one group's figures for ``month``."""
     if r.status == "voided":
         return
-    if r.followup_open:
+    if is_open_poor(r):
         figures.open_poor += 1
     if month.first > today:
         return  # a month not begun yet: nothing has happened in it

@@ -53,6 +53,7 @@ from station.domain.followup import (
     check_rating,
     due_lists,
     figures,
+    is_open_poor,
     touches_promise,
 )
 from station.domain.gc_pause import paused_gc
@@ -1314,13 +1315,18 @@ class Station:
             "set", "followup", value,
             prev=tuple(h.op_id for h in merge.register_heads(state, "followup")))])
 
-    def facts(self, *, kind: str | None = None) -> list[Facts]:
-        """The non-personal facts of every record, from the plaintext columns."""
+    def facts(self, *, kind: str | None = None, followup_open: bool = False) -> list[Facts]:
+        """The non-personal facts of every record (of ``kind``; only those with an open
+        follow-up, if asked), from the plaintext columns."""
         sql = ("SELECT id, kind, status, receipt, scope, matter, channel, received_on, "
                "promised_date, next_due, closed_on, contact_months, rating, rated_on, "
-               "followup_open FROM records")
-        rows = self.db.execute(sql + (" WHERE kind=?" if kind else ""),
-                               [kind] if kind else []).fetchall()
+               "followup_open FROM records WHERE 1=1")
+        params: list[Any] = []
+        if kind:
+            sql, params = sql + " AND kind=?", [kind]
+        if followup_open:
+            sql += " AND followup_open=1"
+        rows = self.db.execute(sql, params).fetchall()
         return [Facts(*r[:11], tuple((r[11] or "").split(",")) if r[11] else (), r[12], r[13],
                       bool(r[14])) for r in rows]
 
@@ -1378,10 +1384,10 @@ class Station:
     def dashboard(self) -> Dashboard:
         lists = self.due()
         last, offset = self.sync.last_sync()
-        poor = self.db.execute("SELECT count(*) FROM records WHERE followup_open=1").fetchone()
+        poor = sum(map(is_open_poor, self.facts(followup_open=True)))
         return Dashboard(today=self.today().isoformat(), month=lists.month,
                          to_resolve=len(lists.to_resolve), to_contact=len(lists.to_contact),
-                         overdue=len(lists.overdue), open_poor=poor[0],
+                         overdue=len(lists.overdue), open_poor=poor,
                          conflicts=self.counts()["conflicts"], unsent=self.sync.unsent(),
                          enrolled=self.sync.enrolled(), last_sync=last,
                          clock_offset_ms=offset, drafts=len(self.drafts()))

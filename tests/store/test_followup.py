@@ -174,3 +174,13 @@ def test_a_station_with_nothing_to_count_reports_zeros_and_dashes(station, home,
     assert run(cli, ["export", "json", str(out), "--what", "report", "--month", "2026-11",
                      *auth]) == 0
     assert [row["group"] for row in json.loads(out.read_text(encoding="utf-8"))] == ["all"]
+
+
+def test_a_voided_case_leaves_no_poor_rating_to_follow_up_on_the_dashboard(station):
+    """The dashboard's card and the month's report count the same open poor ratings."""
+    record = station_decided(station)
+    station.change_status(record.id, "completed")
+    station.rate(record.id, "poor", "等了太久")
+    assert station.dashboard().open_poor == station.report()["all"].open_poor == 1
+    station.void(record.id, "重复录入")
+    assert station.dashboard().open_poor == station.report()["all"].open_poor == 0
