@@ -34,7 +34,7 @@ def export_cmd(env: Env, fmt: str, path: Path, what: str, kind: str, month: Mont
         else:
             header, rows = figures_table(station.report(month or Month.of(station.today()),
                                                         by=by))
-    write(path, fmt, header, rows)
+    write(path, fmt, header, rows, home=env.home)
     if what == "records":
         env.say(f"注意：{path} 含居民个人信息（明文），请妥善保管，用完即删",
                 f"Note: {path} holds residents' personal data in plaintext: keep it safe and "

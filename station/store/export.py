@@ -40,6 +40,34 @@ class ExportError(StoreError):
     en = "Cannot write the export file {path}: {detail}"
 
 
+class ExportOverStation(StoreError):
+    code = "store.export.station_file"
+    zh = ("{path} 是站点自己的文件（数据库、密钥等），导出到这里会覆盖它、丢失其中的全部记录；"
+          "没有导出，请换一个文件名或文件夹")
+    en = ("{path} is one of the station's own files (its database, keys…): an export there "
+          "would replace it and lose every record in it, so nothing was exported; choose "
+          "another file name or folder")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def refuse_station_file(path: Path, home: Path) -> None:
+    """Refuse to replace a file of the station's home (station.db, its journal, its keys),
+    or any station's database elsewhere: a mistyped export path must never swap a vault
+    for a spreadsheet. A new file, or an earlier export, is replaced as asked."""
+    try:
+        if not path.is_file():
+            return
+        inside = path.resolve().is_relative_to(home.resolve())
+        with path.open("rb") as fh:
+            database = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return  # the write itself says why it cannot be done
+    if inside or database:
+        raise ExportOverStation(path=str(path))
+
+
 def safe_cell(value: Any) -> Any:
     """What goes into a spreadsheet cell: never something it would run as a formula."""
     if value is None:
@@ -84,14 +112,17 @@ def figures_table(groups: dict[str, Figures]) -> tuple[list[str], list[list[Any]
                               for name, g in sorted(groups.items())]
 
 
-def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+          home: Path) -> None:
     """Write a table as ``fmt``; the file appears whole or not at all, readable by this user
     only (it holds residents' details in plaintext), and nothing of it is ever written
     anywhere else (xlsxwriter's default spills each part to the system's temp folder, left
     there if the zip cannot be written). Only an ordinary file is ever replaced: renaming
-    over a device (/dev/full, as root) or a link would destroy it rather than write into it."""
+    over a device (/dev/full, as root) or a link would destroy it rather than write into it,
+    and never a file of the station in ``home`` or a station's database."""
     if fmt not in FORMATS:
         raise ExportError(path=str(path), detail=f"unknown format {fmt}")
+    refuse_station_file(path, home)
     try:
         refuse_non_file(path)
         write_private(path, _encode(fmt, header, rows))

@@ -71,3 +71,22 @@ def test_the_promise_of_a_closed_case_stays_as_it_was_closed_against(station_cli
     code, _, err = station_cli("edit", case, "--set", "promised_date=2027-01-05",
                                "--reason", "补材料")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("target", ["station.db", "transport.key", "other-station"])
+def test_an_export_never_replaces_a_station_file(station_cli, case, tmp_path, target):
+    home = tmp_path / "home"
+    if target == "other-station":  # another station's database on the same laptop
+        path = tmp_path / "BUS01.db"
+        path.write_bytes((home / "station.db").read_bytes())
+    else:
+        path = home / target
+    before = path.read_bytes()
+    code, _, err = station_cli("export", "csv", str(path), "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert "站点自己的文件" in err and "没有导出" in err
+    assert path.read_bytes() == before
+    code, out, err = station_cli("list", "--json")
+    assert code == 0 and json.loads(out)[0]["receipt"] == case
+    assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # a new file
+    assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # and again

@@ -25,7 +25,8 @@ def test_cells_that_look_like_formulas_are_escaped():
 
 def test_csv_has_a_bom_and_escapes(tmp_path):
     path = tmp_path / "out.csv"
-    write(path, "csv", ["name", "address"], [["王桂英", "=cmd|' /C calc'!A0"]])
+    write(path, "csv", ["name", "address"], [["王桂英", "=cmd|' /C calc'!A0"]],
+          home=tmp_path / "V001")
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -34,7 +35,7 @@ def test_csv_has_a_bom_and_escapes(tmp_path):
 
 def test_xlsx_is_a_workbook_with_the_text(tmp_path):
     path = tmp_path / "out.xlsx"
-    write(path, "xlsx", ["name"], [["王桂英"], ["=1+1"]])
+    write(path, "xlsx", ["name"], [["王桂英"], ["=1+1"]], home=tmp_path / "V001")
     with zipfile.ZipFile(path) as book:
         strings = book.read("xl/sharedStrings.xml").decode()
     assert "王桂英" in strings and "'=1+1" in strings
@@ -120,7 +121,8 @@ def test_a_workbook_is_built_in_memory_so_no_part_is_left_in_the_temp_folder(
 
     monkeypatch.setattr(zipfile.ZipFile, "write", disk_full)  # zipping a file from disk
     target = tmp_path / "out.xlsx"
-    write(target, "xlsx", ["name", "id"], [["王桂英", "11010519491231002X"]])
+    write(target, "xlsx", ["name", "id"], [["王桂英", "11010519491231002X"]],
+          home=tmp_path / "V001")
     assert [p for p in spill.rglob("*")] == []
     with zipfile.ZipFile(target) as book:
         assert "王桂英" in book.read("xl/sharedStrings.xml").decode()
