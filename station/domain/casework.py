@@ -139,6 +139,28 @@ def essential_problems(matter: Matter, fields: dict[str, Any]) -> list[Problem]:
         "missing_en": _names(matter, essential, "en")})]
 
 
+def material_problems(matter: Matter, status: str, fields: dict[str, Any],
+                      changed: set[str]) -> list[Problem]:
+    """What an edit of a case in ``status`` may not leave of its materials (``fields`` as
+    they would be after it). Intake's rules hold while the case is being received: every
+    missing non-essential material has its promised date, and no essential one is missing.
+    Once received, the case went on (submitted, in review, completed) on its essential
+    materials: unticking one would leave a case intake would have refused, so it is refused
+    there too, as is a non-essential one unticked with no date."""
+    problems: list[Problem] = []
+    unticked = "materials.received" in changed
+    if status in ("received", "awaiting_materials") or (
+            unticked and status in ("submitted", "in_review")):
+        problems += due_problems(matter, fields)
+    if unticked and status in KEEPS_ESSENTIALS:
+        problems += essential_problems(matter, fields)
+    return problems
+
+
+KEEPS_ESSENTIALS = frozenset({"received", "awaiting_materials", "submitted", "in_review",
+                              "completed"})
+
+
 # dates a person cannot have meant to lie ahead of today's
 _NOT_FUTURE = {"application": ("received_on", "closed_on"), "visit": ("actual_at",)}
 

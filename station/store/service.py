@@ -28,7 +28,7 @@ from station.domain.casework import (
     check_materials,
     date_problems,
     due_problems,
-    essential_problems,
+    material_problems,
     missing_materials,
     plan_move,
 )
@@ -944,10 +944,7 @@ class Station:
         if current.kind == "application":
             matter = self.catalogue.get(merged["matter"])
             check_materials(matter, merged)
-            if current.status["to"] in ("received", "awaiting_materials"):
-                problems += due_problems(matter, merged)
-                if "materials.received" in cleaned:
-                    problems += essential_problems(matter, merged)
+            problems += material_problems(matter, current.status["to"], merged, set(cleaned))
         if problems:
             raise ValidationError(problems)
 

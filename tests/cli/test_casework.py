@@ -90,3 +90,13 @@ def test_an_export_never_replaces_a_station_file(station_cli, case, tmp_path, ta
     assert code == 0 and json.loads(out)[0]["receipt"] == case
     assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # a new file
     assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # and again
+
+
+@pytest.mark.parametrize("status", ["completed", "submitted"])
+def test_a_case_past_intake_keeps_its_essential_materials(station_cli, case, status):
+    assert station_cli("edit", case, "--status", status)[0] == 0
+    code, _, err = station_cli("edit", case, "--set", "materials.received=", "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert "不能缺少必要材料" in err and "材料" in err
+    shown = json.loads(station_cli("show", case, "--json")[1])
+    assert shown["fields"]["materials.received"] == ["M01"]
