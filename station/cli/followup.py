@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from station.cli.common import Env, common
+from station.cli.common import Env, UsageProblem, common
 from station.cli.records import console, print_summaries
 from station.cli.vault import unlock
 from station.domain.followup import Facts, Figures, Month
@@ -15,7 +15,16 @@ from station.domain.records import CONTACT_VIAS, RATINGS
 from station.store.service import Station
 
 
+class BadMonth(UsageProblem):
+    code = "cli.bad_month"
+    zh = "--month 的“{value}”不是月份：请写成 年-月，如 2026-11（2000 至 2200 年）"
+    en = ("“{value}” given for --month is not a month: write year-month, e.g. 2026-11 "
+          "(years 2000 to 2200)")
+
+
 class MonthType(click.ParamType):
+    """``--month 2026-11``; anything else is a usage error in the person's language."""
+
     name = "month"
 
     def convert(self, value: Any, param: click.Parameter | None,
@@ -25,7 +34,7 @@ class MonthType(click.ParamType):
         try:
             return Month.parse(str(value))
         except ValueError:
-            self.fail(f"{value!r} is not a month like 2026-11", param, ctx)
+            raise BadMonth(value=str(value)) from None
 
 
 def _summaries(station: Station, facts: list[Facts]) -> list[Any]:

@@ -100,3 +100,14 @@ def test_a_case_past_intake_keeps_its_essential_materials(station_cli, case, sta
     assert "不能缺少必要材料" in err and "材料" in err
     shown = json.loads(station_cli("show", case, "--json")[1])
     assert shown["fields"]["materials.received"] == ["M01"]
+
+
+@pytest.mark.parametrize("command", [("report",), ("due",), ("export", "csv", "out.csv")])
+@pytest.mark.parametrize(("month", "lang", "words"), [
+    ("2026-13", "zh", "不是月份：请写成 年-月，如 2026-11"),
+    ("1999-01", "en", "is not a month: write year-month, e.g. 2026-11 (years 2000 to 2200)")])
+def test_a_month_that_is_not_one_is_said_in_the_persons_language(station_cli, command, month,
+                                                                 lang, words):
+    code, _, err = station_cli(*command, "--month", month, "--lang", lang)
+    assert code == 2 and words in err and month in err
+    assert "Invalid value" not in err and "Traceback" not in err
