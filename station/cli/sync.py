@@ -30,6 +30,7 @@ from rich.progress import (
 
 from station.cli.common import Env, ExistingFile, UsageProblem, check_url, common
 from station.cli.vault import unlock
+from station.domain.chinatime import china_time
 from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.service import Station
@@ -143,6 +144,32 @@ def report_sync(env: Env, report: SyncReport) -> None:
                 f"{en}; please set it (sync is not affected)")
 
 
+def sync_status(env: Env, station: Station) -> None:
+    """How sync stands, with no network: unsent and refused work, batches kept for unlock,
+    the last sync, and each change from the centre kept aside because this version cannot
+    read it (since when, why, which records, what to do)."""
+    sync, held = station.sync, station.ledger.held_changes()
+    last, _ = sync.last_sync()
+    data = {"enrolled": sync.enrolled(), "unsent": sync.unsent(),
+            "refused": len(sync.quarantined()), "kept": sync.kept(), "last_sync": last,
+            "held": held.as_dict()}
+
+    def human() -> None:
+        if not data["enrolled"]:
+            env.say("本站尚未登记到镇中心", "This station is not enrolled with a town centre")
+        when = china_time(last) if last else env.t("从未", "never")
+        env.say(f"未发送 {data['unsent']} 条 · 被拒待处理 {data['refused']} 条 · "
+                f"上次同步 {when}",
+                f"Not sent: {data['unsent']} · refused, held back: {data['refused']} · "
+                f"last sync: {when}")
+        if not held.count:
+            env.say("镇中心发来的更新都已合并", "Everything from the centre has merged")
+        for zh, en in zip(held.lines("zh"), held.lines("en"), strict=True):
+            env.say(zh, en)
+
+    env.emit(data, human)
+
+
 @click.command("sync")
 @click.option("--once", "mode", flag_value="once", default=True, help="Sync once (default).")
 @click.option("--watch", "mode", flag_value="watch",
@@ -154,12 +181,19 @@ def report_sync(env: Env, report: SyncReport) -> None:
 @click.option("--retry-refused", is_flag=True,
               help="Send again the changes the centre refused, once the town centre says the "
                    "cause is mended; any still refused are set aside again with the reason.")
+@click.option("--status", is_flag=True,
+              help="Only say how sync stands (unsent, refused, kept aside and why); "
+                   "nothing is sent.")
 @common(json_output=True)
 def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool,
-             retry_refused: bool) -> None:
+             retry_refused: bool, status: bool) -> None:
     """Send this station's work to the town centre and bring back what is new."""
     if every is not None and mode != "watch":
         raise EveryNeedsWatch()
+    if status:
+        with unlock(env) as station:
+            sync_status(env, station)
+        return
     with sync_side(env, unattended) as (sync, station), link_for(sync) as link:
         if retry_refused:
             n = sync.requeue_refused()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
+import orjson
 import sqlite_utils
 import uuid_utils
 
@@ -32,6 +33,7 @@ from station.domain.hlc import HLC, Clock
 from station.domain.rules import check_changeset
 from station.store.db import write
 from station.store.errors import NoSuchRecord, Tampered
+from station.store.held import HeldChange, HeldChanges
 from station.store.projection import Record, blind_fields, view
 from station.store.rows import (
     INDEXED_COLUMNS,
@@ -48,7 +50,8 @@ from station.store.rows import (
     update_record,
 )
 from station.store.vault import Keys
-from station.wire.codec import decode_changeset, encode_changeset, unpack_state
+from station.wire.codec import decode_changeset, decompress, encode_changeset, unpack_state
+from station.wire.errors import WireError
 
 if TYPE_CHECKING:
     from station.store.prepare import Prepared, Preparer
@@ -469,6 +472,35 @@ class Ledger:
     def held(self) -> int:
         """How many changesets from the centre wait aside for a version that reads them."""
         return int(self.db.execute("SELECT count(*) FROM changesets_held").fetchone()[0])
+
+    def held_changes(self) -> HeldChanges:
+        """The changesets kept aside, oldest first, each with its record's receipt number
+        where it can be known: the body is opened in memory (as ``retry_held`` does at every
+        sync) only to read which record it is for; no value of it is kept or shown (G2)."""
+        rows = self.db.execute("SELECT mark, held, reason, CAST(body AS BLOB) "
+                               "FROM changesets_held ORDER BY held, mark").fetchall()
+        return HeldChanges(tuple(HeldChange(held, reason, self._held_receipt(mark, body))
+                                 for mark, held, reason, body in rows))
+
+    def _held_receipt(self, mark: bytes, body: bytes) -> str | None:
+        """The receipt of a held changeset's record: the one this station has, else the
+        receipt the changeset itself gives a new record; None when neither can be read."""
+        try:
+            data = orjson.loads(decompress(
+                self.keys.open("held", body, f"changesets_held|{mark.hex()}|1")))
+        except (Tampered, WireError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        row = self.db.execute("SELECT receipt FROM records WHERE id=?",
+                              [str(data.get("r"))]).fetchone()
+        if row is not None and row[0]:
+            return str(row[0])
+        ops = data.get("ops")
+        for op in ops if isinstance(ops, list) else []:
+            if isinstance(op, dict) and op.get("f") == "receipt" and isinstance(op.get("v"), str):
+                return str(op["v"])[:40]
+        return None
 
     def retry_held(self, *, today: dt.date) -> int:
         """Try the changesets kept aside again (after an upgrade they read): those that

@@ -96,6 +96,7 @@ from station.store.errors import (
     UnsentWork,
     WrongPassphrase,
 )
+from station.store.held import HeldChanges
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
 from station.store.ledger import (
     Ledger,
@@ -180,6 +181,7 @@ class Dashboard:
     last_sync: str | None
     clock_offset_ms: int
     drafts: int
+    held: HeldChanges = field(default_factory=HeldChanges)  # kept aside: unreadable here
 
 
 @dataclass
@@ -1387,7 +1389,8 @@ class Station:
                          overdue=len(lists.overdue), open_poor=poor,
                          conflicts=self.counts()["conflicts"], unsent=self.sync.unsent(),
                          enrolled=self.sync.enrolled(), last_sync=last,
-                         clock_offset_ms=offset, drafts=len(self.drafts()))
+                         clock_offset_ms=offset, drafts=len(self.drafts()),
+                         held=self.ledger.held_changes())
 
     # --- conflicts -------------------------------------------------------------------------
 

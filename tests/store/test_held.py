@@ -60,3 +60,26 @@ def test_a_batch_only_of_unreadable_changesets_merges_nothing_and_keeps_each_onc
     assert bus.count() == 0
     assert bus.ledger.retry_held(today=bus.today()) == 0 and bus.ledger.held() == 2
     assert check(bus.ledger).clean
+
+
+def test_what_is_kept_aside_is_listed_with_since_why_and_receipt_and_nothing_personal(
+        station, tmp_path):
+    ids, encoded = made_at(station, 2)
+    known, unseen = (station.get(rid).receipt for rid in ids)
+    first_of_second = len(station.ledger.changesets_of(ids[0]))
+    bus = receiver(tmp_path)
+    bus.ledger.receive_encoded(encoded[:first_of_second], today=bus.today())  # the 1st record
+    edit = station.update(ids[0], {"applicant.address": "青石村四组 3 号"})
+    newer_edit = from_a_newer_station(encode_changeset(
+        station.ledger.changesets_of(edit.id)[-1]))
+    bus.ledger.receive_encoded([newer_edit, from_a_newer_station(encoded[first_of_second])],
+                               today=bus.today())
+    held = bus.ledger.held_changes()
+    assert held.count == 2 and held.since is not None
+    assert sorted(held.receipts()) == sorted([known, unseen])  # here, and one never seen
+    for lang in ("zh", "en"):
+        text = "\n".join(held.lines(lang))
+        assert known in text and unseen in text
+        assert "王桂英" not in text and "青石村" not in text and "elsewhere" not in text
+    assert "本版本不认识的字段或操作（2 条）" in "\n".join(held.lines("zh"))
+    assert "Update station to the newest version" in "\n".join(held.lines("en"))

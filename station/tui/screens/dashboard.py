@@ -37,6 +37,10 @@ TEXT = {
     "clock": ("{gap}，请校准", "{gap}: please set it"),
     "drafts": ("有 {n} 份未保存的表单，可在新建时恢复", "{n} unsaved forms can be restored"),
     "loading": ("正在读取……", "Loading…"),
+    "held": ("镇中心发来的 {n} 条更新本版本无法读取，已单独保存（最早在 {since}）：请升级 station，"
+             "详情按 s",
+             "{n} changes from the centre cannot be read by this version and are kept aside "
+             "(the first on {since}): update station; s for details"),
     "month_start": ("新的一个月：请先处理本月到期和需联系的件",
                     "A new month: start with what is due and whom to contact"),
 }
@@ -118,6 +122,9 @@ class DashboardScreen(ReadingScreen[None]):
             notes.append(self.t(TEXT["month_start"]))
         if board.drafts:
             notes.append(self.t(TEXT["drafts"]).format(n=board.drafts))
+        if board.held.count:
+            notes.append(self.t(TEXT["held"]).format(
+                n=board.held.count, since=when(board.held.since or "", self.station.now().tzinfo)))
         if abs(board.clock_offset_ms) > CLOCK_WARN_MS:
             notes.append(self.t(TEXT["clock"]).format(gap=self.t(clock_gap(board.clock_offset_ms))))
         self.query_one("#dash-note", Static).update("\n".join(notes))

@@ -34,6 +34,7 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, RichLog, Static
 
 from station.domain.errors import StationError
+from station.store.held import HeldChanges
 from station.store.service import Station
 from station.sync.bundle import export_bundle, import_bundle, reply_path
 from station.sync.client import link_for
@@ -76,6 +77,7 @@ TEXT: dict[str, Pair] = {
               "Not sent: {unsent} · refused, held back: {refused} · last sync: {last}"),
     "unsent": ("未发送 {n} 条", "Not sent: {n}"),
     "never": ("从未", "never"),
+    "kept_aside": (" · 本版本无法读取、已单独保存 {n} 条", " · kept aside, unreadable here: {n}"),
     "held": ("被镇中心拒收、已隔离的变更 {id}：{why}",
              "Held back (the centre refused it) {id}: {why}"),
     "start": ("开始同步：{url}，待发送 {n} 条", "Syncing with {url}: {n} changes to send"),
@@ -337,10 +339,12 @@ class SyncScreen(StationScreen[None]):
 
     class State(Message):
         def __init__(self, enrolled: bool, url: str | None, pinned: str | None, unsent: int,
-                     held: list[tuple[str, dict[str, Any]]], last: str | None) -> None:
+                     held: list[tuple[str, dict[str, Any]]], last: str | None,
+                     kept_aside: HeldChanges) -> None:
             super().__init__()
             self.enrolled, self.url, self.pinned = enrolled, url, pinned
             self.unsent, self.held, self.last = unsent, held, last
+            self.kept_aside = kept_aside
 
     def __init__(self) -> None:
         super().__init__()
@@ -348,6 +352,7 @@ class SyncScreen(StationScreen[None]):
         self.history: list[str] = []  # the log's lines as plain text (tests, copying)
         self.pinned: str | None = None
         self._shown_held = False
+        self._shown_kept_aside: HeldChanges | None = None
         self.refused = 0  # held back by the centre: the retry key and button show only then
         self._stop = threading.Event()  # leaving the screen ends a sync after its batch
 
@@ -570,7 +575,7 @@ class SyncScreen(StationScreen[None]):
             last, _ = sync.last_sync()
             state = self.State(enrolled, pin.url if pin else self.sapp.centre_url,
                                pin.fingerprint if pin else None, sync.unsent(),
-                               sync.quarantined(), last)
+                               sync.quarantined(), last, reader.ledger.held_changes())
         self.post_message(state)
 
     @work(thread=True, exclusive=True, group="sync-probe", exit_on_error=False)
@@ -602,7 +607,9 @@ class SyncScreen(StationScreen[None]):
         self.refused = len(message.held)
         self.query_one("#retry-refused", Button).display = self.refused > 0
         self.refresh_bindings()
-        if not message.enrolled:
+        if message.enrolled:
+            self.show_enrolled_state(message)
+        else:
             text = self.t(TEXT["no_centre"]) + " · " + self.t(TEXT["unsent"]).format(
                 n=message.unsent)
             if message.url:
@@ -611,16 +618,30 @@ class SyncScreen(StationScreen[None]):
             if not self._shown_held:
                 self.say(self.t(TEXT["not_enrolled"]), "yellow")
             self._shown_held = True
-            return
+        self.show_kept_aside(message.kept_aside)
+
+    def show_enrolled_state(self, message: State) -> None:
+        """The state line of an enrolled station, and (once) what the centre refused."""
         last = (when(message.last, self.station.now().tzinfo) if message.last
                 else self.t(TEXT["never"]))
-        self.query_one("#sync-state", Static).update(self.t(TEXT["state"]).format(
-            unsent=message.unsent, refused=len(message.held), last=last))
+        state = self.t(TEXT["state"]).format(unsent=message.unsent, refused=len(message.held),
+                                             last=last)
+        if message.kept_aside.count:
+            state += self.t(TEXT["kept_aside"]).format(n=message.kept_aside.count)
+        self.query_one("#sync-state", Static).update(state)
         if not self._shown_held:
             for changeset, reason in message.held:
                 why = reason.get("zh" if self.lang == "zh" else "en") or reason.get("code", "?")
                 self.say(self.t(TEXT["held"]).format(id=changeset[:13], why=why), "yellow")
         self._shown_held = True
+
+    def show_kept_aside(self, kept: HeldChanges) -> None:
+        """What the centre sent that this version keeps aside, in the log: on opening, and
+        again only when it changed (a sync merged some, or brought more)."""
+        if kept != self._shown_kept_aside:
+            for line in kept.lines(self.lang):
+                self.say(line, "yellow")
+        self._shown_kept_aside = kept
 
     def on_sync_screen_probed(self, message: Probed) -> None:
         line = self.query_one("#sync-centre", Static)
