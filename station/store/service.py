@@ -1436,6 +1436,20 @@ class Station:
     def _shown_key(self) -> str:
         return f"conflicts_shown:{self.agent}"
 
+    # --- backups ---------------------------------------------------------------------------
+
+    def remember_backup_folder(self, folder: Path) -> None:
+        """Keep the folder a backup was just made into (a USB stick's mount point): the app
+        offers it next time, as agents back up to the same stick. A path, nothing personal;
+        kept in ``meta`` so it goes with the station, not with whoever's account runs it."""
+        with dbmod.write(self.db):
+            _set_meta(self.db, "backup_folder", str(folder))
+
+    def last_backup_folder(self) -> Path | None:
+        """The folder the last backup from the app was made into, if any."""
+        raw = _meta(self.db, "backup_folder")
+        return Path(raw) if raw else None
+
     def settle(self, conflict_id: str, *, pick: int | str | None = None, value: Any = None,
                seen: Sequence[str] | None = None) -> Record:
         """Close a conflict by picking a head (1-based, as listed, or by its tag) or entering

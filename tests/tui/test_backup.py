@@ -3,6 +3,8 @@ restore, without the command line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
@@ -72,3 +74,31 @@ def test_the_palette_offers_the_backup_and_the_footer_still_fits(village):
 
     drive(app, scenario, size=(80, 24))
 
+
+
+def test_the_box_offers_the_folder_the_last_backup_went_into_even_after_a_restart(village,
+                                                                                tmp_path):
+    stick, elsewhere = tmp_path / "usb", tmp_path / "missing" / "usb"
+    stick.mkdir()
+    village.close()
+
+    def back_up_into(folder, *, offered):
+        """One run of the app, on the station opened again as at each start."""
+        app = make_app(Station.open(village.home, PASSPHRASE), lang="en")
+
+        async def scenario(pilot):
+            await settle(pilot, app)
+            await pilot.press("b")
+            await settle(pilot, app)
+            box = app.screen.query_one("#backup-folder", Input)
+            assert box.value == str(offered)
+            box.value = str(folder)
+            await pilot.press("enter")
+            await settle(pilot, app)
+
+        drive(app, scenario, size=(80, 24))
+
+    back_up_into(stick, offered=Path.home())
+    back_up_into(elsewhere, offered=stick)  # a folder that fails is not remembered
+    back_up_into(stick, offered=stick)
+    assert len(list(stick.iterdir())) == 2

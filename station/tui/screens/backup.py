@@ -8,6 +8,7 @@ personal in plaintext and needs no passphrase to make (G2), so the box asks only
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 
@@ -69,7 +70,8 @@ class BackupModal(StationModal[Path | None]):
             yield Label(self.t(TEXT["title"]), id="backup-title")
             yield Static(self.t(TEXT["note"]), id="backup-note")
             yield Label(self.t(TEXT["folder"]), classes="form-label")
-            yield Input(str(Path.home()), id="backup-folder", compact=True)
+            yield Input(str(self.station.last_backup_folder() or Path.home()),
+                        id="backup-folder", compact=True)
             yield Static("", id="backup-said", markup=False)
         yield Footer()
 
@@ -92,7 +94,7 @@ class BackupModal(StationModal[Path | None]):
             return
         self.busy = True
         self.say(self.t(TEXT["working"]))
-        self.make_backup(Path(text).expanduser())
+        self.make_backup(Path(text).expanduser().absolute())
 
     @work(thread=True, exclusive=True, group="backup", exit_on_error=False)
     def make_backup(self, into: Path) -> None:
@@ -119,5 +121,7 @@ class BackupModal(StationModal[Path | None]):
         self.query_one("#backup-folder", Input).focus()
 
     def made(self, folder: Path, size: int) -> None:
+        with suppress(StationError):  # the backup is made: a busy database only forgets
+            self.station.remember_backup_folder(folder.parent)
         self.notify(self.t(TEXT["done"]).format(path=folder, mb=size / 1e6), timeout=12)
         self.dismiss(folder)
