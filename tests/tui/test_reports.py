@@ -185,3 +185,27 @@ def test_matter_names_use_the_room_there_is(october, lang):
         assert matters.virtual_size.width <= matters.size.width  # nothing pushed off-screen
 
     drive(app, scenario, size=(120, 40))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_long_list_of_matters_scrolls_with_the_page_and_shows_its_last_column(october,
+                                                                               lang):
+    """A village busy with 25 matters in a month, at 80×24: the table grows with its rows
+    and the page scrolls, instead of the table stopping at the page's height and scrolling
+    inside it, whose own scrollbar hid the satisfaction column's last character ("100.0"
+    for "100.0%", "Satisf" for "Satisf.") and the rows below the fold."""
+    busy = [m for m in october.catalogue if not m.is_bundle][:25]
+    for matter in busy:
+        october.create("application", {"matter": matter.code, **person(4),
+                                       "materials.received": [m.code for m in matter.materials]})
+    app = make_app(october, lang=lang)
+
+    async def scenario(pilot):
+        await pilot.press("p")
+        await settle(pilot, app)
+        matters = app.screen.query_one("#reports-matters", DataTable)
+        assert matters.row_count >= len(busy)
+        assert matters.size.height >= matters.virtual_size.height  # no scrolling inside
+        assert matters.virtual_size.width <= matters.scrollable_content_region.width
+
+    drive(app, scenario, size=SIZE)

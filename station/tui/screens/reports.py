@@ -275,3 +275,7 @@ class ReportsScreen(StationScreen[None]):
         for key, (name, *numbers) in rows:
             table.add_row(Text(cut(name, widths[0])),
                           *(Text(n, justify="right") for n in numbers), key=key)
+        # Room for every row: the page scrolls, not the table inside it. A DataTable stops
+        # at the page's height (max-height: 100%), and its own scrollbar then covered the
+        # last column's last character ("100.0" for "100.0%") at 80 columns.
+        table.styles.max_height = table.header_height + len(rows)
