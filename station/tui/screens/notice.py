@@ -184,18 +184,34 @@ class NoticeScreen(StationScreen[None]):
         self.text = ""
         self.record: Record | None = None
         self.problem: StationError | None = None
+        self.read_notice()
+
+    def read_notice(self) -> None:
+        """The record as it stands now, and its notice (or why there is none)."""
         try:
-            self.record = self.station.get(record_id)
+            self.record = self.station.get(self.record_id)
             self.text = notice_text(self.station, self.record, self.lang)
+            self.problem = None
         except StationError as exc:
             self.problem = exc
+
+    def page(self) -> str:
+        return self.text or (self.problem.message(self.lang) if self.problem else "")
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="notice-page"):
-            yield Static(self.text or (self.problem.message(self.lang) if self.problem else ""),
-                         id="notice-text", markup=False)
+            yield Static(self.page(), id="notice-text", markup=False)
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        self.reread()  # the save box closed: a merge may have come while it was open
+
+    def reread(self) -> None:
+        """A background merge (what a cron sync kept) may have brought a material the bus
+        collected: the notice must not tell the resident to bring it again."""
+        self.read_notice()
+        self.query_one("#notice-text", Static).update(self.page())
 
     def on_mount(self) -> None:
         self.sub_title = self.t(TEXT["sub"])

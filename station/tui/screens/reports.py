@@ -169,6 +169,10 @@ class ReportsScreen(StationScreen[None]):
     def on_screen_resume(self) -> None:
         self.load(self.month)
 
+    def reread(self) -> None:
+        """A background merge (what a cron sync kept) changed the month's figures."""
+        self.load(self.month)
+
     def action_month(self, by: int) -> None:
         self.month = shift(self.month, by)
         self.load(self.month)
