@@ -116,3 +116,20 @@ def test_a_saved_notice_is_private_even_over_an_older_open_copy_and_never_follow
     drive(app, scenario)
     assert old.stat().st_mode & 0o777 == 0o600  # it names a resident: this user only
     assert elsewhere.read_text(encoding="utf-8") == "not a notice"
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "请先填写文件路径"),
+                                            ("en", "Type where to save it first")])
+def test_saving_with_no_path_says_to_type_one(village, lang, said):
+    record_id = missing_materials_case(village)
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        box = await open_save_box(pilot, app, record_id)
+        box.query_one("#save-path", Input).value = "   "
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is box
+        assert said in str(box.query_one("#save-error", Static).render())
+
+    drive(app, scenario)

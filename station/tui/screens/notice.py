@@ -65,6 +65,8 @@ TEXT = {
                   "it after printing. Enter saves, Esc cancels."),
     "saved": ("告知书已保存到 {path}", "Notice saved to {path}"),
     "not_saved": ("没能保存：{e}", "Could not save: {e}"),
+    "no_path": ("请先填写文件路径，例如 U 盘上的 告知书.txt。",
+                "Type where to save it first, such as notice.txt on a USB stick."),
     "none": ("（无）", "(none)"),
 }
 
@@ -271,7 +273,8 @@ class SaveNoticeModal(StationModal[Path | None]):
     def action_save(self) -> None:
         raw = self.query_one("#save-path", Input).value.strip()
         error = self.query_one("#save-error", Static)
-        if not raw:
+        if not raw:  # Enter on an emptied box: said, not a key that does nothing
+            error.update(self.t(TEXT["no_path"]))
             return
         try:  # a folder, a missing or read-only drive: os_reason says which, in words
             written = write_notice(Path(raw), self.text)
