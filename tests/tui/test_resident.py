@@ -30,7 +30,8 @@ def test_resident_page_lists_an_application_and_a_visit(village):
         ids = [row.value for row in table.rows]
         assert application in ids and visit in ids and someone_else not in ids
         assert ids.index(visit) < ids.index(application)  # newest first
-        assert "consultation" in "".join(str(c) for c in table.get_row(visit))
+        # the services, as far as 80 columns go (they show whole when wider: below)
+        assert "elderly: consult" in str(table.get_cell(visit, "what"))
 
         table.move_cursor(row=table.get_row_index(visit))
         await pilot.press("enter")
@@ -48,5 +49,34 @@ def test_resident_page_lists_an_application_and_a_visit(village):
         await settle(pilot, app)
         assert isinstance(app.screen, RecordScreen) and app.screen.record_id == application
         assert len(app.screen_stack) == depth - 1
+
+    drive(app, scenario, size=(80, 24))
+
+
+def test_what_a_record_is_about_ends_in_an_ellipsis_at_80_columns_and_shows_whole_wider(
+        village):
+    """A visit with several services runs past 80 columns: it ends in "…" within the table,
+    not cut off mid-word at the screen's edge; at 160 columns it shows whole."""
+    application = station_case(village)
+    services = ["consultation", "alive_certification", "document_collection",
+                "insurance_payment"]
+    visit = village.create("visit", {
+        "resident.name": "陈丽", "resident.id_number": PERSON["applicant.id_number"],
+        "reason": "elderly", "services": services}).id
+    app = make_app(village)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(application))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        table = app.screen.query_one(DataTable)
+        what = str(table.get_cell(visit, "what"))
+        assert what.endswith("…") and what.startswith("elderly: ")
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        await pilot.resize_terminal(160, 24)
+        await settle(pilot, app)
+        what = str(table.get_cell(visit, "what"))
+        assert not what.endswith("…") and what.count(", ") == len(services) - 1
 
     drive(app, scenario, size=(80, 24))

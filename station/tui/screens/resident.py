@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import show, when
 from station.tui.text import KIND, UI, pick, status_label
 from station.tui.widgets.fitted_table import FittedTable
+from station.tui.widgets.record_table import cut
 
 TEXT = {
     "title": ("居民：{name}", "Resident: {name}"),
@@ -49,6 +51,7 @@ class ResidentScreen(ReadingScreen[None]):
     def __init__(self, id_number: str) -> None:
         super().__init__()
         self.id_number = id_number
+        self.lines: list[tuple[str, list[str]]] = []  # shown again, to fit, on a resize
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -62,7 +65,7 @@ class ResidentScreen(ReadingScreen[None]):
         table = self.query_one(DataTable)
         self.add_columns(table, (("kind", UI["kind"]), ("receipt", UI["receipt"]),
                                  ("status", UI["status"]), ("updated", TEXT["updated"]),
-                                 ("what", TEXT["what"])))  # last: it may run past the edge
+                                 ("what", TEXT["what"])))  # last: cut to fit (``fill``)
         table.focus()
 
     def read(self, reader: Station) -> tuple[Any, ...]:
@@ -99,16 +102,33 @@ class ResidentScreen(ReadingScreen[None]):
             self.t(TEXT["count"]).format(a=counts["application"], v=counts["visit"],
                                          r=counts["resident"]) if rows
             else self.t(TEXT["none"]))
+        self.lines = [(r.id, [pick(KIND[r.kind], self.lang), r.receipt or r.id[:8],
+                              status_label(r.kind, r.status, self.lang),
+                              when(r.updated, tz)[:10], self.what(records[r.id])])
+                      for r in rows]
+        self.fill()
+
+    def on_resize(self) -> None:
+        self.fill()
+
+    def fill(self) -> None:
+        """The rows, with what each is about cut to the room the other columns leave and
+        ending in "…": a matter's or a visit's services' words run past 80 columns, where
+        they were cut off mid-word at the edge with no sign that more was there."""
         table = self.query_one(DataTable)
+        columns = list(table.columns.values())
+        fixed = [max([cell_len(str(c.label)), *(cell_len(cells[i]) for _, cells in self.lines)])
+                 for i, c in enumerate(columns[:-1])]
+        scrolls = table.header_height + len(self.lines) > table.size.height
+        room = (table.size.width - (table.styles.scrollbar_size_vertical if scrolls else 0)
+                - 2 * table.cell_padding * len(columns) - sum(fixed))
         keep = table.cursor_row
         table.clear()
-        for r in rows:
-            table.add_row(pick(KIND[r.kind], self.lang), r.receipt or r.id[:8],
-                          status_label(r.kind, r.status, self.lang),
-                          when(r.updated, tz)[:10], Text(self.what(records[r.id])),
-                          key=r.id)
-        if rows:
-            table.move_cursor(row=min(keep, len(rows) - 1))
+        for key, (*first, what) in self.lines:
+            table.add_row(*first, Text(cut(what, max(room, cell_len(str(columns[-1].label))))),
+                          key=key)
+        if self.lines:
+            table.move_cursor(row=min(keep, len(self.lines) - 1))
 
     def action_open(self) -> None:
         table = self.query_one(DataTable)
