@@ -98,6 +98,21 @@ class Changeset(NamedTuple):
             raise ChangesetError(detail=f"malformed changeset ({type(exc).__name__})") from None
 
 
+def peek_record(data: Any) -> tuple[str | None, str | None]:
+    """Which record a changeset this version cannot parse is for, and the receipt number it
+    gives that record, as far as its shape can be trusted (``None`` where it cannot): what
+    a kept-aside changeset is told by, without taking anything else from it."""
+    if not isinstance(data, dict):
+        return None, None
+    rid = data.get("r")
+    record = rid if isinstance(rid, str) and _ID.match(rid) else None
+    ops = data.get("ops")
+    for op in ops if isinstance(ops, list) else []:
+        if isinstance(op, dict) and op.get("f") == "receipt" and isinstance(op.get("v"), str):
+            return record, op["v"][:40]
+    return record, None
+
+
 def _unpickle(head: tuple[str, ...], hlc: tuple[int, int, str],
               ops: list[tuple[Any, ...]]) -> Changeset:
     new = tuple.__new__

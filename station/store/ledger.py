@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
-import orjson
 import sqlite_utils
 import uuid_utils
 
@@ -50,8 +49,7 @@ from station.store.rows import (
     update_record,
 )
 from station.store.vault import Keys
-from station.wire.codec import decode_changeset, decompress, encode_changeset, unpack_state
-from station.wire.errors import WireError
+from station.wire.codec import decode_changeset, encode_changeset, peek_changeset, unpack_state
 
 if TYPE_CHECKING:
     from station.store.prepare import Prepared, Preparer
@@ -486,21 +484,11 @@ class Ledger:
         """The receipt of a held changeset's record: the one this station has, else the
         receipt the changeset itself gives a new record; None when neither can be read."""
         try:
-            data = orjson.loads(decompress(
-                self.keys.open("held", body, f"changesets_held|{mark.hex()}|1")))
-        except (Tampered, WireError, ValueError):
+            record, receipt = peek_changeset(self._open_held(mark, body))
+        except Tampered:
             return None
-        if not isinstance(data, dict):
-            return None
-        row = self.db.execute("SELECT receipt FROM records WHERE id=?",
-                              [str(data.get("r"))]).fetchone()
-        if row is not None and row[0]:
-            return str(row[0])
-        ops = data.get("ops")
-        for op in ops if isinstance(ops, list) else []:
-            if isinstance(op, dict) and op.get("f") == "receipt" and isinstance(op.get("v"), str):
-                return str(op["v"])[:40]
-        return None
+        row = self.db.execute("SELECT receipt FROM records WHERE id=?", [record]).fetchone()
+        return str(row[0]) if row is not None and row[0] else receipt
 
     def retry_held(self, *, today: dt.date) -> int:
         """Try the changesets kept aside again (after an upgrade they read): those that

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from station.domain.changeset import Changeset
+from station.domain.changeset import Changeset, peek_record
 from station.wire.errors import Malformed
 
 MAX_PLAIN = 256 * 1024
@@ -123,3 +123,12 @@ def decode_changeset(blob: bytes) -> Changeset:
     except (ValueError, RecursionError):  # not UTF-8 or JSON, a 5000-digit int, [[[[…]]]]
         raise Malformed(what="changeset", detail="not JSON") from None
     return Changeset.from_dict(data)
+
+
+def peek_changeset(blob: bytes) -> tuple[str | None, str | None]:
+    """The record id and receipt of a changeset's bytes that ``decode_changeset`` refuses
+    (``peek_record``); ``(None, None)`` when they are not even compressed JSON."""
+    try:
+        return peek_record(orjson.loads(decompress(blob)))
+    except (Malformed, ValueError, RecursionError):
+        return None, None

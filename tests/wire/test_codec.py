@@ -381,3 +381,21 @@ def test_a_big_record_state_is_not_refused_like_a_hostile_changeset():
     raw = json.dumps({"log": {f"c{i}": ["note " + "x" * 40] for i in range(20_000)}}).encode()
     assert len(raw) > 256 * 1024
     assert unpack_state(pack_state(raw)) == raw
+
+
+def test_a_changeset_from_a_newer_version_still_tells_its_record_and_receipt():
+    newer = {"id": uid(1), "r": uid(2), "k": "application", "s": "V001", "o": "V002",
+             "a": "李春梅", "h": [WALL, 0, "d" * 16], "x-new": True,
+             "ops": [{"op": "set", "f": "receipt", "v": "V002-20261123-0001"},
+                     {"op": "merge-v2", "f": "resident.name", "v": NAME}]}
+    blob = codec.compress(json.dumps(newer).encode())
+    with pytest.raises(ChangesetError):
+        decode_changeset(blob)
+    assert codec.peek_changeset(blob) == (uid(2), "V002-20261123-0001")
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe not json", b"[1, 2]", b'{"r": "../../x"}',
+                                 b"[" * 100_000])
+def test_bytes_that_are_no_changeset_tell_nothing(raw):
+    assert codec.peek_changeset(codec.compress(raw)) == (None, None)
+    assert codec.peek_changeset(b"garbage") == (None, None)
