@@ -65,6 +65,7 @@ VILLAGE = ("V001", "青石村", "青石村便民服务站", "李春梅")
 BUS = ("BUS01", "便民服务直通车（一号车）", "王建国")
 OTHER_VILLAGE = ("V002", "红岩村")
 CENTRE_STAFF = "镇便民服务中心 张丽"
+IMPORT_HOUR = 9  # the village's casework of a day is saved at 09:00 of that day
 
 
 class DemoClock:
@@ -177,7 +178,8 @@ def fill_village(station: Station, clock: DemoClock, *, residents: int = 300,
         csv_path.unlink(missing_ok=True)
     rows = [*sample.applications(applications, catalogue=station.catalogue, seed=seed,
                                  village=village, today=today, people=people),
-            *sample.visits(visits, seed=seed, village=village, today=today, people=people)]
+            *sample.visits(visits, seed=seed, village=village, today=today, people=people,
+                           now=dt.datetime.combine(today, dt.time(IMPORT_HOUR)))]
     # Cases done on the spot over the last six months: every material in, to be completed.
     spot = _history_matters(station)
     for row in sample.applications(history, catalogue=spot, seed=seed + 1, village=village,
@@ -194,7 +196,7 @@ def fill_village(station: Station, clock: DemoClock, *, residents: int = 300,
     for row in rows:
         by_day.setdefault(row.get("received_on", today.isoformat()), []).append(row)
     for day, group in sorted(by_day.items()):
-        with clock.at(min(dt.date.fromisoformat(day), today), 9):
+        with clock.at(min(dt.date.fromisoformat(day), today), IMPORT_HOUR):
             _import_rows(station, group, "casework.jsonl")
     _write_history(station, clock, rng, spot_codes={m.code for m in spot})
 
@@ -281,7 +283,8 @@ def fill_bus(bus: Station, clock: DemoClock, *, seed: int = 11) -> None:
     code, village = OTHER_VILLAGE
     today = bus.today()
     people = list(sample.residents(60, seed=seed, village=village, today=today))
-    rows = [*sample.visits(10, seed=seed, village=village, today=today, people=people),
+    now = bus.now().astimezone(CHINA).replace(tzinfo=None)
+    rows = [*sample.visits(10, seed=seed, village=village, today=today, people=people, now=now),
             *sample.applications(6, catalogue=bus.catalogue, seed=seed, village=village,
                                  today=today, people=people)]
     _create_in(bus, rows, code)

@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from station.domain.catalogue import Matter
+from station.domain.chinatime import CHINA
 from station.domain.errors import ValidationError
 from station.domain.records import field_for
 from station.domain.status import LATTICES, next_status, refuse
@@ -163,6 +164,10 @@ KEEPS_ESSENTIALS = frozenset({"received", "awaiting_materials", "submitted", "in
 
 # dates a person cannot have meant to lie ahead of today's
 _NOT_FUTURE = {"application": ("received_on", "closed_on"), "visit": ("actual_at",)}
+# A time something was done (a visit made) cannot lie ahead of now, to the minute. Ten minutes'
+# grace: a visit is often written up as it ends, on a laptop whose clock runs a few minutes
+# fast, and refusing "10:30" at 10:27 would only make the agent type a time that is wrong.
+CLOCK_TOLERANCE = dt.timedelta(minutes=10)
 
 
 def _not_before(kind: str, name: str, fields: dict[str, Any]) -> str | None:
@@ -176,11 +181,13 @@ def _not_before(kind: str, name: str, fields: dict[str, Any]) -> str | None:
 
 
 def date_problems(kind: str, fields: dict[str, Any], changed: set[str],
-                  today: dt.date) -> list[Problem]:
+                  now: dt.datetime) -> list[Problem]:
     """Dates of one record in an order that cannot be true (promised before received, next
     visit before this one, a visit made in the future). Only pairs a change touches are
-    checked, so a record saved long ago under older rules can still be edited."""
+    checked, so a record saved long ago under older rules can still be edited. ``now`` is
+    the station's time in China (a time with its zone is read in China's)."""
     problems = []
+    here = _china_wall(now)
 
     def label(name: str) -> dict[str, str]:
         spec = field_for(kind, name)
@@ -197,9 +204,31 @@ def date_problems(kind: str, fields: dict[str, Any], changed: set[str],
             problems.append(Problem(name, "before", {
                 **label(name), "value": value, "other": fields[low],
                 "other_zh": other["label_zh"], "other_en": other["label_en"].lower()}))
-        if name in changed and name in _NOT_FUTURE.get(kind, ()) and \
-                value[:10] > today.isoformat():
-            problems.append(Problem(name, "after", {
-                **label(name), "value": value, "other": today.isoformat(),
-                "other_zh": "今天", "other_en": "today"}))
+        if name in changed and name in _NOT_FUTURE.get(kind, ()):
+            problems += _future_problems(name, value, here, label(name))
     return problems
+
+
+def _china_wall(now: dt.datetime) -> dt.datetime:
+    """``now`` as the wall clock in China reads it, without a zone (as times are stored)."""
+    return now.astimezone(CHINA).replace(tzinfo=None) if now.tzinfo else now
+
+
+def _future_problems(name: str, value: str, now: dt.datetime,
+                     label: dict[str, str]) -> list[Problem]:
+    """A date after today, or a time (``2026-11-23T14:30``) later than now and its grace:
+    what was done cannot have happened yet."""
+    if "T" not in value:
+        if value[:10] <= now.date().isoformat():
+            return []
+        return [Problem(name, "after", {**label, "value": value,
+                                        "other": now.date().isoformat(),
+                                        "other_zh": "今天", "other_en": "today"})]
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:  # a value kept under older rules: its shape is not this check's
+        return []
+    if moment <= now + CLOCK_TOLERANCE:
+        return []
+    return [Problem(name, "not_yet", {**label, "value": moment.strftime("%Y-%m-%d %H:%M"),
+                                      "now": now.strftime("%Y-%m-%d %H:%M")})]

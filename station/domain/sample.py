@@ -645,10 +645,12 @@ _MISSED = ("上门时家中无人，已电话联系其子女，改日再访", "�
 
 
 def visits(n: int, *, seed: int = 0, village: str = "青石村", today: date,
-           people: Sequence[dict[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+           people: Sequence[dict[str, Any]] | None = None,
+           now: datetime | None = None) -> Iterator[dict[str, Any]]:
     """``n`` home-visit rows: most in the last four months, some scheduled for the next
-    three weeks (not yet made, so without services, ``actual_at`` or ``result``; "now" is
-    noon of ``today``), a few missed.
+    three weeks (not yet made, so without services, ``actual_at`` or ``result``), a few
+    missed. ``now`` (China wall time; noon of ``today`` if not given) is when the rows are
+    saved: a visit made is never made after it, as the store refuses such a time.
 
     Residents are drawn from ``people`` (or this village's ``residents(seed=seed)``), the
     old living alone, the disabled and the ill far more often, as grid workers visit them
@@ -659,7 +661,7 @@ def visits(n: int, *, seed: int = 0, village: str = "青石村", today: date,
     rnd = rng.random
     draw = _Draw(people, n, seed, village, today, "resident", _VISIT_WEIGHTS, 0.2)
     staff = _staff(village, "grid", 4, today)
-    now = datetime(today.year, today.month, today.day, 12, 0)
+    now = now or datetime(today.year, today.month, today.day, 12, 0)
     for _ in range(n):
         fields, _age, cats = draw(rnd)
         if "disabled" in cats:
@@ -691,7 +693,7 @@ def visits(n: int, *, seed: int = 0, village: str = "青石村", today: date,
                 row["result"] = _choice(rnd, _MISSED)
                 row["next_visit"] = (day + timedelta(days=_between(rnd, 2, 7))).isoformat()
             else:
-                actual = scheduled + timedelta(minutes=_between(rnd, -15, 75))
+                actual = min(scheduled + timedelta(minutes=_between(rnd, -15, 75)), now)
                 row["actual_at"] = actual.isoformat(timespec="minutes")
                 row["result"] = "；".join(_RESULTS_DONE[s] for s in services)
                 monthly = not cats.isdisjoint(("living_alone", "disabled", "extreme_poverty"))

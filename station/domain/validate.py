@@ -141,6 +141,12 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_zh} {value} 不能晚于{other_zh} {other}",
         "{label_en} {value} cannot be after {other_en} {other}",
     ),
+    "not_yet": (
+        "{label_zh} {value} 还没有到（现在是 {now}）：这里填已经发生的时间；还没去的上门请填在"
+        "“预约时间”里",
+        "{label_en} {value} has not come yet (it is now {now}): this is the time it was "
+        "done; a visit still to make goes in Scheduled",
+    ),
     "map_key": (
         "{label_zh}要按材料编号逐项填写，例如 {example}",
         "{label_en} is given per material code, e.g. {example}",

@@ -807,7 +807,7 @@ class Station:
                 "choices": ", ".join(SCHEMAS)})])
         cleaned = self._clean(kind, self._defaults(kind, values), current={})
         matter = self._matter_rules(kind, cleaned, status)
-        problems = date_problems(kind, cleaned, set(cleaned), self.today())
+        problems = date_problems(kind, cleaned, set(cleaned), self.now())
         if problems:
             raise ValidationError(problems)
         initial = self._initial_status(kind, cleaned, matter, status)
@@ -942,7 +942,7 @@ class Station:
                                f"{current.fields[k]} → {v}" for k, v in moved.items())
             cleaned["notes"] = [*cleaned.get("notes", []), f"承诺日期变更：{changes}（{why}）"]
         merged = {**current.fields, **cleaned}
-        problems = date_problems(current.kind, merged, set(cleaned), self.today())
+        problems = date_problems(current.kind, merged, set(cleaned), self.now())
         if current.kind == "application":
             matter = self.catalogue.get(merged["matter"])
             check_materials(matter, merged)

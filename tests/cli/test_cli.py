@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.cli.sync import _interval
-from station.domain.chinatime import china_time
+from station.domain.chinatime import china_now, china_time
 from station.wire.bundle import write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -478,3 +479,21 @@ def test_show_history_gives_china_time_and_field_names_not_milliseconds(ready, t
     assert "备注" in lines[-1] and "notes" not in lines[-1]
     (note,) = shown["fields"]["notes"]
     assert f"{china_time(note['at'])} 李春梅: 来过电话" in out  # the note, when it was made
+
+
+def test_a_visit_made_later_than_now_is_refused_naming_the_field(ready, tmp_path):
+    """A visit's actual time three hours from now (China time) has not happened yet; the old
+    check compared dates only and kept it if it was still today."""
+    later = (china_now() + dt.timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+    path = tmp_path / "visit.jsonl"
+    path.write_text(json.dumps({"kind": "visit", "resident.name": "王桂英",
+                                "scheduled_at": later}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    assert ready("import", str(path))[0] == 0
+    receipt = json.loads(ready("list", "--json")[1])[0]["receipt"]
+    code, _, err = ready("edit", receipt, "--set", f"actual_at={later}", "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert f"实际时间 {later} 还没有到" in err
+    code, _, err = ready("edit", receipt, "--set", f"actual_at={later}")
+    assert code == 1 and f"Visited at {later} has not come yet" in err
+    assert "actual_at" not in json.loads(ready("show", receipt, "--json")[1])["fields"]

@@ -285,6 +285,17 @@ def test_visits(village: list[dict]) -> None:
     assert reasons["elderly"] > reasons["other"]  # visits go to those who need them
 
 
+def test_sample_visits_are_never_made_after_the_time_they_are_saved_at():
+    """The demo saves today's visits at 09:00: a visit made at 10:42 would be refused by the
+    store, which no longer keeps a visit's actual time later than now, and left out."""
+    people = list(residents(300, seed=7, today=TODAY))
+    at_nine = datetime(2026, 11, 23, 9, 0)
+    rows = list(visits(400, seed=7, today=TODAY, people=people, now=at_nine))
+    actual = [datetime.fromisoformat(r["actual_at"]) for r in rows if "actual_at" in r]
+    assert actual and max(actual) <= at_nine
+    assert any(a.date() == TODAY for a in actual)
+
+
 # --- CSV ------------------------------------------------------------------------------------
 
 

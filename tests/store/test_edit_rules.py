@@ -4,6 +4,8 @@ sync), and dates of one record cannot contradict each other."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from station.domain.changeset import Op
@@ -90,7 +92,7 @@ def test_a_visit_is_not_made_in_the_future_and_the_next_one_comes_after_it(stati
     problems = refused(station.create, "visit", {
         "resident.name": "张三", "reason": "elderly", "actual_at": "2027-01-01 10:00",
         "next_visit": "2020-01-01"})
-    assert "今天" in problems["actual_at"][0]
+    assert "还没有到" in problems["actual_at"][0]
     assert "next_visit" in problems
     # a year no visit is made in is refused before it is compared with today, as a date is
     assert "太晚了" in refused(station.create, "visit", {
@@ -99,6 +101,37 @@ def test_a_visit_is_not_made_in_the_future_and_the_next_one_comes_after_it(stati
                                      "actual_at": "2026-11-20 10:00"})
     assert "next_visit" in refused(station.update, visit.id, {"next_visit": "2026-11-19"})
     station.update(visit.id, {"next_visit": "2026-12-20"})
+
+
+def test_a_visit_made_later_today_is_refused_but_a_visit_planned_for_then_is_kept(station, now):
+    """The clock reads 09:30 in China: a visit written up as made at 14:30 today has not
+    happened yet (the old check compared dates only and kept it), while a visit planned for
+    14:30 is what scheduling is for. A few minutes ahead is a fast clock, not a slip."""
+    problems = refused(station.create, "visit", {"resident.name": "张三",
+                                                 "actual_at": "2026-11-23 14:30"})
+    zh, en = problems["actual_at"]
+    assert zh.startswith("实际时间 2026-11-23 14:30 还没有到（现在是 2026-11-23 09:30）")
+    assert "预约时间" in zh
+    assert en.startswith("Visited at 2026-11-23 14:30 has not come yet (it is now "
+                         "2026-11-23 09:30)")
+    planned = station.create("visit", {"resident.name": "张三",
+                                       "scheduled_at": "2026-11-23 14:30"})
+    assert "actual_at" in refused(station.update, planned.id, {"actual_at": "2026-11-23 14:30"})
+    assert station.get(planned.id).fields.get("actual_at") is None
+    station.update(planned.id, {"actual_at": "2026-11-23 09:40"})  # within the clock's grace
+    assert "actual_at" in refused(station.update, planned.id, {"actual_at": "2026-11-23 09:41"})
+    now.advance(hours=5)  # 14:30: the visit was made
+    station.update(planned.id, {"actual_at": "2026-11-23 14:30"})
+    assert station.get(planned.id).fields["actual_at"] == "2026-11-23T14:30"
+
+
+def test_a_visit_time_is_compared_with_china_time_whatever_zone_the_clock_gives(station, now):
+    """01:30 UTC is 09:30 in China: a visit at 09:00 China time was made, one at 10:00
+    was not."""
+    now.value = now.value.astimezone(dt.UTC)
+    station.create("visit", {"resident.name": "张三", "actual_at": "2026-11-23 09:00"})
+    assert "actual_at" in refused(station.create, "visit", {"resident.name": "张三",
+                                                            "actual_at": "2026-11-23 10:00"})
 
 
 def test_a_visit_time_in_the_wrong_shape_names_the_date_and_time_format(station):

@@ -30,7 +30,7 @@ def test_the_visit_form_saves_a_visit_with_services(village):
         services = form.query_one("#f-services", SelectionList)
         services.focus()
         await pilot.press("space", "down", "space")  # consultation, alive certification
-        await type_into(pilot, form, "#f-actual_at", "2026-11-23 10:30")
+        await type_into(pilot, form, "#f-actual_at", "2026-11-23 09:15")
         await type_into(pilot, form, "#f-linked", "V001-NOPE")
         await pilot.press("ctrl+s")
         await settle(pilot, app)
@@ -45,7 +45,7 @@ def test_the_visit_form_saves_a_visit_with_services(village):
         assert visit.status["to"] == "done"  # the actual time is in: it happened
         assert visit.fields["services"] == ["alive_certification", "consultation"]
         assert visit.fields["reason"] == "elderly"
-        assert visit.fields["actual_at"] == "2026-11-23T10:30"
+        assert visit.fields["actual_at"] == "2026-11-23T09:15"
         assert visit.fields["linked"] == [application.id]
         assert visit.fields["staff"] == "李春梅"
         assert app.station.drafts() == []
@@ -88,7 +88,7 @@ def test_a_visit_time_in_year_2999_is_refused_next_to_its_field_and_slashes_are_
         form = app.screen
         await type_into(pilot, form, "#f-name", "张三")
         await type_into(pilot, form, "#f-scheduled_at", "2999-01-01 10:00")
-        await type_into(pilot, form, "#f-actual_at", "2026/11/23 14:30")
+        await type_into(pilot, form, "#f-actual_at", "2026/11/23 8:30")
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         assert app.screen is form
@@ -101,6 +101,36 @@ def test_a_visit_time_in_year_2999_is_refused_next_to_its_field_and_slashes_are_
         (visit,) = [v for v in app.station.list(kind="visit") if v.name == "张三"]
         fields = app.station.get(visit.id).fields
         assert (fields["scheduled_at"], fields["actual_at"]) == ("2026-11-22T09:00",
-                                                               "2026-11-23T14:30")
+                                                               "2026-11-23T08:30")
+
+    drive(app, scenario)
+
+
+def test_a_visit_made_later_today_is_refused_next_to_its_field(village):
+    """At 09:30 a visit typed as made at 14:30 today has not happened: the form says so
+    under the actual time and keeps everything; the same time as the scheduled one is
+    fine, and saved with the time the visit was really made."""
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        await type_into(pilot, form, "#f-name", "张三")
+        await type_into(pilot, form, "#f-actual_at", "2026-11-23 14:30")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form
+        assert "2026-11-23 14:30 还没有到（现在是 2026-11-23 09:30）" in \
+            form.fields["actual_at"].error
+        await type_into(pilot, form, "#f-scheduled_at", "2026-11-23 14:30")
+        await type_into(pilot, form, "#f-actual_at", "2026-11-23 09:00")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is not form
+        (visit,) = [v for v in app.station.list(kind="visit") if v.name == "张三"]
+        fields = app.station.get(visit.id).fields
+        assert (fields["scheduled_at"], fields["actual_at"]) == ("2026-11-23T14:30",
+                                                               "2026-11-23T09:00")
 
     drive(app, scenario)
