@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from station.cli.common import Env, common
-from station.cli.followup import MonthType
+from station.cli.followup import SETTLE_AT_STATION, MonthType
 from station.cli.vault import unlock
-from station.domain.followup import Month
+from station.domain.followup import Month, provisional_note
 from station.domain.records import SCHEMAS
 from station.store.export import FORMATS, figures_table, record_table, write
 
@@ -28,13 +28,17 @@ from station.store.export import FORMATS, figures_table, record_table, write
 def export_cmd(env: Env, fmt: str, path: Path, what: str, kind: str, month: Month | None,
                by: str | None) -> None:
     """Export records or the month's figures. Records leave the vault in plaintext."""
+    note = None
     with unlock(env) as station:
         if what == "records":
             header, rows = record_table(station, kind=kind, month=month)
         else:
-            header, rows = figures_table(station.report(month or Month.of(station.today()),
-                                                        by=by))
+            groups = station.report(month or Month.of(station.today()), by=by)
+            header, rows = figures_table(groups)
+            note = provisional_note(groups, SETTLE_AT_STATION)
     write(path, fmt, header, rows, home=env.home)
+    if note:  # the file has the count in its "conflicted" column; the person is told why
+        env.say(*note)
     if what == "records":
         env.say(f"注意：{path} 含居民个人信息（明文），请妥善保管，用完即删",
                 f"Note: {path} holds residents' personal data in plaintext: keep it safe and "

@@ -10,7 +10,7 @@ from rich.table import Table
 from station.cli.common import Env, UsageProblem, common
 from station.cli.records import console, print_summaries
 from station.cli.vault import unlock
-from station.domain.followup import Facts, Figures, Month
+from station.domain.followup import Facts, Figures, Month, provisional_note
 from station.domain.records import CONTACT_VIAS, RATINGS
 from station.store.service import Station
 
@@ -133,7 +133,12 @@ FIGURE_LABELS = (
 )
 
 
+SETTLE_AT_STATION = ("station conflicts", "station conflicts")  # where a station settles them
+
+
 def print_figures(env: Env, groups: dict[str, Figures], label: str) -> None:
+    """The figures as a table, and under it, when cases with open conflicts were counted,
+    how many and that their figures may still change."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(label)
     for _, zh, en in FIGURE_LABELS:
@@ -143,6 +148,8 @@ def print_figures(env: Env, groups: dict[str, Figures], label: str) -> None:
         table.add_row(name, *[percent(values[k]) if k.endswith("rate") else str(values[k])
                               for k, _, _ in FIGURE_LABELS])
     console().print(table)
+    if note := provisional_note(groups, SETTLE_AT_STATION):
+        console().print(env.t(*note))
 
 
 @click.command("report")
@@ -154,6 +161,7 @@ def report_cmd(env: Env, month: Month | None, by: str | None) -> None:
     with unlock(env) as station:
         chosen = month or Month.of(station.today())
         groups = station.report(chosen, by=by)
-    data = {"month": str(chosen), "by": by, "figures": {k: v.as_dict()
-                                                        for k, v in groups.items()}}
+    data = {"month": str(chosen), "by": by,
+            "conflicted": sum(g.conflicted for g in groups.values()),
+            "figures": {k: v.as_dict() for k, v in groups.items()}}
     env.emit(data, lambda: print_figures(env, groups, env.t("分组", by or "station")))

@@ -38,7 +38,7 @@ import calendar
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from station.domain.errors import StationError
@@ -135,6 +135,7 @@ class Facts:
     rating: str | None = None
     rated_on: str | None = None
     followup_open: bool = False
+    conflicts: int = 0  # open conflicts on the record: its counted values are provisional
 
     @property
     def is_open(self) -> bool:
@@ -267,6 +268,9 @@ class Figures:
     average: int = 0
     poor: int = 0
     open_poor: int = 0
+    # records counted in any figure above that have an open conflict: each is counted by the
+    # value the record shows for now, which may change once a person settles the conflict
+    conflicted: int = 0
 
     @property
     def completion_rate(self) -> float | None:
@@ -338,9 +342,29 @@ def figures(records: Iterable[Facts], month: Month, today: dt.date,
     grouped by ``by`` (station, matter…)."""
     groups: dict[str, Figures] = {} if by else {"all": Figures()}
     for r in records:
-        key = by(r) if by else "all"
-        add(groups.setdefault(key, Figures()), r, month, today)
+        group = groups.setdefault(by(r) if by else "all", Figures())
+        before = astuple(group) if r.conflicts else None  # rare: no copy for the others
+        add(group, r, month, today)
+        if before is not None and astuple(group) != before:
+            group.conflicted += 1
     return groups
+
+
+# Said wherever figures with ``conflicted`` cases are shown; ``{how}`` is where to settle them.
+PROVISIONAL: tuple[str, str] = (
+    "其中 {n} 件有待处理的冲突，按目前显示的值统计；冲突处理后，这些数字可能会变（{how}）",
+    "{n} of the cases counted have open conflicts and are counted by the value shown for "
+    "now: these figures may change once the conflicts are settled ({how})",
+)
+
+
+def provisional_note(groups: dict[str, Figures], how: tuple[str, str]) -> tuple[str, str] | None:
+    """The sentence (zh, en) that the figures of ``groups`` hold cases with open conflicts,
+    or None when no case counted has one."""
+    n = sum(g.conflicted for g in groups.values())
+    if not n:
+        return None
+    return PROVISIONAL[0].format(n=n, how=how[0]), PROVISIONAL[1].format(n=n, how=how[1])
 
 
 def grades(records: Iterable[Facts]) -> Counter[str]:

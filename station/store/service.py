@@ -1319,7 +1319,7 @@ class Station:
         follow-up, if asked), from the plaintext columns."""
         sql = ("SELECT id, kind, status, receipt, scope, matter, channel, received_on, "
                "promised_date, next_due, closed_on, contact_months, rating, rated_on, "
-               "followup_open FROM records WHERE 1=1")
+               "followup_open, conflicts FROM records WHERE 1=1")
         params: list[Any] = []
         if kind:
             sql, params = sql + " AND kind=?", [kind]
@@ -1327,7 +1327,7 @@ class Station:
             sql += " AND followup_open=1"
         rows = self.db.execute(sql, params).fetchall()
         return [Facts(*r[:11], tuple((r[11] or "").split(",")) if r[11] else (), r[12], r[13],
-                      bool(r[14])) for r in rows]
+                      bool(r[14]), r[15] or 0) for r in rows]
 
     def due(self, month: Month | None = None) -> DueLists:
         """This month's open cases: to resolve, to contact, overdue (the monthly rule).

@@ -14,6 +14,7 @@ from station.store.service import Station
 from station.store.vault import FAST_KDF
 from station.tui.screens.reports import ROWS, ReportsScreen, bar, cell, percent
 from tests.conftest import PASSPHRASE, FakeNow
+from tests.store.test_conflicts import make, two_outcomes
 from tests.tui.conftest import drive, make_app, settle
 
 SIZE = (80, 24)
@@ -209,3 +210,29 @@ def test_a_long_list_of_matters_scrolls_with_the_page_and_shows_its_last_column(
         assert matters.virtual_size.width <= matters.scrollable_content_region.width
 
     drive(app, scenario, size=SIZE)
+
+
+def test_cases_with_open_conflicts_are_said_above_the_figures(tmp_path):
+    """A case completed here and returned on the bus is counted by the outcome shown for
+    now: the screen says how many counted cases are so, and that the figures may change;
+    once settled, nothing is said."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    two_outcomes(village, bus)
+    bus.close()
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(ReportsScreen())
+        await settle(pilot, app)
+        note = app.screen.query_one("#reports-provisional", Static)
+        assert note.display
+        assert "其中 1 件有待处理的冲突" in str(note.render())
+        assert "首页按 c 处理冲突" in str(note.render())
+        (conflict,) = village.conflicts()
+        village.settle(conflict.id, pick=1)
+        app.screen.load(app.screen.month)
+        await settle(pilot, app)
+        assert not note.display
+
+    drive(app, scenario, size=SIZE)
+    village.close()

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from station.domain.followup import Figures, Month, figures
+from station.domain.followup import Figures, Month, figures, provisional_note
 from station.tui.screens.base import StationScreen
 from station.tui.screens.sync import ScreenActions
 from station.tui.text import UI, Pair
@@ -54,6 +54,7 @@ TEXT: dict[str, Pair] = {
     "other": ("上门服务等", "Visits, other"),
     "loading": ("正在统计……", "Counting…"),
     "empty": ("本月没有可统计的办件", "Nothing to count this month"),
+    "settle": ("首页按 c 处理冲突", "press c on the dashboard to settle them"),
 }
 
 # (metric, the rate's top and bottom for "12/40"), in the order the table shows them
@@ -149,6 +150,7 @@ class ReportsScreen(StationScreen[None]):
         yield Header()
         with VerticalScroll(id="reports-body"):
             yield Static("", id="reports-title")
+            yield Static("", id="reports-provisional")
             yield Static(self.t(TEXT["hint"]), id="reports-hint")
             with Horizontal(id="reports-top"):
                 yield FittedTable(id="reports-figures", cursor_type="none", zebra_stripes=True)
@@ -210,6 +212,7 @@ class ReportsScreen(StationScreen[None]):
         self.figures = overall
         self.query_one("#reports-title", Static).update(self.t(TEXT["title"]).format(
             month=month, name=self.station.station_name, id=self.station.station_id))
+        self.show_provisional(overall)
         table = self.query_one("#reports-figures", DataTable)
         table.clear()
         for metric, parts in ROWS:
@@ -219,6 +222,14 @@ class ReportsScreen(StationScreen[None]):
                           key=metric)
         self.query_one("#reports-charts", Static).update(self.charts(overall, trend))
         self.show_matters(by_matter)
+
+    def show_provisional(self, overall: Figures) -> None:
+        """Above the figures, when cases with open conflicts were counted: how many, and
+        that the figures may change once they are settled (hidden when there are none)."""
+        note = provisional_note({"all": overall}, TEXT["settle"])
+        box = self.query_one("#reports-provisional", Static)
+        box.update(self.t(note) if note else "")
+        box.display = note is not None
 
     def charts(self, f: Figures, trend: list[tuple[Month, Figures]]) -> Text:
         out = Text(self.t(TEXT["rates"]).format(month=self.month) + "\n", style="bold")
