@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as ModelError
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from station.centre.errors import (
     FRAMEWORK_ZH,
     FRAMEWORK_ZH_OTHER,
+    BadField,
     BadRequest,
     CentreError,
     SlowBody,
@@ -82,9 +84,10 @@ ChangesetId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4
 
 
 def _printable(text: str, *, multiline: bool = False) -> str:
-    """A pydantic check (it must raise ValueError) over the domain's rule for typed text."""
+    """A pydantic check over the domain's rule for typed text; its error type is what
+    ``BadField`` words as "contains control characters"."""
     if has_control_chars(text, multiline=multiline):
-        raise ValueError("control characters are not allowed here")
+        raise PydanticCustomError("control_chars", "control characters are not allowed here")
     return text
 
 
@@ -304,10 +307,9 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                           for e in exc.errors()[:5])
+        """A field the schema refuses, named as the person knows it, with what is wrong."""
         metrics.refusals.labels("centre.bad_request").inc()
-        return error_response(BadRequest(detail=detail))
+        return error_response(BadField.of(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -402,7 +404,8 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         """Everything in the station's scope after its cursor, sealed to it, signed by us.
         ``own``: the newest of its own changesets the station knows we hold ("" for none)."""
         if after < 0 or not 0 < limit <= 100_000:
-            raise BadRequest(detail="after must be ≥ 0 and limit between 1 and 100000")
+            raise BadRequest(detail="after must be ≥ 0 and limit between 1 and 100000",
+                             detail_zh="after 不能小于 0，limit 应在 1 到 100000 之间")
         if own is not None and not OWN_UPTO.fullmatch(own):
             raise BadRequest(detail="own must be a timestamp as the station encodes them",
                              detail_zh="own 应为站点编码的时间戳")
@@ -449,7 +452,8 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         try:
             chosen = Month.parse(month)
         except ValueError:
-            raise BadRequest(detail=f"{month} is not a month like 2026-11") from None
+            raise BadField(detail=f"{month} is not a month like 2026-11 (--month)",
+                             detail_zh=f"{month} 不是有效的月份，应如 2026-11（--month）") from None
         groups = await run_in_threadpool(centre.report, chosen, by)
         return {"month": str(chosen), "by": by,
                 "figures": {k: v.as_dict() for k, v in groups.items()}}

@@ -555,7 +555,8 @@ class Centre:
             "matter": lambda f: f.matter or "-", "department": department,
             "channel": lambda f: f.channel or "-"}
         if by not in keys:
-            raise BadRequest(detail="group by station, matter, department or channel")
+            raise BadRequest(detail="group by station, matter, department or channel",
+                             detail_zh="只能按 station、matter、department 或 channel 分组")
         return figures(facts, month, self._today(), by=keys[by])
 
     def find_receipt(self, receipt: str) -> list[CentreRecord]:

@@ -414,3 +414,74 @@ def test_a_decision_with_text_that_cannot_be_kept_is_refused_in_words(
         "receipt": case.receipt, "outcome": "returned", "reason": "缺户口簿\n请补正",
         "staff": "镇中心 王科长"})
     assert reply.status_code == 200, reply.text
+
+
+# (method, path, what is sent, the field's name as said in English and in Chinese)
+BAD_FIELDS = [
+    ("POST", "/v1/staff/decide", {"json": {"receipt": "V001-20261123-0001\x01",
+                                           "outcome": "completed"}},
+     "The receipt number (RECEIPT) contains control characters",
+     "编号（RECEIPT）含有不可见的控制字符"),
+    ("POST", "/v1/staff/decide", {"json": {"receipt": "V" * 65, "outcome": "completed"}},
+     "The receipt number (RECEIPT) must be at most 64 characters",
+     "编号（RECEIPT）不能超过 64 个字符"),
+    ("POST", "/v1/staff/decide", {"json": {"receipt": ["V001"], "outcome": "completed"}},
+     "The receipt number (RECEIPT) must be text", "编号（RECEIPT）应为文字"),
+    ("POST", "/v1/staff/decide", {"json": {"outcome": "completed"}},
+     "The receipt number (RECEIPT) is missing", "编号（RECEIPT）缺少"),
+    ("POST", "/v1/staff/decide", {"json": {"receipt": "V001-20261123-0001",
+                                           "outcome": "approved"}},
+     "The outcome is not in the right form: completed or returned", "completed（办结）或 returned"),
+    ("POST", "/v1/staff/decide", {"json": {"receipt": "V001-20261123-0001",
+                                           "outcome": "completed", "reason": 5}},
+     "The reason (--reason) must be text", "原因（--reason）应为文字"),
+    ("POST", "/v1/staff/decide", {"content": b"{not json",
+                                  "headers": {"Content-Type": "application/json"}},
+     "is not valid JSON", "不是有效的 JSON"),
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V0\x0101"}},
+     "The station code is not in the right form: letters, digits, - and _ only",
+     "站点编号格式不对：只能用字母、数字、- 和 _"),
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V" * 17}},
+     "The station code must be at most 16 characters", "站点编号不能超过 16 个字符"),
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V001", "scope": "V001"}},
+     "The villages served (--scope) must be a list", "服务的村（--scope）应为列表"),
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V001", "scope": ["V001", "V\x00"]}},
+     "The villages served (--scope), item 2, is not in the right form",
+     "服务的村（--scope）第 2 项格式不对"),
+    ("POST", "/v1/staff/enroll-code", {"json": {"station": "V001", "expires_s": 1}},
+     "The time the code is valid (seconds) must be at least 60", "有效期（秒）不能小于 60"),
+    ("POST", "/v1/staff/revoke", {"json": {"station": "V001\x00"}},
+     "The station code is not in the right form", "站点编号格式不对"),
+    ("POST", "/v1/staff/revoke", {"json": ["V001"]},
+     "The body must be a JSON object", "请求内容应为 JSON 对象"),
+    ("GET", "/v1/staff/report?month=2026-11%01", {},
+     "The month (--month) is not in the right form: a month like 2026-11",
+     "月份（--month）格式不对：应如 2026-11"),
+    ("GET", "/v1/staff/report?month=2026-13", {},
+     "2026-13 is not a month like 2026-11 (--month)", "2026-13 不是有效的月份"),
+    ("GET", "/v1/staff/report?month=2026-11&by=village", {},
+     "The grouping (--by) is not in the right form", "分组（--by）格式不对"),
+    ("GET", "/v1/staff/conflicts?scope=V001%0A", {},
+     "The villages served (--scope) is not in the right form", "服务的村（--scope）格式不对"),
+    ("GET", "/v1/staff/conflicts?station=" + "V" * 40, {},
+     "The station code is not in the right form", "站点编号格式不对"),
+]
+
+
+@pytest.mark.parametrize("method,path,kwargs,en,zh", BAD_FIELDS,
+                         ids=[f"{m} {p.split('?')[0]} {en[:30]}" for m, p, _, en, _ in BAD_FIELDS])
+def test_a_bad_field_of_a_staff_request_is_named_in_both_languages(
+        centre_app, staff_headers, method, path, kwargs, en, zh):
+    """A control character in the receipt of station centre decide (or any staff field too
+    long, of the wrong shape, missing) was answered "Bad request: body.receipt: Value
+    error, …" in English only: each is a 400 naming the field and what is wrong."""
+    centre, client = centre_app
+    headers = {**staff_headers, **kwargs.get("headers", {})}
+    sent = {k: v for k, v in kwargs.items() if k != "headers"}
+    error = error_of(client.request(method, path, headers=headers, **sent), 400)
+    assert error["code"] == "centre.bad_request"
+    assert en in error["en"] and zh in error["zh"], error
+    for said in (error["en"], error["zh"]):
+        assert "body." not in said and "query." not in said and "Value error" not in said
+        assert not said.startswith("Bad request") and "请求有误" not in said
+    assert centre.repo.count() == 0 and centre.repo.stations() == []

@@ -258,6 +258,21 @@ def test_enroll_code_draws_a_qr_code_and_refuses_a_bad_token(start_centre, cli_r
     assert rc == 1 and "No such record NOPE-1" in err
 
 
+def test_decide_with_a_control_character_in_the_receipt_names_the_receipt(start_centre,
+                                                                          cli_run):
+    """A receipt pasted with a stray control character was answered "Bad request: body.
+    receipt: Value error, …" in English under the Chinese: the receipt is named, in words."""
+    centre = start_centre()
+    rc, _, err = cli_run("centre", "decide", "V001-20261123-0001\x01", "completed",
+                         *staff_args(centre), "--lang", "zh")
+    assert rc == 1 and "Traceback" not in err
+    assert "编号（RECEIPT）含有不可见的控制字符" in err
+    assert "body." not in err and "Value error" not in err and "Bad request" not in err
+    rc, _, err = cli_run("centre", "decide", "V001-20261123-0001\x01", "completed",
+                         *staff_args(centre))
+    assert rc == 1 and "The receipt number (RECEIPT) contains control characters" in err
+
+
 def test_a_service_bus_enrolled_as_the_readme_shows_gets_its_own_work_through(
         start_centre, cli_run, tmp_path, passphrase_file):
     """A bus files its own applications under its own id (BUS01): a code naming only the
