@@ -534,7 +534,7 @@ class Centre:
             origins = self.repo.origins(sorted({h.op_id.rpartition(":")[0]
                                                 for c in found for h in c.heads}))
             out += [_conflict_view(rec, c, centre_settles(rec.kind, c.field, matter),
-                                   holders, origins) for c in found]
+                                   holders, origins, catalogue, code) for c in found]
         return out
 
     def report(self, month: Month, by: str | None = None) -> dict[str, Figures]:
@@ -581,15 +581,30 @@ SHOWN_TYPES = frozenset({"choice", "date", "datetime", "bool", "matter"})
 
 
 def _conflict_view(rec: CentreRecord, conflict: merge.Conflict, by_centre: bool,
-                   holders: list[str], origins: dict[str, str]) -> dict[str, Any]:
-    """One conflict as the staff's listing carries it (see ``Centre.conflicts``)."""
+                   holders: list[str], origins: dict[str, str], catalogue: Catalogue,
+                   matter: str | None) -> dict[str, Any]:
+    """One conflict as the staff's listing carries it (see ``Centre.conflicts``): the
+    record's matter by its code and its names, as staff know a case by what it is for."""
     ref = rec.receipt or rec.id
+    heads = [_head_view(rec.kind, conflict.field, h,
+                        origins.get(h.op_id.rpartition(":")[0], "?"))
+             for h in conflict.heads]
+    if conflict.field == "matter":  # the competing matters, named as well
+        heads = [{**h, **_matter_names(catalogue, h.get("value"))} for h in heads]
     return {"id": f"{ref}:{conflict.field}", "record": rec.id, "receipt": rec.receipt,
             "kind": rec.kind, "scope": rec.scope, "field": conflict.field,
+            "matter": matter, **_matter_names(catalogue, matter),
             "centre_settles": by_centre, "stations": [] if by_centre else holders,
-            "heads": [_head_view(rec.kind, conflict.field, h,
-                                 origins.get(h.op_id.rpartition(":")[0], "?"))
-                      for h in conflict.heads]}
+            "heads": heads}
+
+
+def _matter_names(catalogue: Catalogue, code: Any) -> dict[str, str]:
+    """``matter_zh`` and ``matter_en`` of a matter code the catalogue knows, else nothing
+    (a code from a newer catalogue than this centre has is still listed, by its code)."""
+    if not isinstance(code, str) or code not in catalogue:
+        return {}
+    found = catalogue.get(code)
+    return {"matter_zh": found.name_zh, "matter_en": found.name_en}
 
 
 def _head_view(kind: str, field_name: str, head: merge.Head, origin: str) -> dict[str, Any]:

@@ -730,17 +730,28 @@ def _print_conflict(env: Env, row: dict[str, Any]) -> None:
 
     kind, name = str(row["kind"]), str(row["field"])
     click.echo(f"{row['id']}  {label(kind, name, env.lang)}  "
-               f"({pick(KIND.get(kind, (kind, kind)), env.lang)}, {row['scope']})")
+               f"({pick(KIND.get(kind, (kind, kind)), env.lang)}, {row['scope']})"
+               + (f"  {_matter_words(env, row)}" if row.get("matter") else ""))
     hidden = env.t("（个人信息或站点填写的文字，不在镇中心显示）",
                    "(personal data or a station's own text: not shown at the centre)")
     for i, head in enumerate(row["heads"], start=1):
         value = show(kind, name, head["value"], env.lang) if head.get("shown") else hidden
+        if name == "matter" and head.get("shown") and head.get("value"):
+            value = _matter_words(env, head, code=head["value"])
         origin = env.t("镇中心", "town centre") if head["station"] == "centre" \
             else str(head["station"])
         mark = env.t("（暂用）", " (shown for now)") if i == 1 else ""
         click.echo(f"  · {value}  {head['author']} @ {origin}, "
                    f"{when(head['hlc'], CHINA)}{mark}")
     click.echo(f"  {_who_settles(env, row)}")
+
+
+def _matter_words(env: Env, named: dict[str, Any], code: Any = None) -> str:
+    """A matter as staff read it: its code and, where the centre sent them, its name in the
+    person's language (``matter_zh``/``matter_en`` of a conflict or a head)."""
+    code = named.get("matter") if code is None else code
+    title = named.get("matter_zh" if env.lang == "zh" else "matter_en")
+    return f"{code} {title}" if title else str(code)
 
 
 def _who_settles(env: Env, row: dict[str, Any]) -> str:

@@ -596,6 +596,9 @@ def test_staff_list_the_conflicts_stations_left_open(start_centre, cli_run, tmp_
         rc, _, err = cli_run("edit", receipt, "--set", f"applicant.phone={phone}", "--set",
                              f"authorisation.relationship={who}", *homes[station])
         assert rc == 0, err
+    for station, matter in (("V001", "HJ-002"), ("BUS01", "HJ-005")):  # each its own matter
+        rc, _, err = cli_run("edit", receipt, "--set", f"matter={matter}", *homes[station])
+        assert rc == 0, err
     for station in ("V001", "BUS01", "V001"):
         assert cli_run("sync", *homes[station])[0] == 0
 
@@ -609,12 +612,25 @@ def test_staff_list_the_conflicts_stations_left_open(start_centre, cli_run, tmp_
     assert "李春梅 @ V001" in out and "李春梅 @ BUS01" in out
     assert (f"由站点解决（BUS01、V001）：在其中一个站点运行 station conflicts settle "
             f"{receipt}:applicant.phone") in out
+    # the case's matter and the competing ones by their names, not codes alone
+    shown = {row.split("  ")[0]: row for row in out.splitlines() if row.startswith(receipt)}
+    matter = next(m for m in ("HJ-002 出生登记（新生儿落户）", "HJ-005 死亡人员户口注销")
+                  if m in shown[f"{receipt}:applicant.phone"])
+    assert shown[f"{receipt}:matter"].endswith(matter)
+    assert "HJ-002 出生登记（新生儿落户）" in out and "HJ-005 死亡人员户口注销" in out
+    rc, out, err = cli_run("centre", "conflicts", *staff_args(centre))
+    assert rc == 0, err
+    assert "HJ-002 Birth registration" in out and "HJ-005 " in out
 
     rc, out, _ = cli_run("centre", "conflicts", "--json", "--station", "bus01",
                          *staff_args(centre))
     assert rc == 0
     rows = {r["field"]: r for r in json.loads(out)}
-    assert set(rows) == {"applicant.phone", "authorisation.relationship"}
+    assert set(rows) == {"applicant.phone", "authorisation.relationship", "matter"}
+    named = {(h["value"], h["matter_zh"]) for h in rows["matter"]["heads"]}
+    assert named == {("HJ-002", "出生登记（新生儿落户）"), ("HJ-005", "死亡人员户口注销")}
+    phone = rows["applicant.phone"]
+    assert phone["matter"] in ("HJ-002", "HJ-005") and phone["matter_en"] and phone["matter_zh"]
     assert all(not h["shown"] and "value" not in h for h in rows["applicant.phone"]["heads"])
     assert rows["applicant.phone"]["stations"] == ["BUS01", "V001"]
     assert "139000000" not in out
@@ -626,4 +642,4 @@ def test_staff_list_the_conflicts_stations_left_open(start_centre, cli_run, tmp_
     assert rc == 0, err
     assert cli_run("sync", *homes["BUS01"])[0] == 0
     rc, out, _ = cli_run("centre", "conflicts", "--json", *staff_args(centre))
-    assert [r["field"] for r in json.loads(out)] == ["authorisation.relationship"]
+    assert [r["field"] for r in json.loads(out)] == ["authorisation.relationship", "matter"]
