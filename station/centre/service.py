@@ -16,7 +16,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -523,11 +523,7 @@ class Centre:
             scopes = [v for v in (scopes or [scope.upper()]) if v == scope.upper()]
         catalogue = self.catalogue()
         out: list[dict[str, Any]] = []
-        for rec in self.repo.conflicted(scopes):
-            state = self.projector.state(rec)
-            found = merge.conflicts(state)
-            if not found:  # projected by an older centre, and nothing disagrees
-                continue
+        for rec, state, found in self._open_conflicts(scopes):
             code = merge.fields(state).get("matter")
             matter = catalogue.get(code) if code and code in catalogue else None
             holders = [s.id for s in stations if rec.scope in s.scope]
@@ -537,11 +533,23 @@ class Centre:
                                    holders, origins, catalogue, code) for c in found]
         return out
 
+    def _open_conflicts(self, scopes: list[str] | None = None
+                        ) -> Iterator[tuple[CentreRecord, merge.State, list[merge.Conflict]]]:
+        """Each record with a conflict open (in these villages), its state and conflicts."""
+        for rec in self.repo.conflicted(scopes):
+            state = self.projector.state(rec)
+            found = merge.conflicts(state)
+            if found:  # else projected by an older centre, and nothing disagrees
+                yield rec, state, found
+
     def report(self, month: Month, by: str | None = None) -> dict[str, Figures]:
         """The month's figures across every station, or grouped by station, matter,
-        department or channel (the same definitions as at a station)."""
+        department or channel (the same definitions as at a station). A record with an open
+        conflict is counted by its value for now, and counted in ``conflicted`` too."""
         self.projector.catch_up()
-        facts = [Facts(**{**data, "contact_months": tuple(data["contact_months"])})
+        open_ = {rec.id: len(found) for rec, _, found in self._open_conflicts()}
+        facts = [Facts(**{**data, "contact_months": tuple(data["contact_months"]),
+                          "conflicts": open_.get(data["id"], 0)})
                  for data in map(orjson.loads, self.repo.all_facts())]
         catalogue = self.catalogue()
 

@@ -803,7 +803,12 @@ def report_cmd(env: Env, month: Month | None, by: str | None, url: str,
     if not isinstance(reply, dict) or "figures" not in reply:
         raise NotACentre(url=url)
     groups = {name: _figures(values) for name, values in reply["figures"].items()}
-    env.emit(reply, lambda: print_figures(env, groups, env.t("分组", by or "centre")))
+    env.emit(reply, lambda: print_figures(env, groups, env.t("分组", by or "centre"),
+                                          settle=SETTLE_AT_CENTRE))
+
+
+# where staff see the conflicts behind provisional figures, and who settles each
+SETTLE_AT_CENTRE = ("station centre conflicts", "station centre conflicts")
 
 
 def _figures(values: dict[str, Any]) -> Figures:

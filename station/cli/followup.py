@@ -136,7 +136,8 @@ FIGURE_LABELS = (
 SETTLE_AT_STATION = ("station conflicts", "station conflicts")  # where a station settles them
 
 
-def print_figures(env: Env, groups: dict[str, Figures], label: str) -> None:
+def print_figures(env: Env, groups: dict[str, Figures], label: str,
+                  settle: tuple[str, str] = SETTLE_AT_STATION) -> None:
     """The figures as a table, and under it, when cases with open conflicts were counted,
     how many and that their figures may still change."""
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -148,7 +149,7 @@ def print_figures(env: Env, groups: dict[str, Figures], label: str) -> None:
         table.add_row(name, *[percent(values[k]) if k.endswith("rate") else str(values[k])
                               for k, _, _ in FIGURE_LABELS])
     console().print(table)
-    if note := provisional_note(groups, SETTLE_AT_STATION):
+    if note := provisional_note(groups, settle):
         console().print(env.t(*note))
 
 

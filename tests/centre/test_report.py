@@ -99,3 +99,31 @@ def test_a_decision_early_on_the_first_counts_in_its_own_month_on_a_utc_server(
 
     assert (completed("2026-11"), completed("2026-12")) == (0, 1)
     v1.close()
+
+
+def test_the_centres_figures_say_how_many_counted_cases_have_open_conflicts(
+        centre_app, staff_headers, tmp_path):
+    """Two staff decided one case at once (completed and returned): the case is counted by
+    the decision shown for now, and the report says it is one whose figures may change."""
+    from station.wire.codec import encode_changeset
+    from tests.store.test_conflicts import racing_decisions
+
+    centre, client = centre_app
+    v1 = enrolled(client, staff_headers, tmp_path, "V001")
+    case = application(v1)
+    application(v1)
+    push(v1.sync, link(client, v1))
+    (rec,) = centre.find_receipt(case.receipt)
+    racing = racing_decisions(centre.projector.state(rec), centre.now_ms())
+    with centre.repo.writing(centre.now_ms()) as tx:  # as each process writes its decision
+        tx.append_many([centre._entry(tx, cs, encode_changeset(cs)) for cs in racing])
+
+    reply = client.get("/v1/staff/report", params={"month": MONTH, "by": "station"},
+                       headers=staff_headers).json()
+    assert reply["conflicted"] == 1 and reply["figures"]["V001"]["conflicted"] == 1
+    assert reply["figures"]["V001"]["received"] == 2  # counted as before
+    assert client.post("/v1/staff/decide", headers=staff_headers, json={
+        "receipt": case.receipt, "outcome": "completed"}).status_code == 200
+    assert client.get("/v1/staff/report", params={"month": MONTH},
+                      headers=staff_headers).json()["conflicted"] == 0
+    v1.close()

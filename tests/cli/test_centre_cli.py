@@ -643,3 +643,22 @@ def test_staff_list_the_conflicts_stations_left_open(start_centre, cli_run, tmp_
     assert cli_run("sync", *homes["BUS01"])[0] == 0
     rc, out, _ = cli_run("centre", "conflicts", "--json", *staff_args(centre))
     assert [r["field"] for r in json.loads(out)] == ["authorisation.relationship", "matter"]
+
+
+@pytest.mark.parametrize("lang,said", [
+    ("zh", "其中 2 件有待处理的冲突，按目前显示的值统计；冲突处理后，这些数字可能会变"
+           "（station centre conflicts）"),
+    ("en", "2 of the cases counted have open conflicts")])
+def test_the_centre_report_says_where_staff_see_the_conflicts_behind_its_figures(
+        capsys, tmp_path, lang, said):
+    """station centre report prints the figures the centre sent; two counted cases in
+    conflict are said under them, with the staff's own listing to look them up in."""
+    from station.cli.centre import SETTLE_AT_CENTRE, _figures
+    from station.cli.common import Env
+    from station.cli.followup import print_figures
+
+    groups = {"V001": _figures({"received": 3, "active": 3, "conflicted": 1}),
+              "V002": _figures({"received": 1, "active": 1, "conflicted": 1})}
+    print_figures(Env(tmp_path, lang, None, None), groups, "station", settle=SETTLE_AT_CENTRE)
+    out = " ".join(capsys.readouterr().out.split())
+    assert said in out and "station centre conflicts" in out
