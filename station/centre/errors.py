@@ -103,9 +103,11 @@ class BadField(BadRequest):
 
     @classmethod
     def of(cls, errors: Sequence[Mapping[str, Any]]) -> BadField:
-        """One sentence per refused field (the first few), in both languages."""
-        zh, en = zip(*(cls._sentence(e) for e in errors[:5]), strict=True)
-        return cls(detail="; ".join(en), detail_zh="；".join(zh))
+        """One sentence per refused field (the first few), in both languages; the body as a
+        whole when the framework names none."""
+        said = [cls._sentence(e) for e in errors[:5]] or [("请求内容不对", "The body is not valid")]
+        return cls(detail="; ".join(en for _, en in said),
+                   detail_zh="；".join(zh for zh, _ in said))
 
     @classmethod
     def _sentence(cls, error: Mapping[str, Any]) -> tuple[str, str]:

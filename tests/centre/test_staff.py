@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from station.centre.errors import BadField
 from station.domain.errors import TransitionRefused
 from station.sync.client import enroll
 from station.sync.engine import pull, push
@@ -485,3 +486,9 @@ def test_a_bad_field_of_a_staff_request_is_named_in_both_languages(
         assert "body." not in said and "query." not in said and "Value error" not in said
         assert not said.startswith("Bad request") and "请求有误" not in said
     assert centre.repo.count() == 0 and centre.repo.stations() == []
+
+
+def test_a_refusal_that_names_no_field_still_says_the_body_is_not_valid():
+    refused = BadField.of([])
+    assert refused.message("en") == "The body is not valid"
+    assert refused.message("zh") == "请求内容不对"
