@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from rich.cells import cell_len
 from textual.widgets import DataTable, Static
 
+from station.cli import cli
+from station.cli.common import run
 from station.domain.followup import Month
 from station.store.service import Station
 from station.store.vault import FAST_KDF
@@ -152,6 +155,50 @@ def test_percent_and_bar():
     assert percent(None) == "—" and percent(0.0) == "0.0%" and percent(1) == "100.0%"
     assert bar(None, 4) == "····" and bar(1.0, 4) == "████" and bar(0.0, 4) == "    "
     assert bar(0.5, 3) == "█▌ "
+
+
+MATTER_FIGURES = ("received", "active", "completed", "completion_rate", "on_time_rate",
+                  "satisfaction_rate")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_rate_by_matter_shows_what_it_is_out_of_as_station_report_does(
+        october, passphrase_file, capsys, lang):
+    """November: the two household cases received in October are still in hand. The row
+    said "received 0, done 0, 0.0%", which read as a wrong figure; it now shows the 2 active
+    cases the rate is out of, with every figure as `station report --by matter --json`
+    gives it for the same month, and the table still fits 80 columns."""
+    def cli_figures(month: str) -> dict[str, dict[str, object]]:
+        code = run(cli, ["report", "--by", "matter", "--month", month, "--json", "--home",
+                         str(october.home), "--passphrase-file", str(passphrase_file)])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)["figures"]  # type: ignore[no-any-return]
+
+    expected = {month: cli_figures(month) for month in ("2026-11", "2026-10")}
+    app = make_app(october, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(ReportsScreen())
+        for month, key in (("2026-11", None), ("2026-10", "left")):
+            if key:
+                await pilot.press(key)
+            await settle(pilot, app)
+            matters = app.screen.query_one("#reports-matters", DataTable)
+            shown = {code: {key: str(matters.get_cell(code, key)) for key in MATTER_FIGURES}
+                     for code in map(str, (row.value for row in matters.rows))}
+            assert shown == {code: {key: percent(f[key]) if key.endswith("rate")
+                                    else str(f[key]) for key in MATTER_FIGURES}
+                             for code, f in expected[month].items()
+                             if f["received"] or f["active"] or f["completed"]
+                             or f["ratings"]}, month
+            assert matters.virtual_size.width <= matters.scrollable_content_region.width
+            if month == "2026-11":  # received in October, still in hand
+                assert {key: shown["HJ-001"][key] for key in MATTER_FIGURES[:4]} == {
+                    "received": "0", "active": "2", "completed": "0",
+                    "completion_rate": "0.0%"}
+
+    drive(app, scenario, size=SIZE)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

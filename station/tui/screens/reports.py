@@ -71,10 +71,14 @@ ROWS: tuple[tuple[str, tuple[str, str] | None], ...] = (
 )
 BARS = (("bar_completion", "completion_rate"), ("bar_on_time", "on_time_rate"),
         ("bar_contact", "contact_rate"), ("bar_satisfaction", "satisfaction_rate"))
+# The completion rate is done out of active (cases open at any time in the month), not out
+# of received: "received 0, done 0, 0.0%" for a matter still in hand read as a wrong figure
+# until the active column showed what it is out of.
 MATTER_COLUMNS: tuple[tuple[str, Pair], ...] = (
     ("matter", ("事项", "Matter")), ("received", ("受理", "Recv.")),
-    ("completed", ("办结", "Done")), ("completion_rate", ("办结率", "Compl.")),
-    ("on_time_rate", ("按时率", "On time")), ("satisfaction_rate", ("满意率", "Satisf.")))
+    ("active", ("在办", "Active")), ("completed", ("办结", "Done")),
+    ("completion_rate", ("办结率", "Compl.")), ("on_time_rate", ("按时率", "On time")),
+    ("satisfaction_rate", ("满意率", "Satisf.")))
 EIGHTHS = " ▏▎▍▌▋▊▉"
 TREND_MONTHS = 6
 LABEL_CELLS = 11
@@ -272,11 +276,11 @@ class ReportsScreen(StationScreen[None]):
                 name = catalogue.get(code).name(self.lang)
             else:
                 name = code
-            rows.append((code, [name, str(f.received), str(f.completed),
+            rows.append((code, [name, str(f.received), str(f.active), str(f.completed),
                                 percent(f.completion_rate), percent(f.on_time_rate),
                                 percent(f.satisfaction_rate)]))
         if not rows:
-            rows.append(("-empty", [self.t(TEXT["empty"]), "", "", "", "", ""]))
+            rows.append(("-empty", [self.t(TEXT["empty"])] + [""] * (len(MATTER_COLUMNS) - 1)))
         table = self.query_one("#reports-matters", DataTable)
         labels = [self.t(label) for _, label in MATTER_COLUMNS]
         widths = [max(cell_len(text) for text in [label, *(cells[i] for _, cells in rows)])
