@@ -53,7 +53,8 @@ TEXT: dict[str, Pair] = {
     "matter": ("事项", "Matter"),
     "other": ("上门服务等", "Visits, other"),
     "loading": ("正在统计……", "Counting…"),
-    "empty": ("本月没有可统计的办件", "Nothing to count this month"),
+    # names the month: browsing back with ←, "this month" read as if the table were for now
+    "empty": ("{month} 没有可统计的办件", "Nothing to count in {month}"),
     "settle": ("首页按 c 处理冲突", "press c on the dashboard to settle them"),
 }
 
@@ -149,6 +150,7 @@ class ReportsScreen(StationScreen[None]):
         self.month = month or Month.of(self.station.today())
         self.figures: Figures | None = None  # what is shown, for tests and exports
         self.by_matter: dict[str, Figures] = {}  # shown again, to fit, when the size changes
+        self.shown_month = self.month  # whose figures by matter those are
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -214,6 +216,7 @@ class ReportsScreen(StationScreen[None]):
         if month != self.month:
             return  # an answer for a month the agent has already left
         self.figures = overall
+        self.shown_month = month
         self.query_one("#reports-title", Static).update(self.t(TEXT["title"]).format(
             month=month, name=self.station.station_name, id=self.station.station_id))
         self.show_provisional(overall)
@@ -280,7 +283,8 @@ class ReportsScreen(StationScreen[None]):
                                 percent(f.completion_rate), percent(f.on_time_rate),
                                 percent(f.satisfaction_rate)]))
         if not rows:
-            rows.append(("-empty", [self.t(TEXT["empty"])] + [""] * (len(MATTER_COLUMNS) - 1)))
+            empty = self.t(TEXT["empty"]).format(month=self.shown_month)
+            rows.append(("-empty", [empty, *[""] * (len(MATTER_COLUMNS) - 1)]))
         table = self.query_one("#reports-matters", DataTable)
         labels = [self.t(label) for _, label in MATTER_COLUMNS]
         widths = [max(cell_len(text) for text in [label, *(cells[i] for _, cells in rows)])
