@@ -300,3 +300,21 @@ def test_a_matter_name_cut_in_the_list_has_no_stray_space_before_the_ellipsis(vi
         assert not [line for line in lines if " …" in line]
 
     drive(app, scenario, size=(width, 40))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_list_uses_the_whole_width_of_an_80_column_terminal(village, lang):
+    """The rows stopped two cells short of the scrollbar: the search box above is inset by
+    a margin, and Textual takes the widest margin of a column of widgets off a 1fr table's
+    width too. Matter names were cut to "…" with blank room left beside them."""
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await pilot.press("a")
+        await settle(pilot, app)
+        table = app.screen.query_one(RecordTable)
+        assert table.region.right == app.size.width
+        # the rows' width: all of it but the scrollbar's
+        assert table.virtual_size.width == app.size.width - table.styles.scrollbar_size_vertical
+
+    drive(app, scenario, size=(80, 24))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable
 
 from station.tui.screens import make_record
@@ -78,5 +79,31 @@ def test_what_a_record_is_about_ends_in_an_ellipsis_at_80_columns_and_shows_whol
         await settle(pilot, app)
         what = str(table.get_cell(visit, "what"))
         assert not what.endswith("…") and what.count(", ") == len(services) - 1
+
+    drive(app, scenario, size=(80, 24))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_records_use_the_whole_width_of_an_80_column_terminal(village, lang):
+    """The table reached column 78 only: the lines above it are indented by a margin, and
+    Textual takes the widest margin of a column of widgets off a 1fr table's width too, so
+    what a visit was about ended in "…" two cells before the edge, with blank room beside."""
+    application = station_case(village)
+    visit = village.create("visit", {
+        "resident.name": "陈丽", "resident.id_number": PERSON["applicant.id_number"],
+        "reason": "elderly", "services": ["consultation", "alive_certification",
+                                          "document_collection", "insurance_payment"]}).id
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(application))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_cell(visit, "what")).endswith("…")
+        assert table.region.right == app.size.width
+        # the cut is at the edge (a cell short when a Chinese character would straddle it)
+        assert table.virtual_size.width >= app.size.width - 1
 
     drive(app, scenario, size=(80, 24))
