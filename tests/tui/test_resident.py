@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Select
 
-from station.tui.screens import make_record
+from station.tui.screens import make_record, make_resident
 from station.tui.screens.record import RecordScreen
 from station.tui.screens.resident import ResidentScreen
 from tests.tui.conftest import drive, make_app, settle
@@ -105,5 +105,87 @@ def test_the_records_use_the_whole_width_of_an_80_column_terminal(village, lang)
         assert table.region.right == app.size.width
         # the cut is at the edge (a cell short when a Chinese character would straddle it)
         assert table.virtual_size.width >= app.size.width - 1
+
+    drive(app, scenario, size=(80, 24))
+
+
+def other_id_number(n: int = 1) -> str:
+    """A valid ID number that is not PERSON's, nor any of the sample village's."""
+    from station.domain.validate import id_check_char
+
+    first17 = f"41152519500101{n:03d}"
+    return first17 + id_check_char(first17)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_record_whose_id_number_is_changed_from_the_page_is_said_to_have_moved(village,
+                                                                                 lang):
+    """The agent opens a visit from 陈丽's page and corrects its ID number (it was her
+    husband's). Back on the page, the visit is no longer hers: the page stays on her number,
+    with her application, and says which record went to which number; the visit used to
+    vanish from the page without a word."""
+    application = station_case(village)
+    visit = village.create("visit", {
+        "resident.name": "陈丽", "resident.id_number": PERSON["applicant.id_number"],
+        "reason": "elderly"})
+    new = other_id_number()
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(application))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        page = app.screen
+        table = page.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(visit.id))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#edit-field", Select).value = "resident.id_number"
+        await pilot.pause()
+        app.screen.query_one("#edit-value", Input).value = new
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, RecordScreen)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert app.screen is page
+        listed = [row.value for row in table.rows]
+        assert application in listed and visit.id not in listed
+        assert PERSON["applicant.id_number"] in shown(app, "#resident-name")
+        note = shown(app, "#resident-moved")
+        assert page.query_one("#resident-moved").display
+        assert visit.receipt in note and new in note
+        assert ("不再列在此页" if lang == "zh" else "no longer listed here") in note
+        await pilot.press("f5")  # read again: still said
+        await settle(pilot, app)
+        assert visit.receipt in shown(app, "#resident-moved")
+
+    drive(app, scenario, size=(80, 24))
+
+
+def test_a_page_whose_every_record_took_a_new_id_number_follows_the_person(village):
+    """A sync brings the person's corrected ID number (made on the bus) while the page is
+    open: every record it listed now has the new number, so the page follows it and says
+    so, instead of saying there are no records for this person."""
+    old, new = other_id_number(1), other_id_number(2)
+    application = village.create("application", {
+        "matter": "SB-002", **PERSON, "applicant.id_number": old,
+        "materials.received": ["M01", "M02"]}).id
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_resident(old))
+        await settle(pilot, app)
+        village.update(application, {"applicant.id_number": new}, reason="身份证号录错")
+        await pilot.press("f5")
+        await settle(pilot, app)
+        table = app.screen.query_one(DataTable)
+        assert [row.value for row in table.rows] == [application]
+        assert new in shown(app, "#resident-name")
+        note = shown(app, "#resident-moved")
+        assert old in note and new in note and "此页随之更新" in note
 
     drive(app, scenario, size=(80, 24))

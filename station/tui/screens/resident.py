@@ -35,6 +35,12 @@ TEXT = {
     "what": ("内容", "What"),
     "updated": ("最近更新", "Updated"),
     "unknown": ("（姓名未知）", "(name unknown)"),
+    "moved": ("{receipt} 的身份证号已改为 {id}，不再列在此页",
+              "{receipt} now has ID number {id} and is no longer listed here"),
+    "moved_none": ("{receipt} 的身份证号已删去，不再列在此页",
+                   "{receipt} no longer has an ID number and is not listed here"),
+    "followed": ("身份证号已由 {old} 改为 {id}，此页随之更新",
+                 "The ID number was changed from {old} to {id}; this page follows it"),
 }
 
 
@@ -52,11 +58,14 @@ class ResidentScreen(ReadingScreen[None]):
         super().__init__()
         self.id_number = id_number
         self.lines: list[tuple[str, list[str]]] = []  # shown again, to fit, on a resize
+        self.listed: set[str] = set()  # every record this page has shown, to see one leave
+        self.opened_as: str | None = None  # the number it was opened with, once it followed
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.t(TEXT["loading"]), id="resident-name")
         yield Static("", id="resident-count")
+        yield Static("", id="resident-moved")
         yield FittedTable(id="resident-records", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -69,10 +78,20 @@ class ResidentScreen(ReadingScreen[None]):
         table.focus()
 
     def read(self, reader: Station) -> tuple[Any, ...]:
-        rows = reader.same_person(self.id_number)
+        """The records with the page's ID number, and those it listed before that have
+        another one now: an ID number corrected on a record opened from here took the record
+        off the page without a word. When every record moved to one new number, the person's
+        number was corrected: the page follows it."""
+        id_number = self.id_number
+        rows = reader.same_person(id_number)
+        moved = [reader.get(i) for i in sorted(self.listed - {r.id for r in rows})]
+        targets = {m.person.get("id_number") for m in moved}
+        if moved and not rows and len(targets) == 1 and None not in targets:
+            id_number = str(targets.pop())
+            rows, moved = reader.same_person(id_number), []
         records = {r.id: reader.get(r.id) for r in rows}
         rows.sort(key=lambda r: r.updated, reverse=True)
-        return rows, records, reader.now().tzinfo
+        return rows, records, reader.now().tzinfo, id_number, moved
 
     def what(self, record: Record) -> str:
         lang = self.lang
@@ -87,8 +106,12 @@ class ResidentScreen(ReadingScreen[None]):
             return ("：" if lang == "zh" else ": ").join(parts)
         return show("resident", "categories", record.fields.get("categories"), lang)
 
-    def show(self, rows: list[Summary], records: dict[str, Record],
-             tz: dt.tzinfo | None) -> None:
+    def show(self, rows: list[Summary], records: dict[str, Record], tz: dt.tzinfo | None,
+             id_number: str, moved: list[Record]) -> None:
+        if id_number != self.id_number:
+            self.opened_as, self.id_number = self.opened_as or self.id_number, id_number
+        self.listed |= {r.id for r in rows}
+        self.show_moved(moved)
         name = next((records[r.id].name for r in rows if r.kind == "resident"
                      and records[r.id].name), None)
         name = name or next((records[r.id].name for r in rows if records[r.id].name), None)
@@ -107,6 +130,19 @@ class ResidentScreen(ReadingScreen[None]):
                               when(r.updated, tz)[:10], self.what(records[r.id])])
                       for r in rows]
         self.fill()
+
+    def show_moved(self, moved: list[Record]) -> None:
+        """Under the counts: that the page follows the person's new ID number, and which
+        records left it for another one (hidden when neither)."""
+        lines = [self.t(TEXT["followed"]).format(old=self.opened_as, id=self.id_number)
+                 ] if self.opened_as else []
+        for record in moved:
+            new = record.person.get("id_number")
+            lines.append(self.t(TEXT["moved" if new else "moved_none"]).format(
+                receipt=record.receipt or record.id[:8], id=new))
+        box = self.query_one("#resident-moved", Static)
+        box.update("\n".join(lines))
+        box.display = bool(lines)
 
     def on_resize(self) -> None:
         self.fill()
