@@ -11,17 +11,41 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from station.domain.catalogue import Matter
 from station.domain.chinatime import CHINA
-from station.domain.errors import ValidationError
+from station.domain.errors import StationError, ValidationError
 from station.domain.records import field_for
-from station.domain.status import LATTICES, next_status, refuse
+from station.domain.status import LATTICES, VOID, next_status, refuse
 from station.domain.validate import Problem
 
 OUTCOMES = ("completed", "returned")
 DUE_PREFIX = "materials.due."
+
+# What may still be written on a voided record: a note, which counts in no figure and
+# keeps the trail readable ("entered again as V001-20261124-0007").
+VOIDED_MAY_TAKE = frozenset({"notes"})
+
+
+class RecordVoided(StationError):
+    """A new local edit or contact on a record voided as entered in error. The lattice has
+    no way back from voided, so the sentence says to enter the record again instead."""
+
+    code = "domain.voided"
+    zh = ("这条记录已作废，不能再修改或登记联系（只能添加备注）；作废不能撤销，"
+          "如果是误作废，请重新登记一条记录")
+    en = ("This record is voided: it can no longer be edited or given contacts (only a note "
+          "can be added); voiding cannot be undone, so if it was voided by mistake, enter "
+          "the record again")
+
+
+def check_not_voided(status: str, changed: Iterable[str]) -> None:
+    """Refuse a person's change to a voided record, but a note. Only new local changes are
+    checked here: changesets merged from elsewhere are never refused (G3)."""
+    if status == VOID and set(changed) - VOIDED_MAY_TAKE:
+        raise RecordVoided()
 
 
 def missing_materials(matter: Matter, received: set[str]) -> tuple[list[str], list[str]]:

@@ -26,6 +26,7 @@ from station.domain.casework import (
     OUTCOMES,
     centre_settles,
     check_materials,
+    check_not_voided,
     date_problems,
     due_problems,
     material_problems,
@@ -921,6 +922,7 @@ class Station:
         reason, which goes into the record's notes in the same change."""
         current, seen = self._read(ref)
         cleaned = self._clean(current.kind, values, current=current.fields)
+        check_not_voided(current.status["to"], cleaned)
         _keep_required(current.kind, cleaned)
         if current.kind == "application":
             check_promise_open(current.status["to"],
@@ -1276,6 +1278,7 @@ class Station:
         if current.kind != "application":
             raise ValidationError([Problem("contacts", "applications_only", {
                 "label_zh": "联系记录", "label_en": "Contact logs"})])
+        check_not_voided(current.status["to"], ["contacts"])
         note = check_text(note, label=("联系内容", "Contact note"), field_name="note",
                           max_len=500, required=True, multiline=True)
         outcome = check_text(outcome, label=("联系结果", "Contact outcome"),

@@ -73,6 +73,26 @@ def test_the_promise_of_a_closed_case_stays_as_it_was_closed_against(station_cli
     assert code == 0, err
 
 
+def test_a_voided_case_takes_no_edit_and_no_contact_but_a_note(station_cli, case):
+    assert station_cli("edit", case, "--status", "voided", "--reason", "重复登记")[0] == 0
+    before = json.loads(station_cli("show", case, "--json")[1])
+    report = json.loads(station_cli("report", "--json")[1])["figures"]
+    code, _, err = station_cli("edit", case, "--set", "applicant.phone=13800001111",
+                               "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert "已作废" in err and "作废不能撤销" in err and "重新登记" in err
+    code, _, err = station_cli("contact", case, "--via", "phone", "--note", "电话告知进度",
+                               "--lang", "en")
+    assert code == 1 and "Traceback" not in err
+    assert "voided" in err and "cannot be undone" in err and "enter the record again" in err
+    assert json.loads(station_cli("show", case, "--json")[1]) == before
+    assert json.loads(station_cli("report", "--json")[1])["figures"] == report
+    code, out, err = station_cli("edit", case, "--set", "notes=已另行登记为新件", "--json")
+    assert code == 0, err
+    note = json.loads(out)["fields"]["notes"][-1]
+    assert "已另行登记为新件" in json.dumps(note, ensure_ascii=False)
+
+
 @pytest.mark.parametrize("target", ["station.db", "transport.key", "other-station"])
 def test_an_export_never_replaces_a_station_file(station_cli, case, tmp_path, target):
     home = tmp_path / "home"

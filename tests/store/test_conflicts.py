@@ -464,3 +464,17 @@ def test_disagreeing_centre_decisions_are_said_in_words_and_left_to_the_centre(
                      "--lang", "en", *common]) == 1
     err = capsys.readouterr().err
     assert "only the town centre settles it" in err and "Traceback" not in err
+
+
+def test_an_edit_made_elsewhere_before_the_void_still_merges(pair):
+    village, bus = pair
+    record = village.create("application", {
+        "matter": "HJ-001", "applicant.name": "王桂英", "applicant.id_number": "11010519491231002X",
+        "channel": "station", "materials.received": ["M01", "M02", "M03", "M04"]})
+    exchange(village, bus)
+    bus.update(record.id, {"applicant.phone": "13800001111"})
+    village.void(record.id, "重复登记")
+    exchange(village, bus)
+    assert village.get(record.id).fields["applicant.phone"] == "13800001111"
+    assert village.get(record.id).status["to"] == "voided"
+    assert states(village, bus)[0] == states(village, bus)[1]
