@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlite_utils
 
 from station.store.errors import (
+    SQLITE_MAGIC,
     Busy,
     CannotWrite,
     CorruptDatabase,
@@ -36,7 +37,6 @@ from station.store.errors import (
 from station.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "station.db"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 # SQLite's primary result codes for a disk that refuses, not a damaged file: READONLY,
 # CANTOPEN (no -wal/-shm beside it in a read-only folder), PERM, AUTH.
 REFUSED_BY_DISK = {8, 14, 3, 23}

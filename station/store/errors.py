@@ -25,7 +25,9 @@
           ├── LastSlot          removing it would lock everyone out
           ├── DamagedSlot       a key slot whose stored cost was altered or damaged
           ├── Tampered          a ciphertext failed authentication (names the row)
-          └── NotAFile          a file write would replace a device, folder or link
+          ├── NotAFile          a file write would replace a device, folder or link
+          └── OverStationFile   a file write would replace the station's own file or a
+                                station's database (an export, a bundle, a saved notice)
 """
 
 from __future__ import annotations
@@ -318,3 +320,37 @@ def refuse_non_file(path: Path) -> None:
         return
     if not stat.S_ISREG(mode):
         raise NotAFile(path=str(path))
+
+
+class OverStationFile(StoreError):
+    """A file the station writes on a person's say (an export, a USB bundle, a saved notice)
+    named one of the station's own files: replacing it would lose the vault."""
+
+    code = "store.station_file"
+    zh = ("{path} 是站点自己的文件（数据库、密钥等），写到这里会覆盖它、丢失其中的全部记录；"
+          "没有写入，请换一个文件名或文件夹")
+    en = ("{path} is one of the station's own files (its database, keys…): writing there "
+          "would replace it and lose every record in it, so nothing was written; choose "
+          "another file name or folder")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def refuse_station_file(path: Path, home: Path,
+                        refusal: type[OverStationFile] = OverStationFile) -> None:
+    """Refuse to replace a file of the station's home folder itself (station.db, its
+    journal, its keys, an archived vault), or any SQLite database anywhere (another
+    station's, the centre's): a mistyped path must never swap a vault for a spreadsheet,
+    a bundle or a notice. The folders the station writes its own outputs into (notices/,
+    bundles/) and any other file are replaced as asked, so saving again works."""
+    try:
+        if not path.is_file():
+            return
+        own = path.resolve().parent == home.resolve()
+        with path.open("rb") as fh:
+            database = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return  # the write itself says why it cannot be done
+    if own or database:
+        raise refusal(path=str(path))

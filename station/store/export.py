@@ -23,7 +23,12 @@ from typing import Any
 
 from station.domain.followup import Figures, Month
 from station.domain.records import SCHEMAS
-from station.store.errors import StoreError, refuse_non_file
+from station.store.errors import (
+    OverStationFile,
+    StoreError,
+    refuse_non_file,
+    refuse_station_file,
+)
 from station.store.home import write_private
 from station.store.service import Station
 
@@ -40,32 +45,13 @@ class ExportError(StoreError):
     en = "Cannot write the export file {path}: {detail}"
 
 
-class ExportOverStation(StoreError):
+class ExportOverStation(OverStationFile):
     code = "store.export.station_file"
     zh = ("{path} 是站点自己的文件（数据库、密钥等），导出到这里会覆盖它、丢失其中的全部记录；"
           "没有导出，请换一个文件名或文件夹")
     en = ("{path} is one of the station's own files (its database, keys…): an export there "
           "would replace it and lose every record in it, so nothing was exported; choose "
           "another file name or folder")
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def refuse_station_file(path: Path, home: Path) -> None:
-    """Refuse to replace a file of the station's home (station.db, its journal, its keys),
-    or any station's database elsewhere: a mistyped export path must never swap a vault
-    for a spreadsheet. A new file, or an earlier export, is replaced as asked."""
-    try:
-        if not path.is_file():
-            return
-        inside = path.resolve().is_relative_to(home.resolve())
-        with path.open("rb") as fh:
-            database = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
-        return  # the write itself says why it cannot be done
-    if inside or database:
-        raise ExportOverStation(path=str(path))
 
 
 def safe_cell(value: Any) -> Any:
@@ -122,7 +108,7 @@ def write(path: Path, fmt: str, header: Sequence[str], rows: Sequence[Sequence[A
     and never a file of the station in ``home`` or a station's database."""
     if fmt not in FORMATS:
         raise ExportError(path=str(path), detail=f"unknown format {fmt}")
-    refuse_station_file(path, home)
+    refuse_station_file(path, home, ExportOverStation)
     try:
         refuse_non_file(path)
         write_private(path, _encode(fmt, header, rows))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from station.domain.errors import StationError
-from station.store.errors import refuse_non_file, refuse_nul
+from station.store.errors import refuse_non_file, refuse_nul, refuse_station_file
 from station.store.home import write_atomic
 from station.store.service import Station
 from station.store.syncstate import SyncState
@@ -125,6 +125,7 @@ def export_bundle(sync: SyncState, path: Path) -> int:
     """Write every unsent sealed changeset to ``path``; returns how many. The pull request
     names the oldest ``MAX_NAMED`` of them, for the reply to acknowledge."""
     sync.centre()  # not enrolled: nothing can be sealed yet, say so
+    refuse_station_file(path, sync.home)  # a mistyped path must not replace the vault
     items = sync.outbox(limit=10**9, max_bytes=1 << 62)
     header = {"kind": "uplink", "station": sync.station,
               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

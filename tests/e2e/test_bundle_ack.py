@@ -192,3 +192,28 @@ def test_an_altered_forged_or_other_stations_reply_acknowledges_nothing(tmp_path
 
     assert import_bundle(village.sync, replies["V001"], station=village).acked == 1
     assert village.sync.unsent() == 0 and other.sync.unsent() == 1
+
+
+@pytest.mark.parametrize("target", ["station.db", "transport.key", "centre-db"])
+def test_a_bundle_export_never_replaces_a_station_file_or_a_database(
+        tmp_path, live_centre, capsys, passphrase_file, target):
+    """`station bundle export` onto the vault, its key or the centre's database (a mistyped
+    path on the bus laptop) writes nothing and says so; the work stays unsent for a bundle
+    written where it should be."""
+    home = tmp_path / "V001"
+    village = enrolled(tmp_path, live_centre, "V001")
+    village.create("visit", {**PERSON, "reason": "elderly"})
+    village.close()
+    path = tmp_path / "centre.db" if target == "centre-db" else home / target
+    if target == "centre-db":
+        path.write_bytes((home / "station.db").read_bytes()[:4096])
+    before = path.read_bytes()
+    code = run(cli, ["bundle", "export", str(path), "--home", str(home), "--lang", "zh"])
+    _, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert "站点自己的文件" in err and "没有写入" in err
+    assert path.read_bytes() == before
+    assert unsent(home) == 1
+    stick = tmp_path / "stick.stb"
+    assert station_cli(capsys, home, passphrase_file, "bundle", "export",
+                       str(stick))["changesets"] == 1

@@ -133,3 +133,35 @@ def test_saving_with_no_path_says_to_type_one(village, lang, said):
         assert said in str(box.query_one("#save-error", Static).render())
 
     drive(app, scenario)
+
+
+def test_the_save_box_never_replaces_the_stations_database_and_saves_again_in_its_place(
+        village, tmp_path):
+    record_id = missing_materials_case(village)
+    app = make_app(village, lang="zh")
+    own = [village.home / "station.db", village.home / "transport.key"]
+    other = tmp_path / "BUS01.db"  # another station's database on the same laptop
+    other.write_bytes(own[0].read_bytes()[:4096])
+    before = {path: path.read_bytes() for path in [*own, other]}
+
+    async def scenario(pilot):
+        box = await open_save_box(pilot, app, record_id)
+        for path in before:
+            box.query_one("#save-path", Input).value = str(path)
+            await pilot.press("enter")
+            await settle(pilot, app)
+            said = str(box.query_one("#save-error", Static).render())
+            assert app.screen is box and said.startswith("没能保存：")
+            assert "站点自己的文件" in said and "没有写入" in said
+        for _ in range(2):  # the place it offers, saved twice: replaced as asked
+            box.query_one("#save-path", Input).value = str(box.path)
+            await pilot.press("enter")
+            await settle(pilot, app)
+            assert isinstance(app.screen, NoticeScreen)
+            await pilot.press("ctrl+s")
+            await settle(pilot, app)
+            box = app.screen
+
+    drive(app, scenario)
+    assert own[0].read_bytes().startswith(b"SQLite format 3")  # the app itself writes it
+    assert all(path.read_bytes() == before[path] for path in [*own[1:], other])

@@ -28,7 +28,13 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from station.domain.casework import missing_materials
 from station.domain.errors import StationError, os_reason
-from station.store.errors import NotAFile, refuse_non_file, refuse_nul
+from station.store.errors import (
+    NotAFile,
+    OverStationFile,
+    refuse_non_file,
+    refuse_nul,
+    refuse_station_file,
+)
 from station.store.home import write_private
 from station.store.projection import Record
 from station.store.service import Station
@@ -152,12 +158,14 @@ def default_path(station: Station, record: Record) -> Path:
     return station.home / "notices" / f"{name}.txt"
 
 
-def write_notice(path: Path, text: str) -> Path:
+def write_notice(path: Path, text: str, home: Path) -> Path:
     """Write the notice as UTF-8, readable by this user only (it names a resident) even
     when it replaces an older, world-readable copy, and whole or not at all. A device, a
-    folder or a link at that name is refused (``NotAFile``), never written through."""
+    folder or a link at that name is refused (``NotAFile``), never written through, and so
+    is a file of the station in ``home`` or a database (``OverStationFile``)."""
     refuse_nul(path)
     path = path.expanduser()
+    refuse_station_file(path, home)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():  # told in words like any other OSError: "this is a folder"
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
@@ -277,11 +285,11 @@ class SaveNoticeModal(StationModal[Path | None]):
             error.update(self.t(TEXT["no_path"]))
             return
         try:  # a folder, a missing or read-only drive: os_reason says which, in words
-            written = write_notice(Path(raw), self.text)
+            written = write_notice(Path(raw), self.text, self.station.home)
         except OSError as exc:
             error.update(self.t(TEXT["not_saved"]).format(e=self.t(os_reason(exc))))
             return
-        except NotAFile as exc:
+        except (NotAFile, OverStationFile) as exc:
             error.update(self.t(TEXT["not_saved"]).format(e=exc.message(self.lang)))
             return
         self.notify(self.t(TEXT["saved"]).format(path=written), timeout=8)
