@@ -16,9 +16,12 @@ already sent comes back from the centre at the next sync (``SyncState.own_held_u
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sqlite3
+import tempfile
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -39,6 +42,11 @@ from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY, write_private
 # requests, and the working days entered by hand where the official calendar has none yet
 ALONGSIDE = (TRANSPORT_KEY, CALENDAR_OVERRIDES)
 
+PART = ".part"
+# A half-written copy is somebody's backup under way until it is this old: a backup takes
+# minutes, and another laptop's process (the stick moves) cannot be asked whether it lives.
+STALE_AFTER_S = 24 * 3600
+
 
 def backup(home: Path, into: Path) -> Path:
     """Write a backup of the station in ``home`` as a new folder in ``into``, named for the
@@ -54,37 +62,68 @@ def backup(home: Path, into: Path) -> Path:
 def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
     station = db.execute("SELECT value FROM meta WHERE key='station'").fetchone()[0]
     name = f"{station}-backup-{china_now().strftime('%Y%m%d-%H%M%S')}"
-    part = into / f".{name}.part"
+    part: Path | None = None
     try:
         refuse_nul(into)  # pasted into the app's folder box: said in words, as OSErrors are
-        target = _free_name(into, name)
         if into.exists() and not into.is_dir():
             raise BackupFailed(path=str(into), detail="it is not a folder",
                                detail_zh="它不是文件夹")
-        shutil.rmtree(part, ignore_errors=True)  # what a crash left: never half a backup
-        part.mkdir(mode=0o700)
+        _sweep_stale(into, station)
+        part = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=PART, dir=into))  # 0700
         copy = part / dbmod.DB_NAME
         os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         db.execute("VACUUM INTO ?", [str(copy)])  # an empty file may be vacuumed into
         _sync(copy)
-        for name in ALONGSIDE:
-            if (home / name).is_file():
-                write_private(part / name, (home / name).read_bytes())
-        os.replace(part, target)
+        for alongside in ALONGSIDE:
+            if (home / alongside).is_file():
+                write_private(part / alongside, (home / alongside).read_bytes())
+        return _settle(part, into, name)
     except OSError as exc:
-        shutil.rmtree(part, ignore_errors=True)
+        _drop_part(part)
         raise BackupFailed.writing(exc, path=str(into)) from None
     except sqlite3.Error as exc:  # the copy itself: a full or removed stick
-        shutil.rmtree(part, ignore_errors=True)
+        _drop_part(part)
         raise BackupFailed(path=str(into), detail=str(exc),
                            detail_zh=f"SQLite 报告：{exc}") from None
-    return target
+
+
+def _sweep_stale(into: Path, station: str) -> None:
+    """Remove what a crashed backup of this station left in ``into`` (its ``.part``
+    folder), once it is a day old; a younger one may be another backup still writing."""
+    if not into.is_dir():
+        return
+    cutoff = time.time() - STALE_AFTER_S
+    for left in into.glob(f".{station}-backup-*{PART}"):
+        try:
+            if left.is_dir() and not left.is_symlink() and left.lstat().st_mtime < cutoff:
+                shutil.rmtree(left, ignore_errors=True)
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at: left as it is
+
+
+def _settle(part: Path, into: Path, name: str) -> Path:
+    """Give the finished copy its name: ``name``, or the next free ``name-2``, ``-3``…
+    when a backup made in the same second (``b`` pressed twice, a scheduled one beside a
+    hand-made one) has it, even if that one took it after the name was looked at. A rename
+    onto a folder that holds anything fails rather than replace or merge into it."""
+    while True:
+        target = _free_name(into, name)
+        try:
+            os.rename(part, target)
+            return target
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise
+
+
+def _drop_part(part: Path | None) -> None:
+    """This backup's own half-written copy, and nothing else."""
+    if part is not None:
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def _free_name(into: Path, name: str) -> Path:
-    """The backup's folder: ``name``, or ``name-2``, ``-3``… when a backup made in the same
-    second (``b`` pressed twice, a scheduled one beside a hand-made one) already has it, so
-    each is kept and none is refused or replaced."""
+    """The first of ``name``, ``name-2``, ``-3``… that nothing in ``into`` has yet."""
     target, n = into / name, 1
     while os.path.lexists(target):
         n += 1

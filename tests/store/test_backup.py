@@ -144,3 +144,54 @@ def test_a_backup_taken_while_another_program_writes_is_whole_at_one_moment(stat
             assert again.db.execute("SELECT count(*) FROM changesets").fetchone()[0] == \
                 counts[-1]  # one change a save, each with its record: no half of one
     assert counts == sorted(counts) and counts[0] > 0
+
+
+@pytest.fixture
+def one_second(monkeypatch):
+    """Every backup in this test is made in the same second, as two processes may be."""
+    import datetime as dt
+
+    import station.store.backup as backup_module
+    moment = dt.datetime(2026, 11, 23, 9, 30, 0)
+    monkeypatch.setattr(backup_module, "china_now", lambda: moment)
+    return "V001-backup-20261123-093000"
+
+
+def test_another_backup_finishing_in_the_same_second_meanwhile_keeps_both_whole(
+        station, home, tmp_path, monkeypatch, one_second):
+    """A second backup starts and finishes while the first is still copying (a scheduled
+    one beside a hand-made one): it wiped the first one's half-written copy, which then
+    failed, and both wanted the same final name."""
+    import station.store.backup as backup_module
+    _fill(station)
+    real_sync, inner = backup_module._sync, []
+
+    def meanwhile(path: Path) -> None:
+        real_sync(path)
+        if not inner:
+            inner.append(None)
+            inner[0] = backup(home, tmp_path)  # the other process, start to end
+
+    monkeypatch.setattr(backup_module, "_sync", meanwhile)
+    outer = backup(home, tmp_path)
+    assert {inner[0].name, outer.name} == {one_second, f"{one_second}-2"}
+    for n, folder in enumerate((inner[0], outer)):
+        restore(folder, tmp_path / f"new{n}")
+        with Station.open(tmp_path / f"new{n}", PASSPHRASE) as again:
+            assert again.count() == len(PEOPLE)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_crashed_backups_copy_is_removed_only_once_it_is_a_day_old(station, home, tmp_path,
+                                                                    one_second):
+    writing = tmp_path / f".{one_second}.part"  # another process's, still being written
+    writing.mkdir()
+    (writing / "station.db").write_bytes(b"half")
+    crashed = tmp_path / ".V001-backup-20261120-080000.abc.part"
+    crashed.mkdir()
+    two_days_ago = os.stat(crashed).st_mtime - 2 * 24 * 3600
+    os.utime(crashed, (two_days_ago, two_days_ago))
+    made = backup(home, tmp_path)
+    assert made.name == one_second and (made / "station.db").stat().st_size > 4
+    assert (writing / "station.db").read_bytes() == b"half"
+    assert not crashed.exists()
