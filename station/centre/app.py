@@ -191,7 +191,8 @@ class BodyCap:
                 if int(declared) > limit:
                     refusal = TooLarge(limit=limit)
             except ValueError:
-                refusal = BadRequest(detail="a bad Content-Length header")
+                refusal = BadRequest(detail="a bad Content-Length header",
+                                     detail_zh="请求头 Content-Length 不是有效的长度")
         chunks, size, more = [], 0, refusal is None
         while more:
             try:
@@ -392,7 +393,8 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         except ModelError as exc:  # a ValueError too: caught first, to name the field
             raise RequestValidationError(exc.errors()) from None
         except (ValueError, RecursionError):  # not JSON, NaN/Infinity/1e999, [[[[…]]]]
-            raise BadRequest(detail="the body must be a signed pull request (JSON)") from None
+            raise BadRequest(detail="the body must be a signed pull request (JSON)",
+                             detail_zh="请求内容应为站点签名的同步请求（JSON）") from None
         batches = await run_in_threadpool(centre.carried_pull, carried.model_dump())
         metrics.pulls.inc()
         return Response(pack(DOWNLINK_ITEMS, batches), media_type=BINARY)

@@ -68,6 +68,15 @@ class BadField(BadRequest):
         "by": ("分组（--by）", "The grouping (--by)"),
         "token": ("登记码", "The enrollment code"),
         "device": ("设备名", "The device name"),
+        # what a station's software sends: named for the technician who reads the refusal
+        "sign_public": ("签名公钥", "The signing public key (sign_public)"),
+        "seal_public": ("加密公钥", "The sealing public key (seal_public)"),
+        "transport_public": ("传输公钥", "The transport public key (transport_public)"),
+        "after": ("同步位置（游标）", "The cursor (after)"),
+        "time_ms": ("请求时间", "The request time (time_ms)"),
+        "nonce": ("请求随机码", "The request nonce"),
+        "signature": ("站点签名", "The station's signature"),
+        "changesets": ("变更编号列表", "The list of changesets"),
     }
     # what is wrong, by the schema's error type; {n} is its limit where it has one
     WHY: ClassVar[dict[str, tuple[str, str]]] = {

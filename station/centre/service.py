@@ -146,7 +146,14 @@ class Storage:
         try:
             return self._aead[purpose].decrypt(blob[:12], blob[12:], aad.encode())
         except InvalidTag:
-            raise BadRequest(detail=f"stored data {aad} failed authentication") from None
+            raise BadRequest(detail=f"stored data {aad} failed authentication",
+                             detail_zh=f"中心保存的数据 {aad} 校验失败（被改动或损坏）") from None
+
+
+def cursor_out_of_range() -> BadRequest:
+    """A pull's cursor (``after``) below 0 or past what the log can ever reach."""
+    return BadRequest(detail="the cursor is out of range",
+                      detail_zh="同步位置（游标）超出范围")
 
 
 def token_hash(token: str) -> bytes:
@@ -190,14 +197,16 @@ class Centre:
                     for k in ("sign_public", "seal_public", "transport_public")}
             device = str(body.get("device", ""))[:64]
         except (KeyError, ValueError, TypeError):
-            raise BadRequest(detail="an enrollment needs token, station and three public keys"
-                             ) from None
+            raise BadRequest(detail="an enrollment needs token, station and three public keys",
+                             detail_zh="登记请求应有登记码、站点编号和三把公钥") from None
         if len(keys["sign_public"]) != 32 or len(keys["transport_public"]) != 32:
-            raise BadRequest(detail="public keys have the wrong length")
+            raise BadRequest(detail="public keys have the wrong length",
+                             detail_zh="公钥的长度不对")
         try:  # a key nothing can be sealed to would break every pull: refuse it before the
             seal(b"probe", keys["seal_public"], b"station/enroll-check")  # code is used up
         except (Malformed, ValueError):
-            raise BadRequest(detail="the station's sealing key is not usable") from None
+            raise BadRequest(detail="the station's sealing key is not usable",
+                             detail_zh="站点的加密公钥不能使用") from None
         code = self.repo.take_code(token_hash(token), self.now_ms(), station=station)
         if code is None:
             raise BadCode()
@@ -349,7 +358,7 @@ class Centre:
               own_upto: str | None) -> bytes:
         limit = max(1, min(limit, MAX_PULL))
         if not 0 <= after < MAX_CURSOR:
-            raise BadRequest(detail="the cursor is out of range")
+            raise cursor_out_of_range()
         head = self.repo.head()  # read first: every entry up to it had committed by then
         own = ((station.id, station.device, own_upto) if after > 0 and station.device
                else None)
@@ -391,7 +400,7 @@ class Centre:
             raise Unauthenticated("signature")
         after = int(request["after"])
         if not 0 <= after < MAX_CURSOR:
-            raise BadRequest(detail="the cursor is out of range")
+            raise cursor_out_of_range()
         named = request.get("changesets") or []
         held = self.repo.held_from(row.id, named) if named else set()
         acks = [cid for cid in named if cid in held]

@@ -94,7 +94,9 @@ class PostgresDialect(Dialect):
         try:
             yield
         except DataError as exc:
-            raise BadRequest(detail=f"a value the database cannot hold ({exc})") from None
+            raise BadRequest(detail=f"a value the database cannot hold ({exc})",
+                             detail_zh="数据库不能保存其中的某个值（如文字里的 NUL 字符）"
+                             ) from None
         except PoolTimeout as exc:  # no connection in time: none can be made, or all in use
             raise unavailable("no_answer", exc) from None
         except errors.ReadOnlySqlTransaction as exc:  # a standby, during a fail-over
