@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,7 +31,7 @@ from station.centre.repo.postgres import APPEND_LOCK
 from station.centre.serve import CentreConfig, build
 from station.centre.service import Centre
 from station.store.service import Station
-from station.sync.engine import push
+from station.sync.engine import pull, push
 from station.sync.errors import Throttled
 from station.sync.transport import CentreClient
 
@@ -237,6 +237,105 @@ def test_another_process_writing_the_sqlite_file_is_a_503_not_a_500(tmp_path):
         other.execute("ROLLBACK")
         other.close()
         assert station.sync.unsent() == 1
+        push(station.sync, once(client, station))
+        assert station.sync.unsent() == 0
+        station.close()
+
+
+REPORT = "/v1/staff/report?month=2026-11"
+
+
+def refusals_while_held(client: TestClient, staff: dict[str, str], station: Station,
+                        receipt: str) -> dict[str, tuple[object, float]]:
+    """Every kind of request a station and the staff make, all at once (as under load), each
+    with how long its answer took; a request still unanswered after a bounded wait fails
+    the test rather than hanging it."""
+    calls = {
+        "push": lambda: push(station.sync, once(client, station)),
+        "pull": lambda: pull(station.sync, once(client, station)),
+        "stations": lambda: client.get("/v1/staff/stations", headers=staff),
+        "report": lambda: client.get(REPORT, headers=staff),
+        "conflicts": lambda: client.get("/v1/staff/conflicts", headers=staff),
+        "enroll-code": lambda: client.post("/v1/staff/enroll-code", json={"station": "V002"},
+                                           headers=staff),
+        "decide": lambda: client.post("/v1/staff/decide", headers=staff, json={
+            "receipt": receipt, "outcome": "completed"}),
+    }
+
+    def timed(call: Callable[[], object]) -> tuple[object, float]:
+        began = time.monotonic()
+        try:
+            answer: object = call()
+        except Exception as exc:  # the station's refusal (Throttled) is what is checked
+            answer = exc
+        return answer, time.monotonic() - began
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = {name: pool.submit(timed, call) for name, call in calls.items()}
+        return {name: f.result(timeout=WAIT_S * 4) for name, f in futures.items()}
+
+
+def assert_all_503(answers: dict[str, tuple[object, float]], *, only: set[str]) -> None:
+    for name, (answer, took) in answers.items():
+        if name not in only:
+            continue
+        assert took < WAIT_S * 3, (name, took)  # the configured wait, not a hang
+        if isinstance(answer, Throttled):  # the station's sync: it waits as told
+            assert answer.params["retry_after"] == 5.0, name
+            continue
+        assert not isinstance(answer, BaseException), (name, answer)
+        error = error_of(answer, 503)  # type: ignore[arg-type]
+        assert error["code"] == "centre.unavailable", name
+        assert answer.headers["retry-after"] == "5", name  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+def test_with_every_pooled_connection_held_each_request_is_a_503_in_a_bounded_time(tmp_path,
+                                                                                  pg_url):
+    """Every connection of the pool in use (long requests, a stalled worker): the station's
+    and the staff's requests are told in both languages to come back after Retry-After once
+    the configured wait is over, never held or answered with a 500; they are served again as
+    soon as a connection comes back."""
+    with centre_on(tmp_path, pg_url) as (centre, client, staff):
+        station = enrolled(client, staff, tmp_path, "V001")
+        receipt = application(station).receipt
+        push(station.sync, once(client, station))
+        application(station, name="赵秀兰")  # saved meanwhile: kept for the next sync
+        pool = centre.repo.d.pool
+        held = [pool.getconn() for _ in range(pool.max_size)]
+        try:
+            answers = refusals_while_held(client, staff, station, receipt)
+        finally:
+            for conn in held:
+                pool.putconn(conn)
+        assert_all_503(answers, only=set(answers))
+        assert station.sync.unsent() == 1
+        push(station.sync, once(client, station))
+        assert station.sync.unsent() == 0
+        assert client.get("/v1/staff/stations", headers=staff).status_code == 200
+        station.close()
+
+
+def test_with_the_sqlite_file_held_by_another_writer_each_write_is_a_503_in_a_bounded_time(
+        tmp_path):
+    """The other centre process holds the write lock: every request that writes (a station's
+    push and pull, which records its nonce; the staff's code, decision) is a 503 with
+    Retry-After after the configured wait."""
+    db = tmp_path / "centre.db"
+    with centre_on(tmp_path, f"sqlite:///{db}") as (_, client, staff):
+        station = enrolled(client, staff, tmp_path, "V001")
+        receipt = application(station).receipt
+        push(station.sync, once(client, station))
+        application(station, name="赵秀兰")  # saved meanwhile: kept for the next sync
+        assert client.get(REPORT, headers=staff).status_code == 200  # merged what came
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            answers = refusals_while_held(client, staff, station, receipt)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert_all_503(answers, only={"push", "pull", "enroll-code", "decide"})
         push(station.sync, once(client, station))
         assert station.sync.unsent() == 0
         station.close()
