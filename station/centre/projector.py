@@ -69,6 +69,9 @@ class Projector:
     def catch_up(self, *, give_way: Callable[[], bool] | None = None) -> bool:
         """Merge every logged changeset not yet in the view: True once none is left, False
         if it stopped between batches because ``give_way`` said so."""
+        if not self._pending():
+            self._decoded.clear()  # any left were projected by another process
+            return True
         while not (give_way and give_way()):
             with self.repo.projecting(self.now_ms()) as tx, paused_gc():
                 cursor = int(tx.setting(CURSOR) or 0)
@@ -97,6 +100,13 @@ class Projector:
                                  for rid, state in states.items()])
                 tx.set_setting(CURSOR, str(entries[-1].seq))
         return False
+
+    def _pending(self) -> bool:
+        """Whether the log holds anything past the view's cursor, found by reads alone: the
+        staff's lists and figures, which catch up first, then wait for no write lock when
+        nothing is new (another centre process writing the SQLite file held each of them
+        for the whole wait, then answered 503)."""
+        return self.repo.head() > int(self.repo.setting(CURSOR) or 0)
 
     def _row(self, rid: str, state: merge.State, version: int) -> CentreRecord:
         fields = merge.fields(state)
