@@ -21,6 +21,7 @@ from station.centre.repo import (
     open_repository,
 )
 from station.centre.repo.base import NONCE_SWEEP_MS, SCHEMA_VERSION, Dialect
+from station.domain.errors import StationError
 
 NOW = 1_795_397_400_000
 
@@ -438,3 +439,11 @@ def test_a_centre_database_from_before_conflicts_were_noted_is_brought_forward(d
         assert repo.conflicted(["V003"]) == []
     finally:
         repo.close()
+
+
+def test_an_unknown_database_url_is_refused_without_its_password():
+    with pytest.raises(StationError) as exc:
+        open_repository("mysql://centre:s3cret-pw@db.example/centre")
+    for lang in ("zh", "en"):
+        said = exc.value.message(lang)
+        assert "s3cret-pw" not in said and "mysql" in said and "postgresql://" in said

@@ -33,7 +33,11 @@ def open_repository(url: str, *, wait_s: float = WAIT_S) -> Repository:
 
         repo = Repository(PostgresDialect(url, wait_s=wait_s))
     else:
-        raise BadRequest(detail=f"unknown database URL {url!r}: use sqlite:///FILE or "
-                                "postgresql://…")
+        # the scheme alone: the rest of a URL may hold its password
+        scheme = url.partition("://")[0][:20] if "://" in url else "?"
+        raise BadRequest(detail=f"a database URL of kind {scheme!r} is not known: use "
+                                "sqlite:///FILE or postgresql://…",
+                         detail_zh=f"不认识 {scheme!r} 类型的数据库地址：请用 sqlite:///文件 "
+                                   "或 postgresql://…")
     repo.migrate()
     return repo
