@@ -13,6 +13,8 @@ loopback. Another machine reaches it through an SSH tunnel, which encrypts the w
 
 Every tab starts at the unlock screen, so whoever reaches the page still needs an agent's
 passphrase; a tab that closes ends its app process, and nothing is kept unlocked between tabs.
+Only the page itself may open a tab: a request naming another host, or a websocket from
+another origin (another site open in the same browser), is refused (``refusal``).
 
 textual-serve (and its aiohttp) is imported inside the command, so ``station list`` does not
 pay for it.
@@ -29,6 +31,7 @@ import shlex
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -69,6 +72,18 @@ class PortInUse(ServeWebRefused):
     code = "cli.serve_web.port_in_use"
     zh = "端口 {port} 已被占用（{host}）：请用 --port 换一个，例如 --port {other}"
     en = "Port {port} is already in use on {host}: choose another with --port, e.g. --port {other}"
+
+
+class ForeignPage(StationError):
+    """A request this server refuses (HTTP 403): a websocket opened by a page from another
+    site, or a request that names another host (DNS rebinding). Never a CLI exit: the
+    sentence is the reply's body, for whoever looks at the browser's network tab."""
+
+    code = "cli.serve_web.foreign_page"
+    zh = ("拒绝：只有本机打开的 {url} 页面才能使用站点应用，其他网站的页面或其他主机名（{what}）"
+          "不能连接")
+    en = ("Refused: only the page at {url} opened on this computer can use the station app, "
+          "not a page from another site or another host name ({what})")
 
 
 class CannotListen(ServeWebRefused):
@@ -159,6 +174,11 @@ def make_server(command: str, port: int) -> Server:
             super().__init__(command, host=HOST, port=port, title="station")
             self.tabs: dict[web.WebSocketResponse, AppService] = {}
 
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            app.middlewares.append(_same_origin_only(port))
+            return app
+
         def initialize_logging(self) -> None:
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -196,6 +216,47 @@ def make_server(command: str, port: int) -> Server:
                                  return_exceptions=True)
 
     return StationServer()
+
+
+def allowed_origins(port: int) -> frozenset[str]:
+    """The origins the page is served under: the address the command prints, and
+    ``localhost`` for a person who types that instead (an SSH tunnel keeps the same port)."""
+    return frozenset(f"http://{host}:{port}" for host in (HOST, "localhost"))
+
+
+def refusal(request: web.Request, port: int) -> str | None:
+    """Why a request must not reach the app, or ``None``.
+
+    Loopback alone does not keep other web pages out: any site open in the same browser may
+    open ``ws://127.0.0.1:PORT/ws`` (websockets are not bound by the same-origin policy), or
+    rebind its own name to 127.0.0.1 and read the page and its downloads as its own. Either
+    would drive the app (try passphrases, read the screen) from a page the agent never chose.
+    So the Host must be this server's own name, and a websocket must come from its own page.
+    """
+    origins = allowed_origins(port)
+    host = request.headers.get("Host", "")
+    if f"http://{host}" not in origins:
+        return f"Host: {host[:100]}"
+    if request.path == "/ws" and request.headers.get("Origin") not in origins:
+        return f"Origin: {request.headers.get('Origin', '-')[:100]}"
+    return None
+
+
+def _same_origin_only(port: int) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """aiohttp middleware refusing, with a 403 and a sentence, what ``refusal`` names."""
+    from aiohttp import web as aiohttp_web
+
+    @aiohttp_web.middleware
+    async def same_origin_only(request: web.Request, handler: Callable[
+            [web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        what = refusal(request, port)
+        if what is None:
+            return await handler(request)
+        logging.getLogger("textual-serve").warning("Refused a request (%s)", what)
+        error = ForeignPage(url=f"http://{HOST}:{port}", what=what)
+        raise aiohttp_web.HTTPForbidden(text=f"{error.message('zh')}\n{error.message('en')}\n")
+
+    return same_origin_only
 
 
 async def _end_app(service: AppService) -> None:

@@ -135,7 +135,8 @@ async def open_tab_and_stop_server(server: WebServer) -> tuple[str, str, float]:
     assert server.proc is not None
     width, height = 100, 30
     async with aiohttp.ClientSession() as session, session.ws_connect(
-            f"ws://127.0.0.1:{server.port}/ws?width={width}&height={height}") as ws:
+            f"ws://127.0.0.1:{server.port}/ws?width={width}&height={height}",
+            origin=server.url) as ws:  # a browser sends the page's origin
         await ws.send_str(json.dumps(["resize", {"width": width, "height": height}]))
         unlock = await read_until(ws, UNLOCK_TITLE)
         if UNLOCK_TITLE not in unlock:
@@ -212,3 +213,31 @@ def test_a_port_in_use_is_refused(station_home):
     assert f"Port {port} is already in use on 127.0.0.1" in result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+async def try_websocket(server: WebServer, origin: str | None) -> int:
+    """Open the app's websocket as a page from ``origin`` would; the handshake's status."""
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"ws://127.0.0.1:{server.port}/ws?width=80&height=24", origin=origin):
+            return 101
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+
+
+def test_another_site_in_the_same_browser_cannot_drive_the_app(web_server, station_home):
+    """A page from any site the agent has open may open ws://127.0.0.1:PORT/ws (no same-origin
+    rule for websockets) and would get an app to try passphrases on and read; and a site that
+    rebinds its own name to 127.0.0.1 could read the page as its own. Both are refused with a
+    sentence, and no app is started for them; the page's own origin still works."""
+    server = web_server.start()
+    for origin in ("http://evil.example", f"http://evil.example:{server.port}",
+                   "null", None):
+        assert asyncio.run(try_websocket(server, origin)) == 403, origin
+    rebound = httpx.get(f"{server.url}/", headers={"Host": f"evil.example:{server.port}"},
+                        timeout=10.0)
+    assert rebound.status_code == 403
+    assert "only the page at" in rebound.text and "其他网站" in rebound.text
+    assert apps_of(station_home) == []
+    assert asyncio.run(try_websocket(server, f"http://localhost:{server.port}")) == 101
+    assert httpx.get(f"http://localhost:{server.port}/", timeout=10.0).status_code == 200
