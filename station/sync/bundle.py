@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from station.store.errors import refuse_non_file, refuse_nul, refuse_station_fil
 from station.store.home import write_atomic
 from station.store.service import Station
 from station.store.syncstate import SyncState
-from station.sync.engine import PUSH_MAGIC, SyncReport, merge_kept
+from station.sync.engine import MAX_BATCH_BYTES, PUSH_MAGIC, SyncReport, merge_kept
 from station.sync.errors import Refused
 from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
@@ -147,12 +148,12 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
     if header.get("kind") != "uplink":
         raise DownlinkNotUploadable(path=str(path))
     result = UploadResult(str(header.get("station", "?")))
-    if items:
-        answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, items),
+    for start, batch in _batches(items):
+        answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, batch),
                                            signed=False))
-        result.accepted = len(answer.accepted)
-        result.duplicates = len(answer.duplicates)
-        result.refused = answer.refused
+        result.accepted += len(answer.accepted)
+        result.duplicates += len(answer.duplicates)
+        result.refused += [_in_bundle(refusal, start) for refusal in answer.refused]
     if header.get("pull"):
         body = json.dumps(header["pull"]).encode()
         try:
@@ -174,6 +175,27 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
                                   detail_zh=exc.params["detail_zh"]) from None
         result.reply, result.batches = target, len(batches)
     return result
+
+
+def _batches(items: list[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """The bundle's items in requests the centre takes (each under ``MAX_BATCH_BYTES``), with
+    where each starts: weeks of work offline fill a stick with more than one request may
+    carry, and sent whole it was refused as too large, every time. Each request is stored on
+    its own and idempotently (G4), so an upload cut half-way is simply run again."""
+    start, size = 0, 0
+    for end, item in enumerate(items):
+        if end > start and size + len(item) > MAX_BATCH_BYTES:
+            yield start, items[start:end]
+            start, size = end, 0
+        size += len(item)
+    if start < len(items):
+        yield start, items[start:]
+
+
+def _in_bundle(refusal: dict[str, Any], start: int) -> dict[str, Any]:
+    """A refusal whose ``index`` counts in its request, made to count in the whole bundle."""
+    index = refusal.get("index")
+    return {**refusal, "index": start + index} if isinstance(index, int) else refusal
 
 
 def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> SyncReport:

@@ -31,6 +31,8 @@ from station.wire.framing import pack
 PUSH_MAGIC = b"SCB1"
 IN_FLIGHT = 2
 TARGET_S = 2.0
+# The most one request carries: well under the centre's cap on a push or bundle body (8 MiB).
+MAX_BATCH_BYTES = 2 << 20
 CLOCK_WARN_MS = 5 * 60 * 1000
 
 
@@ -195,7 +197,8 @@ class SyncReport:
 class BatchSizer:
     """Sizes the next batch so that it takes about ``target_s`` on this link."""
 
-    def __init__(self, initial: int = 64 * 1024, low: int = 8 * 1024, high: int = 2 << 20,
+    def __init__(self, initial: int = 64 * 1024, low: int = 8 * 1024,
+                 high: int = MAX_BATCH_BYTES,
                  target_s: float = TARGET_S) -> None:
         self.size = initial
         self.low, self.high, self.target_s = low, high, target_s

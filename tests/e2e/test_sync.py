@@ -7,6 +7,7 @@ import datetime as dt
 import errno
 import json
 import os
+import random
 import re
 import sqlite3
 import stat
@@ -31,6 +32,7 @@ from station.sync.client import enroll
 from station.sync.engine import merge_kept, pull, sync_once
 from station.sync.errors import Refused, UnsignedReply
 from station.sync.transport import CentreClient
+from station.wire.bundle import MAX_NAMED
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import Proxy, enrolled, link, new_station
 
@@ -568,3 +570,30 @@ def test_the_staff_see_which_laptop_has_its_clock_far_ahead(tmp_path, live_centr
     table = capsys.readouterr().out
     assert "时钟" in table and re.search(r"快 (399|400) 天（\d{4}-\d\d-\d\d \d\d:\d\d 发现）",
                                          table)
+
+
+def test_a_bundle_bigger_than_one_request_reaches_the_centre_whole(tmp_path, live_centre):
+    """Weeks offline (or a village's residents list imported with notes) make a bundle
+    bigger than the centre takes in one request (8 MiB): the upload carries it over in
+    several, so everything on the stick arrives once, and a second upload doubles nothing."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    rnd = random.Random(7)  # notes that do not compress, as sealed data does not
+
+    def note() -> str:
+        return "".join(chr(rnd.randrange(0x4E00, 0x9FA5)) for _ in range(2000))
+
+    many = 2000
+    village.create_many((village.prepare("resident", {"resident.name": f"村民{i}",
+                                                      "notes": note()})
+                         for i in range(many)), count=many)
+    stick = tmp_path / "V001.stb"
+    assert export_bundle(village.sync, stick) == many
+    assert stick.stat().st_size > 8 << 20
+    with CentreClient(live_centre.url) as anyone:
+        first = upload_bundle(stick, anyone)
+        again = upload_bundle(stick, anyone, reply=tmp_path / "again.stb")
+    assert (first.accepted, first.duplicates, first.refused) == (many, 0, [])
+    assert (again.accepted, again.duplicates) == (0, many)
+    assert first.reply is not None
+    import_bundle(village.sync, first.reply, station=village)
+    assert village.sync.unsent() == many - MAX_NAMED  # acknowledged a thousand per trip
