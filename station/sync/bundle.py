@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,13 @@ from station.sync.errors import Refused
 from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
 from station.wire.bundle import (
+    MAX_BUNDLE,
+    MAX_BUNDLE_ITEMS,
     MAX_NAMED,
     BundleDamaged,
     read_bundle,
     signed_pull,
+    too_big,
     write_bundle,
 )
 from station.wire.downlink import verify_batch
@@ -127,7 +131,7 @@ def export_bundle(sync: SyncState, path: Path) -> int:
     names the oldest ``MAX_NAMED`` of them, for the reply to acknowledge."""
     sync.centre()  # not enrolled: nothing can be sealed yet, say so
     refuse_station_file(path, sync.home)  # a mistyped path must not replace the vault
-    items = sync.outbox(limit=10**9, max_bytes=1 << 62)
+    items = sync.outbox(limit=10**9, max_bytes=MAX_BUNDLE_ITEMS)  # the rest: the next trip
     header = {"kind": "uplink", "station": sync.station,
               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "pull": signed_pull(sync.transport(), station=sync.station,
@@ -233,9 +237,16 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes, reading no more than a bundle can hold (a crafted stick's huge or
+    endless file is refused, not loaded into memory)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(MAX_BUNDLE + 1) if size <= MAX_BUNDLE else b""
     except FileNotFoundError:
         raise BundleMissing(path=str(path)) from None
     except OSError as exc:
         raise BundleUnreadable.reading(exc, path=str(path)) from None
+    if size > MAX_BUNDLE or len(data) > MAX_BUNDLE:  # a device or a pipe: no size to stat
+        raise too_big(str(path), max(size, len(data)))
+    return data

@@ -32,6 +32,11 @@ ITEMS = b"BITM"
 MAX_ITEMS = 1_000_000
 MAX_ITEM = 64 << 20
 MAX_HEADER = 64 * 1024
+# The largest bundle file read: a whole file is held in memory to check its digest, so a
+# crafted stick (a sparse file of gigabytes) must not reach that. Real ones are far smaller
+# (a changeset seals to about 0.5 kB, at most ~5 kB), and ``export_bundle`` keeps to it.
+MAX_BUNDLE = 256 << 20
+MAX_BUNDLE_ITEMS = MAX_BUNDLE - 4 * MAX_HEADER  # what export puts in, leaving room for the rest
 # Changesets one pull request may name. Their ids (~40 bytes each in JSON) must keep the header
 # under ``MAX_HEADER``, which older uploaders still enforce; a bigger outbox is acknowledged a
 # thousand at a time, oldest first, one round trip each.
@@ -49,8 +54,25 @@ class BundleDamaged(WireError):
           "bundle by uploading again in town")
 
 
+class BundleTooBig(WireError):
+    """A file far bigger than any bundle station makes: not read, so it cannot exhaust
+    the memory of the laptop it is carried to."""
+
+    code = "wire.bundle_too_big"
+    zh = ("{path} 有 {size_mb} MB，远大于站点数据包（最多 {limit_mb} MB），不是站点导出或镇上取回的"
+          "数据包，未读取也未导入任何内容；请检查 U 盘上的文件是否选对")
+    en = ("{path} is {size_mb} MB, far bigger than a station bundle (at most {limit_mb} MB), so "
+          "it is not one a station exported or town sent back; nothing was read or imported. "
+          "Check that the right file on the USB stick was chosen")
+
+
 def _damaged(path: str, zh: str, en: str) -> BundleDamaged:
     return BundleDamaged(path=path, detail_zh=zh, detail=en)
+
+
+def too_big(path: str, size: int) -> BundleTooBig:
+    return BundleTooBig(path=path, size_mb=f"{size / (1 << 20):,.0f}",
+                        limit_mb=f"{MAX_BUNDLE >> 20}")
 
 
 def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from station.cli import cli
 from station.cli.common import run
 from station.cli.sync import _interval
 from station.domain.chinatime import china_now, china_time
-from station.wire.bundle import write_bundle
+from station.wire.bundle import MAX_BUNDLE, write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = """姓名,身份证号,手机号,住址,村民小组,类别
@@ -376,6 +377,26 @@ def test_a_bundle_used_the_wrong_way_round_says_what_to_do_with_it(ready, tmp_pa
     junk.write_bytes(uplink.read_bytes()[:-1] + b"?")
     code, _, err = ready("bundle", "import", str(junk), "--lang", "zh")
     assert code == 1 and "校验和不符" in err and "checksum" not in err
+
+
+def test_a_huge_file_on_a_stick_is_refused_without_being_loaded(ready, tmp_path):
+    """A crafted stick (or the wrong file: a film, a disk image) far bigger than any bundle:
+    import and upload refuse it in a sentence, without reading it into memory — read whole,
+    it took the laptop's memory and ended in 'Internal error: MemoryError'."""
+    huge = tmp_path / "V001.stb"
+    with huge.open("wb") as fh:  # sparse: takes no room on the test machine's disk
+        fh.truncate(MAX_BUNDLE + 1)
+    tracemalloc.start()
+    try:
+        code, _, err = ready("bundle", "import", str(huge))
+        assert code == 1 and "far bigger than a station bundle" in err and "nothing was" in err
+        code, _, err = ready("bundle", "upload", str(huge), "--url", "http://127.0.0.1:9",
+                             "--lang", "zh")
+        assert code == 1 and "远大于站点数据包" in err and "Traceback" not in err
+        assert tracemalloc.get_traced_memory()[1] < MAX_BUNDLE // 8
+    finally:
+        tracemalloc.stop()
+    assert ready("sync", "--status", "--json")[0] == 0  # the station is untouched
 
 
 @pytest.mark.parametrize("here", ["no station", "not enrolled"])
