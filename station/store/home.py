@@ -8,6 +8,7 @@ mode 0600, revocable at the centre; it protects no personal data.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -44,6 +45,25 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o666) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a file just renamed into ``folder`` stay there: the new name is in the folder,
+    and until the folder itself is synced it may be only in memory, so a USB stick pulled
+    out after "exported" (or a power cut) could come back without the file. Windows cannot
+    open a folder to sync it, and a few file systems refuse to (EINVAL): there the rename is
+    as durable as the system makes it."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from station.domain import merge, sample
 from station.store.errors import FileGone
+from station.store.home import write_atomic
 from station.store.importer import import_file
 from station.store.service import Station
 from station.store.vault import FAST_KDF
@@ -141,3 +142,29 @@ def test_a_save_after_the_file_left_its_path_is_refused_not_reported_saved(tmp_p
     again = Station.open(home, PASSPHRASE)
     assert [s.id for s in again.list(kind="visit")] == [first.id]
     again.close()
+
+
+def test_a_file_written_whole_stays_once_the_call_returns(tmp_path, monkeypatch):
+    """A bundle, export or backup key is written to a temporary name and renamed; the new
+    name lives in the folder, so the folder must reach the stick too before "exported" is
+    said: otherwise the stick pulled out then (or a power cut) can come back without the
+    file, while the station already counts the work as carried."""
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    events: list[tuple[str, object]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src: object, dst: object) -> None:
+        real_replace(src, dst)
+        events.append(("replace", str(dst)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomic(stick / "V001.stb", b"sealed work")
+    renamed = events.index(("replace", str(stick / "V001.stb")))
+    assert ("fsync", stick.stat().st_ino) in events[renamed:]
+    assert (stick / "V001.stb").read_bytes() == b"sealed work"
