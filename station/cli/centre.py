@@ -31,6 +31,7 @@ import click
 from station.cli.common import (
     LANG_OPTION,
     Env,
+    PortType,
     UsageProblem,
     check_url,
     detect_lang,
@@ -361,7 +362,7 @@ def _check_db(db: str) -> None:
               help="sqlite:///FILE (default: centre.db in the home; a relative FILE is in "
                    "the home too) or postgresql://…")
 @click.option("--host", envvar="STATION_CENTRE_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="STATION_CENTRE_PORT", type=click.IntRange(1, 65535),
+@click.option("--port", envvar="STATION_CENTRE_PORT", type=PortType(),
               default=DEFAULT_PORT, show_default=True)
 @click.option("--public-url", envvar="STATION_CENTRE_PUBLIC_URL", default="",
               help="The address stations use (carried in enrollment codes).")

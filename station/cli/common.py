@@ -112,6 +112,28 @@ class FolderNotFile(UsageProblem):
     en = "{path} is a folder: give the name of a file in it"
 
 
+class BadPort(UsageProblem):
+    code = "cli.bad_port"
+    zh = "--port 的“{value}”不是端口号：请写 1 到 65535 之间的整数，如 8000"
+    en = "“{value}” given for --port is not a port: give a whole number from 1 to 65535, e.g. 8000"
+
+
+class PortType(click.ParamType):
+    """``--port 8000``; anything else is a usage error in the person's language, not click's
+    English 'Invalid value … is not in the range' under a Chinese prefix."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+            return value
+        text = str(value).strip()
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
+            return int(text)
+        raise BadPort(value=str(value)[:40])
+
+
 class ExistingFile(click.ParamType):
     """A file argument that must exist (an import, a carried bundle), checked before any
     passphrase is asked for — ``click.Path(exists=True)``, but in the person's language."""

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import click
 
-from station.cli.common import HOME_OPTION, Env, detect_lang, or_before_command
+from station.cli.common import HOME_OPTION, Env, PortType, detect_lang, or_before_command
 from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.home import resolve_home
@@ -112,7 +112,7 @@ Stop it with Ctrl+C."""
 @HOME_OPTION
 @click.option("--lang", type=click.Choice(["zh", "en"]), callback=or_before_command,
               help="Language of the app.")
-@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+@click.option("--port", type=PortType(), default=DEFAULT_PORT, show_default=True,
               help=f"Port on {HOST}.")
 def serve_web_cmd(home: Path | None, lang: str | None, port: int) -> None:
     """Check the station and the port, then serve the app until Ctrl+C."""

@@ -241,3 +241,15 @@ def test_another_site_in_the_same_browser_cannot_drive_the_app(web_server, stati
     assert apps_of(station_home) == []
     assert asyncio.run(try_websocket(server, f"http://localhost:{server.port}")) == 101
     assert httpx.get(f"http://localhost:{server.port}/", timeout=10.0).status_code == 200
+
+
+@pytest.mark.parametrize(("value", "lang", "words"), [
+    ("0", "en", "“0” given for --port is not a port: give a whole number from 1 to 65535"),
+    ("99999", "zh", "--port 的“99999”不是端口号：请写 1 到 65535 之间的整数"),
+    ("abc", "zh", "--port 的“abc”不是端口号")])
+def test_a_port_that_is_not_one_is_said_in_the_persons_language(station_home, capsys, value,
+                                                                 lang, words):
+    code = run(cli, ["serve-web", "--home", str(station_home), "--port", value, "--lang", lang])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err
+    assert "Invalid value" not in err and "range" not in err
