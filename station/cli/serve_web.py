@@ -14,7 +14,11 @@ loopback. Another machine reaches it through an SSH tunnel, which encrypts the w
 Every tab starts at the unlock screen, so whoever reaches the page still needs an agent's
 passphrase; a tab that closes ends its app process, and nothing is kept unlocked between tabs.
 Only the page itself may open a tab: a request naming another host, or a websocket from
-another origin (another site open in the same browser), is refused (``refusal``).
+another origin (another site open in the same browser), is refused (``refusal``). And only
+whoever was given the address: it carries a random key (as Jupyter's does), which the page
+turns into a cookie of this port; without it, another account on the same computer could
+reach 127.0.0.1 too and try passphrases on tab after tab, each a fresh app with no count of
+wrong tries.
 
 textual-serve (and its aiohttp) is imported inside the command, so ``station list`` does not
 pay for it.
@@ -27,6 +31,7 @@ import contextlib
 import errno
 import logging
 import os
+import secrets
 import shlex
 import socket
 import subprocess
@@ -51,6 +56,8 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"  # loopback only, on purpose: see the module docstring (G2)
 DEFAULT_PORT = 8000
 QUIT_TIMEOUT = 10.0  # seconds a tab's app has to quit before it is killed
+KEY_PARAM = "key"  # the address's parameter carrying this run's key
+KEY_BYTES = 24  # random bytes of the key: 32 characters in the address
 _IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
 
 
@@ -84,6 +91,17 @@ class ForeignPage(StationError):
           "不能连接")
     en = ("Refused: only the page at {url} opened on this computer can use the station app, "
           "not a page from another site or another host name ({what})")
+
+
+class NoKey(StationError):
+    """A request without this run's key (HTTP 403): an address typed by hand, an old one
+    from an earlier run, or another account of this computer trying its luck."""
+
+    code = "cli.serve_web.no_key"
+    zh = ("拒绝：请打开 station serve-web 启动时显示的完整地址（含 key=…）；"
+          "此地址没有本次运行的 key（{what}）")
+    en = ("Refused: open the whole address station serve-web printed when it started "
+          "(with its key=…); this one lacks this run's key ({what})")
 
 
 class CannotListen(ServeWebRefused):
@@ -121,19 +139,22 @@ def serve_web_cmd(home: Path | None, lang: str | None, port: int) -> None:
     _check_station(home)
     _check_port(port)
 
-    url = f"http://{HOST}:{port}"
-    server = make_server(app_command(home, lang), port)
+    key = secrets.token_urlsafe(KEY_BYTES)
+    url = f"http://{HOST}:{port}/?{KEY_PARAM}={key}"
+    server = make_server(app_command(home, lang), port, key)
     env = Env(home, lang, passphrase_file=None, agent=None)
     env.say(f"站点 {home} 的应用已在浏览器中提供：请打开 {url}\n"
             f"  只在本机（{HOST}）监听；从另一台电脑访问请用 SSH 隧道：\n"
             f"    ssh -L {port}:{HOST}:{port} 用户@本机，然后在那台电脑上打开 {url}\n"
-            f"  每个浏览器页面都从解锁界面开始，需要代办员的口令。按 Ctrl+C 停止。",
+            f"  地址中的 key 只属于这次运行，请勿外传；每个浏览器页面都从解锁界面开始，"
+            f"需要代办员的口令。按 Ctrl+C 停止。",
             f"The app of station {home} is served to the browser: open {url}\n"
             f"  Listening on this machine only ({HOST}); from another computer, use an SSH "
             f"tunnel:\n"
             f"    ssh -L {port}:{HOST}:{port} user@this-machine, then open {url} there\n"
-            f"  Each browser tab starts at the unlock screen and needs an agent's passphrase. "
-            f"Press Ctrl+C to stop.")
+            f"  The key in the address is this run's only: do not pass it on. Each browser tab "
+            f"starts at the unlock screen and needs an agent's passphrase. Press Ctrl+C to "
+            f"stop.")
     try:
         server.serve()
     except OSError as exc:  # someone took the port between our check and the server's bind
@@ -150,7 +171,7 @@ def app_command(home: Path, lang: str) -> str:
     return subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
 
 
-def make_server(command: str, port: int) -> Server:
+def make_server(command: str, port: int, key: str) -> Server:
     """textual-serve's server on loopback, with three changes.
 
     - No banner: the command has already said where to go, in the person's language, and the
@@ -176,7 +197,7 @@ def make_server(command: str, port: int) -> Server:
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
-            app.middlewares.append(_same_origin_only(port))
+            app.middlewares.append(_same_origin_only(port, key))
             return app
 
         def initialize_logging(self) -> None:
@@ -224,7 +245,7 @@ def allowed_origins(port: int) -> frozenset[str]:
     return frozenset(f"http://{host}:{port}" for host in (HOST, "localhost"))
 
 
-def refusal(request: web.Request, port: int) -> str | None:
+def refusal(request: web.Request, port: int, key: str) -> StationError | None:
     """Why a request must not reach the app, or ``None``.
 
     Loopback alone does not keep other web pages out: any site open in the same browser may
@@ -232,29 +253,48 @@ def refusal(request: web.Request, port: int) -> str | None:
     rebind its own name to 127.0.0.1 and read the page and its downloads as its own. Either
     would drive the app (try passphrases, read the screen) from a page the agent never chose.
     So the Host must be this server's own name, and a websocket must come from its own page.
+    Nor does it keep other accounts of the same computer out: so every request carries the
+    run's key, in the address the command printed or in the cookie the page was given.
     """
-    origins = allowed_origins(port)
+    url, origins = f"http://{HOST}:{port}", allowed_origins(port)
     host = request.headers.get("Host", "")
     if f"http://{host}" not in origins:
-        return f"Host: {host[:100]}"
+        return ForeignPage(url=url, what=f"Host: {host[:100]}")
     if request.path == "/ws" and request.headers.get("Origin") not in origins:
-        return f"Origin: {request.headers.get('Origin', '-')[:100]}"
+        return ForeignPage(url=url, what=f"Origin: {request.headers.get('Origin', '-')[:100]}")
+    given = request.query.get(KEY_PARAM) or request.cookies.get(cookie_name(port)) or ""
+    if not secrets.compare_digest(given.encode(), key.encode()):
+        return NoKey(what="wrong key" if given else "no key")
     return None
 
 
-def _same_origin_only(port: int) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """aiohttp middleware refusing, with a 403 and a sentence, what ``refusal`` names."""
+def cookie_name(port: int) -> str:
+    """The key's cookie: one per port, since a browser sends 127.0.0.1's cookies to every
+    port of it (two stations served at once keep their own)."""
+    return f"station_key_{port}"
+
+
+def _same_origin_only(port: int, key: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """aiohttp middleware refusing, with a 403 and a sentence, what ``refusal`` names; a
+    page opened with the key in its address gets it as a cookie (sent with the page's own
+    scripts and websocket, never readable by a script) and the address without it."""
     from aiohttp import web as aiohttp_web
 
     @aiohttp_web.middleware
     async def same_origin_only(request: web.Request, handler: Callable[
             [web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        what = refusal(request, port)
-        if what is None:
+        error = refusal(request, port, key)
+        if error is not None:
+            logging.getLogger("textual-serve").warning("Refused a request (%s)",
+                                                       error.message("en"))
+            raise aiohttp_web.HTTPForbidden(
+                text=f"{error.message('zh')}\n{error.message('en')}\n")
+        if KEY_PARAM not in request.query:
             return await handler(request)
-        logging.getLogger("textual-serve").warning("Refused a request (%s)", what)
-        error = ForeignPage(url=f"http://{HOST}:{port}", what=what)
-        raise aiohttp_web.HTTPForbidden(text=f"{error.message('zh')}\n{error.message('en')}\n")
+        # out of the address bar and its history; textual-serve keeps no other parameter
+        moved = aiohttp_web.HTTPFound(request.rel_url.with_query(None))
+        moved.set_cookie(cookie_name(port), key, httponly=True, samesite="Strict", path="/")
+        raise moved
 
     return same_origin_only
 

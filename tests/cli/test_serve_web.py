@@ -84,6 +84,18 @@ class WebServer(Served):
         httpx.get(f"{self.url}/", timeout=1.0)  # any reply: it is serving
         return True
 
+    @property
+    def key(self) -> str:
+        """This run's key, from the address the command printed."""
+        found = re.search(rf"http://127\.0\.0\.1:{self.port}/\?key=([A-Za-z0-9_-]+)",
+                          self.output())
+        assert found, f"no address with a key in the output:\n{self.output()[-2000:]}"
+        return found.group(1)
+
+    def cookies(self) -> dict[str, str]:
+        """What the page's own requests carry once it was opened with the key."""
+        return {f"station_key_{self.port}": self.key}
+
 
 @pytest.fixture
 def web_server(station_home):
@@ -134,9 +146,9 @@ async def open_tab_and_stop_server(server: WebServer) -> tuple[str, str, float]:
     took (-1 when a screen never came)."""
     assert server.proc is not None
     width, height = 100, 30
-    async with aiohttp.ClientSession() as session, session.ws_connect(
+    async with aiohttp.ClientSession(cookies=server.cookies()) as session, session.ws_connect(
             f"ws://127.0.0.1:{server.port}/ws?width={width}&height={height}",
-            origin=server.url) as ws:  # a browser sends the page's origin
+            origin=server.url) as ws:  # a browser sends the page's origin and cookie
         await ws.send_str(json.dumps(["resize", {"width": width, "height": height}]))
         unlock = await read_until(ws, UNLOCK_TITLE)
         if UNLOCK_TITLE not in unlock:
@@ -158,12 +170,16 @@ async def open_tab_and_stop_server(server: WebServer) -> tuple[str, str, float]:
 
 def test_the_page_and_the_app_over_its_websocket(web_server, station_home):
     server = web_server.start()
-    page = httpx.get(f"{server.url}/", timeout=10.0)
+    with httpx.Client(timeout=10.0) as browser:
+        page = browser.get(f"{server.url}/?key={server.key}", follow_redirects=True)
+        assert page.url == f"{server.url}/"  # the key left the address bar for a cookie
+        assert browser.cookies.get(f"station_key_{server.port}") == server.key
+        assets = browser.get(f"{server.url}/static/js/textual.js").status_code
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert f'data-session-websocket-url="ws://127.0.0.1:{server.port}/ws"' in page.text
     assert "/static/js/textual.js" in page.text  # textual-serve's page, with xterm.js in it
-    assert httpx.get(f"{server.url}/static/js/textual.js", timeout=10.0).status_code == 200
+    assert assets == 200
 
     unlock, dashboard, closing = asyncio.run(open_tab_and_stop_server(server))
     log = f"server log:\n{server.output()[-3000:]}"
@@ -215,10 +231,11 @@ def test_a_port_in_use_is_refused(station_home):
     assert "Traceback" not in result.stderr + result.stdout
 
 
-async def try_websocket(server: WebServer, origin: str | None) -> int:
+async def try_websocket(server: WebServer, origin: str | None,
+                        cookies: dict[str, str] | None = None) -> int:
     """Open the app's websocket as a page from ``origin`` would; the handshake's status."""
     try:
-        async with aiohttp.ClientSession() as session, session.ws_connect(
+        async with aiohttp.ClientSession(cookies=cookies) as session, session.ws_connect(
                 f"ws://127.0.0.1:{server.port}/ws?width=80&height=24", origin=origin):
             return 101
     except aiohttp.WSServerHandshakeError as exc:
@@ -233,14 +250,33 @@ def test_another_site_in_the_same_browser_cannot_drive_the_app(web_server, stati
     server = web_server.start()
     for origin in ("http://evil.example", f"http://evil.example:{server.port}",
                    "null", None):
-        assert asyncio.run(try_websocket(server, origin)) == 403, origin
+        assert asyncio.run(try_websocket(server, origin, server.cookies())) == 403, origin
     rebound = httpx.get(f"{server.url}/", headers={"Host": f"evil.example:{server.port}"},
-                        timeout=10.0)
+                        cookies=server.cookies(), timeout=10.0)
     assert rebound.status_code == 403
     assert "only the page at" in rebound.text and "其他网站" in rebound.text
     assert apps_of(station_home) == []
-    assert asyncio.run(try_websocket(server, f"http://localhost:{server.port}")) == 101
-    assert httpx.get(f"http://localhost:{server.port}/", timeout=10.0).status_code == 200
+    assert asyncio.run(try_websocket(server, f"http://localhost:{server.port}",
+                                     server.cookies())) == 101
+    assert httpx.get(f"http://localhost:{server.port}/", cookies=server.cookies(),
+                     timeout=10.0).status_code == 200
+
+
+def test_without_the_key_it_printed_no_one_gets_an_app(web_server, station_home):
+    """Another account of the same computer reaches 127.0.0.1 too: without this run's key
+    (none, a wrong one, an earlier run's) the page and the websocket are refused with a
+    sentence, and no app is started to try passphrases on."""
+    server = web_server.start()
+    page = httpx.get(f"{server.url}/", timeout=10.0)
+    assert page.status_code == 403
+    assert "with its key" in page.text and "完整地址" in page.text
+    assert httpx.get(f"{server.url}/?key=guess", timeout=10.0).status_code == 403
+    assert httpx.get(f"{server.url}/static/js/textual.js", timeout=10.0).status_code == 403
+    wrong = {f"station_key_{server.port}": "an-earlier-runs-key"}
+    assert asyncio.run(try_websocket(server, server.url)) == 403
+    assert asyncio.run(try_websocket(server, server.url, wrong)) == 403
+    assert apps_of(station_home) == []
+    assert server.key not in server.output().split("Refused", 1)[-1]  # never logged back
 
 
 @pytest.mark.parametrize(("value", "lang", "words"), [
