@@ -35,7 +35,7 @@ from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.service import Station
 from station.store.syncstate import NotEnrolled, SyncState
-from station.sync.bundle import export_bundle, import_bundle, upload_bundle
+from station.sync.bundle import export_bundle, export_said, import_bundle, upload_bundle
 from station.sync.client import link_for
 from station.sync.engine import Progress as SyncProgress
 from station.sync.engine import SyncReport, clock_gap, sync_once
@@ -251,10 +251,8 @@ def bundle_export(env: Env, path: Path) -> None:
         count = export_bundle(sync, path)
     finally:
         sync.close()
-    env.emit({"path": str(path), "changesets": count}, lambda: env.say(
-        f"已导出 {count} 条变更到 {path}；带到联网的电脑上运行 station bundle upload",
-        f"Exported {count} changes to {path}; on a connected computer run "
-        "`station bundle upload`"))
+    env.emit({"path": str(path), "changesets": count},
+             lambda: env.say(*export_said(count, path)))
 
 
 @bundle_group.command("upload")

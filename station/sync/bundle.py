@@ -146,6 +146,22 @@ def reply_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.reply{path.suffix or '.stb'}")
 
 
+def export_said(count: int, path: Path) -> tuple[str, str]:
+    """What the agent is told after an export (zh, en), for the command and the app alike.
+    With nothing unsent the bundle still carries the request for what is new, so the trip
+    is still worth making for the others' work: said so, not "exported 0 changes"."""
+    reply = reply_path(path)
+    trip = (f"带到联网的电脑上运行 station bundle upload {path}，再把生成的 {reply} 带回来导入",
+            f"On a connected computer run `station bundle upload {path}`, then bring back "
+            f"{reply} and import it")
+    if count:
+        return (f"已导出 {count} 条变更到 {path}。{trip[0]}",
+                f"Exported {count} changes to {path}. {trip[1]}")
+    return (f"本站没有未发送的变更；{path} 只向镇中心索取其他站点的新内容。{trip[0]}",
+            f"Nothing here is unsent: {path} only asks the centre for the others' new work. "
+            f"{trip[1]}")
+
+
 def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) -> UploadResult:
     """Upload a carried bundle (no keys needed) and save the station's downlink to carry back."""
     header, items = read_bundle(_read(path), str(path))

@@ -217,3 +217,26 @@ def test_a_bundle_export_never_replaces_a_station_file_or_a_database(
     stick = tmp_path / "stick.stb"
     assert station_cli(capsys, home, passphrase_file, "bundle", "export",
                        str(stick))["changesets"] == 1
+
+
+@pytest.mark.parametrize(("lang", "nothing", "some"), [
+    ("en", "Nothing here is unsent", "Exported 1 changes to"),
+    ("zh", "本站没有未发送的变更", "已导出 1 条变更到"),
+])
+def test_an_export_with_nothing_unsent_says_the_trip_still_brings_the_others_work(
+        tmp_path, live_centre, capsys, lang, nothing, some):
+    """A village that has sent everything still carries a stick to town for what the bus
+    and the centre did: the export says so instead of 'exported 0 changes'."""
+    village = enrolled(tmp_path, live_centre, "V001")
+    sync(village)
+    home = village.home
+    village.close()
+    stick = tmp_path / "V001.stb"
+    assert run(cli, ["--lang", lang, "bundle", "export", str(stick), "--home", str(home)]) == 0
+    said = capsys.readouterr().err
+    assert nothing in said and "V001.reply.stb" in said and some not in said
+    with Station.open(home, PASSPHRASE) as st:
+        st.create("resident", {"resident.name": "钱秀英"})
+    assert run(cli, ["--lang", lang, "bundle", "export", str(stick), "--home", str(home)]) == 0
+    said = capsys.readouterr().err
+    assert some in said and nothing not in said and "bundle upload" in said

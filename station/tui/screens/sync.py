@@ -36,7 +36,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, R
 from station.domain.errors import StationError
 from station.store.held import HeldChanges
 from station.store.service import Station
-from station.sync.bundle import export_bundle, import_bundle, reply_path
+from station.sync.bundle import export_bundle, export_said, import_bundle, reply_path
 from station.sync.client import link_for
 from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, clock_gap, sync_once
 from station.sync.errors import SyncError
@@ -97,10 +97,6 @@ TEXT: dict[str, Pair] = {
              "until the next sync"),
     "busy": ("正在同步或处理数据包，请稍候", "A sync or bundle is already running: please wait"),
     "no_path": ("请先填写文件路径", "Type a file path first"),
-    "exported": ("已导出 {n} 条变更到 {path}。带到联网的电脑上运行 station bundle upload {path}，"
-                 "再把生成的 {reply} 带回来导入",
-                 "Exported {n} changes to {path}. On a connected computer run "
-                 "`station bundle upload {path}`, then bring back {reply} and import it"),
     "no_file": ("没有找到文件 {path}：请检查路径，或先插好 U 盘",
                 "There is no file {path}: check the path, or plug in the USB stick"),
     "imported": ("已导入回传包：{summary}", "Imported the bundle: {summary}"),
@@ -711,10 +707,8 @@ class SyncScreen(StationScreen[None]):
 
     def on_sync_screen_exported(self, message: Exported) -> None:
         self._release()
-        reply = reply_path(message.path)
-        self.say(self.t(TEXT["exported"]).format(n=message.count, path=message.path,
-                                                 reply=reply), "bold green")
-        self.query_one("#sync-import", Input).value = str(reply)
+        self.say(self.t(export_said(message.count, message.path)), "bold green")
+        self.query_one("#sync-import", Input).value = str(reply_path(message.path))
         self.load_state()
 
     def on_sync_screen_failed(self, message: Failed) -> None:
