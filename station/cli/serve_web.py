@@ -158,9 +158,7 @@ def serve_web_cmd(home: Path | None, lang: str | None, port: int) -> None:
     try:
         server.serve()
     except OSError as exc:  # someone took the port between our check and the server's bind
-        if exc.errno in _IN_USE:
-            raise PortInUse(port=port, host=HOST, other=_other(port)) from None
-        raise CannotListen(host=HOST, port=port, detail=exc.strerror or str(exc)) from None
+        raise cannot_listen(exc, port) from None
     env.say("已停止。", "Stopped.")
 
 
@@ -342,9 +340,22 @@ def _check_port(port: int) -> None:
         try:
             sock.bind((HOST, port))
         except OSError as exc:
-            if exc.errno in _IN_USE:
-                raise PortInUse(port=port, host=HOST, other=_other(port)) from None
-            raise CannotListen(host=HOST, port=port, detail=exc.strerror or str(exc)) from None
+            raise cannot_listen(exc, port) from None
+
+
+def cannot_listen(exc: OSError, port: int) -> ServeWebRefused:
+    """Why the port cannot be listened on, in both languages: the system's own text is
+    English, so the common causes are said in words and any other is quoted after them."""
+    if exc.errno in _IN_USE:
+        return PortInUse(port=port, host=HOST, other=_other(port))
+    said = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return CannotListen(host=HOST, port=port,
+                            detail=f"not allowed to use this port ({said}); ports below 1024 "
+                                   "need an administrator",
+                            detail_zh=f"没有权限使用这个端口（{said}），"
+                                      "1024 以下的端口需要管理员权限")
+    return CannotListen(host=HOST, port=port, detail=said, detail_zh=f"系统报告：{said}")
 
 
 def _other(port: int) -> int:

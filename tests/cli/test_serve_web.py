@@ -16,7 +16,9 @@ each exit 2 with a sentence, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import re
 import socket
 import subprocess
@@ -30,6 +32,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.cli.serve_web import cannot_listen
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from tests.conftest import PASSPHRASE
@@ -289,3 +292,16 @@ def test_a_port_that_is_not_one_is_said_in_the_persons_language(station_home, ca
     err = capsys.readouterr().err
     assert code == 2 and words in err
     assert "Invalid value" not in err and "range" not in err
+
+
+@pytest.mark.parametrize(("code", "lang", "words"), [
+    (errno.EACCES, "zh", "没有权限使用这个端口（Permission denied），1024 以下的端口需要管理员"),
+    (errno.EACCES, "en", "not allowed to use this port (Permission denied); ports below 1024"),
+    (errno.EADDRNOTAVAIL, "zh", "系统报告：Cannot assign requested address"),
+])
+def test_a_port_the_system_refuses_is_said_in_the_persons_language(code, lang, words):
+    """The system's reason is English ("Permission denied" for port 80 without root): the
+    common one is said in words, any other is quoted after a Chinese lead."""
+    refused = cannot_listen(OSError(code, os.strerror(code)), 80)
+    assert words in refused.message(lang) and refused.exit_code == 2
+    assert "--port" in refused.message(lang)
