@@ -471,6 +471,11 @@ class Ledger:
         """How many changesets from the centre wait aside for a version that reads them."""
         return int(self.db.execute("SELECT count(*) FROM changesets_held").fetchone()[0])
 
+    def held_since(self) -> str | None:
+        """When the oldest changeset still kept aside was kept (ISO, UTC), or None: what the
+        dashboard says, read without opening any of them (``held_changes`` opens each)."""
+        return self.db.execute("SELECT min(held) FROM changesets_held").fetchone()[0]
+
     def held_changes(self) -> HeldChanges:
         """The changesets kept aside, oldest first, each with its record's receipt number
         where it can be known: the body is opened in memory (as ``retry_held`` does at every

@@ -97,7 +97,6 @@ from station.store.errors import (
     UnsentWork,
     WrongPassphrase,
 )
-from station.store.held import HeldChanges
 from station.store.home import CALENDAR_OVERRIDES, make_transport_key
 from station.store.ledger import (
     Ledger,
@@ -182,7 +181,8 @@ class Dashboard:
     last_sync: str | None
     clock_offset_ms: int
     drafts: int
-    held: HeldChanges = field(default_factory=HeldChanges)  # kept aside: unreadable here
+    held: int = 0  # changesets from the centre kept aside, unreadable by this version
+    held_since: str | None = None  # when the oldest of them was kept (ISO, UTC)
 
 
 @dataclass
@@ -1393,7 +1393,7 @@ class Station:
                          conflicts=self.counts()["conflicts"], unsent=self.sync.unsent(),
                          enrolled=self.sync.enrolled(), last_sync=last,
                          clock_offset_ms=offset, drafts=len(self.drafts()),
-                         held=self.ledger.held_changes())
+                         held=self.ledger.held(), held_since=self.ledger.held_since())
 
     # --- conflicts -------------------------------------------------------------------------
 

@@ -122,9 +122,9 @@ class DashboardScreen(ReadingScreen[None]):
             notes.append(self.t(TEXT["month_start"]))
         if board.drafts:
             notes.append(self.t(TEXT["drafts"]).format(n=board.drafts))
-        if board.held.count:
+        if board.held:
             notes.append(self.t(TEXT["held"]).format(
-                n=board.held.count, since=when(board.held.since or "", self.station.now().tzinfo)))
+                n=board.held, since=when(board.held_since or "", self.station.now().tzinfo)))
         if abs(board.clock_offset_ms) > CLOCK_WARN_MS:
             notes.append(self.t(TEXT["clock"]).format(gap=self.t(clock_gap(board.clock_offset_ms))))
         self.query_one("#dash-note", Static).update("\n".join(notes))
