@@ -50,7 +50,7 @@ from station.cli.embedded import EmbeddedCentre
 from station.cli.followup import print_figures
 from station.cli.records import print_summaries
 from station.domain import sample
-from station.domain.chinatime import CHINA, china_now
+from station.domain.chinatime import CHINA, china_now, china_wall
 from station.domain.errors import StationError
 from station.domain.followup import Month
 from station.domain.validate import id_check_char
@@ -283,7 +283,7 @@ def fill_bus(bus: Station, clock: DemoClock, *, seed: int = 11) -> None:
     code, village = OTHER_VILLAGE
     today = bus.today()
     people = list(sample.residents(60, seed=seed, village=village, today=today))
-    now = bus.now().astimezone(CHINA).replace(tzinfo=None)
+    now = china_wall(bus.now())
     rows = [*sample.visits(10, seed=seed, village=village, today=today, people=people, now=now),
             *sample.applications(6, catalogue=bus.catalogue, seed=seed, village=village,
                                  today=today, people=people)]

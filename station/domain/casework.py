@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from station.domain.catalogue import Matter
-from station.domain.chinatime import CHINA
+from station.domain.chinatime import china_wall
 from station.domain.errors import StationError, ValidationError
 from station.domain.records import field_for
 from station.domain.status import LATTICES, VOID, next_status, refuse
@@ -211,7 +211,7 @@ def date_problems(kind: str, fields: dict[str, Any], changed: set[str],
     checked, so a record saved long ago under older rules can still be edited. ``now`` is
     the station's time in China (a time with its zone is read in China's)."""
     problems = []
-    here = _china_wall(now)
+    here = china_wall(now)
 
     def label(name: str) -> dict[str, str]:
         spec = field_for(kind, name)
@@ -231,11 +231,6 @@ def date_problems(kind: str, fields: dict[str, Any], changed: set[str],
         if name in changed and name in _NOT_FUTURE.get(kind, ()):
             problems += _future_problems(name, value, here, label(name))
     return problems
-
-
-def _china_wall(now: dt.datetime) -> dt.datetime:
-    """``now`` as the wall clock in China reads it, without a zone (as times are stored)."""
-    return now.astimezone(CHINA).replace(tzinfo=None) if now.tzinfo else now
 
 
 def _future_problems(name: str, value: str, now: dt.datetime,

@@ -21,6 +21,12 @@ def china_now() -> dt.datetime:
     return dt.datetime.now(CHINA)
 
 
+def china_wall(moment: dt.datetime) -> dt.datetime:
+    """A moment as China's wall clock reads it, without a zone, as record times are stored
+    (``2026-11-23T14:30``); a time with no zone is taken as that already."""
+    return moment.astimezone(CHINA).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def china_day(epoch_ms: int) -> dt.date:
     """The date in China at ``epoch_ms`` (milliseconds since 1970, as the clocks give)."""
     return dt.datetime.fromtimestamp(epoch_ms / 1000, CHINA).date()
