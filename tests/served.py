@@ -3,11 +3,14 @@ waited on and retried in one place, so that every such test does it the same way
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -31,6 +34,29 @@ def listening() -> tuple[socket.socket, int]:
     a parallel worker, can take the port between choosing it and binding it."""
     server = socket.create_server(("127.0.0.1", 0))
     return server, int(server.getsockname()[1])
+
+
+@contextlib.contextmanager
+def answering(answer: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A server in this process on 127.0.0.1 that hands each connection to ``answer`` (in a
+    daemon thread) and closes it after; yields its port. A connection the client drops, or
+    a TLS handshake it refuses, ends quietly: the test looks at what the client says."""
+    server, port = listening()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with conn, contextlib.suppress(OSError):  # ssl.SSLError is an OSError too
+                answer(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield port
+    finally:
+        server.close()
 
 
 class Served(ABC):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from station.store.vault import FAST_KDF
 from station.sync.client import enroll
 from station.sync.errors import BadReply, Refused
 from station.sync.transport import CentreClient, patient
-from tests.served import listening
+from tests.served import answering
 
 Answer = Callable[[socket.socket], None]
 
@@ -25,28 +24,16 @@ Answer = Callable[[socket.socket], None]
 @pytest.fixture
 def hostile() -> Iterator[Callable[[Answer], str]]:
     """A server on 127.0.0.1 that answers every request with ``answer``; yields its URL."""
-    servers: list[socket.socket] = []
+    with contextlib.ExitStack() as servers:
 
-    def start(answer: Answer) -> str:
-        server, port = listening()
-        servers.append(server)
+        def start(answer: Answer) -> str:
+            def read_then_answer(conn: socket.socket) -> None:
+                conn.recv(65536)
+                answer(conn)
 
-        def serve() -> None:
-            while True:
-                try:
-                    conn, _ = server.accept()
-                except OSError:
-                    return
-                with conn, contextlib.suppress(OSError):  # the client hung up: as it should
-                    conn.recv(65536)
-                    answer(conn)
+            return f"http://127.0.0.1:{servers.enter_context(answering(read_then_answer))}"
 
-        threading.Thread(target=serve, daemon=True).start()
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server in servers:
-        server.close()
+        yield start
 
 
 def client(url: str) -> CentreClient:

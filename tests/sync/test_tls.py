@@ -4,11 +4,10 @@ and not retried as if the link might come back."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
+import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from station.sync.errors import CentreUnreachable, NotHttps, UntrustedCertificate
 from station.sync.transport import CentreClient, patient
-from tests.served import listening
+from tests.served import answering
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -49,40 +48,19 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
     """A TLS server on 127.0.0.1 with a self-signed certificate; yields its https URL."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*self_signed(tmp_path))
-    server, port = listening()
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with contextlib.suppress(OSError, ssl.SSLError), conn:
-                context.wrap_socket(conn, server_side=True).close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"https://127.0.0.1:{port}"
-    server.close()
+    with answering(lambda conn: context.wrap_socket(conn, server_side=True).close()) as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def plain_server() -> Iterator[str]:
     """A server that answers in plain HTTP, reached at an https address."""
-    server, port = listening()
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with contextlib.suppress(OSError), conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"https://127.0.0.1:{port}"
-    server.close()
+    with answering(answer) as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 def health(url: str) -> None:
