@@ -645,11 +645,16 @@ class Station:
 
         Returns how many changes were sealed into the outbox: work done before enrolling,
         or — when the station moves to a centre with other keys — everything not yet
-        acknowledged, sealed again to the new centre (nothing unsent is ever dropped)."""
+        acknowledged, sealed again to the new centre (nothing unsent is ever dropped).
+        Another centre keeps another log, so the cursor into the old one starts again from
+        the beginning of the new one: kept, it skipped as many of the new centre's entries
+        as the old one had sent (its decisions, the others' work in this station's scope)."""
         with dbmod.write(self.db):
             previous = self.sync.centre() if self.sync.enrolled() else None
             if previous is not None and previous.seal_public != pin.seal_public:
                 self.db.execute("DELETE FROM outbox")  # sealed to keys nobody can open now
+            if previous is not None and previous.fingerprint != pin.fingerprint:
+                self.sync.set_cursor(0)
             self.sync.set_centre(pin)
             sealing = self._sealing()
             assert sealing is not None
