@@ -91,11 +91,13 @@ class Slot:
     wrapped: bytes  # nonce ‖ AES-GCM(DEK)
 
 
-def normalise_passphrase(passphrase: str) -> bytes:
-    """NFC-normalise so the same passphrase typed on another keyboard/IME still opens.
-    A lone surrogate (what a paste of undecodable bytes becomes) is kept as its code
-    point's bytes: such a passphrase is then simply wrong, never a crash of the unlock."""
-    return unicodedata.normalize("NFC", passphrase).encode("utf-8", "surrogatepass")
+def normalise_passphrase(passphrase: str, form: str = "NFKC") -> bytes:
+    """NFKC-normalise so the same passphrase typed on another keyboard or IME still opens:
+    a Chinese input method left in full-width mode types ｐａｓｓ and an ideographic
+    space for the pass and space typed at set-up, which NFC keeps apart (as it is for the
+    recovery key). A lone surrogate (what a paste of undecodable bytes becomes) is kept as
+    its code point's bytes: such a passphrase is then simply wrong, never a crash."""
+    return unicodedata.normalize(form, passphrase).encode("utf-8", "surrogatepass")
 
 
 def check_passphrase(passphrase: str) -> None:
@@ -130,12 +132,17 @@ def slot_params(slot: Slot) -> KdfParams:
 
 
 def open_agent_slot(slot: Slot, passphrase: str) -> bytes:
-    """The DEK, or ``WrongPassphrase``."""
-    kek = slot_params(slot).derive(normalise_passphrase(passphrase), slot.salt)
-    try:
-        return _unwrap(kek, slot)
-    except InvalidTag:
-        raise WrongPassphrase() from None
+    """The DEK, or ``WrongPassphrase``. Slots made before passphrases were NFKC-normalised
+    hold the NFC form: a passphrase whose two forms differ is tried in that one as well,
+    so no agent is locked out of a slot made by an earlier version."""
+    params = slot_params(slot)
+    forms = {normalise_passphrase(passphrase, form): None for form in ("NFKC", "NFC")}
+    for secret in forms:
+        try:
+            return _unwrap(params.derive(secret, slot.salt), slot)
+        except InvalidTag:
+            continue
+    raise WrongPassphrase()
 
 
 # --- recovery key -------------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import unicodedata
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from station.store.db import db_path
 from station.store.errors import (
@@ -244,3 +246,33 @@ def test_blind_index_is_keyed_per_station_and_per_kind_of_value():
     assert a.blind("id", "11010519491231002X") == a.blind("id", "11010519491231002X")
     assert a.blind("id", "11010519491231002X") != b.blind("id", "11010519491231002X")
     assert a.blind("id", "13912345678") != a.blind("phone", "13912345678")
+
+
+def test_a_passphrase_typed_in_full_width_mode_opens(home, now):
+    """A Chinese input method left in full-width mode types ｃｏｒｒｅｃｔ and an
+    ideographic space for the passphrase set up in half-width: the same passphrase."""
+    Station.init(home, station_id="V001", name="站", agent="甲", passphrase=PASSPHRASE,
+                 kdf=FAST_KDF, now=now)[0].close()
+    full_width = "".join("\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) for ch in PASSPHRASE)
+    with Station.open(home, full_width, now=now) as st:
+        assert st.agent == "甲"
+    with pytest.raises(WrongPassphrase):
+        Station.open(home, full_width.replace("ｃ", "ｘ"), now=now)
+
+
+def test_a_slot_made_from_the_nfc_form_still_opens_with_it(home, now):
+    """An agent whose passphrase has full-width characters, with a slot made before
+    passphrases were NFKC-normalised (from the NFC form), is not locked out."""
+    station, _ = Station.init(home, station_id="V001", name="站", agent="甲",
+                              passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    passphrase = "口令：ＡＢＣ１２３　好"
+    salt = b"s" * 16
+    kek = FAST_KDF.derive(unicodedata.normalize("NFC", passphrase).encode(), salt)
+    nonce = b"n" * 12
+    wrapped = nonce + AESGCM(kek).encrypt(nonce, station.keys.dek, "keyslot|乙".encode())
+    station.db.execute("INSERT INTO keyslots VALUES (?,?,?,?,?,?)",
+                       ["乙", "agent", FAST_KDF.to_json(), salt, wrapped, "2026-01-01"])
+    station.db.conn.commit()
+    station.close()
+    with Station.open(home, passphrase, now=now) as st:
+        assert st.agent == "乙"
