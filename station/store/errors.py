@@ -23,6 +23,7 @@
           ├── AgentExists       that agent already has a slot
           ├── ReservedAgent     the name of the recovery key's own slot
           ├── LastSlot          removing it would lock everyone out
+          ├── OwnSlot           the agent at the keyboard removing their own
           ├── DamagedSlot       a key slot whose stored cost was altered or damaged
           ├── Tampered          a ciphertext failed authentication (names the row)
           ├── NotAFile          a file write would replace a device, folder or link
@@ -271,6 +272,18 @@ class LastSlot(VaultError):
     code = "vault.last_slot"
     zh = "不能删除最后一个代办员的口令，否则将无人能打开数据"
     en = "Cannot remove the last agent's key slot: nobody could open the data"
+
+
+class OwnSlot(VaultError):
+    """The agent at the keyboard removing the slot they unlocked with would be out of the
+    station the moment the command ends, often by a slip of the name."""
+
+    code = "vault.own_slot"
+    zh = ("不能删除您自己的口令（本次正是用它打开的站点），否则您将无法再打开数据；"
+          "请由另一位代办员用其口令删除。未做任何更改")
+    en = ("You cannot remove your own key slot, the one this station was opened with: you "
+          "could no longer open it. Another agent removes it with their passphrase. Nothing "
+          "was changed")
 
 
 class DamagedSlot(VaultError):

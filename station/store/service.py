@@ -89,6 +89,7 @@ from station.store.errors import (
     NoSuchConflict,
     NoSuchRecord,
     NoSuchValue,
+    OwnSlot,
     ReservedAgent,
     SettleChoice,
     StationExists,
@@ -780,11 +781,15 @@ class Station:
             _save_slot(self.db, slot, self.now())
 
     def remove_agent(self, name: str) -> None:
+        """Remove another agent's slot (someone who left); never the last one, nor the one
+        this station was opened with."""
         agents = self.agents()
         if name not in agents:
             raise UnknownAgent(agent=name)
         if len(agents) == 1:
             raise LastSlot()
+        if name == self.agent:
+            raise OwnSlot()
         with dbmod.write(self.db):
             self.db.execute("DELETE FROM keyslots WHERE label=? AND kind='agent'", [name])
 

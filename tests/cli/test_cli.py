@@ -174,6 +174,27 @@ def test_agents_passwd_and_recover(ready, tmp_path):
     assert code == 0
 
 
+def test_an_agent_cannot_remove_the_slot_they_opened_the_station_with(ready, tmp_path):
+    """With two agents, the one at the keyboard typing their own name (a slip, or leaving
+    on their last day) was out of the station the moment the command ended."""
+    other = tmp_path / "other.txt"
+    other.write_text("second agent passphrase\n", encoding="utf-8")
+    assert ready("agent", "add", "张建国", "--new-passphrase-file", str(other),
+                 "--insecure-fast-kdf")[0] == 0
+    before = (ready.home / "station.db").read_bytes()
+    code, _, err = ready("agent", "remove", "李春梅", "--lang", "zh")
+    assert code == 1 and "不能删除您自己的口令" in err and "Traceback" not in err
+    code, _, err = ready("agent", "remove", "李春梅")
+    assert code == 1 and "your own key slot" in err
+    assert (ready.home / "station.db").read_bytes() == before
+    code, _, err = ready("agent", "remove", "李春梅", "--passphrase-file", str(other),
+                         auth=False)
+    assert code == 0, err
+    code, out, _ = ready("agent", "list", "--json", "--passphrase-file", str(other),
+                         auth=False)
+    assert json.loads(out)["agents"] == ["张建国"]
+
+
 def test_recover_reads_the_recovery_key_from_a_file_kept_off_the_command_line(invoke,
                                                                               tmp_path):
     """A key on the command line shows in `ps` and stays in the shell history; from a file

@@ -69,8 +69,9 @@ def test_a_second_agent_opens_with_their_own_passphrase_and_can_be_removed(stati
     assert other.agent == "张建国"  # found by trying every slot
     record = other.create("resident", {"resident.name": "赵秀兰"})
     assert other.history(record.id)[0]["author"] == "张建国"
-    other.remove_agent("张建国")
     other.close()
+    with Station.open(home, PASSPHRASE, now=now) as first:
+        first.remove_agent("张建国")
     with pytest.raises(WrongPassphrase):
         Station.open(home, "another passphrase", now=now)
 
