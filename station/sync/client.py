@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -21,6 +22,7 @@ from station.sync.errors import (
     BadReply,
     CentreUnreachable,
     FingerprintMismatch,
+    not_enrolled,
 )
 from station.sync.replies import json_object, strings
 from station.sync.transport import CentreClient
@@ -65,9 +67,18 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
             "transport_public": station.sync.transport().public_bytes().hex()}).encode()
         reply = json_object(link.request("POST", "/v1/enroll", body=body, signed=False,
                                          content_type="application/json"))
+        pin = _pin_from(reply, url, expected)
+    except (CentreUnreachable, BadReply) as exc:
+        raise not_enrolled(exc) from None
     finally:
         if client is None:
             link.close()
+    station.pin_centre(pin)
+    return pin
+
+
+def _pin_from(reply: dict[str, Any], url: str, expected: str) -> CentrePin:
+    """The centre's keys from an enrollment reply, if they are the ones the code promised."""
     keys = reply.get("centre")
     try:
         sign, seal = bytes.fromhex(keys["sign_public"]), bytes.fromhex(keys["seal_public"])
@@ -76,9 +87,7 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     got = fingerprint(sign, seal)
     if got != expected:
         raise FingerprintMismatch(got=got, expected=expected)
-    pin = CentrePin(url, sign, seal, got, tuple(strings(reply.get("scope"), "scope")))
-    station.pin_centre(pin)
-    return pin
+    return CentrePin(url, sign, seal, got, tuple(strings(reply.get("scope"), "scope")))
 
 
 def _check_fingerprint_first(link: CentreClient, expected: str) -> None:

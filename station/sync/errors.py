@@ -2,9 +2,11 @@
 
     SyncError
      ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
-     │    └── Throttled      429/503: the centre asked us to come back later (Retry-After)
+     │    ├── Throttled      429/503: the centre asked us to come back later (Retry-After)
+     │    └── EnrollUnreachable  the same during `station enroll`: nothing is enrolled yet
      ├── BadReply            the reply is not what the centre sends (exit 3: work kept)
-     │    └── UnsignedReply  a push reply without the pinned centre's signature
+     │    ├── UnsignedReply  a push reply without the pinned centre's signature
+     │    └── EnrollBadReply the same during `station enroll`: nothing is enrolled yet
      ├── UntrustedCertificate  https, and this computer does not trust the certificate (exit 3)
      ├── NotHttps            https given, but the server speaks plain http (exit 3)
      ├── NoSuchPath          a 404 that is not the centre's own answer: a wrong address or path
@@ -55,6 +57,37 @@ class UnsignedReply(BadReply):
           "工作已保存，下次同步时再发送")
     en = ("The reply did not carry the town centre's signature, so no work was marked as sent "
           "(is a Wi-Fi login page or a proxy in the way?); work is kept for the next sync")
+
+
+class EnrollUnreachable(CentreUnreachable):
+    """``station enroll`` could not reach the centre: "saved work will be sent" would have
+    the agent wait for a sync that cannot happen before the station is enrolled."""
+
+    code = "sync.enroll_unreachable"
+    zh = "无法连接镇中心（{detail_zh}），本站尚未登记：联网后请用同一登记码再运行 station enroll"
+    en = ("Cannot reach the town centre ({detail}), so this station is not enrolled yet: run "
+          "station enroll again with the same code once the link is back")
+
+
+class EnrollBadReply(BadReply):
+    """``station enroll`` met a server whose reply no centre sends (a Wi-Fi login page, a
+    proxy, another service at that address): nothing is enrolled, and no sync will mend it."""
+
+    code = "sync.enroll_bad_reply"
+    zh = ("镇中心的回复无法识别（{detail_zh}），本站尚未登记：请核对登记码中的地址；"
+          "网络上是否有需要先登录的页面或代理？")
+    en = ("The town centre's reply was not understood ({detail}), so this station is not "
+          "enrolled: check the address in the code; is a Wi-Fi login page or a proxy in the "
+          "way?")
+
+
+def not_enrolled(error: CentreUnreachable | BadReply) -> SyncError:
+    """What went wrong during an enrollment, said as such: the station is not enrolled."""
+    detail = {"detail": error.params.get("detail", error.message("en")),
+              "detail_zh": error.params.get("detail_zh", error.message("zh"))}
+    if isinstance(error, BadReply):
+        return EnrollBadReply(**detail)
+    return EnrollUnreachable(**detail)
 
 
 class UntrustedCertificate(SyncError):

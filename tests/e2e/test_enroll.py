@@ -6,12 +6,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from station.cli import cli
 from station.cli.common import run
 from station.store.service import Station
 from tests.conftest import PASSPHRASE
-from tests.e2e.conftest import LiveCentre, enrolled, running_centre
+from tests.e2e.conftest import LiveCentre, enrolled, new_station, running_centre
 from tests.e2e.test_sync import sync
+from tests.served import answering, free_port
+
+LOGIN_PAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 26\r\n\r\n"
+              b"<html>Wi-Fi login</html>\r\n")
 
 
 @contextmanager
@@ -45,3 +51,27 @@ def test_a_station_moved_to_another_centre_gets_that_centres_work(tmp_path, pass
         assert run(cli, ["sync", *args]) == 0, capsys.readouterr().err
         with Station.open(home, PASSPHRASE) as st:
             assert st.get(visited.id).name == "新中心的居民"
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "not enrolled"), ("zh", "本站尚未登记")])
+def test_enrolling_when_the_centre_cannot_be_reached_says_the_station_is_not_enrolled(
+        tmp_path, live_centre, passphrase_file, capsys, lang, said):
+    """No link, then a Wi-Fi login page where the centre should be: each said as an
+    enrollment that did not happen, to be run again with the same code. They said "saved
+    work will be sent when the link is back" and "work is kept for the next sync", and
+    the agent waited for a sync that cannot run before the station is enrolled."""
+    new_station(tmp_path, "V001").close()
+    code = live_centre.code("V001")
+    args = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file),
+            "--lang", lang]
+    token = code[code.index("#"):]
+    with answering(lambda conn: (conn.recv(65536), conn.sendall(LOGIN_PAGE))) as portal:
+        for url in (f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{portal}"):
+            assert run(cli, ["enroll", url + token, *args]) == 3
+            err = capsys.readouterr().err
+            assert said in err and "Traceback" not in err
+            assert "will be sent" not in err and "下次" not in err
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        assert not st.sync.enrolled()
+    assert run(cli, ["enroll", code, *args]) == 0, capsys.readouterr().err
