@@ -156,10 +156,18 @@ def recover_cmd(env: Env, recovery_key_file: Path | None, recovery_key: str | No
     # nothing is unlocked with a passphrase here: --passphrase-file can only mean the new one
     new = env.new_passphrase(f"{agent} 的新口令", f"New passphrase for {agent}",
                              new_passphrase_file or env.passphrase_file)
+    before = Station.agents_of(env.home)
     Station.recover(env.home, key, agent=agent, new_passphrase=new,
                     kdf=kdf_of(fast_kdf)).close()
-    env.say(f"已用恢复密钥为“{agent}”设置新口令", f"Set a new passphrase for “{agent}” "
-            "with the recovery key")
+    if agent in before:
+        env.say(f"已用恢复密钥为“{agent}”设置新口令", f"Set a new passphrase for “{agent}” "
+                "with the recovery key")
+        return
+    # a slip of the name gives a new agent, and the forgotten passphrase stays as it was
+    env.say(f"没有名为“{agent}”的代办员，已用恢复密钥把“{agent}”添加为新代办员；"
+            f"原有代办员（{'、'.join(before)}）的口令未改变",
+            f"No agent was named “{agent}”: the recovery key added “{agent}” as a new agent; "
+            f"the passphrases of the others ({', '.join(before)}) are unchanged")
 
 
 def _recovery_key(env: Env, given: str | None, file: Path | None) -> str:

@@ -214,6 +214,23 @@ def test_recover_reads_the_recovery_key_from_a_file_kept_off_the_command_line(in
     assert run(cli, ["list", "--home", str(invoke.home), "--passphrase-file", str(new)]) == 0
 
 
+def test_recover_for_a_name_no_agent_has_says_it_added_a_new_agent(invoke, tmp_path):
+    """李春妹 typed for 李春梅: the recovery key made a new agent and said it had set a new
+    passphrase for her, while 李春梅's forgotten one was left as it was."""
+    code, out, err = invoke("init", "--station", "V001", "--name", "青石村便民服务站",
+                            "--agent", "李春梅", "--insecure-fast-kdf", "--json")
+    assert code == 0, err
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(json.loads(out)["recovery_key"] + "\n", encoding="utf-8")
+    new = tmp_path / "new.txt"
+    new.write_text("set with the recovery key\n", encoding="utf-8")
+    code, _, err = invoke("recover", "--recovery-key-file", str(key_file),
+                          "--new-passphrase-file", str(new), "--insecure-fast-kdf",
+                          "--agent", "李春妹", "--lang", "zh", auth=False)
+    assert code == 0, err
+    assert "添加为新代办员" in err and "李春梅" in err and "未改变" in err
+
+
 def test_recover_says_how_to_give_the_key_and_changes_nothing_when_it_cannot(invoke,
                                                                             tmp_path):
     code, out, err = invoke("init", "--station", "V001", "--name", "青石村便民服务站",
