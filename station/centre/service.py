@@ -209,17 +209,35 @@ class Centre:
                              detail_zh="站点的加密公钥不能使用") from None
         code = self.repo.take_code(token_hash(token), self.now_ms(), station=station)
         if code is None:
-            raise BadCode()
-        if code.station != station:
+            code = self._enrolled_already(token_hash(token), station, keys)
+            if code is None:
+                raise BadCode()
+        elif code.station != station:
             raise WrongStation(expected=code.station, given=station)
-        self.repo.register(StationRow(station, code.scope, keys["sign_public"],
-                                      keys["seal_public"], keys["transport_public"], device,
-                                      self.now_ms()))
+        else:
+            self.repo.register(StationRow(station, code.scope, keys["sign_public"],
+                                          keys["seal_public"], keys["transport_public"],
+                                          device, self.now_ms()))
         return {"station": station, "scope": list(code.scope),
                 "centre": {"sign_public": self.keys.signer.public_bytes().hex(),
                            "seal_public": self.keys.seal.public_bytes().hex(),
                            "fingerprint": self.keys.fingerprint},
                 "time": self.now_ms()}
+
+    def _enrolled_already(self, hashed: bytes, station: str,
+                          keys: dict[str, bytes]) -> EnrollCode | None:
+        """The code of an enrollment that went through but whose reply was lost on the way
+        back (the link dropped): the same station asking again with the same keys, while
+        the code is unexpired, gets the same reply, so it is not left unenrolled with a used
+        code. Nothing is written, and the reply is public keys the asker holds already: the
+        code alone, or other keys with it, still gets nothing."""
+        code = self.repo.used_code(hashed, self.now_ms())
+        row = self.repo.station(station)
+        if code is None or code.station != station or row is None or row.revoked_ms:
+            return None
+        same = (row.sign_public, row.seal_public, row.transport_public) == (
+            keys["sign_public"], keys["seal_public"], keys["transport_public"])
+        return code if same else None
 
     def revoke(self, station: str) -> bool:
         return self.repo.revoke(station.upper(), self.now_ms())

@@ -107,6 +107,44 @@ def test_a_used_code_is_refused(centre_app, staff_headers, tmp_path):
     second.close()
 
 
+def test_an_enrollment_whose_reply_was_lost_can_be_asked_for_again(centre_app, staff_headers,
+                                                                     tmp_path):
+    """The link drops after the centre registered the station but before its reply came
+    back: the station is rightly not enrolled, and running `station enroll` again with the
+    same code must enroll it, not say the code was used (a trip back to town for a new one).
+    Only the same station with the same keys gets that reply; it writes nothing."""
+    centre, client = centre_app
+    code = issue_code(client, staff_headers, "V001", expires_s=600)
+    station = new_station(tmp_path, "V001")
+    token = parse_code(code)[1]
+    assert client.post("/v1/enroll", json=enroll_body(station, token)).status_code == 200
+    assert not station.sync.enrolled()  # the reply never reached it
+
+    pin = enroll(station, code, client=anonymous(client))
+    assert station.sync.enrolled() and pin.fingerprint == centre.keys.fingerprint
+    assert pin.scope == ("V001",)
+    row = centre.repo.station("V001")
+    assert row.transport_public == station.sync.transport().public_bytes()
+
+    # other keys with the same code, once it is used, get nothing
+    other = new_station(tmp_path, "V001", home="other")
+    error = error_of(client.post("/v1/enroll", json=enroll_body(other, token)), 400)
+    assert error["code"] == "centre.bad_code"
+    assert centre.repo.station("V001").transport_public == \
+        station.sync.transport().public_bytes()
+    # nor the same keys once the code has expired, or the station was revoked
+    real = centre.now_ms
+    centre.now_ms = lambda: real() + 601_000
+    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token)),
+                    400)["code"] == "centre.bad_code"
+    centre.now_ms = real
+    centre.revoke("V001")
+    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token)),
+                    400)["code"] == "centre.bad_code"
+    station.close()
+    other.close()
+
+
 def test_once_a_station_enrolls_its_other_codes_are_void(centre_app, staff_headers, tmp_path):
     """A code issued twice (the first paper lost, or a typo fixed by issuing again) must not
     stay good after the station enrolled: whoever found it would take the station's place

@@ -408,6 +408,15 @@ class Repository:
                 return None
             return EnrollCode(token_hash, row[0], _scope(row[0], row[1]), row[2])
 
+    def used_code(self, token_hash: bytes, now_ms: int) -> EnrollCode | None:
+        """A code already used and not yet expired: the enrollment whose reply was lost on
+        the way back may be asked for again with it (``CentreService.enroll``)."""
+        rows = self._read("SELECT station, scope, expires_ms FROM codes WHERE token_hash=? "
+                          "AND used_ms IS NOT NULL AND expires_ms > ?", (token_hash, now_ms))
+        if not rows:
+            return None
+        return EnrollCode(token_hash, rows[0][0], _scope(rows[0][0], rows[0][1]), rows[0][2])
+
     def register(self, row: StationRow) -> None:
         """Register a station's keys; re-enrolling (a reinstalled laptop) retires the old ones,
         and the station's other unused codes can no longer be used.
