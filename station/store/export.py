@@ -3,7 +3,11 @@
 Lists (records with their fields) and monthly figures, as CSV (UTF-8 with a BOM, so Excel
 opens Chinese correctly), JSON, or XLSX. A cell that begins with ``=``, ``+``, ``-``, ``@``
 (or a tab or carriage return) is prefixed with an apostrophe, so a spreadsheet never runs an
-address like ``=HYPERLINK(…)`` as a formula. The CLI warns and the app asks before writing.
+address like ``=HYPERLINK(…)`` as a formula. So is one that begins with their full-width
+forms (``＝ ＋ － ＠``, what a Chinese input method types, which Excel and WPS take as the
+start of a formula too) or their small forms, and one where any of them follows leading
+spaces (a spreadsheet that trims spaces on opening would meet the formula). Other text,
+Chinese or not, is written as it is. The CLI warns and the app asks before writing.
 
 A CSV cell carries no type, and Excel and WPS read a run of digits as a number: an 18-digit
 ID number keeps only 15 significant digits (110105194912310021 becomes 1.10105E+17 and, once
@@ -17,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,11 @@ FORMATS = ("csv", "json", "xlsx")
 # a record is in a month's list when one of these falls in it: received or closed
 # (applications), scheduled or visited (visits: a walk-in visit has no scheduled time)
 MONTH_DATES = ("received_on", "closed_on", "scheduled_at", "actual_at")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# what a spreadsheet starts a formula with, once NFKC has folded the full-width (＝＋－＠) and
+# small (﹦﹢﹣﹫) forms a Chinese input method types into these
+_FORMULA = ("=", "+", "-", "@")
+# what a spreadsheet takes as a formula start as well, whatever follows (OWASP's list)
+_CONTROL_LEAD = ("\t", "\r")
 
 
 class ExportError(StoreError):
@@ -62,9 +71,18 @@ def safe_cell(value: Any) -> Any:
         value = ";".join(str(v) for v in value)
     if isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(_FORMULA):
+    if isinstance(value, str) and _opens_a_formula(value):
         return "'" + value
     return value
+
+
+def _opens_a_formula(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula: its first character after any
+    spaces, in any width, is one that starts one; or it begins with a tab or return."""
+    if text.startswith(_CONTROL_LEAD):
+        return True
+    lead = text.lstrip()[:1]
+    return unicodedata.normalize("NFKC", lead).startswith(_FORMULA)
 
 
 def csv_cell(value: Any) -> Any:

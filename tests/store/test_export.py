@@ -23,6 +23,24 @@ def test_cells_that_look_like_formulas_are_escaped():
     assert safe_cell("王桂英") == "王桂英" and safe_cell(12) == 12 and safe_cell(None) == ""
 
 
+def test_full_width_and_spaced_formula_starts_are_escaped_and_chinese_text_is_not(tmp_path):
+    """A Chinese input method types ＝ ＋ － ＠, which Excel and WPS also take as the start of a
+    formula; a spreadsheet that trims spaces meets one after leading spaces. Each is written
+    after an apostrophe, in CSV and XLSX alike; ordinary Chinese text is written as it is."""
+    risky = ["＝HYPERLINK(\"http://x\")", "＋1", "－2＋3", "＠SUM(A1)", "﹦1+1", "﹢1",
+             " =1+1", "\u3000＝1+1", "\r=1", "\tabc"]
+    plain = ["青石村 12 号", "王桂英", "（一）组", "【低保】", "１２号楼", "a=b", "王－李"]
+    for value in risky:
+        assert safe_cell(value) == "'" + value, repr(value)
+    for value in plain:
+        assert safe_cell(value) == value, value
+    path = tmp_path / "out.csv"
+    write(path, "csv", ["address"], [[v] for v in risky + plain], home=tmp_path / "V001")
+    text = path.read_bytes().decode("utf-8-sig")
+    cells = [r[0] for r in csv.reader(io.StringIO(text, newline=""))][1:]
+    assert cells == ["'" + v for v in risky] + plain
+
+
 def test_csv_has_a_bom_and_escapes(tmp_path):
     path = tmp_path / "out.csv"
     write(path, "csv", ["name", "address"], [["王桂英", "=cmd|' /C calc'!A0"]],
