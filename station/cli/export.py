@@ -5,13 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from station.cli.common import Env, common
+from station.cli.common import Env, UsageProblem, common
 from station.cli.followup import SETTLE_AT_STATION, MonthType
 from station.cli.vault import unlock
 from station.domain.followup import Month, provisional_note
 from station.domain.records import SCHEMAS
 from station.store.export import FORMATS, figures_table, record_table, write
+
+
+class ByNeedsReport(UsageProblem):
+    code = "cli.export.by_needs_report"
+    zh = ("--by 只用于统计数字：请加上 --what report，例如 station export csv 报表.csv "
+          "--what report --by matter；没有导出（不加时导出的是含居民个人信息的记录）")
+    en = ("--by groups the figures only: add --what report, e.g. station export csv "
+          "report.csv --what report --by matter; nothing was exported (without it the "
+          "export is the records, with residents' personal data)")
+
+
+class KindNeedsRecords(UsageProblem):
+    code = "cli.export.kind_needs_records"
+    zh = ("--kind 只用于导出记录；统计数字（--what report）包括所有代办件和上门服务，"
+          "不能按类型选择；没有导出")
+    en = ("--kind chooses which records to export; the figures (--what report) cover every "
+          "application and visit and cannot be chosen by kind; nothing was exported")
+
+
+def refuse_mixed(what: str, by: str | None) -> None:
+    """Options of the other kind of export are refused, not ignored: ``--by`` without
+    ``--what report`` would write every resident's details in plaintext to a file its
+    author thinks holds only figures, and ``--kind`` with it figures of another choice."""
+    kind_given = (click.get_current_context().get_parameter_source("kind")
+                  is ParameterSource.COMMANDLINE)
+    if what == "records" and by is not None:
+        raise ByNeedsReport()
+    if what == "report" and kind_given:
+        raise KindNeedsRecords()
 
 
 @click.command("export")
@@ -28,6 +58,7 @@ from station.store.export import FORMATS, figures_table, record_table, write
 def export_cmd(env: Env, fmt: str, path: Path, what: str, kind: str, month: Month | None,
                by: str | None) -> None:
     """Export records or the month's figures. Records leave the vault in plaintext."""
+    refuse_mixed(what, by)
     note = None
     with unlock(env) as station:
         if what == "records":

@@ -131,3 +131,22 @@ def test_a_month_that_is_not_one_is_said_in_the_persons_language(station_cli, co
     code, _, err = station_cli(*command, "--month", month, "--lang", lang)
     assert code == 2 and words in err and month in err
     assert "Invalid value" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "lang", "words"), [
+    (("--by", "matter"), "zh", "--by 只用于统计数字：请加上 --what report"),
+    (("--by", "channel"), "en", "--by groups the figures only: add --what report"),
+    (("--what", "report", "--kind", "visit"), "zh", "--kind 只用于导出记录"),
+    (("--what", "report", "--kind", "application"), "en", "cover every application and visit")])
+def test_an_export_mixing_records_and_figures_options_writes_nothing(station_cli, case,
+                                                                     tmp_path, args, lang,
+                                                                     words):
+    """`station export csv 报表.csv --by matter` means figures by matter; it wrote every
+    applicant's name and ID number in plaintext to a file meant to be sent as figures, and
+    `--what report --kind visit` wrote the figures of every kind as if of visits."""
+    target = tmp_path / "报表.csv"
+    code, _, err = station_cli("export", "csv", str(target), *args, "--lang", lang)
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not target.exists()
+    assert station_cli("export", "csv", str(target), "--what", "report", "--by", "matter")[0] == 0
+    assert "王桂英" not in target.read_text(encoding="utf-8-sig")
