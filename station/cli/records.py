@@ -147,18 +147,13 @@ def print_record(env: Env, record: Record, station: Station) -> None:
     table.add_row(env.t("状态", "Status"),
                   status_label(record.kind, record.status["to"], env.lang)
                   + (f"（{record.status['reason']}）" if record.status.get("reason") else ""))
+    from station.tui.screens.values import show  # how the app words each value
+
     for name, value in record.fields.items():
         if name == "receipt" or value in (None, [], ""):
             continue
-        if name == "matter" and value in station.catalogue:
-            value = f"{value} {station.catalogue.get(value).name(env.lang)}"
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            value = "\n".join(f"{china_time(e['at'])} {e['by']}: {e['entry']}" for e in value)
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        table.add_row(_label(record.kind, name, env.lang), str(value))
-    from station.tui.screens.values import show  # how the app words each value
-
+        table.add_row(_label(record.kind, name, env.lang),
+                      _worded(record.kind, name, value, env.lang, station))
     for conflict in record.conflicts:
         heads = "; ".join(
             f"{show(record.kind, conflict.field, h.value, env.lang, station.catalogue)}"
@@ -166,6 +161,18 @@ def print_record(env: Env, record: Record, station: Station) -> None:
         table.add_row(env.t("冲突", "Conflict"), f"{_label(record.kind, conflict.field, env.lang)}:"
                       f" {heads}")
     console().print(table)
+
+
+def _worded(kind: str, name: str, value: Any, lang: str, station: Station) -> str:
+    """A field's value as the app words it (a rating's grade, a contact's way, a choice's
+    label), so `station show` never prints a stored dict such as {'grade': 'poor', …}; a
+    note keeps when and by whom it was written, which the app shows in its own columns."""
+    from station.tui.screens.values import show
+
+    spec = field_for(kind, name)
+    if spec is not None and spec.merge == "log" and name != "contacts":
+        return "\n".join(f"{china_time(e['at'])} {e['by']}: {e['entry']}" for e in value)
+    return show(kind, name, value, lang, station.catalogue)
 
 
 @click.command("show")

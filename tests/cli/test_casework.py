@@ -150,3 +150,19 @@ def test_an_export_mixing_records_and_figures_options_writes_nothing(station_cli
     assert not target.exists()
     assert station_cli("export", "csv", str(target), "--what", "report", "--by", "matter")[0] == 0
     assert "王桂英" not in target.read_text(encoding="utf-8-sig")
+
+
+def test_show_words_a_rating_its_follow_up_and_contacts_as_the_app_does(station_cli, case):
+    """`station show` printed the stored dicts: {'comment': '太慢', 'grade': 'poor', …} for
+    the rating, {'note': '', 'state': 'open'} for the follow-up, and a contact as a dict."""
+    assert station_cli("edit", case, "--status", "completed")[0] == 0
+    assert station_cli("rate", case, "poor", "--comment", "等太久")[0] == 0
+    assert station_cli("contact", case, "--via", "phone", "--note", "回访致歉")[0] == 0
+    code, out, err = station_cli("show", case, "--lang", "zh")
+    assert code == 0, err
+    assert "{" not in out and "'grade'" not in out
+    assert "不满意，等太久" in out and "整改中" in out and "电话 回访致歉" in out
+    assert "村站" in out  # the channel's label, not its code
+    code, out, err = station_cli("show", case, "--lang", "en")
+    assert code == 0 and "{" not in out
+    assert "poor: 等太久" in out and "open" in out and "phone 回访致歉" in out
