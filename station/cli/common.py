@@ -150,6 +150,21 @@ class ExistingFile(click.ParamType):
         return path
 
 
+class NewFile(click.ParamType):
+    """A file argument the command writes (an export, a bundle): a folder is refused in the
+    person's language, as ``ExistingFile`` does, not with click's English 'File … is a
+    directory' under a Chinese prefix. Whether it may be written is the writer's to say."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path:
+        path = value if isinstance(value, Path) else Path(value)
+        if path.is_dir():
+            raise FolderNotFile(path=str(path))
+        return path
+
+
 class Mismatch(StationError):
     code = "cli.mismatch"
     zh = "两次输入的口令不一致"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from station.cli.common import Env, UsageProblem, common
+from station.cli.common import Env, NewFile, UsageProblem, common
 from station.cli.followup import SETTLE_AT_STATION, MonthType
 from station.cli.vault import unlock
 from station.domain.followup import Month, provisional_note
@@ -46,7 +46,7 @@ def refuse_mixed(what: str, by: str | None) -> None:
 
 @click.command("export")
 @click.argument("fmt", metavar="csv|json|xlsx", type=click.Choice(FORMATS))
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=NewFile())
 @click.option("--what", type=click.Choice(["records", "report"]), default="records",
               show_default=True, help="Records (with residents' details) or the figures.")
 @click.option("--kind", type=click.Choice(list(SCHEMAS)), default="application",

@@ -28,7 +28,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from station.cli.common import Env, ExistingFile, UsageProblem, check_url, common
+from station.cli.common import Env, ExistingFile, NewFile, UsageProblem, check_url, common
 from station.cli.vault import unlock
 from station.domain.chinatime import china_time
 from station.domain.errors import StationError
@@ -242,7 +242,7 @@ def bundle_group() -> None:
 
 
 @bundle_group.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=NewFile())
 @common(json_output=True)
 def bundle_export(env: Env, path: Path) -> None:
     """Write every unsent change to PATH (no passphrase needed: it is sealed and signed)."""
@@ -259,7 +259,7 @@ def bundle_export(env: Env, path: Path) -> None:
 @click.argument("path", type=ExistingFile())
 @click.option("--url", envvar="STATION_CENTRE_URL",
               help="The centre's URL (default: this station's centre).")
-@click.option("--reply", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--reply", type=NewFile(),
               help="Where to save the station's downlink (default: PATH.reply.stb).")
 @common(json_output=True)
 def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> None:

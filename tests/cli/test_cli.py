@@ -511,6 +511,26 @@ def test_a_missing_file_or_a_folder_is_named_in_the_persons_language(ready, tmp_
     assert code == 2 and f"{tmp_path} 是一个文件夹" in err
 
 
+@pytest.mark.parametrize("args", [("export", "csv"), ("bundle", "export"),
+                                  ("bundle", "upload", "{bundle}", "--url",
+                                   "http://127.0.0.1:9", "--reply")])
+def test_a_folder_given_as_the_file_to_write_is_named_in_the_persons_language(ready, tmp_path,
+                                                                              args):
+    """click said "Invalid value for 'PATH': File '导出' is a directory." in English, under
+    the Chinese lead, for a file the command writes."""
+    bundle = tmp_path / "up.stb"
+    bundle.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, []))
+    folder = tmp_path / "导出"
+    folder.mkdir()
+    argv = [a.format(bundle=bundle) for a in args]
+    code, _, err = ready(*argv, str(folder), "--lang", "zh")
+    assert code == 2 and f"{folder} 是一个文件夹：请写上其中的文件名" in err
+    assert "directory" not in err
+    code, _, err = ready(*argv, str(folder), "--lang", "en")
+    assert code == 2 and f"{folder} is a folder: give the name of a file in it" in err
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize(("seconds", "zh", "en"), [(20, "20 秒", "20 s"),
                                                    (1800, "30 分钟", "30 min"),
                                                    (7200, "2 小时", "2 h"),
