@@ -58,7 +58,7 @@ def _refuse_unmended(report: CheckReport) -> None:
                          detail_zh=f"SQLite 完整性检查未通过：{report.integrity}")
     unmended = [f for f in report.findings if not f.repaired]
     if any(UNMENDABLE & set(f.problems) for f in unmended):
-        raise CannotMend(detail="some changes do not open (above)",
-                         detail_zh="部分变更无法解密（见上）")
+        raise CannotMend(detail="some changes do not open or are missing (above)",
+                         detail_zh="部分变更无法解密或已缺失（见上）")
     if unmended:
         raise NeedsRepair(count=len(unmended))

@@ -8,7 +8,8 @@ plaintext columns carry no authentication of their own — someone who can write
 change a status or a date with SQL — so this check derives every one of them again from the
 changesets and compares. ``repair`` writes the derived rows back, each record in its own
 transaction (G1): what is derived is rebuilt, never a change itself. A changeset that does not
-open cannot be mended here; the town centre holds its copy.
+open cannot be mended here, nor a record row whose changesets are all gone (nothing deletes
+one); the town centre holds their copies.
 
 Findings name a record by receipt number or id, never by anything personal (G2): they are
 printed, and may be pasted into a message to the centre.
@@ -43,6 +44,9 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                    "a change of it does not open or belongs to another record; it cannot be "
                    "mended here: ask the town centre"),
     "missing": ("有变更但没有记录行", "it has changes but no record row"),
+    "unfounded": ("有记录行但它的变更全部缺失，本机无法核对或修复；请联系镇中心",
+                  "it has a record row but every change it was made from is missing; it "
+                  "cannot be checked or mended here: ask the town centre"),
     "state": ("加密的内容已损坏，或与变更不一致", "its encrypted content is damaged or differs "
               "from its changes"),
     "columns": ("列表和报表读取的明文列与变更不一致（可能被改动过）",
@@ -56,7 +60,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
              "cannot be mended here: ask the town centre"),
 }
 # findings no repair here can mend: the only good copy is at the town centre
-UNMENDABLE = frozenset({"changesets", "held"})
+UNMENDABLE = frozenset({"changesets", "unfounded", "held"})
 # what waits beside the records, for a technician (zh, en), each with its count
 NOTES: dict[str, tuple[str, str]] = {
     "held": ("{n} 项从镇中心收到的变更本版本无法读取，正等待升级 station 后合并",
@@ -163,8 +167,8 @@ def _check_one(ledger: Ledger, record_id: str, repair: bool) -> Finding | None:
         changesets = ledger.changesets_of(record_id)
     except StationError:
         return Finding(_name_of(ledger, record_id), ("changesets",))
-    if not changesets:
-        return None  # a record row with no changes: nothing to check it against
+    if not changesets:  # nothing deletes a changeset: its row stands on nothing now
+        return Finding(_name_of(ledger, record_id), ("unfounded",))
     truth = merge.merge(changesets)
     expected = view(truth)
     row = db.execute(f"SELECT {_SELECT} FROM records WHERE id=?",

@@ -125,6 +125,25 @@ def test_a_change_that_does_not_open_is_named_and_never_mended_here(village):
     assert not report.clean
 
 
+def test_a_record_whose_changes_are_all_gone_is_named_and_never_called_sound(
+        village, capsys, passphrase_file):
+    """Nothing deletes a changeset, so a record row standing on none has lost the changes
+    it was made from (they would have gone to the centre, and its row can no longer be
+    checked or rebuilt). The check said nothing of it and called the station clean."""
+    app = village.get(_application(village))
+    _sql(village, "DELETE FROM changesets WHERE record=?", app.id)
+    report = check(village.ledger, repair=True)
+    assert [(f.record, f.problems, f.repaired) for f in report.findings] == [
+        (app.receipt, ("unfounded",), False)]
+    assert not report.clean
+    code = run(cli, ["check", "--repair", "--home", str(village.home), "--passphrase-file",
+                     str(passphrase_file), "--lang", "zh"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{app.receipt}：有记录行但它的变更全部缺失" in err
+    assert "部分变更无法解密或已缺失" in err and "Traceback" not in err
+    assert village.list(kind="application")[0].id == app.id  # the row is left as it is
+
+
 def test_ciphertexts_overwritten_with_text_read_as_damaged_not_as_an_internal_error(village):
     """SQL's || makes text: a body or label so overwritten is damage like any other."""
     resident = village.list(kind="resident")[0]
