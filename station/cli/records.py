@@ -226,11 +226,16 @@ def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reas
     with unlock(env) as station:
         with station.atomic():  # a refused status writes the --set values neither
             record = station.get(ref)
-            if sets:
-                record = station.update(record.id, _parse_sets(record.kind, sets),
-                                        reason=reason)
+            values = _parse_sets(record.kind, sets)
+            # a closing day given with the move corrects the one the move writes (today)
+            closing = {"closed_on": values.pop("closed_on")} if (
+                status and "closed_on" in values) else {}
+            if values:
+                record = station.update(record.id, values, reason=reason)
             if status:
                 record = station.change_status(record.id, status, reason=reason)
+            if closing:
+                record = station.update(record.id, closing, reason=reason)
         env.emit(record.as_dict(), lambda: print_record(env, record, station))
 
 

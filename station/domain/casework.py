@@ -182,6 +182,20 @@ def material_problems(matter: Matter, status: str, fields: dict[str, Any],
     return problems
 
 
+# the statuses a case's ``closed_on`` belongs to: set when it moves to one, cleared on reopen
+CLOSED = frozenset({"completed", "returned", "voided"})
+
+
+def closing_problems(kind: str, status: str | None, changed: dict[str, Any]) -> list[Problem]:
+    """A closing day given to a case that is not closed: the figures would take it as closed
+    that day (no longer in hand, no longer to contact) while every list shows it open."""
+    if kind != "application" or status in CLOSED or not changed.get("closed_on"):
+        return []
+    spec = field_for(kind, "closed_on")
+    assert spec is not None
+    return [Problem("closed_on", "closed_only", {"label_zh": spec.zh, "label_en": spec.en})]
+
+
 KEEPS_ESSENTIALS = frozenset({"received", "awaiting_materials", "submitted", "in_review",
                               "completed"})
 

@@ -141,6 +141,13 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "{label_zh} {value} 不能晚于{other_zh} {other}",
         "{label_en} {value} cannot be after {other_en} {other}",
     ),
+    "closed_only": (
+        "{label_zh}是办件办结、退回或作废的日期，还在办的件没有：请在改为办结（或退回）时"
+        "一并填写，或改好状态后再更正",
+        "{label_en} is the day a case was completed, returned or voided, and a case still in "
+        "hand has none: give it with the move to completed (or returned), or correct it "
+        "after",
+    ),
     "not_yet": (
         "{label_zh} {value} 还没有到（现在是 {now}）：这里填已经发生的时间；还没去的上门请填在"
         "“预约时间”里",

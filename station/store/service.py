@@ -27,6 +27,7 @@ from station.domain.casework import (
     centre_settles,
     check_materials,
     check_not_voided,
+    closing_problems,
     date_problems,
     due_problems,
     material_problems,
@@ -822,6 +823,8 @@ class Station:
         if problems:
             raise ValidationError(problems)
         initial = self._initial_status(kind, cleaned, matter, status)
+        if closing := closing_problems(kind, (initial or {}).get("to", status), cleaned):
+            raise ValidationError(closing)
         filled_in = frozenset(name for name in cleaned
                               if name not in values and name.rsplit(".", 1)[0] not in values)
         return Prepared(kind, cleaned, initial, (scope or self.station_id).upper(), filled_in)
@@ -959,6 +962,7 @@ class Station:
             matter = self.catalogue.get(merged["matter"])
             check_materials(matter, merged)
             problems += material_problems(matter, current.status["to"], merged, set(cleaned))
+        problems += closing_problems(current.kind, current.status["to"], cleaned)
         if problems:
             raise ValidationError(problems)
 

@@ -3,6 +3,7 @@ contacts, ratings, follow-ups, the monthly lists and figures, and exports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -166,3 +167,43 @@ def test_show_words_a_rating_its_follow_up_and_contacts_as_the_app_does(station_
     code, out, err = station_cli("show", case, "--lang", "en")
     assert code == 0 and "{" not in out
     assert "poor: 等太久" in out and "open" in out and "phone 回访致歉" in out
+
+
+@pytest.fixture
+def earlier_case(station_cli, tmp_path: Path) -> tuple[str, dt.date]:
+    """The receipt number of a case received five days ago (entered late), and that day."""
+    received = dt.date.today() - dt.timedelta(days=5)
+    path = tmp_path / "earlier.jsonl"
+    path.write_text(json.dumps({**STATION_CASE, "received_on": received.isoformat()},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    code, _, err = station_cli("import", str(path))
+    assert code == 0, err
+    return str(json.loads(station_cli("list", "--json")[1])[0]["receipt"]), received
+
+
+def test_a_closing_day_is_refused_for_a_case_still_in_hand(station_cli, earlier_case):
+    """It was taken: the list still showed the case received, while the figures counted it
+    closed that day, out of the cases in hand and to contact the months after."""
+    case, received = earlier_case
+    month = received.strftime("%Y-%m")
+    before = json.loads(station_cli("report", "--month", month, "--json")[1])["figures"]
+    day = (received + dt.timedelta(days=1)).isoformat()
+    code, _, err = station_cli("edit", case, "--set", f"closed_on={day}", "--lang", "zh")
+    assert code == 1 and "Traceback" not in err
+    assert "办结日期是办件办结、退回或作废的日期" in err and "一并填写" in err
+    code, _, err = station_cli("edit", case, "--set", f"closed_on={day}", "--lang", "en")
+    assert code == 1 and "a case still in hand has none" in err
+    assert "closed_on" not in json.loads(station_cli("show", case, "--json")[1])["fields"]
+    assert json.loads(station_cli("report", "--month", month, "--json")[1])["figures"] == before
+
+
+def test_a_closing_day_given_with_the_move_is_the_one_kept(station_cli, earlier_case):
+    """`--status completed --set closed_on=D` (a case finished days ago, entered now) said
+    done and kept today instead of D, which the on-time rate then counted."""
+    case, received = earlier_case
+    day = (received + dt.timedelta(days=2)).isoformat()
+    code, out, err = station_cli("edit", case, "--status", "completed", "--set",
+                                 f"closed_on={day}", "--json")
+    assert code == 0, err
+    assert json.loads(out)["fields"]["closed_on"] == day
+    assert json.loads(station_cli("show", case, "--json")[1])["fields"]["closed_on"] == day
