@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from station.cli.common import Env, ExistingFile, common, progress_bar
+from station.cli.common import Env, ExistingFile, UsageProblem, common, progress_bar
 from station.cli.vault import unlock
 from station.domain.chinatime import china_time
 from station.domain.records import SCHEMAS, field_for, split_items
@@ -199,11 +199,33 @@ def show_cmd(env: Env, ref: str, history: bool) -> None:
         env.emit(data, human)
 
 
+class NothingToEdit(UsageProblem):
+    code = "cli.edit.nothing"
+    zh = ("请说明要改什么：--set 字段=值（可写多个），和/或 --status 状态，"
+          "如 station edit 编号 --set applicant.phone=13912345678")
+    en = ("Say what to change: --set FIELD=VALUE (as many as needed) and/or --status STATUS, "
+          "e.g. station edit RECEIPT --set applicant.phone=13912345678")
+
+
+class NotFieldValue(UsageProblem):
+    # the text given is not repeated: it may be a phone or a name typed without its field (G2)
+    code = "cli.edit.not_field_value"
+    zh = "第 {n} 个 --set 应写成 字段=值，如 --set applicant.phone=13912345678"
+    en = "--set number {n} should read FIELD=VALUE, e.g. --set applicant.phone=13912345678"
+
+
+def _check_sets(sets: tuple[str, ...], status: str | None) -> None:
+    """The shape of what an edit asks, refused before the passphrase is asked for."""
+    if not sets and not status:
+        raise NothingToEdit()
+    for n, pair in enumerate(sets, 1):
+        if not pair.split("=", 1)[0].strip() or "=" not in pair:
+            raise NotFieldValue(n=n)
+
+
 def _parse_sets(kind: str, pairs: tuple[str, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"{pair!r} is not FIELD=VALUE", param_hint="--set")
         name, value = pair.split("=", 1)
         name = name.strip()
         spec = field_for(kind, name)
@@ -221,8 +243,7 @@ def _parse_sets(kind: str, pairs: tuple[str, ...]) -> dict[str, Any]:
 @common(json_output=True)
 def edit_cmd(env: Env, ref: str, sets: tuple[str, ...], status: str | None, reason: str) -> None:
     """Change fields or the status of a record, as one change each."""
-    if not sets and not status:
-        raise click.UsageError("give --set FIELD=VALUE and/or --status STATUS")
+    _check_sets(sets, status)
     with unlock(env) as station:
         with station.atomic():  # a refused status writes the --set values neither
             record = station.get(ref)

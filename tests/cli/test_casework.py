@@ -207,3 +207,22 @@ def test_a_closing_day_given_with_the_move_is_the_one_kept(station_cli, earlier_
     assert code == 0, err
     assert json.loads(out)["fields"]["closed_on"] == day
     assert json.loads(station_cli("show", case, "--json")[1])["fields"]["closed_on"] == day
+
+
+@pytest.mark.parametrize(("args", "zh", "en"), [
+    ((), "请说明要改什么：--set 字段=值", "Say what to change: --set FIELD=VALUE"),
+    (("--set", "notes=好", "--set", "13912345678"), "第 2 个 --set 应写成 字段=值",
+     "--set number 2 should read FIELD=VALUE"),
+    (("--set", "=王桂英"), "第 1 个 --set 应写成 字段=值", "--set number 1 should read")])
+def test_an_edit_that_says_nothing_to_change_is_said_in_the_persons_language(
+        station_cli, case, args, zh, en):
+    """Said in English under the Chinese lead ('give --set FIELD=VALUE …', "'…' is not
+    FIELD=VALUE"), or, for '=王桂英', as a field with no name; and never repeating what was
+    typed, which may be a phone or a name put without its field."""
+    before = station_cli("show", case, "--json")[1]
+    for lang, words in (("zh", zh), ("en", en)):
+        code, _, err = station_cli("edit", case, *args, "--lang", lang)
+        assert code == 2 and words in err and "Traceback" not in err
+        assert "13912345678" not in err.replace("applicant.phone=13912345678", "")
+        assert "王桂英" not in err and "give --set" not in err
+    assert station_cli("show", case, "--json")[1] == before
