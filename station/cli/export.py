@@ -76,4 +76,4 @@ def export_cmd(env: Env, fmt: str, path: Path, what: str, kind: str, month: Mont
                 "delete it when done")
     env.emit({"path": str(path), "rows": len(rows), "format": fmt},
              lambda: env.say(f"已导出 {len(rows)} 行到 {path}",
-                             f"Exported {len(rows)} rows to {path}"))
+                             f"Exported {len(rows)} row{'' if len(rows) == 1 else 's'} to {path}"))

@@ -146,7 +146,8 @@ def print_record(env: Env, record: Record, station: Station) -> None:
     table.add_row(env.t("类型", "Kind"), env.t(KIND_ZH[record.kind], record.kind))
     table.add_row(env.t("状态", "Status"),
                   status_label(record.kind, record.status["to"], env.lang)
-                  + (f"（{record.status['reason']}）" if record.status.get("reason") else ""))
+                  + (env.t(f"（{record.status['reason']}）", f" ({record.status['reason']})")
+                     if record.status.get("reason") else ""))
     from station.tui.screens.values import show  # how the app words each value
 
     for name, value in record.fields.items():

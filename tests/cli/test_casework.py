@@ -109,8 +109,15 @@ def test_an_export_never_replaces_a_station_file(station_cli, case, tmp_path, ta
     assert path.read_bytes() == before
     code, out, err = station_cli("list", "--json")
     assert code == 0 and json.loads(out)[0]["receipt"] == case
-    assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # a new file
+    code, out, err = station_cli("export", "csv", str(tmp_path / "apps.csv"), "--lang", "en")
+    assert code == 0 and "Exported 1 row to" in out + err  # a new file
     assert station_cli("export", "csv", str(tmp_path / "apps.csv"))[0] == 0  # and again
+
+
+def test_show_in_english_words_the_reason_of_a_status_in_english_brackets(station_cli, case):
+    assert station_cli("edit", case, "--status", "voided", "--reason", "duplicate")[0] == 0
+    code, out, _ = station_cli("show", case, "--lang", "en")
+    assert code == 0 and " (duplicate)" in out and "（" not in out
 
 
 @pytest.mark.parametrize("status", ["completed", "submitted"])
