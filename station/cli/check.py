@@ -25,6 +25,23 @@ class CannotMend(StationError):
           "town centre")
 
 
+class CheckStopped(StationError):
+    code = "cli.check.stopped"
+    zh = "检查已中止，未做任何更改；再运行 station check 可从头检查"
+    en = "The check was stopped and nothing was changed; run station check again to check all"
+
+
+class RepairStopped(StationError):
+    """Each record is mended in its own transaction: those done before Ctrl+C stay mended,
+    so the technician is told that a second run only finishes the rest."""
+
+    code = "cli.check.repair_stopped"
+    zh = ("修复已中止：已修复的记录保持修复，其余未改动；再运行 station check --repair "
+          "可完成其余部分")
+    en = ("The repair was stopped: records mended so far stay mended and the rest are "
+          "untouched; run station check --repair again to finish")
+
+
 @click.command("check")
 @click.option("--repair", is_flag=True, help="Rebuild what is derived from the changes (lists, "
               "look-ups, the encrypted state) where it differs. Never changes a change.")
@@ -33,7 +50,10 @@ def check_cmd(env: Env, repair: bool) -> None:
     """Check every record against the changes it was made from: damage, or plaintext columns
     altered outside the app. Names records by receipt number only."""
     with unlock(env) as station, progress_bar(env, "检查", "Checking") as progress:
-        report = check(station.ledger, repair=repair, progress=progress)
+        try:
+            report = check(station.ledger, repair=repair, progress=progress)
+        except KeyboardInterrupt:
+            raise (RepairStopped() if repair else CheckStopped()) from None
     env.emit(report.as_dict(), lambda: _say(env, report))
     _refuse_unmended(report)
 

@@ -252,3 +252,31 @@ def test_what_waits_beside_the_records_is_counted_for_a_technician_and_left_as_i
     assert "1 import marks name records that are not here" in err
     for personal in ("王桂英", "11010519491231002X", "13912345678", "赵秀兰"):
         assert personal not in err
+
+
+def test_a_repair_stopped_with_ctrl_c_says_what_stays_mended_and_finishes_when_run_again(
+        village, capsys, passphrase_file, monkeypatch):
+    import station.store.check as checking
+
+    for record in village.list():
+        _sql(village, "UPDATE records SET updated='2000-01-01' WHERE id=?", record.id)
+    real, calls = checking._check_one, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the technician presses Ctrl+C during the second record
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checking, "_check_one", interrupted)
+    args = ["--home", str(village.home), "--passphrase-file", str(passphrase_file)]
+    assert run(cli, ["check", "--repair", *args, "--lang", "zh"]) == 1
+    err = capsys.readouterr().err
+    assert "修复已中止" in err and "已修复的记录保持修复" in err and "Traceback" not in err
+    monkeypatch.setattr(checking, "_check_one", real)
+    assert run(cli, ["check", "--json", *args]) == 1  # the rest still to mend: said so
+    left = json.loads(capsys.readouterr().out)["findings"]
+    assert 0 < len(left) < len(village.list())  # the first one stayed mended
+    assert run(cli, ["check", "--repair", *args]) == 0
+    capsys.readouterr()
+    assert run(cli, ["check", *args]) == 0
