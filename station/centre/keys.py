@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -24,16 +25,54 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from station.domain.errors import StationError
+from station.domain.errors import StationError, os_reason
 from station.wire.keys import SUITE_X25519, SealKey, Signer, fingerprint
 
 NONCE = 12
 
 
 class KeyFileError(StationError):
+    """The centre's keys cannot be opened at start: said in both languages with what the
+    technician does about it (``because`` one of ``WHY``)."""
+
     code = "centre.key_file"
     zh = "无法打开镇中心密钥文件 {path}：{detail_zh}"
     en = "Cannot open the centre key file {path}: {detail}"
+    WHY: ClassVar[dict[str, tuple[str, str]]] = {
+        "wrong_key": ("口令或密钥文件不对：请用生成这些密钥时的口令或密钥文件"
+                      "（这个文件是否来自另一个镇中心？）",
+                      "wrong passphrase or key file: give the one these keys were made with "
+                      "(is this file from another centre?)"),
+        "needs_key_file": ("它由密钥文件保护：请用 --key-file 指定那个密钥文件",
+                           "it is protected by a key file: give that file with --key-file"),
+        "needs_passphrase": ("它由口令保护：请用 --key-passphrase-file 指定口令文件，"
+                             "或在终端中运行以输入口令",
+                             "it is protected by a passphrase: give --key-passphrase-file, or "
+                             "run in a terminal to type it"),
+        "damaged": ("文件已损坏或不是镇中心的密钥文件：请从备份恢复它",
+                    "it is damaged or not a centre key file: restore it from a backup"),
+        "workers": ("多个工作进程（--workers）需要用 --key-file 或 --key-passphrase-file "
+                    "打开密钥，不能在终端输入口令",
+                    "several workers (--workers) need --key-file or --key-passphrase-file to "
+                    "open the keys, not a passphrase typed in a terminal"),
+    }
+
+    @classmethod
+    def because(cls, why: str, path: Path | str) -> KeyFileError:
+        """The error for one of the known reasons (``WHY``)."""
+        zh, en = cls.WHY[why]
+        return cls(path=str(path), why=why, detail=en, detail_zh=zh)
+
+    @classmethod
+    def unreadable_key_file(cls, key_file: Path, error: OSError) -> KeyFileError:
+        """The key file itself (on its separate mount) cannot be read: named, with why."""
+        zh, en = os_reason(error, reading=True)
+        return cls(path="-", why="key_file", detail=f"the key file {key_file} cannot be read "
+                   f"({en})", detail_zh=f"密钥文件 {key_file} 无法读取（{zh}）")
+
+    def at(self, path: Path) -> KeyFileError:
+        """This error, naming the centre's key file it was met opening."""
+        return type(self)(**{**self.params, "path": str(path)})
 
 
 @dataclass(frozen=True)
@@ -47,15 +86,14 @@ class Protector:
     def key(self, params: dict[str, int | str], salt: bytes) -> bytes:
         if params["kdf"] == "keyfile":
             if self.key_file is None:
-                raise KeyFileError(path="-", detail="it is protected by a key file (--key-file)")
+                raise KeyFileError.because("needs_key_file", "-")
             try:
                 secret = self.key_file.read_bytes()
             except OSError as exc:  # e.g. the separate mount it lives on is not mounted
-                raise KeyFileError(path="-", detail=f"the key file {self.key_file} cannot be "
-                                                    f"read ({exc.strerror or exc})") from None
+                raise KeyFileError.unreadable_key_file(self.key_file, exc) from None
             return HKDF(hashes.SHA256(), 32, salt, b"station/centre-keys").derive(secret)
         if self.passphrase is None:
-            raise KeyFileError(path="-", detail="it is protected by a passphrase")
+            raise KeyFileError.because("needs_passphrase", "-")
         return Argon2id(salt=salt, length=32, iterations=int(params["t"]),
                         lanes=int(params["p"]), memory_cost=int(params["m"])
                         ).derive(self.passphrase.encode())
@@ -117,15 +155,13 @@ class CentreKeys:
             plain = json.loads(AESGCM(key).decrypt(nonce, bytes.fromhex(doc["keys"]),
                                                    b"station-centre-keys-v1"))
         except KeyFileError as exc:
-            raise KeyFileError(path=str(path), detail=exc.params["detail"]) from None
+            raise exc.at(path) from None
         except InvalidTag:
-            raise KeyFileError(path=str(path), detail="wrong passphrase or key file") from None
+            raise KeyFileError.because("wrong_key", path) from None
         except OSError as exc:
-            raise KeyFileError(path=str(path), detail=exc.strerror or type(exc).__name__
-                               ) from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise KeyFileError(path=str(path), detail="it is damaged or not a centre key file "
-                                                      f"({type(exc).__name__})") from None
+            raise KeyFileError.reading(exc, path=str(path)) from None
+        except (ValueError, KeyError, TypeError):
+            raise KeyFileError.because("damaged", path) from None
         return cls(Signer.from_bytes(bytes.fromhex(plain["sign"])),
                    SealKey.from_bytes(bytes.fromhex(plain["seal"])),
                    bytes.fromhex(plain["storage"]))

@@ -56,8 +56,7 @@ class CentreConfig:
 
     def for_workers(self) -> str:
         if self.protector_file is None:
-            raise KeyFileError(path=str(self.home / KEYS),
-                               detail="several workers need --key-file or --key-passphrase-file")
+            raise KeyFileError.because("workers", self.home / KEYS)
         kind, path = self.protector_file
         return json.dumps({"home": str(self.home), "db": self.db, "host": self.host,
                            "port": self.port, "public_url": self.public_url,

@@ -100,8 +100,11 @@ def test_a_wrong_passphrase_is_a_clear_error(tmp_path):
     with pytest.raises(KeyFileError) as caught:
         CentreKeys.load(path, Protector(passphrase="the wrong one"))
     assert caught.value.message("en") == (
-        f"Cannot open the centre key file {path}: wrong passphrase or key file")
-    assert str(path) in caught.value.message("zh") and "无法打开" in caught.value.message("zh")
+        f"Cannot open the centre key file {path}: wrong passphrase or key file: give the one "
+        "these keys were made with (is this file from another centre?)")
+    assert caught.value.message("zh") == (
+        f"无法打开镇中心密钥文件 {path}：口令或密钥文件不对：请用生成这些密钥时的口令或密钥文件"
+        "（这个文件是否来自另一个镇中心？）")
     assert path.read_bytes() == before  # nothing changed
 
 
@@ -124,11 +127,14 @@ def test_a_missing_key_file_is_named_in_the_error(tmp_path, key_file):
     with pytest.raises(KeyFileError) as caught:
         CentreKeys.load(path, Protector(key_file=missing))
     message = caught.value.message("en")
-    assert str(missing) in message and "No such file" in message, message
-    assert str(path) in caught.value.message("zh")
+    assert str(missing) in message and "does not exist" in message, message
+    zh = caught.value.message("zh")
+    assert str(path) in zh and str(missing) in zh and "文件不存在" in zh, zh
+    assert "No such file" not in zh and "cannot be read" not in zh
     with pytest.raises(KeyFileError) as caught:
         CentreKeys.load(tmp_path / "nowhere.keys", Protector(key_file=key_file))
-    assert "No such file" in caught.value.message("en")
+    assert "does not exist" in caught.value.message("en")
+    assert "文件不存在" in caught.value.message("zh")
 
 
 def test_the_wrong_kind_of_protection_says_which_is_needed(tmp_path, key_file):
@@ -138,10 +144,12 @@ def test_the_wrong_kind_of_protection_says_which_is_needed(tmp_path, key_file):
     with pytest.raises(KeyFileError) as caught:
         CentreKeys.load(by_file, Protector(passphrase="a passphrase"))
     assert "key file" in caught.value.message("en") and str(by_file) in caught.value.message("en")
+    assert "密钥文件保护：请用 --key-file" in caught.value.message("zh")
     with pytest.raises(KeyFileError) as caught:
         CentreKeys.load(by_pass, Protector(key_file=key_file))
     assert "passphrase" in caught.value.message("en") and str(by_pass) in caught.value.message(
         "en")
+    assert "口令保护：请用 --key-passphrase-file" in caught.value.message("zh")
 
 
 @pytest.mark.parametrize("content", [b"", b"not json", b"{}", b'{"salt": "zz"}', b"[1, 2]"])
@@ -152,6 +160,8 @@ def test_a_damaged_key_file_is_a_key_file_error(tmp_path, key_file, content):
         CentreKeys.load(path, Protector(key_file=key_file))
     assert str(path) in caught.value.message("en")
     assert "damaged or not a centre key file" in caught.value.message("en")
+    assert caught.value.message("zh") == (
+        f"无法打开镇中心密钥文件 {path}：文件已损坏或不是镇中心的密钥文件：请从备份恢复它")
 
 
 def test_a_tampered_key_file_is_refused(tmp_path, key_file):

@@ -662,3 +662,25 @@ def test_the_centre_report_says_where_staff_see_the_conflicts_behind_its_figures
     print_figures(Env(tmp_path, lang, None, None), groups, "station", settle=SETTLE_AT_CENTRE)
     out = " ".join(capsys.readouterr().out.split())
     assert said in out and "station centre conflicts" in out
+
+
+def test_keys_that_cannot_be_opened_are_said_in_chinese_with_what_to_do(cli_run, tmp_path):
+    """The centre's keys from another centre, or damaged: the technician running the centre
+    in Chinese read 'wrong passphrase or key file' and 'it is damaged … (JSONDecodeError)'
+    in English after the Chinese lead."""
+    from station.centre.keys import CentreKeys, Protector
+
+    home = tmp_path / "centre"
+    home.mkdir()
+    ours, theirs = tmp_path / "ours.key", tmp_path / "theirs.key"
+    ours.write_bytes(os.urandom(32))
+    theirs.write_bytes(os.urandom(32))
+    CentreKeys.generate().save(home / "centre.keys", Protector(key_file=theirs))
+    args = ("centre", "serve", "--lang", "zh", "--home", str(home), "--key-file", str(ours))
+    rc, _, err = cli_run(*args)
+    assert rc == 1 and "口令或密钥文件不对" in err and "另一个镇中心" in err, err
+    assert "wrong" not in err and "Traceback" not in err
+    (home / "centre.keys").write_text("not a key file")
+    rc, _, err = cli_run(*args)
+    assert rc == 1 and "已损坏" in err and "从备份恢复" in err, err
+    assert "damaged" not in err and "Error" not in err
