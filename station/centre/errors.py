@@ -19,6 +19,7 @@ ours and passing (the database restarting, down, busy or full), the answer is a 
  ├── StaffRefused    400   a staff action the rules refuse, said as a plain sentence
      ├── BadCode         400   an enrollment code that is unknown, used, or expired
      └── Unavailable     503   the database cannot be used right now (with Retry-After)
+          └── Overloaded 503   every pooled connection busy with other requests
 
 The web framework refuses some requests itself before any handler runs (an unknown address,
 a wrong method, a body it cannot parse); those keep its English detail, with the Chinese
@@ -287,6 +288,21 @@ class Unavailable(CentreError):
     def __init__(self, why: str) -> None:
         zh, en = self.WHY[why]
         super().__init__(why=why, why_zh=zh, why_en=en)
+
+
+class Overloaded(Unavailable):
+    """Every pooled connection to the database was serving other requests for the whole
+    wait: the database is up, the centre is busy. Said as that, with its figures, so neither
+    a station's agent nor the technician goes looking for a database that is down."""
+
+    zh = ("镇中心正忙：它与数据库的 {size} 个连接都在处理其他请求，{wait:.0f} 秒内没有空出来；"
+          "请稍后再试，站点的工作已保存")
+    en = ("The town centre is busy: all {size} of its connections to the database were serving "
+          "other requests and none came free within {wait:.0f} s; try again in a moment: the "
+          "station's work is kept")
+
+    def __init__(self, size: int, wait: float) -> None:
+        CentreError.__init__(self, why="connections", size=size, wait=wait)
 
 
 class NewerDatabase(CentreError):

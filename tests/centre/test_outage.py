@@ -342,3 +342,30 @@ def test_with_the_sqlite_file_held_by_another_writer_each_write_is_a_503_in_a_bo
         push(station.sync, once(client, station))
         assert station.sync.unsent() == 0
         station.close()
+
+
+@pytest.mark.postgres
+def test_with_every_pooled_connection_held_the_503_says_the_centre_is_busy(tmp_path, pg_url,
+                                                                          caplog):
+    """The pool exhausted, the database up: the 503 said only 'it did not answer in time',
+    which sent the technician to look at a database that was fine. It says now that every
+    one of the centre's connections is busy with other requests, in both languages, and
+    the log tells the technician what to look at."""
+    with centre_on(tmp_path, pg_url) as (centre, client, staff):
+        pool = centre.repo.d.pool
+        held = [pool.getconn() for _ in range(pool.max_size)]
+        try:
+            reply = client.get("/v1/staff/stations", headers=staff)
+        finally:
+            for conn in held:
+                pool.putconn(conn)
+        error = error_of(reply, 503)
+        assert error["code"] == "centre.unavailable" and reply.headers["retry-after"] == "5"
+        size, wait = pool.max_size, f"{WAIT_S:.0f}"
+        assert error["zh"] == (f"镇中心正忙：它与数据库的 {size} 个连接都在处理其他请求，"
+                               f"{wait} 秒内没有空出来；请稍后再试，站点的工作已保存")
+        assert error["en"].startswith(f"The town centre is busy: all {size} of its connections")
+        assert "did not answer" not in error["en"]
+        advice = [r for r in caplog.records if r.getMessage() == "every database connection in use"]
+        assert advice and "pg_stat_activity" in advice[0].fields["advice"]  # type: ignore[attr-defined]
+        assert client.get("/v1/staff/stations", headers=staff).status_code == 200

@@ -16,8 +16,8 @@ from psycopg import Connection as PgConnection
 from psycopg import DataError, OperationalError, errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from station.centre.errors import BadRequest
-from station.centre.repo.base import WAIT_S, Connection, Dialect, unavailable
+from station.centre.errors import BadRequest, Overloaded, Unavailable
+from station.centre.repo.base import WAIT_S, Connection, Dialect, log, unavailable
 
 APPEND_LOCK = 0x5354_4E31  # "STN1": the one advisory lock key appends take
 PROJECT_LOCK = 0x5354_4E32  # "STN2": held by the one process projecting at a time
@@ -98,11 +98,27 @@ class PostgresDialect(Dialect):
                              detail_zh="数据库不能保存其中的某个值（如文字里的 NUL 字符）"
                              ) from None
         except PoolTimeout as exc:  # no connection in time: none can be made, or all in use
-            raise unavailable("no_answer", exc) from None
+            raise self._no_connection(exc) from None
         except errors.ReadOnlySqlTransaction as exc:  # a standby, during a fail-over
             raise unavailable("read_only", exc) from None
         except OperationalError as exc:
             raise unavailable(_why(exc), exc) from None
+
+
+    def _no_connection(self, exc: PoolTimeout) -> Unavailable:
+        """Why no connection came within the wait: every one the pool may hold was taken by
+        other requests (the centre is busy: said so, and the technician told in the log what
+        to look at), or none could be made (the database did not answer)."""
+        stats = self.pool.get_stats()
+        size, free = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        if size < self.pool.max_size or free:
+            return unavailable("no_answer", exc)
+        log.warning("every database connection in use", extra={"fields": {
+            "why": "connections", "pool_size": size,
+            "requests_waiting": stats.get("requests_waiting", 0), "wait_s": self.wait_s,
+            "advice": "requests are holding every connection: look for stalled ones in "
+                      "pg_stat_activity, or spread the stations over another centre process"}})
+        return Overloaded(size=size, wait=self.wait_s)
 
 
 def _why(exc: OperationalError) -> str:
