@@ -41,7 +41,7 @@ from station.cli.common import (
 )
 from station.cli.followup import MonthType, print_figures
 from station.domain.chinatime import CHINA, china_now, china_time
-from station.domain.errors import StationError
+from station.domain.errors import StationError, os_reason
 from station.domain.followup import Figures, Month
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -351,8 +351,7 @@ def _check_db(db: str) -> None:
         try:
             psycopg.connect(db, connect_timeout=10).close()
         except psycopg.Error as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DatabaseUnavailable(db=redact(db), detail=first) from None
+            raise database_unavailable(db, exc) from None
         return
     raise BadDatabase(value=redact(db))
 
@@ -409,30 +408,96 @@ def serve_cmd(env: Env, db: str, host: str, port: int, public_url: str,
             f"database {redact(config.db)}")
     try:
         serve(config)
-    except StationError:
-        raise
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start
         if exc.code in (0, None):
             return
         raise CannotListen(host=host, port=port) from None
     except Exception as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if _is_db_error(exc):
-            raise DatabaseUnavailable(db=redact(config.db), detail=detail) from None
-        if isinstance(exc, OSError):
-            raise StartFailed(detail=f"{exc.strerror or detail} ({exc.filename or host})"
-                              ) from None
-        raise
+        raise _start_error(exc, config.db, host) from None
     env.say("镇中心已停止", "The town centre has stopped")
 
 
-def _is_db_error(exc: BaseException) -> bool:
+def _start_error(exc: Exception, db: str, host: str) -> Exception:
+    """What stopped the centre starting, as one sentence in both languages: the database
+    (a file that is not one, locked, unreachable), a folder or file of its home; anything
+    else is left as it is (a fault of ours, which the CLI reports as one)."""
     import sqlite3
 
-    if isinstance(exc, sqlite3.Error):
-        return True
-    module = type(exc).__module__ or ""
-    return module.startswith(("psycopg", "psycopg_pool"))
+    from station.centre.errors import Unavailable
+
+    if isinstance(exc, Unavailable):  # met at start: the technician, not a station, waits
+        why = str(exc.params.get("why"))
+        zh, en = START_WHY.get(why, (exc.params.get("why_zh", ""), exc.params.get("why_en", "")))
+        return DatabaseUnavailable(db=redact(db), detail=en, detail_zh=zh)
+    if isinstance(exc, StationError):
+        return exc
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
+        return database_unavailable(db, exc)
+    if isinstance(exc, OSError):
+        zh, en = os_reason(exc)
+        where = exc.filename or host
+        return StartFailed(detail=f"{en} ({where})", detail_zh=f"{zh}（{where}）")
+    return exc
+
+
+# The database's passing faults (Unavailable.WHY) as met at start, with what to do then
+START_WHY: dict[str, tuple[str, str]] = {
+    "busy": ("另一个进程正占用它（另一个镇中心进程正在写入？）：请等一会儿再启动",
+             "another process holds it (is another centre process writing to it?): start "
+             "again in a moment"),
+    "disk": ("数据库文件无法读写：请检查它和它所在文件夹的权限及磁盘",
+             "its file cannot be read or written: check the permissions of the file and its "
+             "folder, and the disk"),
+    "full": ("磁盘已满：请腾出空间再启动", "its disk is full: free some space, then start again"),
+    "read_only": ("数据库只读：请检查文件权限，或是否连到了备用库",
+                  "it is read-only: check the file's permissions, or whether this is a standby"),
+}
+
+
+# Why a database could not be opened, by the driver's words (libpq's, SQLite's): zh, en
+DB_REASONS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("password authentication failed", "no password supplied", 'role "'),
+     "用户名或口令不对：请检查地址中的用户名和口令",
+     "the user name or password is wrong: check them in the address"),
+    (("no pg_hba.conf entry",),
+     "PostgreSQL 不允许这个用户从这台电脑连接：请在它的 pg_hba.conf 里允许",
+     "PostgreSQL does not let that user connect from this computer: allow it in its "
+     "pg_hba.conf"),
+    (("does not exist",), "地址中的数据库不存在：请先建立它（createdb）",
+     "the database in the address does not exist: create it first (createdb)"),
+    (("failed to resolve host", "could not translate host name"),
+     "找不到地址中的主机名：请检查它", "the host name in the address is not known: check it"),
+    (("connection refused", "timeout expired", "no route to host", "network is unreachable",
+      "server closed the connection", "could not connect"),
+     "连接不上：PostgreSQL 是否在运行？地址中的主机和端口是否正确？",
+     "nothing answered: is PostgreSQL running, and are the host and port in the address "
+     "right?"),
+    (("starting up", "shutting down", "in recovery mode"),
+     "PostgreSQL 正在启动或关闭：请稍后再启动镇中心",
+     "PostgreSQL is starting up or shutting down: start the centre again in a moment"),
+    (("in uri", "invalid uri", "invalid connection option", "invalid sslmode",
+      "invalid integer value", 'missing "="'),
+     "地址的格式不对：应形如 postgresql://用户名:口令@主机:5432/库名",
+     "the address is not well formed: write it like postgresql://user:password@host:5432/db"),
+    (("file is not a database", "malformed"),
+     "这个文件不是 SQLite 数据库或已损坏：请检查 --db 指的文件，或从备份恢复",
+     "the file is not a SQLite database, or is damaged: check the file --db names, or restore "
+     "it from a backup"),
+)
+
+
+def database_unavailable(db: str, exc: Exception) -> DatabaseUnavailable:
+    """The database named by ``db`` could not be opened, said in words in both languages.
+    A cause not known here is quoted after a Chinese lead; the address's password never
+    appears (the driver quotes a URL it cannot parse whole)."""
+    text = str(exc).strip()
+    for marks, zh, en in DB_REASONS:
+        if any(mark in text.lower() for mark in marks):
+            return DatabaseUnavailable(db=redact(db), detail=en, detail_zh=zh)
+    first = (text.splitlines() or [type(exc).__name__])[0]
+    if db.startswith(("postgresql://", "postgres://")):
+        first = first.replace(db, redact(db))
+    return DatabaseUnavailable(db=redact(db), detail=first, detail_zh=f"数据库报告错误（{first}）")
 
 
 # --- talking to a running centre ---------------------------------------------------------------

@@ -42,6 +42,8 @@ OS_REASONS: dict[int, tuple[str, str]] = {
     errno.ENAMETOOLONG: ("路径太长，请检查是否粘贴了别的内容",
                          "that path is too long: was something else pasted?"),
     errno.EINVAL: ("路径中有文件名不能用的字符", "the path holds a character no file name can"),
+    errno.EEXIST: ("那里已有同名的文件（需要的是文件夹？）",
+                   "a file of that name is already there (where a folder was needed?)"),
 }
 
 

@@ -684,3 +684,49 @@ def test_keys_that_cannot_be_opened_are_said_in_chinese_with_what_to_do(cli_run,
     rc, _, err = cli_run(*args)
     assert rc == 1 and "已损坏" in err and "从备份恢复" in err, err
     assert "damaged" not in err and "Error" not in err
+
+
+def test_a_database_the_centre_cannot_open_at_start_is_said_in_words(cli_run, tmp_path,
+                                                                     pg_url):  # noqa: F811
+    """Starting the centre on a database it cannot open printed the driver's English (and,
+    for an address it could not parse, the address with its password) after the Chinese
+    lead; a SQLite file held by another centre process said 'try again in a moment: the
+    station's work is kept', a station's sentence, to the technician starting it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    home = tmp_path / "centre"
+    key = tmp_path / "kf"
+    key.write_bytes(os.urandom(32))
+
+    def start(db: str) -> str:
+        rc, _, err = cli_run("centre", "serve", "--lang", "zh", "--home", str(home),
+                             "--key-file", str(key), "--port", "1", "--db", db)
+        assert rc == 1 and "Traceback" not in err, err
+        return err
+
+    parts = urlsplit(pg_url)
+    wrong = urlunsplit(parts._replace(netloc=f"{parts.username}:not-the-password@"
+                                             f"{parts.hostname}:{parts.port or 5432}"))
+    err = start(wrong)
+    assert "用户名或口令不对" in err and "not-the-password" not in err and "FATAL" not in err
+    err = start(urlunsplit(parts._replace(path="/no_such_database_here")))
+    assert "数据库不存在" in err and "createdb" in err and "does not exist" not in err
+    err = start("postgresql://staff:sekrit@[127.0.0.1/db")
+    assert "地址的格式不对" in err and "sekrit" not in err
+    home.mkdir(exist_ok=True)
+    (home / "notes.db").write_text("these are someone's notes, not a database\n" * 20)
+    err = start("sqlite:///notes.db")
+    assert "不是 SQLite 数据库或已损坏" in err and "file is not a database" not in err
+    (home / "a-file").write_text("")
+    err = start("sqlite:///a-file/centre.db")
+    assert "已有同名的文件" in err and "EEXIST" not in err
+    err = start("sqlite:///a-file/sub/centre.db")
+    assert "路径中有一段不是文件夹" in err and "Not a directory" not in err
+    held = sqlite3.connect(home / "centre.db", isolation_level=None)
+    held.execute("BEGIN EXCLUSIVE")  # another centre process in the middle of a write
+    try:
+        err = start("sqlite:///centre.db")
+    finally:
+        held.execute("ROLLBACK")
+        held.close()
+    assert "另一个镇中心进程正在写入" in err and "站点的工作已保存" not in err, err
