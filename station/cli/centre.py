@@ -29,12 +29,14 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from station.cli.common import (
+    IN_USE,
     LANG_OPTION,
     Env,
     PortType,
     UsageProblem,
     check_url,
     detect_lang,
+    listen_reason,
     or_before_command,
     passing_env,
     read_passphrase_file,
@@ -123,6 +125,23 @@ class CannotListen(StationError):
           "请用 --port 换一个")
     en = ("The town centre cannot start on {host}:{port}: the port may be in use (another "
           "centre process?); choose another with --port")
+
+
+class CannotListenThere(StationError):
+    """The centre cannot listen for a reason other than a port in use (an address that is
+    not this computer's, a port that needs an administrator), said as that reason."""
+
+    code = "cli.centre.cannot_listen"
+    zh = "镇中心无法在 {host}:{port} 上启动：{detail_zh}"
+    en = "The town centre cannot start on {host}:{port}: {detail}"
+
+
+class NotThisComputer(CannotListenThere):
+    zh = ("镇中心无法在 {host}:{port} 上启动：{host} 不是这台电脑的地址；--host 请用 127.0.0.1"
+          "（只本机）、0.0.0.0（所有网卡，另加 --public-url）或这台电脑自己的某个 IP 地址")
+    en = ("The town centre cannot start on {host}:{port}: {host} is not an address of this "
+          "computer; give --host 127.0.0.1 (this computer only), 0.0.0.0 (every interface, "
+          "with --public-url) or one of this computer's own IP addresses")
 
 
 class DatabaseUnavailable(StationError):
@@ -342,6 +361,28 @@ def _prepare_key_file(env: Env, path: Path, keys_exist: bool) -> None:
                                        "to protect the keys")
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Bind the address once as the server will (before keys and database are opened), so
+    that a wrong --host or a privileged port is said as that: uvicorn only exits, which
+    was taken to mean a port in use whatever the cause."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                    flags=socket.AI_PASSIVE)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno in IN_USE:
+            raise CannotListen(host=host, port=port) from None
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise NotThisComputer(host=host, port=port) from None
+        zh, en = listen_reason(exc)
+        raise CannotListenThere(host=host, port=port, detail=en, detail_zh=zh) from None
+
+
 def _check_db(db: str) -> None:
     if db.startswith("sqlite:///") and len(db) > len("sqlite:///"):
         return
@@ -390,6 +431,7 @@ def serve_cmd(env: Env, db: str, host: str, port: int, public_url: str,
         raise PublicUrlNeeded(host=host or "*", port=port)
     if db:
         _check_db(db)
+    _check_listen(host, port)
     protector = _protector(env, key_passphrase_file, key_file)
     if hybrid_pq and (env.home / KEYS).exists():
         env.say(f"注意：--hybrid-pq 只在第一次生成密钥时有效；沿用 {env.home / KEYS} 中已有的密钥",

@@ -7,6 +7,7 @@ one JSON document with ``--json`` — and messages to stderr, so scripts can pip
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import json
@@ -433,3 +434,18 @@ def progress_bar(env: Env, zh: str, en: str) -> Iterator[Callable[[int, int], No
         yield progress
     finally:
         bar.render_finish()
+
+
+IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+
+
+def listen_reason(exc: OSError) -> tuple[str, str]:
+    """Why a server cannot listen (zh, en), for the causes other than a port in use: the
+    system's own text is English, so the common one is said in words (with what to do) and
+    any other is quoted after a Chinese lead."""
+    said = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"没有权限使用这个端口（{said}），1024 以下的端口需要管理员权限",
+                f"not allowed to use this port ({said}); ports below 1024 need an "
+                "administrator")
+    return f"系统报告：{said}", said

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import secrets
@@ -42,7 +41,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 import click
 
-from station.cli.common import HOME_OPTION, Env, PortType, detect_lang, or_before_command
+from station.cli.common import (
+    HOME_OPTION,
+    IN_USE,
+    Env,
+    PortType,
+    detect_lang,
+    listen_reason,
+    or_before_command,
+)
 from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.home import resolve_home
@@ -58,7 +65,6 @@ DEFAULT_PORT = 8000
 QUIT_TIMEOUT = 10.0  # seconds a tab's app has to quit before it is killed
 KEY_PARAM = "key"  # the address's parameter carrying this run's key
 KEY_BYTES = 24  # random bytes of the key: 32 characters in the address
-_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
 
 
 class ServeWebRefused(StationError):
@@ -346,16 +352,10 @@ def _check_port(port: int) -> None:
 def cannot_listen(exc: OSError, port: int) -> ServeWebRefused:
     """Why the port cannot be listened on, in both languages: the system's own text is
     English, so the common causes are said in words and any other is quoted after them."""
-    if exc.errno in _IN_USE:
+    if exc.errno in IN_USE:
         return PortInUse(port=port, host=HOST, other=_other(port))
-    said = exc.strerror or str(exc)
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return CannotListen(host=HOST, port=port,
-                            detail=f"not allowed to use this port ({said}); ports below 1024 "
-                                   "need an administrator",
-                            detail_zh=f"没有权限使用这个端口（{said}），"
-                                      "1024 以下的端口需要管理员权限")
-    return CannotListen(host=HOST, port=port, detail=said, detail_zh=f"系统报告：{said}")
+    zh, en = listen_reason(exc)
+    return CannotListen(host=HOST, port=port, detail=en, detail_zh=zh)
 
 
 def _other(port: int) -> int:

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -730,3 +731,20 @@ def test_a_database_the_centre_cannot_open_at_start_is_said_in_words(cli_run, tm
         held.execute("ROLLBACK")
         held.close()
     assert "另一个镇中心进程正在写入" in err and "站点的工作已保存" not in err, err
+
+
+def test_an_address_the_centre_cannot_listen_on_is_said_as_its_cause(cli_run, tmp_path):
+    """uvicorn only exits when it cannot bind, and every cause was said as 'the port may be
+    in use': a --host that is not this computer's sent the technician hunting for another
+    centre process that did not exist."""
+    key = tmp_path / "kf"
+    key.write_bytes(os.urandom(32))
+    args = ("centre", "serve", "--lang", "zh", "--home", str(tmp_path / "centre"),
+            "--key-file", str(key))
+    rc, _, err = cli_run(*args, "--host", "192.0.2.1", "--public-url", "http://192.0.2.1:8700")
+    assert rc == 1 and "192.0.2.1 不是这台电脑的地址" in err and "--host" in err, err
+    assert "占用" not in err and "Traceback" not in err
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        rc, _, err = cli_run(*args, "--port", port)
+    assert rc == 1 and f"127.0.0.1:{port}" in err and "端口可能已被占用" in err, err
