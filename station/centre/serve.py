@@ -87,16 +87,31 @@ def build(config: CentreConfig) -> tuple[Centre, Any]:
     centre = Centre(repo, keys, public_url=config.public_url,
                     check_processes=config.check_processes)
     token = staff_token(keys)
-    token_file = config.home / STAFF_TOKEN
-    if not token_file.exists():
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token + "\n")
+    _keep_token(config.home / STAFF_TOKEN, token)
     # Closed at the server's lifespan shutdown: uvicorn re-raises the SIGTERM that stopped it
     # once it has shut down, so code after ``uvicorn.run`` would never run and the
     # processes that check pushes would be left behind.
     return centre, create_app(centre, staff_token_hash=hashlib.sha256(token.encode()).digest(),
                               close_on_shutdown=True)
+
+
+def _keep_token(path: Path, token: str) -> None:
+    """Write the staff token unless the file already holds it. A file holding another one
+    is stale (the home's centre.keys was replaced by the shared ones of the other centre
+    processes, or restored from a backup): kept, every staff command was refused with
+    'a valid staff token is needed' although the person used the file the centre wrote."""
+    try:
+        if path.read_text(encoding="utf-8").strip() == token:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written below
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class JsonLines(logging.Formatter):

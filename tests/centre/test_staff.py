@@ -492,3 +492,33 @@ def test_a_refusal_that_names_no_field_still_says_the_body_is_not_valid():
     refused = BadField.of([])
     assert refused.message("en") == "The body is not valid"
     assert refused.message("zh") == "请求内容不对"
+
+
+def test_the_staff_token_follows_the_keys_the_centre_runs_with(tmp_path):
+    """A home whose centre.keys was replaced by the shared ones of the other centre processes
+    (README: 'a shared home, or a copy of both'), or restored from a backup, kept the staff
+    token of its old keys: every staff command with the file the centre itself wrote was
+    refused with 'a valid staff token is needed'."""
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from station.centre.keys import CentreKeys, Protector
+    from station.centre.serve import CentreConfig, build
+
+    from .helpers import URL
+
+    key_file = tmp_path / "centre.keyfile"
+    key_file.write_bytes(os.urandom(32))
+    config = CentreConfig(tmp_path / "home", public_url=URL,
+                          protector=Protector(key_file=key_file))
+    build(config)[0].close()
+    shared = tmp_path / "shared.keys"  # the first centre process's keys, copied in
+    CentreKeys.generate().save(shared, Protector(key_file=key_file))
+    os.replace(shared, config.home / "centre.keys")
+    _, app = build(config)  # closed at the end of its lifespan
+    token = (config.home / "staff.token").read_text().strip()
+    assert os.stat(config.home / "staff.token").st_mode & 0o077 == 0
+    with TestClient(app, base_url=URL) as client:
+        reply = client.get("/v1/staff/stations", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200, reply.text
