@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -90,6 +91,18 @@ def cli_run(capsys):
         return code, out, err
 
     return call
+
+
+@pytest.fixture
+def in_process_serve():
+    """For a test that runs `station centre serve` in this process up to a refusal: serve
+    sets the root logger's handler on the stderr pytest captures, which is closed after the
+    test; the logging of later tests in this process would fail on it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def staff_args(centre: CentreProcess) -> list[str]:
@@ -665,7 +678,8 @@ def test_the_centre_report_says_where_staff_see_the_conflicts_behind_its_figures
     assert said in out and "station centre conflicts" in out
 
 
-def test_keys_that_cannot_be_opened_are_said_in_chinese_with_what_to_do(cli_run, tmp_path):
+def test_keys_that_cannot_be_opened_are_said_in_chinese_with_what_to_do(cli_run, tmp_path,
+                                                                         in_process_serve):
     """The centre's keys from another centre, or damaged: the technician running the centre
     in Chinese read 'wrong passphrase or key file' and 'it is damaged … (JSONDecodeError)'
     in English after the Chinese lead."""
@@ -687,8 +701,8 @@ def test_keys_that_cannot_be_opened_are_said_in_chinese_with_what_to_do(cli_run,
     assert "damaged" not in err and "Error" not in err
 
 
-def test_a_database_the_centre_cannot_open_at_start_is_said_in_words(cli_run, tmp_path,
-                                                                     pg_url):  # noqa: F811
+def test_a_database_the_centre_cannot_open_at_start_is_said_in_words(
+        cli_run, tmp_path, pg_url, in_process_serve):  # noqa: F811
     """Starting the centre on a database it cannot open printed the driver's English (and,
     for an address it could not parse, the address with its password) after the Chinese
     lead; a SQLite file held by another centre process said 'try again in a moment: the
@@ -733,7 +747,8 @@ def test_a_database_the_centre_cannot_open_at_start_is_said_in_words(cli_run, tm
     assert "另一个镇中心进程正在写入" in err and "站点的工作已保存" not in err, err
 
 
-def test_an_address_the_centre_cannot_listen_on_is_said_as_its_cause(cli_run, tmp_path):
+def test_an_address_the_centre_cannot_listen_on_is_said_as_its_cause(cli_run, tmp_path,
+                                                                      in_process_serve):
     """uvicorn only exits when it cannot bind, and every cause was said as 'the port may be
     in use': a --host that is not this computer's sent the technician hunting for another
     centre process that did not exist."""
