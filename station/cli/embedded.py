@@ -95,7 +95,8 @@ class EmbeddedCentre:
             self._close_centre()
             if isinstance(exc, StationError):
                 raise
-            raise EmbeddedCentreFailed(detail=f"{type(exc).__name__}: {exc}") from exc
+            said = f"{type(exc).__name__}: {exc}"
+            raise EmbeddedCentreFailed(detail=said, detail_zh=f"程序报告（{said}）") from exc
         self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
                                         name="embedded-centre")
         self._thread.start()
@@ -103,7 +104,8 @@ class EmbeddedCentre:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise EmbeddedCentreFailed(detail=f"see {self.log_file}")
+                raise EmbeddedCentreFailed(detail=f"see {self.log_file}",
+                                           detail_zh=f"详见 {self.log_file}")
             time.sleep(0.02)
         return self
 

@@ -166,3 +166,15 @@ def test_station_demo_in_tmux(tmp_path):
     finally:
         subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], env=env,
                        capture_output=True, timeout=10)
+
+
+def test_a_demo_centre_that_cannot_start_is_said_in_chinese_too(tmp_path):
+    """An address the demo's centre cannot take (not this computer's): a sentence in both
+    languages, whose Chinese carries no English lead of its own."""
+    from station.cli.embedded import EmbeddedCentreFailed
+
+    with pytest.raises(EmbeddedCentreFailed) as caught:
+        EmbeddedCentre(tmp_path / "centre", host="192.0.2.1").start()
+    zh = caught.value.message("zh")
+    assert zh.startswith("演示用的镇中心无法启动：程序报告（") and "OSError" in zh
+    assert caught.value.message("en").startswith("The demo's town centre could not start: ")
