@@ -184,6 +184,16 @@ class CentreBusy(StationError):
           "database may be down); try again in {retry_after:.0f} s. Nothing was changed")
 
 
+class CentreSaysBusy(CentreBusy):
+    """A 503 whose centre said why (every connection busy, its disk full): shown as it said
+    it, since "its database may be down" sends the technician to a database that is up."""
+
+    zh = ("镇中心 {url} 在运行，但暂时无法处理请求。它的回复：{said_zh}。"
+          "请 {retry_after:.0f} 秒后再试，未做任何更改")
+    en = ("The town centre at {url} is running but cannot serve requests right now. It said: "
+          "{said_en}. Try again in {retry_after:.0f} s. Nothing was changed")
+
+
 class NotACentre(StationError):
     code = "cli.centre.not_a_centre"
     zh = "{url} 的回复不像镇中心的回复；--url 是否指向了别的服务？"
@@ -602,6 +612,8 @@ def staff_link(env: Env, url: str, token_file: Path | None) -> Iterator[Staff]:
     try:
         yield staff
     except Throttled as exc:
+        if "said_en" in exc.params:  # the centre said why: its own sentence, not a guess
+            raise CentreSaysBusy(url=staff.link.url, **exc.params) from None
         raise CentreBusy(url=staff.link.url, retry_after=exc.params["retry_after"]) from None
     except CentreUnreachable as exc:
         why = {k: v for k, v in exc.params.items() if k in ("detail", "detail_zh")}

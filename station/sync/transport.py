@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import ssl
 import time
+import unicodedata
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from station.wire.keys import Signer
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 # a reply larger than any batch the centre sends (a pull of 2 000 entries is a few MB)
 MAX_REPLY = 64 << 20
+MAX_SAID = 500  # characters of the centre's own sentence kept for a person to read
 _MS = re.compile(r"[0-9]{1,16}")  # an X-Centre-Time in ms: ASCII digits, and not absurd
 _API_PATH = re.compile(r"/v1(?:/[^?#]*)?/*$")
 
@@ -112,7 +114,7 @@ class CentreClient:
             response, _ = self._send(method, path, body=body, signed=signed, params=params,
                                      content_type=content_type)
         if response.status_code in (429, 503):
-            raise Throttled(retry_after=_retry_after(response))
+            raise Throttled(retry_after=_retry_after(response), **_reason(response))
         if response.status_code >= 500:
             raise CentreUnreachable(detail=f"HTTP {response.status_code}",
                                     detail_zh=f"镇中心出错，HTTP {response.status_code}")
@@ -249,13 +251,34 @@ def patient(*, attempts: int, within_s: float, initial_s: float = 0.5,
                     reraise=True)
 
 
+def said(value: Any) -> str:
+    """A sentence from a reply no signature vouches for (anyone on a plain-HTTP path can
+    write it), as it may be printed on a terminal: control and format characters become
+    spaces (an escape sequence could rewrite the screen or the clipboard, a bidirectional
+    override reverse what is read), and it is cut to a sentence's length."""
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in str(value))
+    return text[:MAX_SAID]
+
+
+def _reason(response: httpx.Response) -> dict[str, str]:
+    """The centre's own sentence for why it cannot serve now (``said_zh``, ``said_en``),
+    if the reply carries one: the staff's commands show it ("all 10 connections busy" is
+    not "the database may be down"). A sync only waits and tries again, so its words
+    stay its own."""
+    try:
+        error = response.json()["error"]
+        return {"said_zh": said(error["zh"]), "said_en": said(error["en"])}
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return {}
+
+
 def _refusal(response: httpx.Response, url: str, path: str) -> SyncError:
     """The centre's 4xx as its own sentence. A 404 the centre did not word itself (its
     framework's "Not Found" for a path it has no route for, or another server's page) means
     the address is wrong, which "the centre refused: Not Found" would not tell anyone."""
     try:
         error = response.json()["error"]
-        zh, en = str(error["zh"]), str(error["en"])
+        zh, en = said(error["zh"]), said(error["en"])
         code = str(error.get("code", ""))
     except (ValueError, KeyError, TypeError, RecursionError):
         zh = en = f"HTTP {response.status_code}"

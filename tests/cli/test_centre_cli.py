@@ -356,6 +356,7 @@ def test_a_centre_whose_database_cannot_serve_is_not_called_unreachable(start_ce
         other.execute("ROLLBACK")
         other.close()
     assert rc == 3 and "在运行，但暂时无法处理请求" in err and "5 秒后再试" in err
+    assert "它的回复：镇中心的数据库暂时无法使用（数据库正忙）" in err  # its reason, not a guess
     assert "是否在运行" not in err
     rc, _, err = cli_run("centre", "enroll-code", "V002", *staff_args(centre))
     assert rc == 0, err

@@ -5,6 +5,7 @@ proxy, a look-alike): every odd reply is one clear sentence and exit 3, never an
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 from collections.abc import Callable, Iterator
 
@@ -71,6 +72,22 @@ def test_an_absurd_centre_time_is_ignored(hostile, stamp):
     with client(url) as link:
         assert link.request("GET", "/v1/health", signed=False).content == b"{}"
         assert link.offset_ms == 0
+
+
+@pytest.mark.parametrize("status", [403, 503])
+def test_a_refusals_words_cannot_drive_the_terminal_or_run_on(hostile, status):
+    """Anyone on a plain-HTTP path can word a refusal: an escape sequence in it (set the
+    clipboard, rewrite the screen), a bidirectional override (reverse what is read) or a
+    page of text must not reach the terminal the error is printed on."""
+    evil = "拒收\x1b]52;c;cm0gLXJmIH4=\x07\u202eTXE\x1b[2J" + "很长" * 2000
+    body = json.dumps({"error": {"code": "x", "zh": evil, "en": evil}}).encode()
+    url = hostile(reply(f"HTTP/1.1 {status} No\r\nContent-Length: {len(body)}", body))
+    with client(url) as link, pytest.raises(StationError) as exc:
+        link.request("GET", "/v1/health", signed=False)
+    words = [str(v) for v in exc.value.params.values()]
+    assert any(w.startswith("拒收") for w in words)
+    for text in words:
+        assert not any(c in text for c in "\x1b\x07\u202e") and len(text) <= 500
 
 
 @pytest.mark.parametrize("body", [b"<html>login</html>", b"[" * 100_000, b'{"error": 5}'])
