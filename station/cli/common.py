@@ -135,9 +135,10 @@ class PortType(click.ParamType):
         raise BadPort(value=str(value)[:40])
 
 
-class ExistingFile(click.ParamType):
-    """A file argument that must exist (an import, a carried bundle), checked before any
-    passphrase is asked for — ``click.Path(exists=True)``, but in the person's language."""
+class NewFile(click.ParamType):
+    """A file argument the command writes (an export, a bundle): a folder is refused in the
+    person's language, not with click's English 'File … is a directory' under a Chinese
+    prefix. Whether it may be written is the writer's to say."""
 
     name = "file"
 
@@ -146,23 +147,18 @@ class ExistingFile(click.ParamType):
         path = value if isinstance(value, Path) else Path(value)
         if path.is_dir():
             raise FolderNotFile(path=str(path))
-        if not path.exists():
-            raise NoSuchFile(path=str(path))
         return path
 
 
-class NewFile(click.ParamType):
-    """A file argument the command writes (an export, a bundle): a folder is refused in the
-    person's language, as ``ExistingFile`` does, not with click's English 'File … is a
-    directory' under a Chinese prefix. Whether it may be written is the writer's to say."""
-
-    name = "file"
+class ExistingFile(NewFile):
+    """A file argument that must exist (an import, a carried bundle), checked before any
+    passphrase is asked for — ``click.Path(exists=True)``, but in the person's language."""
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Path:
-        path = value if isinstance(value, Path) else Path(value)
-        if path.is_dir():
-            raise FolderNotFile(path=str(path))
+        path = super().convert(value, param, ctx)
+        if not path.exists():
+            raise NoSuchFile(path=str(path))
         return path
 
 
