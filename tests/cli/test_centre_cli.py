@@ -149,9 +149,15 @@ def test_the_whole_loop_on_a_real_centre(start_centre, cli_run, tmp_path, passph
     rc, out, err = cli_run("enroll", issued["code"], *st_args)
     assert rc == 0, err
     assert fingerprint in out and "V001" in err and "2 earlier change(s) were sealed" in err
-    # the code was one-time: a second use is refused with the centre's sentence
-    rc, _, err = cli_run("enroll", issued["code"], "--lang", "zh", *st_args)
+    # the code was one-time: another laptop using it again is refused with the centre's
+    # sentence (the same station running it again is answered as before: a lost reply)
+    other = tmp_path / "other"
+    other.mkdir()
+    other_args = new_station(cli_run, other, passphrase_file, records=0)
+    rc, _, err = cli_run("enroll", issued["code"], "--lang", "zh", *other_args)
     assert rc == 1 and "登记码无效、已用过或已过期" in err and "Traceback" not in err
+    rc, _, err = cli_run("enroll", issued["code"], *st_args)
+    assert rc == 0, err
 
     with open_station(st_args) as station:
         receipt = station.list(kind="application")[0].receipt
