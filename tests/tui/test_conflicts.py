@@ -229,3 +229,48 @@ def test_disagreeing_centre_decisions_say_the_centre_settles_them_and_offer_no_p
 
     drive(app, scenario)
     village.close()
+
+
+
+def many_conflicts(tmp_path, people: int):
+    """Two stations that each changed the phone and the address of ``people`` residents
+    apart: two conflicts a person, more than the list shows without scrolling."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    records = [village.create("resident", {"resident.name": f"王桂英{n}",
+                                            "resident.phone": "13900000000",
+                                            "resident.address": "青石村一组 1 号"})
+               for n in range(people)]
+    exchange(village, bus)
+    for record in records:
+        village.update(record.id, {"resident.phone": "13900000001",
+                                   "resident.address": "青石村一组 8 号"})
+        bus.update(record.id, {"resident.phone": "13900000002",
+                               "resident.address": "青石村三组 12 号"})
+    exchange(village, bus)
+    bus.close()
+    return village
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_long_list_of_conflicts_uses_the_whole_width_of_an_80_column_terminal(
+        tmp_path, lang):
+    """With more conflicts than the list shows at once, it stopped at column 78, as the
+    record lists once did: the lines above are inset by a margin, which Textual takes off a
+    1fr table's width too once it scrolls. Its rows then no longer fitted beside their
+    scrollbar, and a horizontal scrollbar hid the last row, with two blank columns."""
+    village = many_conflicts(tmp_path, 6)
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(ConflictsScreen())
+        await settle(pilot, app)
+        table = app.screen.query_one("#conflicts-list", DataTable)
+        assert table.row_count == 12 and table.show_vertical_scrollbar
+        assert table.region.x == 0 and table.region.right == app.size.width
+        assert not table.show_horizontal_scrollbar  # every column in sight
+        hint = app.screen.query_one("#conflicts-hint", Static)
+        assert hint.region.bottom <= app.size.height - 1  # above the footer, not below it
+        assert not app.screen.show_vertical_scrollbar  # the list scrolls, not the screen
+
+    drive(app, scenario, size=(80, 24))
+    village.close()
