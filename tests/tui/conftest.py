@@ -89,8 +89,11 @@ def footer_text(app: StationApp) -> str:
 
 
 def footer_cut(app: StationApp) -> list[str]:
-    """The footer keys that do not fit on the screen (cut off or pushed past its edge)."""
+    """The footer keys that do not fit on the screen: cut off, pushed past its edge, or
+    under another key (the palette's key is docked on the right, over any that reach it)."""
     width = app.size.width
-    return [str(key.render()).strip() for key in app.screen.query("FooterKey")
+    keys = list(app.screen.query("FooterKey"))
+    return [str(key.render()).strip() for i, key in enumerate(keys)
             if key.region.width == 0 or key.region.right > width
-            or key.content_region.width < key.get_content_width(app.size, app.size)]
+            or key.content_region.width < key.get_content_width(app.size, app.size)
+            or any(key.region.overlaps(other.region) for other in keys[i + 1:])]

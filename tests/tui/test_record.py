@@ -17,7 +17,7 @@ from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.record_table import RecordTable
-from tests.tui.conftest import drive, make_app, settle, toasts
+from tests.tui.conftest import drive, footer_cut, footer_text, make_app, settle, toasts
 
 PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
           "applicant.phone": "13089245659", "applicant.address": "青石村八组 1 号"}
@@ -426,3 +426,31 @@ def test_leaving_a_small_modal_with_a_choice_made_asks_first(village, key, radio
         assert app.screen is modal and choice.pressed_index == picked
 
     drive(app, scenario)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("reopened", [False, True])
+def test_a_poor_rating_to_follow_up_keeps_every_key_of_the_footer_in_80_columns(
+        village, lang, reopened):
+    """A case rated poor shows its follow-up key: with it, the English footer ran past 80
+    columns and cut "Quit" off (a reopened case, with its Docs key, lost more). The line
+    above the fields says a follow-up is due and its key, as it does for conflicts."""
+    record_id = case_for(village, "f")
+    if reopened:
+        village.change_status(record_id, "reopened")
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        assert footer_cut(app) == []
+        assert ("^q 退出" if lang == "zh" else "^q Quit") in footer_text(app)
+        alert = app.screen.query_one("#record-alert", Static)
+        assert alert.display and alert.region.height >= 1
+        assert ("差评待整改（按 f" if lang == "zh" else "(press f") in shown(
+            app, "#record-alert")
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.screen.query("#followup-note")
+
+    drive(app, scenario, size=(80, 24))

@@ -37,6 +37,8 @@ TEXT = {
     "loading": ("正在读取……", "Loading…"),
     "conflicts": ("有 {n} 处冲突待处理（按 c）：{fields}",
                   "{n} conflicting field(s) to settle (press c): {fields}"),
+    "followup_due": ("差评待整改（按 f 填写整改情况）",
+                     "Poor rating to follow up (press f to say what was done)"),
     "conflict": ("（冲突）", " (conflict)"),
     "settled": ("（解决冲突）", " (conflict settled)"),
     "materials": ("材料", "Materials"),
@@ -77,7 +79,9 @@ class RecordScreen(ReadingScreen[None]):
         Binding("m", "materials", "Docs", id="materials"),
         Binding("l", "contact", "Contact", id="contact"),
         Binding("r", "rate", "Rate", id="rate"),
-        Binding("f", "followup", "Follow-up", id="followup"),
+        # not in the footer either (nine keys and Quit would not fit in 80 columns): the
+        # line above the fields says "press f" while a poor rating's follow-up is open
+        Binding("f", "followup", "Follow-up", id="followup", show=False),
         # not in the footer: the conflict line above the fields says "press c" when it applies
         Binding("c", "conflicts", "Conflicts", id="conflicts", show=False),
         Binding("p", "person", "Person", id="person"),
@@ -127,8 +131,9 @@ class RecordScreen(ReadingScreen[None]):
         self.sub_title = pick(KIND[record.kind], self.lang)
         self.query_one("#record-title", Static).update(self.title_line(record))
         alert = self.query_one("#record-alert", Static)
-        alert.update(self.conflict_line(record))
-        alert.display = bool(record.conflicts)
+        lines = self.alert_lines(record)
+        alert.update(Text("\n").join(lines))
+        alert.display = bool(lines)
         self.query_one("#record-fields", Static).update(
             self.fields_table(record, matter, catalogue))
         self.query_one("#record-history-title", Static).update(
@@ -150,6 +155,14 @@ class RecordScreen(ReadingScreen[None]):
         if any(c.field == "status" for c in record.conflicts):
             text.append(self.t(TEXT["conflict"]), style="bold red")
         return text
+
+    def alert_lines(self, record: Record) -> list[Text]:
+        """What needs doing on this record and its key, above its fields: conflicts to
+        settle (c), a poor rating's follow-up (f). Their keys are not in the footer."""
+        lines = [self.conflict_line(record)] if record.conflicts else []
+        if self.check_action("followup", ()):
+            lines.append(Text(self.t(TEXT["followup_due"])))
+        return lines
 
     def conflict_line(self, record: Record) -> Text:
         sep = "、" if self.lang == "zh" else ", "
