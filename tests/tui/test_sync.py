@@ -26,7 +26,7 @@ from station.tui.screens.sync import SyncScreen
 from station.tui.widgets.record_table import RecordTable
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import LiveCentre, link, running_centre
-from tests.tui.conftest import drive, footer_text, make_app, settle, toasts
+from tests.tui.conftest import drive, footer_cut, footer_text, make_app, settle, toasts
 
 SIZE = (80, 24)
 APPLICATION = {
@@ -440,13 +440,14 @@ def test_a_nul_in_the_export_path_is_a_sentence_in_both_languages(tmp_path, cent
 
 
 @pytest.mark.parametrize(("lang", "key", "queued", "done"), [
-    ("en", "Send refused again", "2 refused changes are queued again", "Sync done: pushed 2"),
-    ("zh", "重发被拒", "2 条被拒的变更重新排队", "同步完成：已发送 2 条")])
+    ("en", "r Resend", "2 refused changes are queued again", "Sync done: pushed 2"),
+    ("zh", "r 重发被拒", "2 条被拒的变更重新排队", "同步完成：已发送 2 条")])
 def test_work_the_centre_refused_can_be_sent_again_from_the_sync_screen(
         tmp_path, centre, lang, key, queued, done):
     """What the centre refused is held back and listed; once its staff have mended the
     cause, the agent sends it again from the sync screen (as `station sync
-    --retry-refused` does), and the key goes away once nothing is refused."""
+    --retry-refused` does), and the key goes away once nothing is refused. Its key fits in
+    the footer at 80 columns: in English it hid Back and Quit under the palette's key."""
     village = enrolled(tmp_path, centre, "V001")
     for _ in range(2):
         village.create("application", APPLICATION)
@@ -460,6 +461,7 @@ def test_work_the_centre_refused_can_be_sent_again_from_the_sync_screen(
         await settle(pilot, app)
         screen = app.screen
         assert key in footer_text(app)
+        assert footer_cut(app) == []  # its key, Back and Quit all in sight at 80 columns
         button = screen.query_one("#retry-refused")
         assert button.display and button.region.right <= SIZE[0]  # on screen, at 80 columns
         await pilot.press("s")  # a plain sync leaves them aside

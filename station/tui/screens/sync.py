@@ -286,7 +286,9 @@ class SyncScreen(StationScreen[None]):
         Binding("i", "import_bundle", "Import", id="bundle-import",
                 tooltip="Merge a reply bundle carried back from town"),
         Binding("t", "probe", "Check link", id="probe", tooltip="Is the centre reachable?"),
-        Binding("r", "retry_refused", "Send refused again", id="retry-refused",
+        # "Resend", as its button says: "Send refused again" pushed Back and Quit under the
+        # palette's key in an 80-column footer (the tooltip and the palette say the rest)
+        Binding("r", "retry_refused", "Resend", id="retry-refused",
                 tooltip="Once the centre has mended the cause, send the refused work again"),
         Binding("escape", "back", "Back", id="back"),
     ]
@@ -378,7 +380,7 @@ class SyncScreen(StationScreen[None]):
                 yield Button(self.t(TEXT["probe"]), id="probe", compact=True)
                 yield Button(self.t(TEXT["retry_button"]), id="retry-refused", compact=True,
                              variant="warning")
-        yield Footer()
+        yield Footer(compact=True)  # seven keys with the retry one: 80 columns hold them
 
     def on_mount(self) -> None:
         self.sub_title = self.t(UI["sync"])
