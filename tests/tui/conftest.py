@@ -97,3 +97,9 @@ def footer_cut(app: StationApp) -> list[str]:
             if key.region.width == 0 or key.region.right > width
             or key.content_region.width < key.get_content_width(app.size, app.size)
             or any(key.region.overlaps(other.region) for other in keys[i + 1:])]
+
+
+def lines_of(widget: Any) -> list[str]:
+    """What a widget shows, line by line as drawn on the screen, without trailing blanks."""
+    return ["".join(seg.text for seg in widget.render_line(y)).rstrip()
+            for y in range(widget.size.height)]

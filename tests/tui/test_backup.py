@@ -12,7 +12,7 @@ from station.store.backup import restore
 from station.store.service import Station
 from station.tui.screens.backup import BackupModal
 from tests.conftest import PASSPHRASE
-from tests.tui.conftest import drive, footer_cut, make_app, settle
+from tests.tui.conftest import drive, footer_cut, lines_of, make_app, settle
 
 
 def test_b_on_the_dashboard_backs_up_into_the_folder_typed(village, tmp_path):
@@ -102,3 +102,19 @@ def test_the_box_offers_the_folder_the_last_backup_went_into_even_after_a_restar
     back_up_into(elsewhere, offered=stick)  # a folder that fails is not remembered
     back_up_into(stick, offered=stick)
     assert len(list(stick.iterdir())) == 2
+
+
+def test_the_box_keeps_u_pan_on_one_line(village):
+    """The note broke at the space in "U 盘" (USB stick) at 80 columns: "请放在 U" ended
+    one line and "盘等另一处保管" began the next, two words where there is one."""
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("b")
+        await settle(pilot, app)
+        lines = lines_of(app.screen.query_one("#backup-note", Static))
+        assert len(lines) > 1 and any("U 盘" in line for line in lines)
+        assert not any(line.endswith("U") or line.startswith("盘") for line in lines)
+
+    drive(app, scenario, size=(80, 24))

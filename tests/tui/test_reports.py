@@ -18,7 +18,7 @@ from station.store.vault import FAST_KDF
 from station.tui.screens.reports import ROWS, ReportsScreen, bar, cell, percent
 from tests.conftest import PASSPHRASE, FakeNow
 from tests.store.test_conflicts import make, two_outcomes
-from tests.tui.conftest import drive, make_app, settle
+from tests.tui.conftest import drive, lines_of, make_app, settle
 
 SIZE = (80, 24)
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -283,4 +283,29 @@ def test_cases_with_open_conflicts_are_said_above_the_figures(tmp_path):
         assert not note.display
 
     drive(app, scenario, size=SIZE)
+    village.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+def test_the_note_on_conflicts_wraps_between_chinese_characters(tmp_path, size):
+    """The note broke only at spaces: at 80 columns its first line was "其中 1" alone and
+    the rest of the sentence started on the next, cut again before "处理冲突）"."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    two_outcomes(village, bus)
+    bus.close()
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(ReportsScreen())
+        await settle(pilot, app)
+        note = app.screen.query_one("#reports-provisional", Static)
+        lines = lines_of(note)
+        assert "".join(lines).replace(" ", "") == str(note.content).replace(" ", "")
+        room = note.content_region.width
+        # each line is full but for what would not fit of the next few characters kept
+        # together ("（首", "按 c 处")
+        assert all(cell_len(line) >= room - 6 for line in lines[:-1])
+        assert not any(line.endswith(("按", "按 c")) for line in lines)  # "按 c 处理" whole
+
+    drive(app, scenario, size=size)
     village.close()

@@ -246,7 +246,7 @@ def test_a_path_no_file_system_takes_is_no_file_not_a_crash(village, typed):
 def test_log_lines_break_between_chinese_characters_not_only_at_spaces():
     from rich.text import Text
 
-    from station.tui.screens.sync import wrap
+    from station.tui.widgets.prose import wrap
 
     text = Text("04:02:20 本站尚未登记到镇中心，不能同步。请运行 station enroll 登记码")
     lines = [line.plain for line in wrap(text, 20)]

@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label
 from textual.worker import Worker, WorkerState
 
 from station.domain.errors import StationError
 from station.store.backup import backup
 from station.tui.screens.base import StationModal
 from station.tui.text import Pair
+from station.tui.widgets.prose import Prose
 
 TEXT: dict[str, Pair] = {
     "title": ("备份站点数据", "Back up the station"),
@@ -68,15 +69,15 @@ class BackupModal(StationModal[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="backup-box"):
             yield Label(self.t(TEXT["title"]), id="backup-title")
-            yield Static(self.t(TEXT["note"]), id="backup-note")
+            yield Prose(self.t(TEXT["note"]), id="backup-note")
             yield Label(self.t(TEXT["folder"]), classes="form-label")
             yield Input(str(self.station.last_backup_folder() or Path.home()),
                         id="backup-folder", compact=True)
-            yield Static("", id="backup-said", markup=False)
+            yield Prose("", id="backup-said")
         yield Footer()
 
     def say(self, text: str, *, error: bool = False) -> None:
-        said = self.query_one("#backup-said", Static)
+        said = self.query_one("#backup-said", Prose)
         said.update(text)
         said.set_class(error, "error")
 

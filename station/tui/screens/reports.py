@@ -24,6 +24,7 @@ from station.tui.screens.base import StationScreen
 from station.tui.screens.sync import ScreenActions
 from station.tui.text import UI, Pair
 from station.tui.widgets.fitted_table import FittedTable
+from station.tui.widgets.prose import Prose
 from station.tui.widgets.record_table import cut
 
 TEXT: dict[str, Pair] = {
@@ -156,7 +157,7 @@ class ReportsScreen(StationScreen[None]):
         yield Header()
         with VerticalScroll(id="reports-body"):
             yield Static("", id="reports-title")
-            yield Static("", id="reports-provisional")
+            yield Prose("", id="reports-provisional")
             yield Static(self.t(TEXT["hint"]), id="reports-hint")
             with Horizontal(id="reports-top"):
                 yield FittedTable(id="reports-figures", cursor_type="none", zebra_stripes=True)

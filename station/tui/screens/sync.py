@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.measure import Measurement
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -45,6 +41,7 @@ from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
 from station.tui.screens.values import when
 from station.tui.text import UI, Pair
+from station.tui.widgets.prose import Wrapped
 
 TEXT: dict[str, Pair] = {
     "sync_now": ("立即同步", "Sync now"),
@@ -114,10 +111,6 @@ def station_lock(home: Path) -> threading.Lock:
         return _LOCKS.setdefault(str(home.resolve()), threading.Lock())
 
 
-CLOSING = set("，。、；：？！）」』》,.;:?!)%")  # never at the start of a line
-OPENING = set("（「『《(")  # never at the end of one
-
-
 def is_a_file(path: Path) -> bool:
     """Whether ``path`` is a file that can be opened. A path no file system takes (a pasted
     paragraph: too long; a folder that cannot be entered) is no file either, not an error
@@ -126,92 +119,6 @@ def is_a_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
-
-
-def _wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
-
-
-def _tokens(s: str) -> list[tuple[int, int]]:
-    """Spans a line may break between: runs of spaces, words of narrow characters, single
-    wide (CJK) characters — with closing punctuation kept on the token before it and
-    opening punctuation on the token after it."""
-    spans: list[tuple[int, int]] = []
-    i, n = 0, len(s)
-    while i < n:
-        j = i + 1
-        if s[i].isspace():
-            while j < n and s[j].isspace():
-                j += 1
-        elif not _wide(s[i]) and s[i] not in OPENING:
-            while j < n and not s[j].isspace() and not _wide(s[j]) and s[j] not in OPENING:
-                j += 1
-        while j < n and s[j] in CLOSING:
-            j += 1
-        if spans and s[spans[-1][0]:spans[-1][1]] in OPENING:
-            spans[-1] = (spans[-1][0], j)
-        else:
-            spans.append((i, j))
-        i = j
-    return spans
-
-
-def wrap(text: Text, width: int) -> list[Text]:
-    """Lines of at most ``width`` cells, broken at spaces or between CJK characters (Rich
-    alone breaks only at spaces, so a Chinese sentence would move whole to the next line)."""
-    s, width = text.plain, max(1, width)
-    cuts: list[tuple[int, int]] = []
-    start, used = 0, 0
-    for a, b in _tokens(s):
-        piece = s[a:b]
-        w = cell_len(piece)
-        if piece.isspace():
-            if used == 0:
-                start = b  # no line starts with spaces
-            elif used + w > width:
-                cuts.append((start, a))
-                start, used = b, 0
-            else:
-                used += w
-            continue
-        if used and used + w > width:
-            cuts.append((start, a))
-            start, used = a, 0
-        while w > width:  # a word longer than a line is folded
-            k, cw = a, 0
-            while k < b and cw + cell_len(s[k]) <= width:
-                cw += cell_len(s[k])
-                k += 1
-            k = max(k, a + 1)
-            cuts.append((start, k))
-            start = a = k
-            w = cell_len(s[a:b])
-        used += w
-    cuts.append((start, len(s)))
-    lines = []
-    for a, b in cuts:
-        line = text[a:b]
-        line.rstrip()
-        lines.append(line)
-    return lines
-
-
-class Wrapped:
-    """A log line wrapped by ``wrap`` at whatever width the log has when it is drawn."""
-
-    def __init__(self, text: Text) -> None:
-        self.text = text
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        longest = max((cell_len(self.text.plain[a:b]) for a, b in _tokens(self.text.plain)),
-                      default=1)
-        return Measurement(min(longest, options.max_width), cell_len(self.text.plain))
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in wrap(self.text, options.max_width):
-            line.end = "\n"
-            line.no_wrap = True
-            yield line
 
 
 def size_text(n: int) -> str:
