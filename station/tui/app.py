@@ -25,9 +25,11 @@ from station.domain.errors import StationError
 from station.store.service import Station
 from station.sync.engine import SyncReport, merge_kept
 from station.tui.text import UI, Pair, pick
+from station.tui.widgets.palette import StationPalette
 
 TEXT: dict[str, Pair] = {
     "palette": ("输入要找的页面或操作", "Type a screen or an action"),
+    "no_matches": ("没有找到匹配的页面或操作", "No matches found"),
     "merged": ("已合并锁定期间收到的更新：", "Merged what arrived while the station was locked: "),
     "quit_help": ("关闭便民服务站（未保存的表单已暂存）",
                   "Close the app (unsaved forms are kept as drafts)"),
@@ -190,9 +192,11 @@ class StationApp(App[None]):
         return screens.make(where)
 
     def action_command_palette(self) -> None:
-        """Ctrl+P: Textual's palette, with its prompt in the app's language."""
+        """Ctrl+P: Textual's palette, with its prompt and its "no matches" in the app's
+        language."""
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(placeholder=self.t(TEXT["palette"]),
+            self.push_screen(StationPalette(placeholder=self.t(TEXT["palette"]),
+                                            no_matches=self.t(TEXT["no_matches"]),
                                             id="--command-palette"))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, OptionList, Select, Static
 
 from station.store.db import db_path
 from station.store.service import Station
@@ -318,3 +318,24 @@ def test_a_list_uses_the_whole_width_of_an_80_column_terminal(village, lang):
         assert table.virtual_size.width == app.size.width - table.styles.scrollbar_size_vertical
 
     drive(app, scenario, size=(80, 24))
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "没有找到匹配的页面或操作"),
+                                           ("en", "No matches found")])
+def test_a_palette_search_that_finds_nothing_says_so_in_the_apps_language(village, lang,
+                                                                          said):
+    """Textual's own "No matches found" was the one English line left in a Chinese app."""
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"zzzz")
+        await pilot.pause(1.0)  # the palette waits half a second before saying it
+        results = app.screen.query_one(OptionList)
+        shown = [str(results.get_option_at_index(i).prompt.renderable)
+                 for i in range(results.option_count)]
+        assert len(shown) == 1 and said in shown[0]
+
+    drive(app, scenario)
