@@ -339,3 +339,29 @@ def test_a_palette_search_that_finds_nothing_says_so_in_the_apps_language(villag
         assert len(shown) == 1 and said in shown[0]
 
     drive(app, scenario)
+
+
+@pytest.mark.parametrize(("lang", "lists", "record"), [
+    ("en", ["Applications", "Visits", "Residents"], "Application"),
+    ("zh", ["代办件", "上门服务", "居民"], "代办件")])
+def test_the_header_names_each_list_and_a_record_as_a_title(village, lang, lists, record):
+    """The English header read "station — application" over the list of applications, a
+    table cell's word rather than the list's name that the palette and dashboard use."""
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        await settle(pilot, app)
+        for key, name in zip("avr", lists, strict=True):
+            await pilot.press(key)
+            await settle(pilot, app)
+            assert app.screen.sub_title == name
+            await pilot.press("escape")
+            await settle(pilot, app)
+        await pilot.press("a")
+        await settle(pilot, app)
+        await pilot.press("enter")  # from the search box down to the rows
+        await pilot.press("enter")  # and open the first
+        await settle(pilot, app)
+        assert app.screen.sub_title == record
+
+    drive(app, scenario)

@@ -128,7 +128,8 @@ class RecordScreen(ReadingScreen[None]):
         self.record, self.changes = record, changes
         catalogue = self.station.catalogue
         matter = matter_of(record, catalogue)
-        self.sub_title = pick(KIND[record.kind], self.lang)
+        # "station — Application" in the header: the kind as a title, not as a table cell
+        self.sub_title = pick(KIND[record.kind], self.lang).capitalize()
         self.query_one("#record-title", Static).update(self.title_line(record))
         alert = self.query_one("#record-alert", Static)
         lines = self.alert_lines(record)

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Header, Input, Select, Static
 from station.domain.status import LATTICES
 from station.store.service import Summary
 from station.tui.screens.base import StationScreen
-from station.tui.text import KIND, UI, pick, status_label
+from station.tui.text import UI, status_label
 from station.tui.widgets.record_table import RecordTable
 from station.tui.widgets.select import StationSelect
 
@@ -31,6 +31,8 @@ WIDTHS = {"receipt": 18, "name": 8, "status": 12, "matter": 0, "due": 10, "confl
 CONFLICT_MARK = "!"
 
 NEW_FORM = {"application": "new_application", "visit": "new_visit"}  # kind -> screen
+LIST_NAME = {"application": UI["applications"], "visit": UI["visits"],
+             "resident": UI["residents"]}  # the header: "station — Applications"
 
 TEXT = {
     "search": ("输入姓名、拼音、首字母、编号、身份证号或手机号",
@@ -91,7 +93,7 @@ class RecordListScreen(StationScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = pick(KIND[self.kind], self.lang)
+        self.sub_title = self.t(LIST_NAME[self.kind])
 
     def heading(self, column: str) -> str:
         """A column's heading in the app's language; the conflict mark's is the mark."""
