@@ -28,6 +28,7 @@ from station.tui.screens.form_modal import INTERNAL, FormModal
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
 from station.tui.widgets.fitted_table import FittedTable
+from station.tui.widgets.prose import Prose
 
 TEXT = {
     "count": ("待处理冲突 {n} 处：同一项在两处被改成了不同的值",
@@ -89,7 +90,7 @@ class SettleValueModal(FormModal):
         sep = "；" if self.lang == "zh" else "; "
         values = sep.join(cell_text(c, h.value, self.lang, self.station.catalogue)
                           for h in c.heads)
-        yield Static(Text(self.t(TEXT["value_note"]).format(
+        yield Prose(Text(self.t(TEXT["value_note"]).format(
             field=label(c.kind, c.field, self.lang), values=values)), id="form-note")
         yield self.label(TEXT["value"])
         yield Input(editable_text(c, c.heads[0].value, self.lang), id="settle-value",
@@ -130,7 +131,7 @@ class ConflictsScreen(ReadingScreen[None]):
         yield FittedTable(id="conflicts-list", cursor_type="row", zebra_stripes=True)
         yield Static("", id="conflicts-field")
         yield Horizontal(id="conflicts-heads")
-        yield Static(self.t(TEXT["hint"]), id="conflicts-hint")
+        yield Prose(self.t(TEXT["hint"]), id="conflicts-hint")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -21,6 +21,7 @@ from station.sync.engine import CLOCK_WARN_MS, clock_gap
 from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import when
 from station.tui.text import UI
+from station.tui.widgets.prose import Prose
 
 TEXT = {
     "today": ("今天", "Today"),
@@ -78,7 +79,7 @@ class DashboardScreen(ReadingScreen[None]):
         yield Header()
         with Vertical(id="dashboard"):
             yield Label("", id="dash-today")
-            yield Static(self.t(TEXT["loading"]), id="dash-note")
+            yield Prose(self.t(TEXT["loading"]), id="dash-note")
             with Grid(id="dash-cards"):
                 for key in CARDS:
                     with Vertical(classes="card", id=f"card-{key}"):

@@ -9,7 +9,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, Label, Select, SelectionList, Static
+from textual.widgets import Input, Label, Select, SelectionList
 
 from station.domain.catalogue import Matter
 from station.domain.followup import touches_promise
@@ -17,6 +17,7 @@ from station.domain.records import PERSON_PREFIX
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import label as field_name_label
+from station.tui.widgets.prose import Prose
 from station.tui.widgets.select import StationSelect
 
 TEXT = {
@@ -146,7 +147,7 @@ class MaterialsModal(FormModal):
     def body(self) -> ComposeResult:
         matter = matter_of(self.record, self.station.catalogue)
         received = set(self.record.fields.get("materials.received") or [])
-        yield Static(self.t(TEXT["materials_note"]), id="form-note")
+        yield Prose(self.t(TEXT["materials_note"]), id="form-note")
         options: list[tuple[str, str, bool]] = []
         for m in matter.materials if matter is not None else ():
             text = m.name(self.lang) + (self.t(TEXT["essential"]) if m.essential else "")

@@ -33,6 +33,7 @@ from station.store.projection import Record
 from station.tui.screens.base import StationModal
 from station.tui.text import UI, Pair
 from station.tui.widgets.ask import AskModal
+from station.tui.widgets.prose import Prose
 
 INTERNAL: Pair = ("内部错误，未保存：{e}", "Internal error, nothing saved: {e}")
 TEXT: dict[str, Pair] = {
@@ -103,7 +104,7 @@ class FormModal(StationModal[Record | None]):
         with Vertical(id="form-box"):
             yield Label(self.title_text(), id="form-title")
             yield from self.body()
-            yield Static("", id="form-error")
+            yield Prose("", id="form-error")
         yield Footer()
 
     def on_mount(self) -> None:

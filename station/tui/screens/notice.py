@@ -40,6 +40,7 @@ from station.store.projection import Record
 from station.store.service import Station
 from station.tui.screens.base import StationModal, StationScreen
 from station.tui.text import pick
+from station.tui.widgets.prose import Prose
 
 TEXT = {
     "title": ("一次性告知书", "One-time notice of missing materials"),
@@ -266,9 +267,9 @@ class SaveNoticeModal(StationModal[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="save-box"):
             yield Label(self.t(TEXT["save_title"]), id="save-title")
-            yield Static(self.t(TEXT["save_hint"]), id="save-hint", markup=False)
+            yield Prose(self.t(TEXT["save_hint"]), id="save-hint", markup=False)
             yield Input(str(self.path), id="save-path", select_on_focus=False)
-            yield Static("", id="save-error", markup=False)
+            yield Prose("", id="save-error", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

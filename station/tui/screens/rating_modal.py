@@ -4,13 +4,14 @@ follow-up with a note saying what was done. The store enforces "once" and "finis
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import Input, RadioButton, RadioSet, Static
+from textual.widgets import Input, RadioButton, RadioSet
 
 from station.domain.records import RATINGS
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import rating_text
 from station.tui.text import choice_label
+from station.tui.widgets.prose import Prose
 
 TEXT = {
     "title": ("满意度评价", "Satisfaction rating"),
@@ -36,7 +37,7 @@ class RatingModal(FormModal):
     TITLE_TEXT = TEXT["title"]
 
     def body(self) -> ComposeResult:
-        yield Static(self.t(TEXT["once"]), id="form-note")
+        yield Prose(self.t(TEXT["once"]), id="form-note")
         yield self.label(TEXT["grade"])
         with RadioSet(id="rating-grade"):
             for grade in RATINGS:
@@ -61,7 +62,7 @@ class FollowupModal(FormModal):
 
     def body(self) -> ComposeResult:
         rating = self.record.fields.get("rating") or {}
-        yield Static(self.t(TEXT["rated"]).format(rating=rating_text(rating, self.lang)),
+        yield Prose(self.t(TEXT["rated"]).format(rating=rating_text(rating, self.lang)),
                      id="form-note", markup=False)
         yield self.label(TEXT["note"])
         yield Input(placeholder=self.t(TEXT["note_hint"]), id="followup-note", max_length=500)

@@ -30,6 +30,7 @@ from station.tui.screens.base import ReadingScreen
 from station.tui.screens.edit_modal import matter_of
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
+from station.tui.widgets.prose import Prose
 
 NOTICE_MODULE = "station.tui.screens.notice"
 
@@ -104,7 +105,7 @@ class RecordScreen(ReadingScreen[None]):
         yield Header()
         with VerticalScroll(id="record-body"):
             yield Static(self.t(TEXT["loading"]), id="record-title")
-            yield Static("", id="record-alert")
+            yield Prose("", id="record-alert")
             yield Static("", id="record-fields")
             yield Static("", id="record-history-title")
             yield Static("", id="record-history")

@@ -23,6 +23,7 @@ from station.tui.screens.base import ReadingScreen
 from station.tui.screens.values import show, when
 from station.tui.text import KIND, UI, pick, status_label
 from station.tui.widgets.fitted_table import FittedTable
+from station.tui.widgets.prose import Prose
 from station.tui.widgets.record_table import cut
 
 TEXT = {
@@ -65,7 +66,7 @@ class ResidentScreen(ReadingScreen[None]):
         yield Header()
         yield Static(self.t(TEXT["loading"]), id="resident-name")
         yield Static("", id="resident-count")
-        yield Static("", id="resident-moved")
+        yield Prose("", id="resident-moved")
         yield FittedTable(id="resident-records", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from station.domain.status import LATTICES, VOID
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal
 from station.tui.text import status_label
+from station.tui.widgets.prose import Prose
 
 TEXT = {
     "title": ("变更状态", "Change status"),
@@ -48,7 +49,7 @@ class StatusModal(FormModal):
 
     def body(self) -> ComposeResult:
         kind = self.record.kind
-        yield Static(self.t(TEXT["now"]).format(
+        yield Prose(self.t(TEXT["now"]).format(
             status=status_label(kind, self.record.status["to"], self.lang)), id="form-note")
         moves = allowed_moves(self.record)
         yield self.label(TEXT["to"] if moves else TEXT["none"])

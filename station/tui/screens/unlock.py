@@ -12,6 +12,7 @@ from station.domain.errors import StationError
 from station.store.errors import WrongPassphrase
 from station.store.service import Station
 from station.tui.screens.base import StationScreen
+from station.tui.widgets.prose import Prose
 from station.tui.widgets.select import StationSelect
 
 TEXT = {
@@ -56,7 +57,7 @@ class UnlockScreen(StationScreen[None]):
             agents, problem = [], exc
         with Vertical(id="unlock-box"):
             yield Label(t(TEXT["title"]), id="unlock-title")
-            yield Static(t(TEXT["hint"]), id="unlock-hint")
+            yield Prose(t(TEXT["hint"]), id="unlock-hint")
             yield Label(t(TEXT["agent"]))
             yield StationSelect([(a, a) for a in agents], id="agent",
                                 allow_blank=len(agents) != 1,
@@ -65,7 +66,7 @@ class UnlockScreen(StationScreen[None]):
             yield Label(t(TEXT["passphrase"]))
             yield Input(password=True, id="passphrase", placeholder=t(TEXT["passphrase"]))
             yield Button(t(TEXT["unlock"]), id="unlock", variant="primary")
-            yield Static(problem.message(self.lang) if problem else "", id="unlock-error")
+            yield Prose(problem.message(self.lang) if problem else "", id="unlock-error")
         yield Footer()
 
     @on(Input.Submitted, "#passphrase")

@@ -27,7 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Select, SelectionList, Static, TextArea
+from textual.widgets import Checkbox, Input, Select, SelectionList, TextArea
 
 from station.domain.errors import StationError, ValidationError
 from station.domain.validate import Problem
@@ -39,6 +39,7 @@ from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_field import FormField
 from station.tui.widgets.materials import MaterialItem
 from station.tui.widgets.matter_picker import MatterPicker
+from station.tui.widgets.prose import Prose
 
 AUTOSAVE_DELAY = 1.0  # seconds after the last keystroke
 
@@ -110,7 +111,7 @@ class FormScreen(StationScreen[None]):
         self.draft_id = f"{self.KIND}-{uuid.uuid4()}"
         self.fields: dict[str, FormField] = {}
         self.inputs: dict[str, Input] = {}
-        self.general = Static("", id="form-error", markup=False)
+        self.general = Prose("", id="form-error", markup=False)
         self._blank: dict[str, Any] | None = None  # the form as it opened
         self._kept: dict[str, Any] | None = None   # what the draft holds now
         self._draft_written = False

@@ -84,7 +84,11 @@ def _glued(s: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def wrap(text: Text, width: int) -> list[Text]:
     """Lines of at most ``width`` cells, broken at spaces or between CJK characters (Rich
-    alone breaks only at spaces, so a Chinese sentence would move whole to the next line)."""
+    alone breaks only at spaces, so a Chinese sentence would move whole to the next line).
+    A newline always ends a line (several notes, one a line)."""
+    if "\n" in text.plain:
+        return [line for part in text.split("\n", allow_blank=True)
+                for line in wrap(part, width)]
     s, width = text.plain, max(1, width)
     cuts: list[tuple[int, int]] = []
     start, used = 0, 0
@@ -135,7 +139,8 @@ class Wrapped:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         longest = max((cell_len(self.text.plain[a:b]) for a, b in _tokens(self.text.plain)),
                       default=1)
-        return Measurement(min(longest, options.max_width), cell_len(self.text.plain))
+        widest = max(cell_len(line) for line in self.text.plain.split("\n"))
+        return Measurement(min(longest, options.max_width), widest)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for line in wrap(self.text, options.max_width):
