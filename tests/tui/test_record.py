@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from textual.widgets import Input, OptionList, RadioSet, Select, Static
 
@@ -17,7 +18,7 @@ from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.record_table import RecordTable
-from tests.tui.conftest import drive, footer_cut, footer_text, make_app, settle, toasts
+from tests.tui.conftest import drive, footer_cut, footer_text, lines_of, make_app, settle, toasts
 
 PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
           "applicant.phone": "13089245659", "applicant.address": "青石村八组 1 号"}
@@ -452,5 +453,31 @@ def test_a_poor_rating_to_follow_up_keeps_every_key_of_the_footer_in_80_columns(
         await pilot.press("f")
         await pilot.pause()
         assert app.screen.query("#followup-note")
+
+    drive(app, scenario, size=(80, 24))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_chinese_note_wraps_between_characters_in_either_language(village, lang):
+    """A value was cut at the column's edge wherever that fell: in the English app a line
+    of a Chinese note began with its comma ('，承诺一周内寄回')."""
+    record_id = village.create("application", {
+        "matter": "SB-002", **PERSON, "authorisation.relationship": "self",
+        "materials.received": ["M01", "M02"],
+        "notes": "已一次告知所缺材料：M02（户口簿），其子女在外地，承诺一周内寄回，"
+                 "到时由代办员电话确认后再报送镇中心"}).id
+    app = make_app(village, lang=lang)
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record_id))
+        await settle(pilot, app)
+        fields = app.screen.query_one("#record-fields", Static)
+        lines = lines_of(fields)
+        assert "承诺一周" in "".join(lines)
+        # a line that goes on with a value (no heading) never starts with a comma
+        going_on = [line.lstrip() for line in lines if line.startswith(" ")]
+        assert going_on and not any(line.startswith(("，", "）", "：", "。"))
+                                    for line in going_on)
+        assert all(cell_len(line) <= fields.content_region.width for line in lines)
 
     drive(app, scenario, size=(80, 24))

@@ -30,7 +30,7 @@ from station.tui.screens.base import ReadingScreen
 from station.tui.screens.edit_modal import matter_of
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
-from station.tui.widgets.prose import Prose
+from station.tui.widgets.prose import Prose, Wrapped
 
 NOTICE_MODULE = "station.tui.screens.notice"
 
@@ -68,6 +68,13 @@ TEXT = {
 # Shown in their own block, or in the title line, not as plain rows.
 SPECIAL = {"receipt", "status", "materials.received", "materials.due"}
 CENTRE_FIELDS = ("outcome", "outcome_reason", "official_receipt")
+
+
+def add_field(table: Table, heading: str, value: str | Text) -> None:
+    """A row of the fields' grid. The value breaks between Chinese characters and at
+    spaces (``Wrapped``): folded at the column's edge wherever that fell, a Chinese note
+    in the English app went on with its comma at the start of a line."""
+    table.add_row(heading, Wrapped(value if isinstance(value, Text) else Text(value)))
 
 
 class RecordScreen(ReadingScreen[None]):
@@ -175,7 +182,7 @@ class RecordScreen(ReadingScreen[None]):
                      catalogue: Catalogue) -> Table:
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True, style="bold")
-        table.add_column(ratio=1, overflow="fold")  # Chinese has no spaces to wrap at
+        table.add_column(ratio=1)  # each value is Wrapped (add_field)
         conflicted = {c.field for c in record.conflicts}
         lang = self.lang
 
@@ -183,7 +190,7 @@ class RecordScreen(ReadingScreen[None]):
             cell = Text(show(record.kind, name, value, lang, catalogue))
             if name in conflicted:
                 cell.append(self.t(TEXT["conflict"]), style="bold red")
-            table.add_row(heading or label(record.kind, name, lang), cell)
+            add_field(table, heading or label(record.kind, name, lang), cell)
 
         for spec in SCHEMAS[record.kind]:
             name = spec.name
@@ -195,8 +202,8 @@ class RecordScreen(ReadingScreen[None]):
             if name == "matter":
                 row(name, value)
                 if matter is not None:
-                    table.add_row(self.t(TEXT["department"]), matter.department(lang))
-                    table.add_row(self.t(TEXT["decided"]), self.t(
+                    add_field(table, self.t(TEXT["department"]), matter.department(lang))
+                    add_field(table, self.t(TEXT["decided"]), self.t(
                         TEXT["at_station"] if matter.decided_at == "station"
                         else TEXT["at_centre"]))
                 continue
@@ -214,7 +221,7 @@ class RecordScreen(ReadingScreen[None]):
         received = set(record.fields.get("materials.received") or [])
         heading = self.t(TEXT["materials"])
         if matter is None:
-            table.add_row(heading, Text(", ".join(sorted(received)) or "—"))
+            add_field(table, heading, ", ".join(sorted(received)) or "—")
             return
         for m in matter.materials:
             cell = Text()
@@ -230,7 +237,7 @@ class RecordScreen(ReadingScreen[None]):
                 cell.append(self.t(TEXT["due_on"]).format(d=due))
             if f"materials.due.{m.code}" in {c.field for c in record.conflicts}:
                 cell.append(self.t(TEXT["conflict"]), style="bold red")
-            table.add_row(heading, cell)
+            add_field(table, heading, cell)
             heading = ""
 
     def history_table(self, record: Record, changes: list[dict[str, Any]]) -> Table:
