@@ -8,6 +8,7 @@ from station.cli.common import Env, UsageProblem, common
 from station.cli.vault import unlock
 from station.domain.chinatime import CHINA
 from station.domain.errors import StationError
+from station.domain.merge import TAG_LEN
 
 
 class PickOrValue(UsageProblem):
@@ -74,7 +75,9 @@ def settle_cmd(env: Env, conflict_id: str, pick: str | None, value: str | None) 
         raise PickOrValue()
     with unlock(env) as station:
         seen = station.shown_heads(conflict_id)
-        number = pick.strip() if pick is not None and pick.strip().isdigit() else None
+        # a mark is TAG_LEN hex characters, now and then all digits: never a list number
+        number = (pick.strip() if pick is not None and pick.strip().isdigit()
+                  and len(pick.strip()) < TAG_LEN else None)
         if number is not None and seen is None:
             raise NotListed(ref=conflict_id, n=number)
         chosen: int | str | None = int(number) if number is not None else pick

@@ -6,6 +6,7 @@ carries exactly these changesets between stores."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -391,6 +392,31 @@ def test_a_pick_by_number_is_refused_when_a_sync_changed_the_list_since_it_was_s
     assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
     bus.close()
     third.close()
+
+
+def test_a_mark_made_only_of_digits_is_picked_as_a_mark(pair, tmp_path, capsys, monkeypatch):
+    """One mark in about forty is eight digits (hex that happens to have no letter): it
+    must still name its value, not be read as a list number far past the end."""
+    from station.domain import merge
+
+    monkeypatch.setattr(merge.Head, "tag", property(
+        lambda head: str(int(hashlib.sha256(head.op_id.encode()).hexdigest(), 16))[:8]))
+    village, bus = pair
+    record = village.create("resident", {"resident.name": "周秀英"})
+    exchange(village, bus)
+    village.update(record.id, {"resident.village_group": "一组"})
+    bus.update(record.id, {"resident.village_group": "二组"})
+    exchange(village, bus)
+    secret = tmp_path / "p.txt"
+    secret.write_text(PASSPHRASE, encoding="utf-8")
+    common = ["--home", str(village.home), "--passphrase-file", str(secret)]
+    (conflict,) = village.conflicts()
+    village.close()
+    wanted = next(h for h in conflict.heads if h.value == "一组")
+    assert wanted.tag.isdigit()
+    assert run(cli, ["conflicts", "settle", conflict.id, "--pick", wanted.tag, "--json",
+                     *common]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
 
 
 def test_a_pick_by_number_needs_the_values_listed_first(pair, tmp_path, capsys):
