@@ -353,8 +353,8 @@ def figures(records: Iterable[Facts], month: Month, today: dt.date,
 # Said wherever figures with ``conflicted`` cases are shown; ``{how}`` is where to settle them.
 PROVISIONAL: tuple[str, str] = (
     "其中 {n} 件有待处理的冲突，按目前显示的值统计；冲突处理后，这些数字可能会变（{how}）",
-    "{n} of the cases counted have open conflicts and are counted by the value shown for "
-    "now: these figures may change once the conflicts are settled ({how})",
+    "{n} of the cases counted {have} open conflicts and {are} counted by the value shown "
+    "for now: these figures may change once the conflicts are settled ({how})",
 )
 
 
@@ -364,7 +364,10 @@ def provisional_note(groups: dict[str, Figures], how: tuple[str, str]) -> tuple[
     n = sum(g.conflicted for g in groups.values())
     if not n:
         return None
-    return PROVISIONAL[0].format(n=n, how=how[0]), PROVISIONAL[1].format(n=n, how=how[1])
+    one = n == 1
+    return (PROVISIONAL[0].format(n=n, how=how[0]),
+            PROVISIONAL[1].format(n=n, how=how[1], have="has" if one else "have",
+                                  are="is" if one else "are"))
 
 
 def grades(records: Iterable[Facts]) -> Counter[str]:

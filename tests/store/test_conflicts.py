@@ -226,13 +226,13 @@ def test_the_months_figures_say_how_many_counted_cases_are_provisional(pair, tmp
     assert ("其中 1 件有待处理的冲突，按目前显示的值统计；冲突处理后，这些数字可能会变"
             "（station conflicts）") in capsys.readouterr().out
     assert run(cli, ["report", *common]) == 0
-    assert ("1 of the cases counted have open conflicts and are counted by the value shown "
+    assert ("1 of the cases counted has open conflicts and is counted by the value shown "
             "for now: these figures may change once the conflicts are settled "
             "(station conflicts)") in " ".join(capsys.readouterr().out.split())
     out = tmp_path / "report.json"
     assert run(cli, ["export", "json", str(out), "--what", "report", *common]) == 0
     assert json.loads(out.read_text(encoding="utf-8"))[0]["conflicted"] == 1
-    assert "1 of the cases counted have open conflicts" in capsys.readouterr().err
+    assert "1 of the cases counted has open conflicts" in capsys.readouterr().err
     # settled: the figures are final, and nothing more is said
     assert run(cli, ["conflicts", "settle", conflict.id, "--value", "completed", *common]) == 0
     capsys.readouterr()
