@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import unicodedata
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -26,6 +27,19 @@ freeze_loaded()  # pypinyin's tables, just loaded: see freeze_loaded
 
 MAX_VARIANTS = 4
 
+# The dots between the parts of a transliterated name (阿卜杜拉·艾买提) as input methods and
+# pasted text give them: the middle dot, the bullet, the katakana dot, a full stop, a hyphen.
+# They are left out of every key and every query, like spaces, so that any of them (or none)
+# finds the name, and the pinyin initials run on past the dot: abdlamt.
+_NAME_SEPARATORS = dict.fromkeys(map(ord, "·•・‧∙⋅.-"))
+
+
+def folded(text: str) -> str:
+    """``text`` as keys and queries are compared: NFKC (full-width ｗｇｙ is wgy), lower
+    case, with no spaces and no dots between the parts of a name."""
+    plain = unicodedata.normalize("NFKC", text).lower().translate(_NAME_SEPARATORS)
+    return "".join(plain.split())
+
 
 @cache
 def _readings(ch: str) -> tuple[str, ...]:
@@ -36,9 +50,10 @@ def _readings(ch: str) -> tuple[str, ...]:
 
 
 def keys_for(name: str) -> set[str]:
-    """Every key a name is found by: itself, full pinyin and initials of each reading."""
-    chars = [c for c in name if not c.isspace()]
-    keys = {name.lower()}
+    """Every key a name is found by: itself, full pinyin and initials of each reading, each
+    ``folded``."""
+    chars = folded(name)
+    keys = {chars}
     if not chars:
         return keys
     for combo in itertools.islice(itertools.product(*(_readings(c) for c in chars)),
@@ -131,7 +146,7 @@ class NameIndex:
         "li" is a prefix of a fifth of a big village's keys: the main list is walked only as
         far as the caller reads (it is replaced, never changed in place, so a save meanwhile
         does not disturb the walk); the small recent list is read at once."""
-        prefix = "".join(text.lower().split())
+        prefix = folded(text)
         if not prefix or self.SEP in prefix:
             return
         recent = list(self._scan(self._recent, prefix))

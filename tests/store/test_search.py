@@ -153,3 +153,24 @@ def test_a_rename_rolled_back_with_its_transaction_is_not_found(station):
     assert station.get(record.id).name == "张三丰"
     assert station.search("李四光") == []
     assert [s.id for s in station.search("zsf")] == [record.id]
+
+
+def test_a_name_with_a_middle_dot_is_found_whatever_dot_or_none_is_typed(station):
+    """An agent types the dot of 阿卜杜拉·艾买提 as the input method gives it (·, •, ・, a
+    full stop) or not at all, and the initials run on past it."""
+    record = station.create("resident", {"resident.name": "阿卜杜拉·艾买提"})
+    for typed in ("阿卜杜拉·艾", "阿卜杜拉•艾买提", "阿卜杜拉・艾", "阿卜杜拉.艾", "阿卜杜拉艾买",
+                  "abdlamt", "abdl.amt", "ABDL·A"):
+        assert [s.id for s in station.search(typed)] == [record.id], typed
+
+
+def test_a_name_saved_with_a_bullet_is_found_by_the_middle_dot(station):
+    record = station.create("resident", {"resident.name": "买买提•吐尔逊"})
+    assert [s.id for s in station.search("买买提·吐")] == [record.id]
+
+
+def test_full_width_pinyin_finds_the_name(station):
+    """An input method left in full-width mode types ｗｇｙ."""
+    record = station.create("resident", {"resident.name": "王桂英"})
+    assert [s.id for s in station.search("ｗｇｙ")] == [record.id]
+    assert [s.id for s in station.search("ＷＡＮＧＧＵＩ")] == [record.id]
