@@ -348,8 +348,10 @@ def check_date(
     return day
 
 
-# the time after a date, as people write it: 14:30, 14：30, 14时30分, 14点30, 14点
-_TIME = re.compile(r"^(?P<day>.+?)(?:\s+|T)(?P<h>\d{1,2})(?:[:时点](?P<m>\d{1,2})?分?)?$")
+# the time after a date, as people write it: 14:30, 14：30, 14时30分, 14点30, 14点; after a
+# space, a T, or straight after 日 (2026年11月23日14时30分, as an input method writes it)
+_TIME = re.compile(
+    r"^(?P<day>.+?)(?:\s+|T|(?<=日))(?P<h>\d{1,2})(?:[:时点](?P<m>\d{1,2})?分?)?$")
 
 
 def check_datetime(

@@ -191,7 +191,8 @@ def test_an_excel_day_number_or_a_day_first_date_is_refused_with_its_reason(type
 
 @pytest.mark.parametrize("typed", [
     "2026-11-23 14:30", "2026/11/23 14:30", "2026年11月23日 14时30分", "2026.11.23 14点30",
-    "２０２６-１１-２３ １４：３０", "2026-11-23T06:30+00:00"])
+    "２０２６-１１-２３ １４：３０", "2026-11-23T06:30+00:00", "2026年11月23日14时30分",
+    "2026年11月23日14:30", "２０２６年１１月２３日１４点３０"])
 def test_a_visit_time_is_read_as_people_write_it_in_china_time(typed):
     moment = check_datetime(typed, today=TODAY, label=("实际时间", "Visited at"),
                             field_name="actual_at")
