@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
-from textual.widgets import Input, OptionList, RadioSet, Select, Static
+from textual import events
+from textual.widgets import Input, OptionList, RadioButton, RadioSet, Select, Static
 
 from station.tui.screens import make_record
 from station.tui.screens.form_modal import FormModal
@@ -481,3 +482,61 @@ def test_a_chinese_note_wraps_between_characters_in_either_language(village, lan
         assert all(cell_len(line) <= fields.content_region.width for line in lines)
 
     drive(app, scenario, size=(80, 24))
+
+
+async def paste(pilot: Any, box: Input, text: str) -> None:
+    """Paste ``text`` into ``box`` as a terminal delivers a paste."""
+    box.focus()
+    box.post_message(events.Paste(text))
+    await pilot.pause()
+
+
+def test_a_note_pasted_in_several_lines_is_kept_whole(village):
+    """A contact note copied from a chat comes in several lines: every line is in the box
+    and in the saved contact, not only the first."""
+    record_id = station_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await open_modal(pilot, app, record_id, "l")
+        box = app.screen.query_one("#contact-note", Input)
+        await paste(pilot, box, "电话告知补交户口簿\r\n答应周五送来\n\n并带上委托书\n")
+        assert box.value == "电话告知补交户口簿 答应周五送来 并带上委托书"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        (contact,) = village.get(record_id).fields["contacts"]
+        assert contact["entry"]["note"] == "电话告知补交户口簿 答应周五送来 并带上委托书"
+
+    drive(app, scenario)
+
+
+@pytest.mark.parametrize("key", list(BOXES))
+def test_a_paste_one_over_the_limit_is_refused_in_words_and_saves_nothing(village, key):
+    """Pasted text longer than a box takes is shown, and saving says how long it may be;
+    the box used to drop the whole paste without a word."""
+    record_id = case_for(village, key)
+    before = len(village.history(record_id))
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        await open_modal(pilot, app, record_id, key)
+        if key == "e":
+            app.screen.query_one("#edit-field", Select).value = "applicant.address"
+            await pilot.pause()
+        if key == "s":  # a move that takes its reason as it is
+            moves = app.screen.query_one("#status-moves", OptionList)
+            moves.highlighted = next(i for i in range(moves.option_count)
+                                     if moves.get_option_at_index(i).id == "voided")
+        if key == "r":
+            app.screen.query_one("#grade-good", RadioButton).value = True
+        box = app.screen.query_one(BOXES[key], Input)
+        box.value = ""
+        await paste(pilot, box, "村" * 1000 + "\n")
+        assert box.value == "村" * 1000
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, FormModal)
+        assert "不能超过" in shown(app, "#form-error")
+        assert len(village.history(record_id)) == before
+
+    drive(app, scenario)

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widget import AwaitMount, Widget
-from textual.widgets import Checkbox, Footer, Header, Input, Select, Static
+from textual.widgets import Checkbox, Footer, Header, Select, Static
 
 from station.domain.casework import due_problems, missing_materials
 from station.domain.catalogue import Matter
@@ -38,6 +38,7 @@ from station.store.projection import Record
 from station.tui.text import UI, choice_label
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.materials import MaterialsChecklist
 from station.tui.widgets.matter_picker import MatterPicker
 from station.tui.widgets.select import StationSelect
@@ -140,13 +141,13 @@ class ApplicationFormScreen(FormScreen):
                 allow_blank=False, value=channel, id="f-channel")
             yield self.field("channel", t(TEXT["channel"]), self.channel)
             yield Static(t(TEXT["promise"]), classes="section")
-            self.promised = Input(str(fields.get("promised_date") or ""), compact=True,
-                                  id="f-promised", placeholder="YYYY-MM-DD", max_length=10)
+            self.promised = LineInput(str(fields.get("promised_date") or ""), compact=True,
+                                      id="f-promised", placeholder="YYYY-MM-DD")
             yield self.field("promised_date", t(TEXT["promised_date"]), self.promised,
                              hint=t(TEXT["pick_matter"]))
             if self.editing:
-                self.reason = Input("", compact=True, id="f-reason",
-                                    placeholder=t(TEXT["reason_hint"]))
+                self.reason = LineInput("", compact=True, id="f-reason",
+                                        placeholder=t(TEXT["reason_hint"]))
                 yield self.field("reason", t(TEXT["reason"]), self.reason)
         yield Footer()
 

@@ -28,6 +28,7 @@ from station.tui.screens.form_modal import INTERNAL, FormModal
 from station.tui.screens.values import label, show, when
 from station.tui.text import KIND, UI, pick, status_label
 from station.tui.widgets.fitted_table import FittedTable
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.prose import Prose
 
 TEXT = {
@@ -93,8 +94,7 @@ class SettleValueModal(FormModal):
         yield Prose(Text(self.t(TEXT["value_note"]).format(
             field=label(c.kind, c.field, self.lang), values=values)), id="form-note")
         yield self.label(TEXT["value"])
-        yield Input(editable_text(c, c.heads[0].value, self.lang), id="settle-value",
-                    max_length=500)
+        yield LineInput(editable_text(c, c.heads[0].value, self.lang), id="settle-value")
 
     def on_mount(self) -> None:
         self.query_one("#settle-value", Input).focus()

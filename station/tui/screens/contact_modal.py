@@ -10,6 +10,7 @@ from station.domain.records import CONTACT_VIAS
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal
 from station.tui.text import choice_label
+from station.tui.widgets.line_input import LineInput
 
 TEXT = {
     "title": ("记录联系", "Log a contact"),
@@ -33,10 +34,9 @@ class ContactModal(FormModal):
             for i, via in enumerate(CONTACT_VIAS):
                 yield RadioButton(choice_label(via, self.lang), value=i == 0, id=f"via-{via}")
         yield self.label(TEXT["note"])
-        yield Input(placeholder=self.t(TEXT["note_hint"]), id="contact-note", max_length=500)
+        yield LineInput(placeholder=self.t(TEXT["note_hint"]), id="contact-note")
         yield self.label(TEXT["outcome"])
-        yield Input(placeholder=self.t(TEXT["outcome_hint"]), id="contact-outcome",
-                    max_length=200)
+        yield LineInput(placeholder=self.t(TEXT["outcome_hint"]), id="contact-outcome")
 
     def on_mount(self) -> None:
         self.query_one("#contact-note", Input).focus()

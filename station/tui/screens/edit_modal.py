@@ -17,6 +17,7 @@ from station.domain.records import PERSON_PREFIX
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import label as field_name_label
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.prose import Prose
 from station.tui.widgets.select import StationSelect
 
@@ -86,9 +87,9 @@ class EditFieldModal(FormModal):
         yield StationSelect([(self.field_text(n), n) for n in self.names], value=self.first,
                             allow_blank=False, id="edit-field", compact=True)
         yield self.label(TEXT["value"])
-        yield Input(self.current(self.first), id="edit-value", max_length=500)
+        yield LineInput(self.current(self.first), id="edit-value")
         yield Label(self.t(TEXT["reason"]), classes="form-label", id="edit-reason-label")
-        yield Input(id="edit-reason", max_length=300)
+        yield LineInput(id="edit-reason")
 
     def on_mount(self) -> None:
         self.show_reason(self.first)

@@ -11,6 +11,7 @@ from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal, Refused
 from station.tui.screens.values import rating_text
 from station.tui.text import choice_label
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.prose import Prose
 
 TEXT = {
@@ -43,7 +44,7 @@ class RatingModal(FormModal):
             for grade in RATINGS:
                 yield RadioButton(choice_label(grade, self.lang), id=f"grade-{grade}")
         yield self.label(TEXT["comment"])
-        yield Input(id="rating-comment", max_length=500)
+        yield LineInput(id="rating-comment")
 
     def on_mount(self) -> None:
         self.query_one("#rating-grade", RadioSet).focus()
@@ -65,7 +66,7 @@ class FollowupModal(FormModal):
         yield Prose(self.t(TEXT["rated"]).format(rating=rating_text(rating, self.lang)),
                      id="form-note", markup=False)
         yield self.label(TEXT["note"])
-        yield Input(placeholder=self.t(TEXT["note_hint"]), id="followup-note", max_length=500)
+        yield LineInput(placeholder=self.t(TEXT["note_hint"]), id="followup-note")
 
     def on_mount(self) -> None:
         self.query_one("#followup-note", Input).focus()

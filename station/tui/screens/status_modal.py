@@ -16,6 +16,7 @@ from station.domain.status import LATTICES, VOID
 from station.store.projection import Record
 from station.tui.screens.form_modal import FormModal
 from station.tui.text import status_label
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.prose import Prose
 
 TEXT = {
@@ -56,8 +57,7 @@ class StatusModal(FormModal):
         yield OptionList(*[Option(status_label(kind, m, self.lang), id=m) for m in moves],
                          id="status-moves")
         yield self.label(TEXT["reason"])
-        yield Input(placeholder=self.t(TEXT["reason_hint"]), id="status-reason",
-                    max_length=500)
+        yield LineInput(placeholder=self.t(TEXT["reason_hint"]), id="status-reason")
 
     def on_mount(self) -> None:
         moves = self.query_one("#status-moves", OptionList)

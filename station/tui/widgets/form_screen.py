@@ -37,6 +37,7 @@ from station.tui.screens.base import StationScreen
 from station.tui.text import KIND, pick
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_field import FormField
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.materials import MaterialItem
 from station.tui.widgets.matter_picker import MatterPicker
 from station.tui.widgets.prose import Prose
@@ -174,8 +175,8 @@ class FormScreen(StationScreen[None]):
         ``values``."""
         for key, label in PERSON:
             name = f"{person}.{key}"
-            box = self.inputs[name] = Input(str(values.get(name) or ""), compact=True,
-                                            id=f"f-{key}")
+            box = self.inputs[name] = LineInput(str(values.get(name) or ""), compact=True,
+                                                id=f"f-{key}")
             yield self.field(name, self.t(label), box,
                              hint=id_hint if key == "id_number" else "")
 

@@ -18,9 +18,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import AwaitMount
-from textual.widgets import Input, Label, Static
+from textual.widgets import Label, Static
 
 from station.domain.catalogue import Material, Matter
+from station.tui.widgets.line_input import LineInput
 
 TEXT = {
     "essential": ("必要", "essential"),
@@ -120,8 +121,8 @@ class MaterialRow(Vertical):
         super().__init__(classes="-essential" if material.essential else "")
         self.material = material
         self.item = MaterialItem(material, lang, received)
-        self.due = Input(due, placeholder="YYYY-MM-DD", compact=True, classes="material--due",
-                         max_length=10)
+        self.due = LineInput(due, placeholder="YYYY-MM-DD", compact=True,
+                             classes="material--due")
         self.lang = lang
         self.set_class(received, "-received")
 
