@@ -134,3 +134,26 @@ def test_a_visit_made_later_today_is_refused_next_to_its_field(village):
                                                                "2026-11-23T09:00")
 
     drive(app, scenario)
+
+
+
+def test_a_known_id_number_typed_in_groups_finds_the_person(village):
+    """An agent types the number in groups, as the card prints it (110105 19491231 002x),
+    which the form saves as the plain number: it also says whom the station knows, as it
+    does for the number typed plain."""
+    application = village.list(kind="application", limit=1)[0]
+    known = village.get(application.id)
+    number = known.fields["applicant.id_number"]
+    typed = f"{number[:6]} {number[6:14]} {number[14:].lower()}"
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        await type_into(pilot, form, "#f-id_number", typed)
+        await settle(pilot, app)
+        assert form.query_one("#f-name", Input).value == known.fields["applicant.name"]
+        assert "台账中已有此人" in form.fields["resident.id_number"].hint
+
+    drive(app, scenario)

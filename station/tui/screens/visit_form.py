@@ -25,6 +25,7 @@ from station.store.projection import Record
 from station.store.service import Summary
 from station.tui.text import choice_label, status_label
 from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
+from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.select import StationSelect
 
 TEXT = {
@@ -91,26 +92,26 @@ class VisitFormScreen(FormScreen):
             yield self.field("services", t(TEXT["services"]), self.services,
                              hint=t(TEXT["services_hint"]))
             for key in ("scheduled_at", "actual_at"):
-                box = self.inputs[key] = Input(
+                box = self.inputs[key] = LineInput(
                     str(fields.get(key) or "").replace("T", " "), compact=True, id=f"f-{key}",
                     placeholder="YYYY-MM-DD HH:MM")
                 yield self.field(key, t(TEXT[key]), box,
                                  hint=t(TEXT["time_hint"]) if key == "actual_at" else "")
-            box = self.inputs["staff"] = Input(str(fields.get("staff") or self.station.agent),
-                                               compact=True, id="f-staff")
+            box = self.inputs["staff"] = LineInput(
+                str(fields.get("staff") or self.station.agent), compact=True, id="f-staff")
             yield self.field("staff", t(TEXT["staff"]), box)
             yield Static(t(TEXT["follow"]), classes="section")
             self.result = TextArea(str(fields.get("result") or ""), id="f-result",
                                    compact=True, tab_behavior="focus", soft_wrap=True,
                                    show_line_numbers=False)
             yield self.field("result", t(TEXT["result"]), self.result)
-            box = self.inputs["next_visit"] = Input(str(fields.get("next_visit") or ""),
-                                                    compact=True, id="f-next_visit",
-                                                    placeholder="YYYY-MM-DD")
+            box = self.inputs["next_visit"] = LineInput(
+                str(fields.get("next_visit") or ""), compact=True, id="f-next_visit",
+                placeholder="YYYY-MM-DD")
             yield self.field("next_visit", t(TEXT["next_visit"]), box,
                              hint=t(TEXT["date_hint"]))
-            self.linked = Input(" ".join(self._receipts(fields.get("linked") or [])),
-                                compact=True, id="f-linked")
+            self.linked = LineInput(" ".join(self._receipts(fields.get("linked") or [])),
+                                    compact=True, id="f-linked")
             yield self.field("linked", t(TEXT["linked"]), self.linked,
                              hint=t(TEXT["linked_hint"]))
         yield Footer()
@@ -134,14 +135,13 @@ class VisitFormScreen(FormScreen):
 
     @on(Input.Changed, "#f-id_number")
     def _known(self, event: Input.Changed) -> None:
-        """A valid ID number: whom the station knows under it (一办到底 starts here)."""
+        """A valid ID number, however typed (in groups, full-width): whom the station knows
+        under it (一办到底 starts here). The check is the one saving makes, so the hint
+        comes for every number the form would save."""
         spot = self.fields["resident.id_number"]
-        text = event.value.strip()
         spot.set_hint("")
-        if len(text) != 18:
-            return
         try:
-            number = check_id_number(text, today=self.station.today())
+            number = check_id_number(event.value, today=self.station.today())
             found = self.station.same_person(number)
         except StationError:
             return
