@@ -244,9 +244,9 @@ def id_birth_date(id_number: str) -> dt.date:
 
 
 def check_id_number(value: str, *, today: dt.date, field_name: str = "id_number") -> str:
-    """Return the ID number normalised (ASCII, no spaces, X upper-case), or raise
-    ``ValidationError``."""
-    text = _as_typed(value).upper()
+    """Return the ID number normalised (ASCII, no spaces or dashes between its groups, X
+    upper-case), or raise ``ValidationError``."""
+    text = _as_typed(value).upper().replace("-", "")
     if _EXCEL_NUMBER.match(text):
         raise invalid(field_name, "id_excel")
     if len(text) != 18:

@@ -134,7 +134,8 @@ def test_bad_mobile_numbers_refused(phone):
 
 
 @pytest.mark.parametrize("typed", ["１１０１０５１９４９１２３１００２Ｘ", "11010519491231002ｘ",
-                                   "110105\u300019491231\t002x"])
+                                   "110105\u300019491231\t002x", "110105-19491231-002X",
+                                   "110105－19491231－002x"])
 def test_id_numbers_typed_full_width_or_spaced_are_normalised(typed):
     assert check_id_number(typed, today=TODAY) == "11010519491231002X"
 
