@@ -924,7 +924,7 @@ def report_cmd(env: Env, month: Month | None, by: str | None, url: str,
         raise NotACentre(url=url)
     groups = {name: _figures(values) for name, values in reply["figures"].items()}
     env.emit(reply, lambda: print_figures(env, groups, env.t("分组", by or "centre"),
-                                          settle=SETTLE_AT_CENTRE))
+                                          settle=SETTLE_AT_CENTRE, by=by))
 
 
 # where staff see the conflicts behind provisional figures, and who settles each

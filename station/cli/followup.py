@@ -11,7 +11,7 @@ from station.cli.common import Env, UsageProblem, common
 from station.cli.records import console, print_summaries
 from station.cli.vault import unlock
 from station.domain.followup import Facts, Figures, Month, provisional_note
-from station.domain.records import CONTACT_VIAS, RATINGS
+from station.domain.records import CONTACT_VIAS, RATINGS, choice_label
 from station.store.service import Station
 
 
@@ -134,20 +134,36 @@ FIGURE_LABELS = (
 
 
 SETTLE_AT_STATION = ("station conflicts", "station conflicts")  # where a station settles them
+WHOLE = ("全部", "all")  # the one group of figures that are not grouped
+# the group of what has no matter or channel to be grouped by: the visits' ratings
+UNGROUPED = ("（无，如上门服务）", "(none, e.g. visits)")
+
+
+def group_label(env: Env, name: str, by: str | None) -> str:
+    """A group's name as the person reads it: the domain names the whole ``all`` and what
+    has nothing to group by ``-``, and a channel by its code; a Chinese table read 'all',
+    'home_visit' and a bare '-'."""
+    if by is None and name == "all":
+        return env.t(*WHOLE)
+    if name == "-":
+        return env.t(*UNGROUPED)
+    return choice_label(name, env.lang) if by == "channel" else name
 
 
 def print_figures(env: Env, groups: dict[str, Figures], label: str,
-                  settle: tuple[str, str] = SETTLE_AT_STATION) -> None:
+                  settle: tuple[str, str] = SETTLE_AT_STATION, by: str | None = None) -> None:
     """The figures as a table, and under it, when cases with open conflicts were counted,
-    how many and that their figures may still change."""
+    how many and that their figures may still change. An English header has a line per word,
+    so that at 120 columns none is cut ('satisfacti…') to fit the longer ones."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(label)
     for _, zh, en in FIGURE_LABELS:
-        table.add_column(env.t(zh, en), justify="right")
+        table.add_column(env.t(zh, en.replace(" ", "\n")), justify="right")
     for name, f in sorted(groups.items()):
         values = f.as_dict()
-        table.add_row(name, *[percent(values[k]) if k.endswith("rate") else str(values[k])
-                              for k, _, _ in FIGURE_LABELS])
+        table.add_row(group_label(env, name, by),
+                      *[percent(values[k]) if k.endswith("rate") else str(values[k])
+                        for k, _, _ in FIGURE_LABELS])
     console().print(table)
     if note := provisional_note(groups, settle):
         console().print(env.t(*note))
@@ -165,4 +181,4 @@ def report_cmd(env: Env, month: Month | None, by: str | None) -> None:
     data = {"month": str(chosen), "by": by,
             "conflicted": sum(g.conflicted for g in groups.values()),
             "figures": {k: v.as_dict() for k, v in groups.items()}}
-    env.emit(data, lambda: print_figures(env, groups, env.t("分组", by or "station")))
+    env.emit(data, lambda: print_figures(env, groups, env.t("分组", by or "station"), by=by))

@@ -233,3 +233,25 @@ def test_an_edit_that_says_nothing_to_change_is_said_in_the_persons_language(
         assert "13912345678" not in err.replace("applicant.phone=13912345678", "")
         assert "王桂英" not in err and "give --set" not in err
     assert station_cli("show", case, "--json")[1] == before
+
+
+def test_the_report_table_names_its_groups_in_the_persons_language_and_cuts_no_header(
+        station_cli, case, tmp_path):
+    """A Chinese report read 'all', 'station' and 'home_visit' beside the Chinese headers and
+    a bare '-' for the visits' ratings; the English one cut its header to 'satisfacti…'."""
+    visit = tmp_path / "visit.jsonl"
+    visit.write_text(json.dumps({"kind": "visit", "resident.name": "赵秀兰",
+                                 "reason": "elderly"}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    assert station_cli("import", str(visit))[0] == 0
+    visit_receipt = json.loads(station_cli("list", "--kind", "visit", "--json")[1])[0]["receipt"]
+    assert station_cli("edit", visit_receipt, "--status", "done")[0] == 0
+    assert station_cli("edit", case, "--status", "completed")[0] == 0
+    assert station_cli("rate", case, "good")[0] == 0
+    assert station_cli("rate", visit_receipt, "average")[0] == 0
+    rows = station_cli("report", "--lang", "zh")[1].splitlines()
+    assert rows[1].split()[0] == "全部"
+    rows = station_cli("report", "--lang", "zh", "--by", "channel")[1].splitlines()
+    assert [row.split()[0] for row in rows[1:]] == ["（无，如上门服务）", "村站"]
+    out = station_cli("report", "--lang", "en", "--by", "channel")[1]
+    assert "(none, e.g. visits)" in out and "…" not in out and "satisfaction" in out
