@@ -411,9 +411,11 @@ def _check_db(db: str) -> None:
 @click.option("--db", envvar="STATION_CENTRE_DB", default="",
               help="sqlite:///FILE (default: centre.db in the home; a relative FILE is in "
                    "the home too) or postgresql://…")
-@click.option("--host", envvar="STATION_CENTRE_HOST", default="127.0.0.1", show_default=True)
+@click.option("--host", envvar="STATION_CENTRE_HOST", default="127.0.0.1", show_default=True,
+              help="The address to listen on (0.0.0.0: every interface; then --public-url "
+                   "is required).")
 @click.option("--port", envvar="STATION_CENTRE_PORT", type=PortType(),
-              default=DEFAULT_PORT, show_default=True)
+              default=DEFAULT_PORT, show_default=True, help="The port to listen on.")
 @click.option("--public-url", envvar="STATION_CENTRE_PUBLIC_URL", default="",
               help="The address stations use (carried in enrollment codes).")
 @click.option("--key-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),

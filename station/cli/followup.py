@@ -71,7 +71,8 @@ def due_cmd(env: Env, month: Month | None) -> None:
 
 @click.command("contact")
 @click.argument("ref")
-@click.option("--via", type=click.Choice(CONTACT_VIAS), required=True)
+@click.option("--via", type=click.Choice(CONTACT_VIAS), required=True,
+              help="How the resident was reached (message: SMS or WeChat).")
 @click.option("--note", required=True, help="What was said or done.")
 @click.option("--outcome", default="", help="The result, e.g. 已告知补交材料.")
 @common(json_output=True)

@@ -14,6 +14,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import click
 import pytest
 
 from station.cli import cli
@@ -576,3 +577,16 @@ def test_a_visit_made_later_than_now_is_refused_naming_the_field(ready, tmp_path
     code, _, err = ready("edit", receipt, "--set", f"actual_at={later}")
     assert code == 1 and f"Visited at {later} has not come yet" in err
     assert "actual_at" not in json.loads(ready("show", receipt, "--json")[1])["fields"]
+
+
+def test_every_option_of_every_command_says_what_it_is_for():
+    """`station centre serve --help` listed --host and --port, and `station contact --help`
+    --via, with no word on them: a new user had to guess what --via wants."""
+    def bare(command: click.Command, path: str) -> list[str]:
+        found = [f"{path} {p.opts[0]}" for p in command.params
+                 if isinstance(p, click.Option) and not p.hidden and not p.help]
+        for name, sub in getattr(command, "commands", {}).items():
+            found += bare(sub, f"{path} {name}")
+        return found
+
+    assert bare(cli, "station") == []
