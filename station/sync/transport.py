@@ -182,8 +182,10 @@ def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
 
 
 # what a person can do something about, for the ways a link fails (zh, en)
-_WHY = ((httpx.ConnectTimeout, ("连接超时：网络很慢或镇中心地址不对", "connecting timed out")),
-        (httpx.ConnectError, ("没有网络，或镇中心没有运行", "no connection")),
+_WHY = ((httpx.ConnectTimeout, ("连接超时：网络很慢或镇中心地址不对",
+                                "connecting timed out: a slow network or a wrong centre address")),
+        (httpx.ConnectError, ("没有网络，或镇中心没有运行",
+                              "no connection, or the town centre is not running")),
         (httpx.TimeoutException, ("等待应答超时", "no answer in time")),
         (httpx.TransportError, ("连接中途断开", "the connection was cut")))
 
