@@ -67,7 +67,7 @@ def test_init_import_list_show_as_the_readme_says(ready, tmp_path):
     path.write_text(CSV, encoding="utf-8")
     code, out, err = ready("import", str(path))
     assert code == 0, err
-    assert "Imported 1 records" in err
+    assert "Imported 1 record\n" in err  # not 'Imported 1 records'
     code, out, _ = ready("list", "--json")
     rows = json.loads(out)
     assert [(r["kind"], r["name"]) for r in rows] == [("resident", "王桂英")]
