@@ -39,7 +39,7 @@ from station.sync.bundle import export_bundle, export_said, import_bundle, uploa
 from station.sync.client import link_for
 from station.sync.engine import Progress as SyncProgress
 from station.sync.engine import SyncReport, clock_gap, sync_once
-from station.sync.transport import CentreClient, patient
+from station.sync.transport import CentreClient, patient, said
 from station.sync.watch import DEFAULT_EVERY_S, WatchEvent, watch
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
@@ -133,11 +133,18 @@ def progress_display(env: Env) -> Iterator[Any]:
         yield update
 
 
+def say_refusals(env: Env, refusals: list[dict[str, Any]]) -> None:
+    """Each changeset the centre refused, by id, with the centre's reason (a reason names
+    a field or a date, never a resident's value), so whoever sent it can act on it. A bundle
+    upload's reply is signed by nobody: its words are made safe to print (``said``)."""
+    for refusal in refusals:
+        cid = said(refusal.get("id"))
+        env.say(f"  {cid}: {said(refusal.get('zh'))}", f"  {cid}: {said(refusal.get('en'))}")
+
+
 def report_sync(env: Env, report: SyncReport) -> None:
     env.emit(report.as_dict(), lambda: env.say(report.summary("zh"), report.summary("en")))
-    for refusal in report.refused:
-        env.say(f"  {refusal.get('id')}: {refusal.get('zh')}",
-                f"  {refusal.get('id')}: {refusal.get('en')}")
+    say_refusals(env, report.refused)
     if report.clock_warning:
         zh, en = clock_gap(report.clock_offset_ms)
         env.say(f"注意：{zh}，请校准时间（同步不受影响）",
@@ -288,6 +295,7 @@ def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> 
                 f"已有 {result.duplicates} 条，拒收 {len(result.refused)} 条",
                 f"Station {result.station}: the centre took {result.accepted}, already had "
                 f"{result.duplicates}, refused {len(result.refused)}")
+        say_refusals(env, result.refused)
         if result.no_reply is not None:
             env.say(f"无法取回该站点的回传数据：{result.no_reply.message('zh')}",
                     f"No downlink for that station: {result.no_reply.message('en')}")
