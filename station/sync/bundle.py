@@ -26,7 +26,7 @@ from typing import Any
 from station.domain.errors import StationError
 from station.store.errors import refuse_non_file, refuse_nul, refuse_station_file
 from station.store.home import write_atomic
-from station.store.service import Station
+from station.store.service import Downlink, Station
 from station.store.syncstate import SyncState
 from station.sync.engine import MAX_BATCH_BYTES, PUSH_MAGIC, SyncReport, merge_kept
 from station.sync.errors import Refused
@@ -43,7 +43,7 @@ from station.wire.bundle import (
     write_bundle,
 )
 from station.wire.downlink import verify_batch
-from station.wire.errors import WireError
+from station.wire.errors import CannotOpen, WireError
 from station.wire.framing import pack, unpack
 
 DOWNLINK_ITEMS = b"DLB1"
@@ -107,6 +107,21 @@ class BundleForAnotherStation(StationError):
           "请把它交给站点 {other}")
     en = ("The bundle {path} is for station {other}, not this station {station}; nothing was "
           "imported. Give it to station {other}")
+
+
+class ReplyForEarlierInstall(StationError):
+    """A reply fetched with the bundle of this station's earlier install (before ``init
+    --force``, or on the laptop this one replaced): signed by our centre, for our station id,
+    but sealed to keys this install never had. Nothing in it is lost: the centre sends it
+    all again to this install."""
+
+    code = "sync.reply_earlier_install"
+    zh = ("回传包 {path} 是为站点 {station} 以前的安装（重新安装或换电脑之前）取回的，本机打不开，"
+          "未导入任何内容。工作没有丢失：联网同步，或重新导出数据包带到镇上，再导入新的回传包")
+    en = ("The reply bundle {path} was fetched for an earlier install of station {station} "
+          "(before it was set up again or moved to this computer), so it cannot be opened "
+          "here; nothing in it was imported. No work is lost: sync online, or export a new "
+          "bundle, upload it in town and import its reply")
 
 
 class BundleUnreadable(StationError):
@@ -244,12 +259,22 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
         merge_kept(station, report)
     for blob in batches:
         if station is not None:
-            report.add(station.apply_downlink(blob))
+            report.add(_apply(station, blob, path))
         else:
             report.kept_locked += 1 if sync.keep_in_inbox(blob).count else 0
     if station is not None and heads:
         sync.note_carried(max(head.centre_time_ms for head in heads))
     return report
+
+
+def _apply(station: Station, blob: bytes, path: Path) -> Downlink:
+    """Merge one batch of a reply whose signatures were checked: one that still does not
+    open was sealed to another install's keys (all of a reply's batches are sealed alike, so
+    the first refuses it before anything of it is merged)."""
+    try:
+        return station.apply_downlink(blob)
+    except CannotOpen:
+        raise ReplyForEarlierInstall(path=str(path), station=station.station_id) from None
 
 
 def _read(path: Path) -> bytes:

@@ -17,7 +17,9 @@ import pytest
 from station.cli import cli
 from station.cli.common import run
 from station.store.service import Station
+from station.store.vault import FAST_KDF
 from station.sync.bundle import BundleForAnotherStation, export_bundle, import_bundle
+from station.sync.client import enroll
 from station.sync.engine import sync_once
 from station.wire.bundle import BundleDamaged, read_bundle, write_bundle
 from station.wire.downlink import ack_entry, seal_batch
@@ -270,3 +272,41 @@ def test_the_clerk_uploading_a_bundle_is_told_why_each_refused_change_was_refuse
     (line,) = [ln for ln in err.splitlines() if read_header(items[1]).changeset_id in ln]
     assert why in line
     assert not [v for v in PERSON.values() if v in err]  # G2: the reason names no value
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "was fetched for an earlier install of station V001"),
+    ("zh", "是为站点 V001 以前的安装"),
+])
+def test_a_reply_fetched_before_the_station_was_set_up_again_is_said_as_such(
+        tmp_path, live_centre, capsys, passphrase_file, lang, said):
+    """The agent exports, the stick goes to town, and meanwhile the laptop is set up again
+    (init --force after that export) and enrolled anew: the reply that comes back was
+    sealed to the old keys. Importing it said 'downlink batch 0–2 from centre is correctly
+    signed but does not open: InvalidTag', in English in the Chinese app too; now it says
+    what happened and that nothing is lost, and the next trip brings the work down."""
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    visited = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    sync(bus)
+    old = enrolled(tmp_path, live_centre, "V001")
+    old.create("resident", PERSON)
+    stick = tmp_path / "V001.stb"
+    export_bundle(old.sync, stick)
+    old.close()
+    reply = Path(str(upload(capsys, tmp_path, live_centre, stick)["reply"]))
+    fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
+                            agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
+    enroll(fresh, live_centre.code("V001"))
+    fresh.close()
+    home = tmp_path / "V001"
+    code = run(cli, ["--lang", lang, "bundle", "import", str(reply), "--home", str(home),
+                     "--passphrase-file", str(passphrase_file)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "InvalidTag" not in err
+    assert said in err
+    again = tmp_path / "V001-2.stb"
+    station_cli(capsys, home, passphrase_file, "bundle", "export", str(again))
+    station_cli(capsys, home, passphrase_file, "bundle", "import",
+                str(upload(capsys, tmp_path, live_centre, again)["reply"]))
+    with Station.open(home, PASSPHRASE) as st:
+        assert st.get(visited.id).name == "周大山"
