@@ -54,6 +54,20 @@ class BundleDamaged(WireError):
           "bundle by uploading again in town")
 
 
+class NotABundle(BundleDamaged):
+    """A file that does not even start as a bundle: the wrong file picked on the stick (a
+    photo, a document), not a bundle damaged on the way, so "make it again" would mislead."""
+
+    code = "wire.not_a_bundle"
+    zh = ("{path} 不是站点数据包（也许选错了文件，比如一张照片），没有使用其中任何内容；"
+          "请检查 U 盘上的文件是否选对：站点用 station bundle export 导出的文件，或镇上用 "
+          "station bundle upload 取回的回传包")
+    en = ("{path} is not a station bundle (perhaps the wrong file was chosen, such as a "
+          "photo); nothing in it was used. Check that the right file on the USB stick "
+          "was chosen: the one `station bundle export` wrote, or the reply `station bundle "
+          "upload` saved")
+
+
 class BundleTooBig(WireError):
     """A file far bigger than any bundle station makes: not read, so it cannot exhaust
     the memory of the laptop it is carried to."""
@@ -83,8 +97,10 @@ def write_bundle(header: dict[str, Any], items: list[bytes]) -> bytes:
 
 def read_bundle(data: bytes, path: str = "-") -> tuple[dict[str, Any], list[bytes]]:
     """The header and items of an intact bundle, or ``BundleDamaged`` saying why not."""
-    if len(data) < 8 + 32 or data[:4] != MAGIC:
-        raise _damaged(path, "不是站点数据包", "not a station bundle")
+    if not MAGIC.startswith(data[:4]):
+        raise NotABundle(path=path)
+    if len(data) < 8 + 32:  # an empty or cut-off copy of one
+        raise _damaged(path, "文件被截断", "cut short")
     body, digest = data[:-32], data[-32:]
     if hashlib.sha256(body).digest() != digest:
         raise _damaged(path, "校验和不符：文件被截断或改动",

@@ -418,6 +418,27 @@ def test_a_bundle_used_the_wrong_way_round_says_what_to_do_with_it(ready, tmp_pa
     assert code == 1 and "校验和不符" in err and "checksum" not in err
 
 
+@pytest.mark.parametrize(("lang", "wrong", "cut"), [
+    ("en", "is not a station bundle (perhaps the wrong file", "incomplete or altered (cut"),
+    ("zh", "不是站点数据包（也许选错了文件", "不完整或已被改动（文件被截断"),
+])
+def test_a_photo_picked_on_the_stick_is_called_the_wrong_file_not_a_damaged_bundle(
+        ready, tmp_path, lang, wrong, cut):
+    """The agent or the clerk picks the wrong file on the stick (a photo). It was called an
+    'incomplete or altered' bundle to 'make again', which sends them to export again for
+    nothing; an empty or cut-off copy of a bundle is still said to be cut short."""
+    photo, empty = tmp_path / "IMG_0412.jpg", tmp_path / "V001.stb"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(4000))
+    empty.write_bytes(b"")
+    for argv in (["bundle", "import", str(photo)],
+                 ["bundle", "upload", str(photo), "--url", "http://127.0.0.1:9"]):
+        code, _, err = ready(*argv, "--lang", lang)
+        assert code == 1 and wrong in err and "Traceback" not in err
+        assert "重新制作" not in err and "Make it again" not in err
+    code, _, err = ready("bundle", "import", str(empty), "--lang", lang)
+    assert code == 1 and cut in err
+
+
 def test_a_huge_file_on_a_stick_is_refused_without_being_loaded(ready, tmp_path):
     """A crafted stick (or the wrong file: a film, a disk image) far bigger than any bundle:
     import and upload refuse it in a sentence, without reading it into memory — read whole,
