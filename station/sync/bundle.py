@@ -29,7 +29,7 @@ from station.store.home import write_atomic
 from station.store.service import Downlink, Station
 from station.store.syncstate import SyncState
 from station.sync.engine import MAX_BATCH_BYTES, PUSH_MAGIC, SyncReport, merge_kept
-from station.sync.errors import Refused
+from station.sync.errors import BadReply, CentreUnreachable, Refused, Throttled
 from station.sync.replies import ingest_reply
 from station.sync.transport import CentreClient, wall_ms
 from station.wire.bundle import (
@@ -76,6 +76,34 @@ class ReplyUnwritable(BundleUnwritable):
     en = ("The centre has the bundle {path} (took {accepted}, already had {duplicates}), but "
           "its reply could not be written to {reply}: {detail}. Upload it again with --reply "
           "set to a place that can be written (nothing is stored twice)")
+
+
+class UploadInterrupted(CentreUnreachable):
+    """An upload the link to the centre cut short. A sync's "saved work will be sent when
+    the link is back" is wrong here: nothing on the town computer sends it later, and the
+    clerk must know to run it again (each request is stored exactly once, G4)."""
+
+    code = "sync.upload_interrupted"
+    zh = ("数据包 {path} 没有上传完：{why_zh}。U 盘上的文件没有变化：联网后再上传一次即可，"
+          "镇中心已收到的不会重复保存")
+    en = ("The bundle {path} was not uploaded in full: {why}. The file on the USB stick is "
+          "unchanged: upload it again once the link is back; nothing the centre already has "
+          "is stored twice")
+
+    @classmethod
+    def because(cls, error: CentreUnreachable | BadReply, path: Path) -> UploadInterrupted:
+        """Said with the cause, without the sync's words about work kept for later."""
+        detail, detail_zh = error.params.get("detail", ""), error.params.get("detail_zh", "")
+        if isinstance(error, Throttled):
+            why = ("镇中心繁忙", "the town centre is busy")
+        elif isinstance(error, CentreUnreachable):
+            why = (f"无法连接镇中心（{detail_zh or detail}）",
+                   f"cannot reach the town centre ({detail})")
+        else:
+            why = (f"镇中心的回复无法识别（{detail_zh or detail}）",
+                   f"the town centre's reply was not understood ({detail})")
+        return cls(path=str(path), why_zh=why[0], why=why[1], detail=detail,
+                   detail_zh=detail_zh)
 
 
 class BundleMissing(StationError):
@@ -182,6 +210,15 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
     header, items = read_bundle(_read(path), str(path))
     if header.get("kind") != "uplink":
         raise DownlinkNotUploadable(path=str(path))
+    try:
+        return _upload(header, items, path, link, reply)
+    except (CentreUnreachable, BadReply) as exc:
+        raise UploadInterrupted.because(exc, path) from None
+
+
+def _upload(header: dict[str, Any], items: list[bytes], path: Path, link: CentreClient,
+            reply: Path | None) -> UploadResult:
+    """The requests of ``upload_bundle``: its changesets, then the station's downlink."""
     result = UploadResult(str(header.get("station", "?")))
     for start, batch in _batches(items):
         answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, batch),

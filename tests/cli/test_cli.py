@@ -22,6 +22,7 @@ from station.cli.common import run
 from station.cli.sync import _interval
 from station.domain.chinatime import china_now, china_time
 from station.wire.bundle import MAX_BUNDLE, write_bundle
+from tests.served import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = """姓名,身份证号,手机号,住址,村民小组,类别
@@ -437,6 +438,25 @@ def test_a_photo_picked_on_the_stick_is_called_the_wrong_file_not_a_damaged_bund
         assert "重新制作" not in err and "Make it again" not in err
     code, _, err = ready("bundle", "import", str(empty), "--lang", lang)
     assert code == 1 and cut in err
+
+
+@pytest.mark.parametrize(("lang", "again", "sync_words"), [
+    ("en", "upload it again once the link is back", "saved work will be sent"),
+    ("zh", "联网后再上传一次即可", "已保存的工作会在下次联网时发送"),
+])
+def test_an_upload_that_cannot_reach_the_centre_says_to_upload_again(
+        invoke, tmp_path, lang, again, sync_words):
+    """The town computer's link is down (no centre answers at the address). A sync's words,
+    'saved work will be sent when the link is back', told the clerk nothing needed doing,
+    while nothing on that computer sends it later: the stick's file must be uploaded again.
+    Exit 3 as for any centre out of reach."""
+    stick = tmp_path / "V001.stb"
+    stick.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, [b"sealed"]))
+    before = stick.read_bytes()
+    code, _, err = invoke("bundle", "upload", str(stick), "--url",
+                          f"http://127.0.0.1:{free_port()}", "--lang", lang)
+    assert code == 3 and again in err and sync_words not in err and "Traceback" not in err
+    assert stick.read_bytes() == before
 
 
 def test_a_huge_file_on_a_stick_is_refused_without_being_loaded(ready, tmp_path):
