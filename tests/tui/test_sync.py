@@ -210,7 +210,7 @@ def test_a_bundle_to_a_missing_folder_or_file_is_a_sentence(tmp_path, centre):
         junk.write_bytes(b"not a bundle at all")
         screen.query_one("#sync-import", Input).value = str(junk)
         await pilot.press("i")
-        shown = await wait_for(pilot, screen, "incomplete or altered")
+        shown = await wait_for(pilot, screen, "is not a station bundle (perhaps the wrong file")
         await settle(pilot, app)
         assert "Traceback" not in shown
         assert not screen.busy
