@@ -199,7 +199,7 @@ def export_said(count: int, path: Path) -> tuple[str, str]:
             f"{reply} and import it")
     if count:
         return (f"已导出 {count} 条变更到 {path}。{trip[0]}",
-                f"Exported {count} changes to {path}. {trip[1]}")
+                f"Exported {count} change{'' if count == 1 else 's'} to {path}. {trip[1]}")
     return (f"本站没有未发送的变更；{path} 只向镇中心索取其他站点的新内容。{trip[0]}",
             f"Nothing here is unsent: {path} only asks the centre for the others' new work. "
             f"{trip[1]}")

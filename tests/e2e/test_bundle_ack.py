@@ -222,7 +222,7 @@ def test_a_bundle_export_never_replaces_a_station_file_or_a_database(
 
 
 @pytest.mark.parametrize(("lang", "nothing", "some"), [
-    ("en", "Nothing here is unsent", "Exported 1 changes to"),
+    ("en", "Nothing here is unsent", "Exported 1 change to"),
     ("zh", "本站没有未发送的变更", "已导出 1 条变更到"),
 ])
 def test_an_export_with_nothing_unsent_says_the_trip_still_brings_the_others_work(

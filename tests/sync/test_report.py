@@ -31,3 +31,11 @@ def test_work_the_centre_already_had_is_counted_not_left_out():
                                     "conflicts 0, took 0.5 s")
     assert report.summary("zh") == ("已发送 0 条（另有 3 条镇中心已有），已接收 0 条，冲突 0 处，"
                                     "用时 0.5 秒")
+
+
+def test_a_reply_imported_while_locked_says_one_batch_not_one_batches():
+    """`bundle import --unattended` of one reply keeps one batch, the common case."""
+    assert SyncReport(kept_locked=1, carried=True).summary("en") == (
+        "pulled 0, conflicts 0, 1 batch waiting for unlock")
+    assert SyncReport(kept_locked=2, carried=True).summary("en").endswith(
+        "2 batches waiting for unlock")

@@ -165,7 +165,7 @@ def test_a_bundle_goes_to_town_and_its_reply_comes_back(tmp_path, centre):
         screen.query_one("#sync-export", Input).focus()
         screen.query_one("#sync-export", Input).value = str(bundle)
         await pilot.press("enter")  # typing a path and pressing enter exports to it
-        shown = await wait_for(pilot, screen, "Exported 1 changes")
+        shown = await wait_for(pilot, screen, "Exported 1 change to")
         await settle(pilot, app)
         assert "station bundle upload" in shown
         reply = screen.query_one("#sync-import", Input).value
