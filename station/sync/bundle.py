@@ -31,7 +31,7 @@ from station.store.syncstate import SyncState
 from station.sync.engine import MAX_BATCH_BYTES, PUSH_MAGIC, SyncReport, merge_kept
 from station.sync.errors import BadReply, CentreUnreachable, Refused, Throttled
 from station.sync.replies import ingest_reply
-from station.sync.transport import CentreClient, wall_ms
+from station.sync.transport import CentreClient, said, wall_ms
 from station.wire.bundle import (
     MAX_BUNDLE,
     MAX_BUNDLE_ITEMS,
@@ -219,7 +219,8 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
 def _upload(header: dict[str, Any], items: list[bytes], path: Path, link: CentreClient,
             reply: Path | None) -> UploadResult:
     """The requests of ``upload_bundle``: its changesets, then the station's downlink."""
-    result = UploadResult(str(header.get("station", "?")))
+    # the header is the carrier's word, printed to the clerk: made safe as unsigned words are
+    result = UploadResult(said(header.get("station", "?")))
     for start, batch in _batches(items):
         answer = ingest_reply(link.request("POST", "/v1/bundle", body=pack(PUSH_MAGIC, batch),
                                            signed=False))
@@ -279,8 +280,8 @@ def import_bundle(sync: SyncState, path: Path, *, station: Station | None) -> Sy
     if header.get("kind") != "downlink":
         raise UplinkNotImportable(path=str(path))
     if header.get("station") != sync.station:
-        raise BundleForAnotherStation(path=str(path), other=header.get("station"),
-                                      station=sync.station)
+        raise BundleForAnotherStation(path=str(path), other=said(header.get("station")),
+                                      station=sync.station)  # said: the carrier's word
     pin = sync.centre()
     try:
         heads = [verify_batch(blob, pin.sign_public) for blob in batches]

@@ -459,6 +459,20 @@ def test_an_upload_that_cannot_reach_the_centre_says_to_upload_again(
     assert stick.read_bytes() == before
 
 
+ESCAPE = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J"  # sets the clipboard, clears the screen
+
+
+def test_a_crafted_station_name_in_a_bundles_header_never_reaches_the_terminal(ready,
+                                                                             tmp_path):
+    """Whoever carries a stick can write its header: a reply 'for' a station named with an
+    escape sequence was refused naming that station raw, and the terminal ran it."""
+    crafted = tmp_path / "V001.reply.stb"
+    crafted.write_bytes(write_bundle({"kind": "downlink", "station": f"V002{ESCAPE}"}, []))
+    for lang in ("en", "zh"):
+        code, _, err = ready("bundle", "import", str(crafted), "--lang", lang)
+        assert code == 1 and "V002" in err and "\x1b" not in err and "\x07" not in err
+
+
 def test_a_huge_file_on_a_stick_is_refused_without_being_loaded(ready, tmp_path):
     """A crafted stick (or the wrong file: a film, a disk image) far bigger than any bundle:
     import and upload refuse it in a sentence, without reading it into memory — read whole,

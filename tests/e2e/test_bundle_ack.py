@@ -310,3 +310,17 @@ def test_a_reply_fetched_before_the_station_was_set_up_again_is_said_as_such(
                 str(upload(capsys, tmp_path, live_centre, again)["reply"]))
     with Station.open(home, PASSPHRASE) as st:
         assert st.get(visited.id).name == "周大山"
+
+
+def test_a_crafted_station_name_in_an_uploaded_bundle_never_reaches_the_clerks_terminal(
+        tmp_path, live_centre, capsys):
+    """The uplink's header is the carrier's word too: the upload printed its station name
+    raw ('Station …: the centre took …'), escape sequence and all."""
+    stick = tmp_path / "V001.stb"
+    escape = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J"
+    stick.write_bytes(write_bundle({"kind": "uplink", "station": f"V001{escape}"}, [b"x"]))
+    code = run(cli, ["bundle", "upload", str(stick), "--url", live_centre.url,
+                     "--home", str(tmp_path / "town-pc")])
+    err = capsys.readouterr().err
+    assert code == 0 and "Station V001" in err and "refused 1" in err
+    assert "\x1b" not in err and "\x07" not in err
