@@ -106,6 +106,18 @@ class UploadInterrupted(CentreUnreachable):
                    detail_zh=detail_zh)
 
 
+class ReplyWouldReplaceBundle(StationError):
+    """The reply's file is a bundle still to be uploaded (this one, given again as --reply,
+    or another station's carried on the same stick): written over, that station's trip is
+    lost without anyone noticing until its agent finds another station's reply."""
+
+    code = "sync.reply_over_bundle"
+    zh = ("{reply} 是一个还要上传的站点数据包，回传包不能写在它上面；未上传任何内容。"
+          "请用 --reply 另选一个文件名")
+    en = ("{reply} is a station's bundle still to be uploaded, and the reply must not replace "
+          "it; nothing was uploaded. Choose another file name with --reply")
+
+
 class BundleMissing(StationError):
     code = "sync.bundle_missing"
     zh = "找不到数据包 {path}"
@@ -210,14 +222,17 @@ def upload_bundle(path: Path, link: CentreClient, *, reply: Path | None = None) 
     header, items = read_bundle(_read(path), str(path))
     if header.get("kind") != "uplink":
         raise DownlinkNotUploadable(path=str(path))
+    target = reply or reply_path(path)
+    if _is_uplink(target):  # before anything is sent: the clerk chooses again
+        raise ReplyWouldReplaceBundle(reply=str(target))
     try:
-        return _upload(header, items, path, link, reply)
+        return _upload(header, items, path, link, target)
     except (CentreUnreachable, BadReply) as exc:
         raise UploadInterrupted.because(exc, path) from None
 
 
 def _upload(header: dict[str, Any], items: list[bytes], path: Path, link: CentreClient,
-            reply: Path | None) -> UploadResult:
+            target: Path) -> UploadResult:
     """The requests of ``upload_bundle``: its changesets, then the station's downlink."""
     # the header is the carrier's word, printed to the clerk: made safe as unsigned words are
     result = UploadResult(said(header.get("station", "?")))
@@ -237,7 +252,6 @@ def _upload(header: dict[str, Any], items: list[bytes], path: Path, link: Centre
             return result
         batches = unpack(DOWNLINK_ITEMS, answer, what="downlink", max_items=100_000,
                          max_item=64 << 20)
-        target = reply or reply_path(path)
         try:
             _write_atomic(target, write_bundle({"kind": "downlink", "station": result.station},
                                                batches))
@@ -248,6 +262,18 @@ def _upload(header: dict[str, Any], items: list[bytes], path: Path, link: Centre
                                   detail_zh=exc.params["detail_zh"]) from None
         result.reply, result.batches = target, len(batches)
     return result
+
+
+def _is_uplink(path: Path) -> bool:
+    """Whether ``path`` holds a bundle exported to be uploaded (any other file, or none, may
+    take the reply, as before). Only an ordinary file is read: a pipe would never end."""
+    try:
+        if not path.is_file():
+            return False
+        header, _ = read_bundle(_read(path), str(path))
+    except (StationError, OSError):  # not a bundle, or not there to read: writing says why
+        return False
+    return header.get("kind") == "uplink"
 
 
 def _batches(items: list[bytes]) -> Iterator[tuple[int, list[bytes]]]:

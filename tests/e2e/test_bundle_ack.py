@@ -324,3 +324,29 @@ def test_a_crafted_station_name_in_an_uploaded_bundle_never_reaches_the_clerks_t
     err = capsys.readouterr().err
     assert code == 0 and "Station V001" in err and "refused 1" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+@pytest.mark.parametrize("given", ["itself", "another station's"])
+def test_a_reply_is_never_written_over_a_bundle_still_to_upload(tmp_path, live_centre, capsys,
+                                                                 passphrase_file, given):
+    """The bus carries V001's and V002's bundles on one stick; the clerk gives --reply the
+    other bundle's name (or this one's). The reply replaced it: V002's trip was lost without
+    a word until its agent found V001's reply in its place. Now nothing is sent, it says
+    why, and both bundles go up whole once a free name is given."""
+    sticks = {}
+    for name in ("V001", "V002"):
+        station = enrolled(tmp_path, live_centre, name)
+        station.create("resident", PERSON)
+        sticks[name] = tmp_path / f"{name}.stb"
+        export_bundle(station.sync, sticks[name])
+        station.close()
+    before = sticks["V002"].read_bytes()
+    wrong = sticks["V001"] if given == "itself" else sticks["V002"]
+    code = run(cli, ["--lang", "zh", "bundle", "upload", str(sticks["V001"]), "--url",
+                     live_centre.url, "--reply", str(wrong), "--home", str(tmp_path / "pc")])
+    err = capsys.readouterr().err
+    assert code == 1 and "回传包不能写在它上面" in err and "未上传任何内容" in err
+    assert sticks["V002"].read_bytes() == before
+    assert read_bundle(sticks["V001"].read_bytes())[0]["kind"] == "uplink"
+    for name in ("V001", "V002"):
+        assert upload(capsys, tmp_path, live_centre, sticks[name])["accepted"] == 1
