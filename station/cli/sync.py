@@ -267,7 +267,8 @@ def bundle_export(env: Env, path: Path) -> None:
 @click.option("--url", envvar="STATION_CENTRE_URL",
               help="The centre's URL (default: this station's centre).")
 @click.option("--reply", type=NewFile(),
-              help="Where to save the station's downlink (default: PATH.reply.stb).")
+              help="Where to save the station's downlink (default: beside PATH, "
+                   "V001.stb → V001.reply.stb).")
 @common(json_output=True)
 def bundle_upload(env: Env, path: Path, url: str | None, reply: Path | None) -> None:
     """Upload a carried bundle from any connected computer; needs no keys."""

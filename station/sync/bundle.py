@@ -126,7 +126,7 @@ class BundleMissing(StationError):
 
 class DownlinkNotUploadable(StationError):
     code = "sync.bundle_is_downlink"
-    zh = ("{path} 是从镇中心带回的数据包（回执），不用上传：请在站点上用 station bundle import "
+    zh = ("{path} 是从镇中心带回的数据包（回传包），不用上传：请在站点上用 station bundle import "
           "导入它")
     en = ("{path} is a bundle brought back from the town centre (a reply), not one to upload: "
           "import it at the station with `station bundle import`")
@@ -135,10 +135,10 @@ class DownlinkNotUploadable(StationError):
 class UplinkNotImportable(StationError):
     code = "sync.bundle_is_uplink"
     zh = ("{path} 是站点导出、要带到镇中心的数据包，不能导入：请在能联网的电脑上用 "
-          "station bundle upload 上传，再把生成的回执文件带回来导入")
+          "station bundle upload 上传，再把上传时在旁边生成的回传包带回来导入")
     en = ("{path} is a bundle exported to carry to the town centre, not one to import: upload "
-          "it with `station bundle upload` on a connected computer, then import the reply "
-          "file that makes")
+          "it with `station bundle upload` on a connected computer, then bring back and "
+          "import the reply file the upload saves beside it")
 
 
 class BundleForAnotherStation(StationError):

@@ -473,6 +473,20 @@ def test_a_crafted_station_name_in_a_bundles_header_never_reaches_the_terminal(r
         assert code == 1 and "V002" in err and "\x1b" not in err and "\x07" not in err
 
 
+def test_the_reply_file_is_named_as_upload_really_names_it(ready, tmp_path):
+    """--help said the reply goes to PATH.reply.stb (V001.stb.reply.stb), and an uplink
+    imported by mistake was told to import 'the reply file that makes': the clerk and the
+    agent looked for a file that is never there. The reply of V001.stb is V001.reply.stb."""
+    code, out, _ = ready("bundle", "upload", "--help")
+    assert code == 0 and "V001.stb → V001.reply.stb" in " ".join(out.split())
+    uplink = tmp_path / "V001.stb"
+    uplink.write_bytes(write_bundle({"kind": "uplink", "station": "V001"}, []))
+    code, _, err = ready("bundle", "import", str(uplink))
+    assert code == 1 and "import the reply file the upload saves beside it" in err
+    code, _, err = ready("bundle", "import", str(uplink), "--lang", "zh")
+    assert code == 1 and "上传时在旁边生成的回传包" in err
+
+
 def test_a_huge_file_on_a_stick_is_refused_without_being_loaded(ready, tmp_path):
     """A crafted stick (or the wrong file: a film, a disk image) far bigger than any bundle:
     import and upload refuse it in a sentence, without reading it into memory — read whole,
