@@ -164,6 +164,23 @@ class Unauthenticated(CentreError):
         super().__init__(why=why, why_zh=zh.format(**params), why_en=en.format(**params))
 
 
+class NotCurrentKeys(CentreError):
+    """A carried pull request whose signature is not the station's current transport key:
+    in practice a bundle exported before the station was set up again and enrolled anew
+    (``init --force`` asks for exactly that export first). "Not authenticated: the signature
+    does not match" read to the clerk as a forged stick, or an upload that failed."""
+
+    status = 401
+    code = "centre.not_current_keys"
+    zh = ("这个数据包不是站点 {station} 现在的密钥签的（多半是站点重新安装、重新登记之前导出的）："
+          "其中的变更已按上面所列处理，但回传包只能给站点现在的安装。请在站点上重新导出数据包，"
+          "上传后带回它的回传包")
+    en = ("This bundle was not signed with station {station}'s current keys (most likely it "
+          "was exported before the station was set up and enrolled again): its changes were "
+          "handled as listed above, but a reply can only go to the station as it is now. "
+          "Export a new bundle at the station, upload it and bring back its reply")
+
+
 class Replayed(CentreError):
     status = 401
     code = "centre.replayed"

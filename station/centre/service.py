@@ -32,6 +32,7 @@ from station.centre.errors import (
     BadCode,
     BadRequest,
     NotAnApplication,
+    NotCurrentKeys,
     Replayed,
     Revoked,
     StaffRefused,
@@ -415,7 +416,7 @@ class Centre:
         if row.revoked_ms is not None:
             raise Revoked(station=row.id)
         if not check_pull(request, row.transport_public):
-            raise Unauthenticated("signature")
+            raise NotCurrentKeys(station=row.id)
         after = int(request["after"])
         if not 0 <= after < MAX_CURSOR:
             raise cursor_out_of_range()

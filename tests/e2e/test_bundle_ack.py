@@ -350,3 +350,39 @@ def test_a_reply_is_never_written_over_a_bundle_still_to_upload(tmp_path, live_c
     assert read_bundle(sticks["V001"].read_bytes())[0]["kind"] == "uplink"
     for name in ("V001", "V002"):
         assert upload(capsys, tmp_path, live_centre, sticks[name])["accepted"] == 1
+
+
+@pytest.mark.parametrize(("lang", "said", "unclear"), [
+    ("en", "was not signed with station V001's current keys", "not authenticated"),
+    ("zh", "不是站点 V001 现在的密钥签的", "未通过身份验证"),
+])
+def test_a_bundle_exported_before_a_reinstall_says_why_no_reply_comes(
+        tmp_path, live_centre, capsys, passphrase_file, lang, said, unclear):
+    """`init --force` asks for the unsent work to be exported first; the old bundle goes up
+    after the station is enrolled again. Its changes are taken, but no reply can be fetched
+    for the old keys: the clerk read 'The request is not authenticated: the signature does
+    not match', as if the stick were forged or the upload had failed. Now the sentence says
+    what happened and what to do, and doing it brings the work down."""
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    visited = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    sync(bus)
+    old = enrolled(tmp_path, live_centre, "V001")
+    old.create("resident", PERSON)
+    stick = tmp_path / "V001.stb"
+    export_bundle(old.sync, stick)
+    old.close()
+    home = tmp_path / "V001"
+    Station.init(home, station_id="V001", name="V001 站", agent="李春梅",
+                 passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)[0].close()
+    with Station.open(home, PASSPHRASE) as fresh:
+        enroll(fresh, live_centre.code("V001"))
+    code = run(cli, ["--lang", lang, "bundle", "upload", str(stick), "--url", live_centre.url,
+                     "--home", str(tmp_path / "town-pc")])
+    err = capsys.readouterr().err
+    assert code == 0 and said in err and unclear not in err
+    again = tmp_path / "V001-new.stb"
+    station_cli(capsys, home, passphrase_file, "bundle", "export", str(again))
+    station_cli(capsys, home, passphrase_file, "bundle", "import",
+                str(upload(capsys, tmp_path, live_centre, again)["reply"]))
+    with Station.open(home, PASSPHRASE) as st:
+        assert st.get(visited.id).name == "周大山"
