@@ -416,7 +416,11 @@ class Centre:
         if row.revoked_ms is not None:
             raise Revoked(station=row.id)
         if not check_pull(request, row.transport_public):
-            raise NotCurrentKeys(station=row.id)
+            # one of the station's own earlier keys (it was set up and enrolled again) is
+            # said as that; any other signature is a forgery or damage, said as such
+            if any(check_pull(request, key) for key in self.repo.retired_keys(row.id)):
+                raise NotCurrentKeys(station=row.id)
+            raise Unauthenticated("signature")
         after = int(request["after"])
         if not 0 <= after < MAX_CURSOR:
             raise cursor_out_of_range()

@@ -297,7 +297,12 @@ def test_a_carried_pull_acknowledges_only_what_the_centre_holds_from_that_statio
                           time_ms=centre.now_ms(), changesets=not_sent)
     swapped = client.post("/v1/bundle/pull", content=json.dumps({**request,
                                                                  "changesets": held}))
-    assert error_of(swapped, 401)["code"].startswith("centre.")
+    assert error_of(swapped, 401)["code"] == "centre.unauthenticated"
+    # signed by another key (another station's, a forger's): never called an earlier install
+    forged = signed_pull(v2.sync.transport(), station="V001", after=0,
+                         time_ms=centre.now_ms())
+    error = error_of(client.post("/v1/bundle/pull", content=json.dumps(forged)), 401)
+    assert error["code"] == "centre.unauthenticated" and "signature" in error["en"]
 
 
 def test_a_station_takes_acknowledgements_only_for_its_outbox_and_skips_unknown_entries(
