@@ -12,6 +12,7 @@ import click
 
 from station.cli.common import Env, common
 from station.cli.vault import unlock
+from station.domain.english import agrees, counted
 from station.sync.client import enroll, enroll_link, parse_code
 
 
@@ -45,8 +46,8 @@ def enroll_cmd(env: Env, code: str) -> None:
                     "before; it now trusts the one above")
         if sealed:
             env.say(f"登记前的 {sealed} 项变更已加密封装，下次同步时发送（station sync）",
-                    f"{sealed} earlier change(s) were sealed for sending; they go on the next "
-                    "sync (station sync)")
+                    f"{counted(sealed, 'earlier change')} {agrees(sealed, 'was', 'were')} "
+                    "sealed for sending; they go on the next sync (station sync)")
         else:
             env.say("没有登记前的待发送变更", "There were no earlier changes to send")
 

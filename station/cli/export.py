@@ -10,6 +10,7 @@ from click.core import ParameterSource
 from station.cli.common import Env, NewFile, UsageProblem, common
 from station.cli.followup import SETTLE_AT_STATION, MonthType
 from station.cli.vault import unlock
+from station.domain.english import counted
 from station.domain.followup import Month, provisional_note
 from station.domain.records import SCHEMAS
 from station.store.export import FORMATS, figures_table, record_table, write
@@ -76,4 +77,4 @@ def export_cmd(env: Env, fmt: str, path: Path, what: str, kind: str, month: Mont
                 "delete it when done")
     env.emit({"path": str(path), "rows": len(rows), "format": fmt},
              lambda: env.say(f"已导出 {len(rows)} 行到 {path}",
-                             f"Exported {len(rows)} row{'' if len(rows) == 1 else 's'} to {path}"))
+                             f"Exported {counted(len(rows), 'row')} to {path}"))

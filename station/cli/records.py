@@ -16,6 +16,7 @@ from rich.table import Table
 from station.cli.common import Env, ExistingFile, UsageProblem, common, progress_bar
 from station.cli.vault import unlock
 from station.domain.chinatime import china_time
+from station.domain.english import agrees, counted
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
 from station.store.importer import ImportRefused, ImportReport, import_file
@@ -92,26 +93,21 @@ def _import_summary(report: ImportReport) -> tuple[str, str]:
     """What an import did, in Chinese and English: rows imported, bad rows skipped,
     residents passed over because they are on record already, and rows passed over because
     an earlier import wrote them (the same file imported twice)."""
-    zh, en = f"已导入 {report.imported} 条记录", f"Imported {_count(report.imported, 'record')}"
+    zh, en = f"已导入 {report.imported} 条记录", f"Imported {counted(report.imported, 'record')}"
     if report.bad:
         zh += f"，跳过 {len(report.bad)} 行"
-        en += f", skipped {_count(len(report.bad), 'bad row')}"
+        en += f", skipped {counted(len(report.bad), 'bad row')}"
     if report.existing:
         n = len(report.existing)
         zh += f"；{n} 位居民已有记录（身份证号相同），未重复导入"
-        en += (f"; {_count(n, 'resident')} {'is' if n == 1 else 'are'} on record already "
-               f"(same ID number) and {'was' if n == 1 else 'were'} not imported again")
+        en += (f"; {counted(n, 'resident')} {agrees(n, 'is', 'are')} on record already "
+               f"(same ID number) and {agrees(n, 'was', 'were')} not imported again")
     if report.already_imported:
         n = len(report.already_imported)
         zh += f"；{n} 行在之前的导入中已经导入过，未重复导入"
-        en += (f"; {_count(n, 'row')} {'was' if n == 1 else 'were'} imported before and "
-               f"{'was' if n == 1 else 'were'} not imported again")
+        en += (f"; {counted(n, 'row')} {agrees(n, 'was', 'were')} imported before and "
+               f"{agrees(n, 'was', 'were')} not imported again")
     return zh, en
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 record', '2 records': an import of one row said 'Imported 1 records'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @click.command("list")

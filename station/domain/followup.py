@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from station.domain.english import agrees
 from station.domain.errors import StationError
 from station.domain.records import choice_label
 from station.domain.status import LATTICES
@@ -364,10 +365,9 @@ def provisional_note(groups: dict[str, Figures], how: tuple[str, str]) -> tuple[
     n = sum(g.conflicted for g in groups.values())
     if not n:
         return None
-    one = n == 1
     return (PROVISIONAL[0].format(n=n, how=how[0]),
-            PROVISIONAL[1].format(n=n, how=how[1], have="has" if one else "have",
-                                  are="is" if one else "are"))
+            PROVISIONAL[1].format(n=n, how=how[1], have=agrees(n, "has", "have"),
+                                  are=agrees(n, "is", "are")))
 
 
 def grades(records: Iterable[Facts]) -> Counter[str]:

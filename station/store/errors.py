@@ -140,7 +140,7 @@ class StationExists(StoreError):
 class UnsentWork(StoreError):
     code = "store.unsent"
     zh = "还有 {count} 条变更尚未发送到镇中心；请先同步，或用 station bundle export 导出后再重建"
-    en = ("{count} changes have not reached the town centre yet; sync first, or export them "
+    en = ("{changes} not reached the town centre yet; sync first, or export them "
           "with `station bundle export` before replacing this station")
 
 

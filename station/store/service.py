@@ -43,6 +43,7 @@ from station.domain.catalogue import (
 )
 from station.domain.changeset import Op
 from station.domain.chinatime import china_now
+from station.domain.english import agrees, counted
 from station.domain.errors import AuthorityRefused, StationError, ValidationError
 from station.domain.followup import (
     DueLists,
@@ -524,7 +525,8 @@ class Station:
             unsent = db.execute("SELECT count(*) FROM changesets "
                                 "WHERE local=1 AND acked=0 AND exported=0").fetchone()[0]
             if unsent:
-                raise UnsentWork(count=unsent)
+                raise UnsentWork(count=unsent, changes=f"{counted(unsent, 'change')} "
+                                  f"{agrees(unsent, 'has', 'have')}")
         finally:
             db.close()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from station.domain.english import counted
 from station.domain.errors import StationError
 from station.store.errors import refuse_non_file, refuse_nul, refuse_station_file
 from station.store.home import write_atomic
@@ -211,7 +212,7 @@ def export_said(count: int, path: Path) -> tuple[str, str]:
             f"{reply} and import it")
     if count:
         return (f"已导出 {count} 条变更到 {path}。{trip[0]}",
-                f"Exported {count} change{'' if count == 1 else 's'} to {path}. {trip[1]}")
+                f"Exported {counted(count, 'change')} to {path}. {trip[1]}")
     return (f"本站没有未发送的变更；{path} 只向镇中心索取其他站点的新内容。{trip[0]}",
             f"Nothing here is unsent: {path} only asks the centre for the others' new work. "
             f"{trip[1]}")

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from station.domain.english import counted
 from station.store.service import Downlink, Drained, Station
 from station.store.syncstate import OutboxItem, SyncState
 from station.sync.replies import push_reply
@@ -172,7 +173,7 @@ class SyncReport:
         if self.refused:
             text += f", {len(self.refused)} refused (quarantined)"
         if self.kept_locked:
-            text += f", {self.kept_locked} {_batches(self.kept_locked)} waiting for unlock"
+            text += f", {counted(self.kept_locked, 'batch', 'batches')} waiting for unlock"
         return text
 
     def kept_trouble(self, lang: str = "en") -> str:
@@ -192,11 +193,6 @@ class SyncReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "clock_warning": self.clock_warning}
-
-
-def _batches(n: int) -> str:
-    """'1 batch', '2 batches': the import of one reply kept while locked is the common case."""
-    return "batch" if n == 1 else "batches"
 
 
 class BatchSizer:

@@ -72,7 +72,7 @@ def test_init_force_refuses_while_unsent_work_remains(station, home, now):
     with pytest.raises(UnsentWork) as exc:
         Station.init(home, station_id="V001", name="站", agent="甲", passphrase=PASSPHRASE,
                      kdf=FAST_KDF, force=True, now=now)
-    assert "1 changes" in exc.value.message("en")
+    assert "1 change has not reached the town centre" in exc.value.message("en")
     assert "bundle export" in exc.value.message("en")
     assert digest(db_path(home)) == before
 
