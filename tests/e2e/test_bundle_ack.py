@@ -16,6 +16,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.store.projection import Record
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from station.sync.bundle import BundleForAnotherStation, export_bundle, import_bundle
@@ -274,6 +275,33 @@ def test_the_clerk_uploading_a_bundle_is_told_why_each_refused_change_was_refuse
     assert not [v for v in PERSON.values() if v in err]  # G2: the reason names no value
 
 
+def exported_by_the_first_install(tmp_path: Path,
+                                  live_centre: LiveCentre) -> tuple[Record, Path]:
+    """The bus's visit to a V001 resident on the centre, and a bundle V001 exported before
+    its laptop is set up again: (that visit, the bundle)."""
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    visited = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
+    sync(bus)
+    old = enrolled(tmp_path, live_centre, "V001")
+    old.create("resident", PERSON)
+    stick = tmp_path / "V001.stb"
+    export_bundle(old.sync, stick)
+    old.close()
+    return visited, stick
+
+
+def the_next_trip_brings_it(capsys, tmp_path: Path, live_centre: LiveCentre, home: Path,
+                            passphrase_file: Path, record_id: str) -> bool:
+    """A new bundle exported at the set-up-again station, uploaded, and its reply imported:
+    whether the record the bus made is then at the station."""
+    again = tmp_path / "V001-again.stb"
+    station_cli(capsys, home, passphrase_file, "bundle", "export", str(again))
+    station_cli(capsys, home, passphrase_file, "bundle", "import",
+                str(upload(capsys, tmp_path, live_centre, again)["reply"]))
+    with Station.open(home, PASSPHRASE) as st:
+        return st.get(record_id).name == "周大山"
+
+
 @pytest.mark.parametrize(("lang", "said"), [
     ("en", "was fetched for an earlier install of station V001"),
     ("zh", "是为站点 V001 以前的安装"),
@@ -285,14 +313,7 @@ def test_a_reply_fetched_before_the_station_was_set_up_again_is_said_as_such(
     sealed to the old keys. Importing it said 'downlink batch 0–2 from centre is correctly
     signed but does not open: InvalidTag', in English in the Chinese app too; now it says
     what happened and that nothing is lost, and the next trip brings the work down."""
-    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
-    visited = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
-    sync(bus)
-    old = enrolled(tmp_path, live_centre, "V001")
-    old.create("resident", PERSON)
-    stick = tmp_path / "V001.stb"
-    export_bundle(old.sync, stick)
-    old.close()
+    visited, stick = exported_by_the_first_install(tmp_path, live_centre)
     reply = Path(str(upload(capsys, tmp_path, live_centre, stick)["reply"]))
     fresh, _ = Station.init(tmp_path / "V001", station_id="V001", name="V001 站",
                             agent="李春梅", passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)
@@ -304,12 +325,8 @@ def test_a_reply_fetched_before_the_station_was_set_up_again_is_said_as_such(
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "InvalidTag" not in err
     assert said in err
-    again = tmp_path / "V001-2.stb"
-    station_cli(capsys, home, passphrase_file, "bundle", "export", str(again))
-    station_cli(capsys, home, passphrase_file, "bundle", "import",
-                str(upload(capsys, tmp_path, live_centre, again)["reply"]))
-    with Station.open(home, PASSPHRASE) as st:
-        assert st.get(visited.id).name == "周大山"
+    assert the_next_trip_brings_it(capsys, tmp_path, live_centre, home, passphrase_file,
+                                   visited.id)
 
 
 def test_a_crafted_station_name_in_an_uploaded_bundle_never_reaches_the_clerks_terminal(
@@ -363,14 +380,7 @@ def test_a_bundle_exported_before_a_reinstall_says_why_no_reply_comes(
     for the old keys: the clerk read 'The request is not authenticated: the signature does
     not match', as if the stick were forged or the upload had failed. Now the sentence says
     what happened and what to do, and doing it brings the work down."""
-    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
-    visited = bus.create("resident", {"resident.name": "周大山"}, scope="V001")
-    sync(bus)
-    old = enrolled(tmp_path, live_centre, "V001")
-    old.create("resident", PERSON)
-    stick = tmp_path / "V001.stb"
-    export_bundle(old.sync, stick)
-    old.close()
+    visited, stick = exported_by_the_first_install(tmp_path, live_centre)
     home = tmp_path / "V001"
     Station.init(home, station_id="V001", name="V001 站", agent="李春梅",
                  passphrase=PASSPHRASE, kdf=FAST_KDF, force=True)[0].close()
@@ -380,9 +390,5 @@ def test_a_bundle_exported_before_a_reinstall_says_why_no_reply_comes(
                      "--home", str(tmp_path / "town-pc")])
     err = capsys.readouterr().err
     assert code == 0 and said in err and unclear not in err
-    again = tmp_path / "V001-new.stb"
-    station_cli(capsys, home, passphrase_file, "bundle", "export", str(again))
-    station_cli(capsys, home, passphrase_file, "bundle", "import",
-                str(upload(capsys, tmp_path, live_centre, again)["reply"]))
-    with Station.open(home, PASSPHRASE) as st:
-        assert st.get(visited.id).name == "周大山"
+    assert the_next_trip_brings_it(capsys, tmp_path, live_centre, home, passphrase_file,
+                                   visited.id)

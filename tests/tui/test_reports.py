@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -15,6 +16,7 @@ from station.cli.common import run
 from station.domain.followup import Month
 from station.store.service import Station
 from station.store.vault import FAST_KDF
+from station.tui.app import StationApp
 from station.tui.screens.reports import ROWS, ReportsScreen, bar, cell, percent
 from tests.conftest import PASSPHRASE, FakeNow
 from tests.store.test_conflicts import make, two_outcomes
@@ -260,19 +262,29 @@ def test_a_long_list_of_matters_scrolls_with_the_page_and_shows_its_last_column(
     drive(app, scenario, size=SIZE)
 
 
+def reports_of_a_case_in_conflict(tmp_path: Path) -> tuple[Station, StationApp]:
+    """The village, where a case completed here was returned on the bus, and its app (zh)."""
+    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
+    two_outcomes(village, bus)
+    bus.close()
+    return village, make_app(village, lang="zh")
+
+
+async def reports_note(pilot, app: StationApp) -> Static:
+    """The reports screen opened, and its note on counted cases with open conflicts."""
+    app.push_screen(ReportsScreen())
+    await settle(pilot, app)
+    return app.screen.query_one("#reports-provisional", Static)
+
+
 def test_cases_with_open_conflicts_are_said_above_the_figures(tmp_path):
     """A case completed here and returned on the bus is counted by the outcome shown for
     now: the screen says how many counted cases are so, and that the figures may change;
     once settled, nothing is said."""
-    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
-    two_outcomes(village, bus)
-    bus.close()
-    app = make_app(village, lang="zh")
+    village, app = reports_of_a_case_in_conflict(tmp_path)
 
     async def scenario(pilot):
-        app.push_screen(ReportsScreen())
-        await settle(pilot, app)
-        note = app.screen.query_one("#reports-provisional", Static)
+        note = await reports_note(pilot, app)
         assert note.display
         assert "其中 1 件有待处理的冲突" in str(note.render())
         assert "首页按 c 处理冲突" in str(note.render())
@@ -290,15 +302,10 @@ def test_cases_with_open_conflicts_are_said_above_the_figures(tmp_path):
 def test_the_note_on_conflicts_wraps_between_chinese_characters(tmp_path, size):
     """The note broke only at spaces: at 80 columns its first line was "其中 1" alone and
     the rest of the sentence started on the next, cut again before "处理冲突）"."""
-    village, bus = make(tmp_path, "V001", FakeNow()), make(tmp_path, "BUS01", FakeNow())
-    two_outcomes(village, bus)
-    bus.close()
-    app = make_app(village, lang="zh")
+    village, app = reports_of_a_case_in_conflict(tmp_path)
 
     async def scenario(pilot):
-        app.push_screen(ReportsScreen())
-        await settle(pilot, app)
-        note = app.screen.query_one("#reports-provisional", Static)
+        note = await reports_note(pilot, app)
         lines = lines_of(note)
         assert "".join(lines).replace(" ", "") == str(note.content).replace(" ", "")
         room = note.content_region.width
