@@ -265,7 +265,8 @@ def bundle_export(env: Env, path: Path) -> None:
 @bundle_group.command("upload")
 @click.argument("path", type=ExistingFile())
 @click.option("--url", envvar="STATION_CENTRE_URL",
-              help="The centre's URL (default: this station's centre).")
+              help="The centre's URL (default: this station's centre; on a computer that "
+                   "is not a station, give it here or in STATION_CENTRE_URL).")
 @click.option("--reply", type=NewFile(),
               help="Where to save the station's downlink (default: beside PATH, "
                    "V001.stb → V001.reply.stb).")

@@ -150,7 +150,10 @@ def passwd_cmd(env: Env, new_passphrase_file: Path | None, fast_kdf: bool) -> No
 @common()
 def recover_cmd(env: Env, recovery_key_file: Path | None, recovery_key: str | None,
                 new_passphrase_file: Path | None, fast_kdf: bool) -> None:
-    """Open the station with its recovery key and set a new passphrase for an agent."""
+    """Open the station with its recovery key and set a new passphrase for an agent.
+
+    The new passphrase is typed twice, or read from --new-passphrase-file (or from
+    --passphrase-file: nothing is unlocked with a passphrase here)."""
     key = _recovery_key(env, recovery_key, recovery_key_file)
     agent = _agent_name(env, None)
     # nothing is unlocked with a passphrase here: --passphrase-file can only mean the new one
