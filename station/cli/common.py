@@ -1,8 +1,9 @@
 """What every ``station`` command shares: options, passphrases, output, errors, exit codes.
 
 Exit codes (DESIGN §9): 0 ok, 1 a user error (a sentence on stderr, never a traceback),
-2 usage, 3 the centre cannot be reached (the work is kept for later). Data goes to stdout —
-one JSON document with ``--json`` — and messages to stderr, so scripts can pipe the output.
+2 usage, 3 the centre cannot be reached or another sync of the station is under way (the work
+is kept for later). Data goes to stdout — one JSON document with ``--json`` — and messages
+to stderr, so scripts can pipe the output.
 """
 
 from __future__ import annotations

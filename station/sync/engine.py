@@ -14,16 +14,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+from filelock import FileLock, Timeout
 
 from station.domain.english import counted
 from station.store.service import Downlink, Drained, Station
 from station.store.syncstate import OutboxItem, SyncState
+from station.sync.errors import SyncBusy
 from station.sync.replies import push_reply
 from station.sync.transport import CentreClient
 from station.wire.downlink import BatchHeader, read_batch_header
@@ -35,6 +39,7 @@ TARGET_S = 2.0
 # The most one request carries: well under the centre's cap on a push or bundle body (8 MiB).
 MAX_BATCH_BYTES = 2 << 20
 CLOCK_WARN_MS = 5 * 60 * 1000
+SYNC_LOCK = "sync.lock"  # in the station's home: held by the one sync under way
 
 
 _GAP_UNITS = ((86_400_000, "天", "days"), (3_600_000, "小时", "hours"), (60_000, "分钟", "min"))
@@ -324,7 +329,32 @@ def sync_once(sync: SyncState, link: CentreClient, *, station: Station | None = 
               progress: ProgressFn | None = None,
               stop: threading.Event | None = None) -> SyncReport:
     """Push, then pull. With ``station`` None (unattended, locked) pulls go to the inbox.
-    Setting ``stop`` ends it after the batch under way (each batch is durable on its own)."""
+    Setting ``stop`` ends it after the batch under way (each batch is durable on its own).
+    Only one sync of a station runs at a time (``only_sync``)."""
+    with only_sync(sync.home):
+        return _sync_once(sync, link, station=station, progress=progress, stop=stop)
+
+
+@contextmanager
+def only_sync(home: Path) -> Iterator[None]:
+    """Hold this station's sync lock, or raise ``SyncBusy`` at once if another sync (the
+    app's, a cron ``sync --unattended``, a ``--watch``, in any process) holds it. Two at
+    once would send the same outbox twice over the village link and each report the other's
+    work as 'already at the centre'. The lock is the operating system's, on a file in the
+    station's home, so a sync that crashed or was killed leaves none behind."""
+    lock = FileLock(home / SYNC_LOCK, blocking=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SyncBusy() from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _sync_once(sync: SyncState, link: CentreClient, *, station: Station | None,
+               progress: ProgressFn | None, stop: threading.Event | None) -> SyncReport:
     report, start = SyncReport(), time.monotonic()
     if station is not None:
         merge_kept(station, report)  # anything pulled while locked merges first

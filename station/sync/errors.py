@@ -4,6 +4,7 @@
      ├── CentreUnreachable   no connection, timeout, 5xx after retries (exit 3: work kept)
      │    ├── Throttled      429/503: the centre asked us to come back later (Retry-After)
      │    └── EnrollUnreachable  the same during `station enroll`: nothing is enrolled yet
+     ├── SyncBusy            another sync of this station is under way (exit 3: work kept)
      ├── BadReply            the reply is not what the centre sends (exit 3: work kept)
      │    ├── UnsignedReply  a push reply without the pinned centre's signature
      │    └── EnrollBadReply the same during `station enroll`: nothing is enrolled yet
@@ -39,6 +40,21 @@ class Throttled(CentreUnreachable):
     code = "sync.throttled"
     zh = "镇中心繁忙，要求 {retry_after:.0f} 秒后再试；工作已保存"
     en = "The town centre is busy and asked to retry in {retry_after:.0f} s; work is kept"
+
+
+class SyncBusy(SyncError):
+    """Another sync of this station is under way (the app's sync screen, a scheduled
+    ``station sync --unattended``, a ``--watch``): this one does not start, rather than send
+    the same outbox a second time over a slow link. Nothing is lost: the other one sends and
+    brings everything, and a scheduled sync simply runs again at its next time."""
+
+    code = "sync.busy"
+    exit_code: ClassVar[int] = 3
+    zh = ("本站的另一次同步正在进行（在本程序的同步页面，或定时运行的 station sync），"
+          "这次没有开始；没有丢失任何工作，等那次同步结束后再同步即可")
+    en = ("Another sync of this station is under way (in the app's sync screen, or a scheduled "
+          "station sync), so this one did not start; no work is lost: sync again once that one "
+          "has finished")
 
 
 class BadReply(SyncError):

@@ -4,6 +4,7 @@ that records every byte on the wire and can cut a connection at the worst moment
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -116,14 +117,20 @@ class Proxy:
 
     ``cut`` decides, for each response the centre sends back, whether to drop it: the
     request has reached (and been committed by) the centre, but the station never hears.
+    ``cut_after`` passes only the first N bytes of a response (all but the last -N for a
+    negative N; None for all of it) before dropping the connection: a link that fails
+    part-way through a reply.
     ``forge`` answers a request itself, without forwarding it (a captive portal, or a
-    man in the middle on a plain-HTTP link), when it returns a response."""
+    man in the middle on a plain-HTTP link), when it returns a response. ``target_port``
+    may change while it runs (a centre started again elsewhere); while nothing answers
+    there, each connection is dropped, as a link to a centre that is down."""
 
     target_port: int
     port: int = field(default_factory=free_port)
     upstream: bytearray = field(default_factory=bytearray)
     downstream: bytearray = field(default_factory=bytearray)
     cut: Callable[[bytes], bool] = lambda request: False
+    cut_after: Callable[[bytes], int | None] = lambda request: None
     forge: Callable[[bytes], bytes | None] = lambda request: None
     cuts: int = 0
     _server: socket.socket | None = None
@@ -153,25 +160,40 @@ class Proxy:
 
     def _serve(self, client: socket.socket) -> None:
         """One request at a time: forward it whole, then the response (or cut)."""
-        with client, socket.create_connection(("127.0.0.1", self.target_port)) as server:
-            while True:
-                request = _read_http(client)
-                if not request:
-                    return
-                with self._lock:
-                    self.upstream += request
-                forged = self.forge(request)
-                if forged is not None:
-                    client.sendall(forged)
-                    continue
-                server.sendall(request)
-                response = _read_http(server)
-                with self._lock:
-                    self.downstream += response
-                if self.cut(request):
-                    self.cuts += 1
-                    return  # the centre committed; the station never hears back
-                client.sendall(response)
+        with client:
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # the centre is down: the station's connection is dropped
+            with server, contextlib.suppress(OSError):
+                self._forward(client, server)
+
+    def _forward(self, client: socket.socket, server: socket.socket) -> None:
+        while True:
+            request = _read_http(client)
+            if not request:
+                return
+            with self._lock:
+                self.upstream += request
+            forged = self.forge(request)
+            if forged is not None:
+                client.sendall(forged)
+                continue
+            server.sendall(request)
+            response = _read_http(server)
+            if not response:
+                return  # the centre went away mid-request: so does the connection
+            with self._lock:
+                self.downstream += response
+            if self.cut(request):
+                self.cuts += 1
+                return  # the centre committed; the station never hears back
+            part = self.cut_after(request)
+            if part is not None:
+                self.cuts += 1
+                client.sendall(response[:part])
+                return  # the link fails part-way through the reply
+            client.sendall(response)
 
 
 def _read_http(sock: socket.socket) -> bytes:
