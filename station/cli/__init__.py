@@ -14,7 +14,7 @@ import click
 from station.cli.backup import backup_cmd, restore_cmd
 from station.cli.centre import centre_group
 from station.cli.check import check_cmd
-from station.cli.common import detect_lang, remember_group_options, run
+from station.cli.common import INTERRUPTED, detect_lang, leave_now, remember_group_options, run
 from station.cli.conflicts import conflicts_group
 from station.cli.demo import demo_cmd
 from station.cli.enroll import enroll_cmd
@@ -57,4 +57,7 @@ for command in (sync_cmd, bundle_group, due_cmd, contact_cmd, rate_cmd, followup
 
 
 def main() -> None:
-    sys.exit(run(cli))
+    code = run(cli)
+    if code == INTERRUPTED:
+        leave_now(code)
+    sys.exit(code)

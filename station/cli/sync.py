@@ -28,7 +28,15 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from station.cli.common import Env, ExistingFile, NewFile, UsageProblem, check_url, common
+from station.cli.common import (
+    INTERRUPTED,
+    Env,
+    ExistingFile,
+    NewFile,
+    UsageProblem,
+    check_url,
+    common,
+)
 from station.cli.vault import unlock
 from station.domain.chinatime import china_time
 from station.domain.errors import StationError
@@ -85,7 +93,7 @@ class SyncStopped(StationError):
     went through is kept and how to go on, not end with no word at all."""
 
     code = "cli.sync_stopped"
-    exit_code: ClassVar[int] = 130
+    exit_code: ClassVar[int] = INTERRUPTED
     zh = "同步已中止：已发送和已接收的部分都已保存，未发送的工作还在；再运行 station sync 即可继续"
     en = ("Sync stopped: what was sent and received so far is kept, and unsent work stays; run "
           "station sync again to go on")
@@ -237,8 +245,9 @@ def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool,
         try:
             watch(lambda: sync_once(sync, link, station=station), probe,
                   every_s=every or DEFAULT_EVERY_S, stop=stop, on_event=on_event)
-        except KeyboardInterrupt:
-            stop.set()
+        except KeyboardInterrupt:  # said as for one sync, and ended without waiting on
+            stop.set()             # a request still on a stalled link (leave_now)
+            raise SyncStopped() from None
         finally:
             probe_link.close()
 

@@ -218,6 +218,22 @@ class BatchSizer:
                                            self.size / 4)))
 
 
+@contextmanager
+def _requests(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """Threads for the requests in flight. An error or a Ctrl+C leaves them without waiting:
+    on a stalled link the request under way (and its retries) could hold the person for a
+    minute, and what it would bring is used by no one (only the caller acknowledges pushed
+    work or merges a downlink, and it has stopped). The centre takes a push it receives
+    later as any other: it is acknowledged, as a duplicate, at the next sync."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, *,
          progress: ProgressFn | None = None, sizer: BatchSizer | None = None,
          in_flight: int = IN_FLIGHT, stop: threading.Event | None = None) -> SyncReport:
@@ -231,7 +247,7 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
     centre_public = sync.centre().sign_public
     position = 0
     pending: deque[tuple[Future[httpx.Response], list[OutboxItem], int, float]] = deque()
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+    with _requests(in_flight) as pool:
         while True:
             while len(pending) < in_flight and not (stop and stop.is_set()):
                 items = sync.outbox(limit=5000, max_bytes=sizer.size, after=position)
@@ -244,15 +260,10 @@ def push(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
             if not pending:
                 return report
             future, items, size, began = pending.popleft()
-            try:
-                response = future.result()
-                sizer.record(size, (time.monotonic() - began) / max(1, len(pending) + 1))
-                reply = push_reply(response, centre_public=centre_public,
-                                   sent=(i.changeset for i in items))
-            except BaseException:
-                for other, *_ in pending:
-                    other.cancel()
-                raise
+            response = future.result()  # on failure, _requests drops those still queued
+            sizer.record(size, (time.monotonic() - began) / max(1, len(pending) + 1))
+            reply = push_reply(response, centre_public=centre_public,
+                               sent=(i.changeset for i in items))
             sync.ack([*reply.accepted, *reply.duplicates])
             for refusal in reply.refused:
                 index = refusal.get("index")
@@ -293,7 +304,7 @@ def pull(sync: SyncState, link: CentreClient, report: SyncReport | None = None, 
     def size_now() -> int:
         return limit or max(20, min(2000, sizer.size // per_entry))
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with _requests(1) as pool:
         after = sync.cursor()
         upcoming = pool.submit(fetch, after, size_now())
         while True:

@@ -5,11 +5,21 @@ syncs of one station at once. The proxy between them is real TCP; nothing is moc
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.store.service import Station
 from station.sync.engine import Progress, sync_once
-from tests.e2e.conftest import LiveCentre, enrolled, link
+from tests.conftest import PASSPHRASE, stop_process
+from tests.e2e.conftest import ROOT, LiveCentre, Proxy, enrolled, link
 
 
 def test_a_scheduled_sync_during_the_apps_sync_says_it_is_busy_and_doubles_nothing(
@@ -45,3 +55,36 @@ def test_a_scheduled_sync_during_the_apps_sync_says_it_is_busy_and_doubles_nothi
     assert json.loads(capsys.readouterr().out)["pushed"] == 0
 
 
+
+
+@pytest.mark.parametrize("watch", [[], ["--watch"]], ids=["once", "watch"])
+def test_ctrl_c_on_a_stalled_link_stops_the_sync_at_once_and_keeps_the_work(
+        tmp_path, live_centre: LiveCentre, proxy: Proxy, passphrase_file, watch):
+    """The link stalls with a push on the wire (a village link that holds the connection
+    and carries nothing). Ctrl+C says the sync stopped and ends it at once, with the work
+    still to send; it waited for the stalled request and its retries, a minute in which
+    the agent saw nothing happen and would close the window."""
+    village = enrolled(tmp_path, live_centre, "V001", url=proxy.url)
+    village.create("resident", {"resident.name": "郑大爷"})
+    village.close()
+    link_back = threading.Event()
+    proxy.forge = lambda request: link_back.wait(120) and None  # holds every request
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station", "sync", *watch, "--lang", "en", "--home",
+         str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 30
+        while b"POST /v1/push" not in proxy.upstream and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b"POST /v1/push" in proxy.upstream, "the sync never sent its push"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        link_back.set()
+        stop_process(proc)
+    assert proc.returncode == 130 and "Traceback" not in err.decode()
+    assert "Sync stopped" in err.decode() and "unsent work stays" in err.decode()
+    with Station.open(tmp_path / "V001", PASSPHRASE) as st:
+        assert st.sync.unsent() == 1
