@@ -186,6 +186,12 @@ _WHY = ((httpx.ConnectTimeout, ("连接超时：网络很慢或镇中心地址�
                                 "connecting timed out: a slow network or a wrong centre address")),
         (httpx.ConnectError, ("没有网络，或镇中心没有运行",
                               "no connection, or the town centre is not running")),
+        # a slow link stalls either way: sending the request, or waiting for the answer
+        (httpx.WriteTimeout, ("发送超时：网络很慢",
+                              "sending timed out: the network is very slow")),
+        (httpx.ReadTimeout, ("等待镇中心应答超时：网络很慢，或镇中心太忙",
+                             "no answer in time: a very slow network, or the centre is "
+                             "overloaded")),
         (httpx.TimeoutException, ("等待应答超时", "no answer in time")),
         (httpx.TransportError, ("连接中途断开", "the connection was cut")))
 
