@@ -323,3 +323,27 @@ def test_saving_an_edit_unchanged_says_nothing_changed(village):
         assert "没有修改。" in toasts(app)
 
     drive(app, scenario)
+
+
+def test_a_resident_on_record_is_filled_in_from_their_id_number(village):
+    """An agent receiving a case for someone the station knows types the ID number: the
+    form says who it is, with their cases, and fills the name and phone, as the visit form
+    does; a number nobody is known under gets back the field's own hint."""
+    application = village.list(kind="application", limit=1)[0]
+    known = village.get(application.id)
+    app = make_app(village, lang="en")
+
+    async def scenario(pilot):
+        form = await open_form(pilot, app)
+        await pick_matter(pilot, app, form, "HJ-001")
+        await type_into(pilot, form, "#f-id_number", known.fields["applicant.id_number"])
+        await settle(pilot, app)
+        assert form.query_one("#f-name", Input).value == known.fields["applicant.name"]
+        assert form.query_one("#f-phone", Input).value == known.fields["applicant.phone"]
+        hint = form.fields["applicant.id_number"].hint
+        assert hint.startswith("Known here:") and application.receipt in hint
+        await type_into(pilot, form, "#f-id_number", ENDS_IN_X)
+        await settle(pilot, app)
+        assert form.fields["applicant.id_number"].hint == "18 characters, the last may be X"
+
+    drive(app, scenario, size=(80, 24))

@@ -87,6 +87,7 @@ class ApplicationFormScreen(FormScreen):
     """Receive a new application, or edit one (``record_id``)."""
 
     KIND = "application"
+    PERSON = "applicant"
     CSS_PATH = "application_form.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         *FormScreen.BINDINGS,
@@ -122,7 +123,7 @@ class ApplicationFormScreen(FormScreen):
             yield Static(t(TEXT["materials"]), classes="section")
             yield self.checklist
             yield Static(t(TEXT["applicant"]), classes="section")
-            yield from self.person_fields("applicant", fields, id_hint=t(TEXT["id_hint"]))
+            yield from self.person_fields(fields, id_hint=t(TEXT["id_hint"]))
             yield Static(t(TEXT["authorisation"]), classes="section")
             relationship = fields.get("authorisation.relationship")
             self.relationship: Select[str] = StationSelect(

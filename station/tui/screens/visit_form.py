@@ -13,17 +13,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Input, Select, SelectionList, Static, TextArea
+from textual.widgets import Footer, Header, Select, SelectionList, Static, TextArea
 
 from station.domain.errors import StationError, TransitionRefused, ValidationError
 from station.domain.records import SERVICES, VISIT_REASONS
-from station.domain.validate import check_id_number
 from station.store.projection import Record
-from station.store.service import Summary
-from station.tui.text import choice_label, status_label
+from station.tui.text import choice_label
 from station.tui.widgets.form_screen import FormScreen, Issue, is_blank
 from station.tui.widgets.line_input import LineInput
 from station.tui.widgets.select import StationSelect
@@ -49,11 +46,6 @@ TEXT = {
     "linked": ("关联代办件", "Linked applications"),
     "linked_hint": ("填受理编号，多个用空格或逗号分开", "Receipt numbers, separated by spaces "
                     "or commas"),
-    "known": ("台账中已有此人：{name}（{n} 条记录）{apps}",
-              "Known here: {name} ({n} records){apps}"),
-    "apps": ("\n代办件：{list}", "\napplications: {list}"),
-    "filled": ("已按台账填入姓名、电话、住址", "Name, phone and address filled in from the "
-               "station's records"),
 }
 
 
@@ -61,6 +53,7 @@ class VisitFormScreen(FormScreen):
     """Record a home visit, or edit one (``record_id``)."""
 
     KIND = "visit"
+    PERSON = "resident"
     CSS_PATH = "visit_form.tcss"
     BINDING_ZH: ClassVar[dict[str, str]] = dict(FormScreen.BINDING_ZH)
 
@@ -77,7 +70,7 @@ class VisitFormScreen(FormScreen):
         with VerticalScroll(id="form"):
             yield self.general
             yield Static(t(TEXT["resident"]), classes="section")
-            yield from self.person_fields("resident", fields)
+            yield from self.person_fields(fields)
             yield Static(t(TEXT["visit"]), classes="section")
             reason = fields.get("reason")
             self.reason: Select[str] = StationSelect(
@@ -130,53 +123,6 @@ class VisitFormScreen(FormScreen):
             except StationError:
                 out.append(record_id)
         return out
-
-    # --- who is this? ------------------------------------------------------------------------
-
-    @on(Input.Changed, "#f-id_number")
-    def _known(self, event: Input.Changed) -> None:
-        """A valid ID number, however typed (in groups, full-width): whom the station knows
-        under it (一办到底 starts here). The check is the one saving makes, so the hint
-        comes for every number the form would save."""
-        spot = self.fields["resident.id_number"]
-        spot.set_hint("")
-        try:
-            number = check_id_number(event.value, today=self.station.today())
-            found = self.station.same_person(number)
-        except StationError:
-            return
-        if not found:
-            return
-        apps = [s for s in found if s.kind == "application"]
-        catalogue = self.station.catalogue
-        open_, close = ("（", "）") if self.lang == "zh" else (" (", ")")
-
-        def line(s: Summary) -> str:
-            matter = catalogue.get(s.matter).name(self.lang) if s.matter in catalogue else ""
-            status = status_label("application", s.status, self.lang)
-            return f"{s.receipt} {matter}{open_}{status}{close}"
-
-        listing = ("、" if self.lang == "zh" else ", ").join(line(s) for s in apps[:3])
-        hint = self.t(TEXT["known"]).format(
-            name=found[0].name, n=len(found),
-            apps=self.t(TEXT["apps"]).format(list=listing) if apps else "")
-        if self._fill_person(found[0].id):
-            hint += "\n" + self.t(TEXT["filled"])
-        spot.set_hint(hint)
-
-    def _fill_person(self, record_id: str) -> bool:
-        """Fill the empty name, phone, address and group from the person's newest record."""
-        try:
-            person = self.station.get(record_id).person
-        except StationError:
-            return False
-        filled = False
-        for key in ("name", "phone", "address", "village_group"):
-            box = self.inputs[f"resident.{key}"]
-            if not box.value.strip() and person.get(key):
-                box.value = str(person[key])
-                filled = True
-        return filled
 
     # --- form values -----------------------------------------------------------------------
 

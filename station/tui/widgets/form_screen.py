@@ -30,11 +30,11 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Select, SelectionList, TextArea
 
 from station.domain.errors import StationError, ValidationError
-from station.domain.validate import Problem
+from station.domain.validate import Problem, check_id_number
 from station.store.projection import Record
-from station.store.service import Draft
+from station.store.service import Draft, Summary
 from station.tui.screens.base import StationScreen
-from station.tui.text import KIND, pick
+from station.tui.text import KIND, pick, status_label
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_field import FormField
 from station.tui.widgets.line_input import LineInput
@@ -62,6 +62,11 @@ TEXT = {
     "saved": ("已保存：{receipt}", "Saved: {receipt}"),
     "failed": ("没能保存：{e}", "Could not save: {e}"),
     "required": ("{label_zh}不能为空", "{label_en} is required"),
+    "known": ("台账中已有此人：{name}（{n} 条记录）{apps}",
+              "Known here: {name} ({n} records){apps}"),
+    "apps": ("\n代办件：{list}", "\napplications: {list}"),
+    "filled": ("已按台账填入姓名、电话、住址", "Name, phone and address filled in from the "
+               "station's records"),
 }
 # The person a record is about (the applicant, the visited resident): the same five inputs.
 PERSON = (("name", ("姓名", "Name")), ("id_number", ("身份证号", "ID number")),
@@ -96,6 +101,7 @@ class FormScreen(StationScreen[None]):
     """A record form; subclasses set ``KIND`` and implement the hooks below."""
 
     KIND: ClassVar[str] = ""
+    PERSON: ClassVar[str] = ""  # the record's person: ``applicant``, ``resident``
     AUTO_FOCUS = ""  # the first field is focused once the form is laid out (``_opened``)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="save", priority=True,
@@ -113,6 +119,7 @@ class FormScreen(StationScreen[None]):
         self.fields: dict[str, FormField] = {}
         self.inputs: dict[str, Input] = {}
         self.general = Prose("", id="form-error", markup=False)
+        self._id_hint = ""  # the ID number's own hint, shown when nobody is known under it
         self._blank: dict[str, Any] | None = None  # the form as it opened
         self._kept: dict[str, Any] | None = None   # what the draft holds now
         self._draft_written = False
@@ -169,12 +176,12 @@ class FormScreen(StationScreen[None]):
         self.fields[name] = spot
         return spot
 
-    def person_fields(self, person: str, values: dict[str, Any], *,
+    def person_fields(self, values: dict[str, Any], *,
                       id_hint: str = "") -> Iterator[FormField]:
-        """The inputs of the record's ``person`` (``applicant``, ``resident``), filled from
-        ``values``."""
+        """The inputs of the record's person (``PERSON``), filled from ``values``."""
+        self._id_hint = id_hint
         for key, label in PERSON:
-            name = f"{person}.{key}"
+            name = f"{self.PERSON}.{key}"
             box = self.inputs[name] = LineInput(str(values.get(name) or ""), compact=True,
                                                 id=f"f-{key}")
             yield self.field(name, self.t(label), box,
@@ -185,6 +192,56 @@ class FormScreen(StationScreen[None]):
         if is_blank(values.get(name)):
             return [Problem(name, "required", {"label_zh": label[0], "label_en": label[1]})]
         return []
+
+    # --- who is this? ------------------------------------------------------------------------
+
+    @on(Input.Changed, "#f-id_number")
+    def _known(self, event: Input.Changed) -> None:
+        """A valid ID number, however typed (in groups, full-width): whom the station knows
+        under it (一办到底 starts here), with the empty name, phone and address filled in, so
+        a resident on record is not typed again on any form. The check is the one saving
+        makes, so the hint comes for every number the form would save."""
+        spot = self.fields[f"{self.PERSON}.id_number"]
+        spot.set_hint(self._id_hint)
+        try:
+            number = check_id_number(event.value, today=self.station.today())
+            found = self.station.same_person(number)
+        except StationError:
+            return
+        if not found:
+            return
+        apps = [s for s in found if s.kind == "application"]
+        listing = ("、" if self.lang == "zh" else ", ").join(
+            self._app_line(s) for s in apps[:3])
+        hint = self.t(TEXT["known"]).format(
+            name=found[0].name, n=len(found),
+            apps=self.t(TEXT["apps"]).format(list=listing) if apps else "")
+        if self._fill_person(found[0].id):
+            hint += "\n" + self.t(TEXT["filled"])
+        spot.set_hint(hint)
+
+    def _app_line(self, summary: Summary) -> str:
+        """``V001-20261123-0001 Residence permit application (received)``."""
+        catalogue = self.station.catalogue
+        matter = (catalogue.get(summary.matter).name(self.lang)
+                  if summary.matter in catalogue else "")
+        open_, close = ("（", "）") if self.lang == "zh" else (" (", ")")
+        status = status_label("application", summary.status, self.lang)
+        return f"{summary.receipt} {matter}{open_}{status}{close}"
+
+    def _fill_person(self, record_id: str) -> bool:
+        """Fill the empty name, phone, address and group from the person's newest record."""
+        try:
+            person = self.station.get(record_id).person
+        except StationError:
+            return False
+        filled = False
+        for key in ("name", "phone", "address", "village_group"):
+            box = self.inputs[f"{self.PERSON}.{key}"]
+            if not box.value.strip() and person.get(key):
+                box.value = str(person[key])
+                filled = True
+        return filled
 
     # --- opening: offer drafts back ----------------------------------------------------------
 
