@@ -8,6 +8,7 @@ from textual.widgets import DataTable, Input, Select
 from station.tui.screens import make_record, make_resident
 from station.tui.screens.record import RecordScreen
 from station.tui.screens.resident import ResidentScreen
+from station.tui.screens.visit_form import VisitFormScreen
 from tests.tui.conftest import drive, make_app, settle
 from tests.tui.test_record import PERSON, shown, station_case
 
@@ -187,5 +188,44 @@ def test_a_page_whose_every_record_took_a_new_id_number_follows_the_person(villa
         assert new in shown(app, "#resident-name")
         note = shown(app, "#resident-moved")
         assert old in note and new in note and "此页随之更新" in note
+
+    drive(app, scenario, size=(80, 24))
+
+
+def test_a_visit_is_recorded_from_the_residents_page_without_typing_them_again(village):
+    """On a resident's page the agent presses v: the visit form opens about that resident
+    (ID number, name and phone from the station's records, nothing left as a draft if the
+    agent changes their mind), and the visit saved is on the page."""
+    application = station_case(village)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(application))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        page = app.screen
+        assert isinstance(page, ResidentScreen)
+        await pilot.press("v")
+        await settle(pilot, app)
+        form = app.screen
+        assert isinstance(form, VisitFormScreen)
+        assert form.query_one("#f-name", Input).value == PERSON["applicant.name"]
+        assert form.query_one("#f-phone", Input).value == PERSON["applicant.phone"]
+        assert "台账中已有此人" in form.fields["resident.id_number"].hint
+        await pilot.press("escape")  # nothing typed: nothing kept to offer back
+        await settle(pilot, app)
+        assert app.screen is page and app.station.drafts() == []
+        await pilot.press("v")
+        await settle(pilot, app)
+        app.screen.reason.value = "elderly"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        visit = app.screen.record_id
+        assert app.station.get(visit).fields["resident.name"] == PERSON["applicant.name"]
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert app.screen is page
+        assert visit in [row.value for row in page.query_one(DataTable).rows]
 
     drive(app, scenario, size=(80, 24))

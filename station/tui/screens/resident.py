@@ -51,9 +51,12 @@ class ResidentScreen(ReadingScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("o", "open", "Open", id="open"),
+        Binding("v", "visit", "New visit", id="visit",
+                tooltip="Record a home visit to this resident"),
         Binding("f5", "refresh", "Refresh", id="refresh", show=False),
     ]
-    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "open": "打开", "refresh": "刷新"}
+    BINDING_ZH: ClassVar[dict[str, str]] = {"back": "返回", "open": "打开",
+                                            "visit": "新建上门服务", "refresh": "刷新"}
 
     def __init__(self, id_number: str) -> None:
         super().__init__()
@@ -173,6 +176,13 @@ class ResidentScreen(ReadingScreen[None]):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             if key:
                 self.open_record(key)
+
+    def action_visit(self) -> None:
+        """A home visit to this resident: the form opens with their ID number, so their
+        name, phone and address come from the station's records, not typed again."""
+        from station.tui.screens.visit_form import VisitFormScreen
+
+        self.app.push_screen(VisitFormScreen(id_number=self.id_number))
 
     @on(DataTable.RowSelected)
     def selected(self, event: DataTable.RowSelected) -> None:

@@ -57,6 +57,12 @@ class VisitFormScreen(FormScreen):
     CSS_PATH = "visit_form.tcss"
     BINDING_ZH: ClassVar[dict[str, str]] = dict(FormScreen.BINDING_ZH)
 
+    def __init__(self, record_id: str | None = None, *, id_number: str = "") -> None:
+        """``id_number``: a new visit to this resident (from their page), whom the form
+        then fills in from the station's records."""
+        super().__init__(record_id)
+        self.id_number = id_number
+
     @property
     def editing(self) -> bool:
         return self.record is not None
@@ -65,7 +71,8 @@ class VisitFormScreen(FormScreen):
 
     def compose(self) -> ComposeResult:
         t = self.t
-        fields = self.record.fields if self.record is not None else {}
+        fields = (self.record.fields if self.record is not None
+                  else {"resident.id_number": self.id_number})
         yield Header()
         with VerticalScroll(id="form"):
             yield self.general

@@ -197,6 +197,9 @@ class FormScreen(StationScreen[None]):
 
     @on(Input.Changed, "#f-id_number")
     def _known(self, event: Input.Changed) -> None:
+        self.look_up_person(event.value)
+
+    def look_up_person(self, typed: str) -> None:
         """A valid ID number, however typed (in groups, full-width): whom the station knows
         under it (一办到底 starts here), with the empty name, phone and address filled in, so
         a resident on record is not typed again on any form. The check is the one saving
@@ -204,7 +207,7 @@ class FormScreen(StationScreen[None]):
         spot = self.fields[f"{self.PERSON}.id_number"]
         spot.set_hint(self._id_hint)
         try:
-            number = check_id_number(event.value, today=self.station.today())
+            number = check_id_number(typed, today=self.station.today())
             found = self.station.same_person(number)
         except StationError:
             return
@@ -262,6 +265,8 @@ class FormScreen(StationScreen[None]):
             self.set_focus(first, scroll_visible=False)
         for scroller in self.query(VerticalScroll):
             scroller.scroll_home(animate=False, immediate=True)
+        if self.record is None and self.PERSON:  # opened for a person (their page's v)
+            self.look_up_person(self.inputs[f"{self.PERSON}.id_number"].value)
         self._blank = self.snapshot()
         self._kept = self._blank
         self._offer_draft()
