@@ -347,3 +347,24 @@ def test_a_resident_on_record_is_filled_in_from_their_id_number(village):
         assert form.fields["applicant.id_number"].hint == "18 characters, the last may be X"
 
     drive(app, scenario, size=(80, 24))
+
+
+def test_saving_too_early_puts_the_cursor_on_the_highest_field_to_fix(village):
+    """A material's promised date mistyped and no name: Ctrl+S shows both under their
+    fields and the cursor goes to the date, the first red line going down the form."""
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        form = await open_form(pilot, app)
+        await pick_matter(pilot, app, form, "HJ-001")
+        await pilot.press("space", "down", "space")  # both essential materials in
+        due = form.checklist.row("M03").due
+        await type_into(pilot, form, due, "2026-13-40")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is form
+        assert "不能为空" in error_of(form, "applicant.name")
+        assert form.checklist.row("M03").has_class("-error")
+        assert form.focused is due
+
+    drive(app, scenario, size=(80, 24))

@@ -376,14 +376,15 @@ class FormScreen(StationScreen[None]):
             message = problem.message(self.lang)
             if message not in by_field[problem.field]:
                 by_field[problem.field].append(message)
-        first: Widget | None = None
+        targets: list[Widget] = []
         general: list[str] = []
         for name, messages in by_field.items():
             target = self.place_problem(name, messages)
             if target is None:
                 general.extend(messages)
-            elif first is None:
-                first = target
+            else:
+                targets.append(target)
+        first = self._topmost(targets)
         if general:
             self.show_general("\n".join(general))
         self.notify(self.t(TEXT["fix" if len(by_field) != 1 else "fix_one"]).format(
@@ -393,6 +394,14 @@ class FormScreen(StationScreen[None]):
             first.scroll_visible()
         elif general:
             self.general.scroll_visible()
+
+    def _topmost(self, targets: list[Widget]) -> Widget | None:
+        """The bad field highest on the form: the agent fixes them going down, as Tab
+        goes, and is not sent back up past one still red (a material's date above the
+        applicant's name)."""
+        chain = self.focus_chain
+        return min(targets, key=lambda w: chain.index(w) if w in chain else len(chain),
+                   default=None)
 
     def show_general(self, message: str) -> None:
         self.general.update(message)
