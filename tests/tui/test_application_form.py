@@ -342,6 +342,8 @@ def test_a_resident_on_record_is_filled_in_from_their_id_number(village):
         assert form.query_one("#f-phone", Input).value == known.fields["applicant.phone"]
         hint = form.fields["applicant.id_number"].hint
         assert hint.startswith("Known here:") and application.receipt in hint
+        n = len(village.search(known.fields["applicant.id_number"]))
+        assert f"({n} record{'' if n == 1 else 's'})" in hint
         await type_into(pilot, form, "#f-id_number", ENDS_IN_X)
         await settle(pilot, app)
         assert form.fields["applicant.id_number"].hint == "18 characters, the last may be X"

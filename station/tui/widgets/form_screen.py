@@ -29,6 +29,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Select, SelectionList, TextArea
 
+from station.domain.english import counted
 from station.domain.errors import StationError, ValidationError
 from station.domain.validate import Problem, check_id_number
 from station.store.projection import Record
@@ -63,7 +64,7 @@ TEXT = {
     "failed": ("没能保存：{e}", "Could not save: {e}"),
     "required": ("{label_zh}不能为空", "{label_en} is required"),
     "known": ("台账中已有此人：{name}（{n} 条记录）{apps}",
-              "Known here: {name} ({n} records){apps}"),
+              "Known here: {name} ({records}){apps}"),
     "apps": ("\n代办件：{list}", "\napplications: {list}"),
     "filled": ("已按台账填入姓名、电话、住址", "Name, phone and address filled in from the "
                "station's records"),
@@ -217,7 +218,7 @@ class FormScreen(StationScreen[None]):
         listing = ("、" if self.lang == "zh" else ", ").join(
             self._app_line(s) for s in apps[:3])
         hint = self.t(TEXT["known"]).format(
-            name=found[0].name, n=len(found),
+            name=found[0].name, n=len(found), records=counted(len(found), "record"),
             apps=self.t(TEXT["apps"]).format(list=listing) if apps else "")
         if self._fill_person(found[0].id):
             hint += "\n" + self.t(TEXT["filled"])
