@@ -75,6 +75,19 @@ class KeyFileError(StationError):
         return type(self)(**{**self.params, "path": str(path)})
 
 
+def private_copy(path: Path, text: str) -> Path:
+    """``text`` written and synced to a file beside ``path`` that only its owner can read,
+    under a name no other process uses: the caller renames (or links) it into place, so a
+    reader never meets a half-written key or token file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tmp
+
+
 @dataclass(frozen=True)
 class Protector:
     """How the key file is protected: a passphrase (Argon2id) or a key file (HKDF)."""
@@ -132,12 +145,7 @@ class CentreKeys:
         blob = AESGCM(key).encrypt(nonce, self._plain(), b"station-centre-keys-v1")
         doc = {"version": 1, "params": params, "salt": salt.hex(), "nonce": nonce.hex(),
                "keys": blob.hex()}
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        tmp = private_copy(path, json.dumps(doc))
         if exclusive:
             try:
                 os.link(tmp, path)  # atomic, and refuses to replace a file already there

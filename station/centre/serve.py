@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from station.centre.app import create_app
-from station.centre.keys import CentreKeys, KeyFileError, Protector
+from station.centre.keys import CentreKeys, KeyFileError, Protector, private_copy
 from station.centre.repo import WAIT_S, open_repository
 from station.centre.service import Centre
 from station.wire.keys import SUITE_X25519
@@ -105,13 +105,7 @@ def _keep_token(path: Path, token: str) -> None:
             return
     except (OSError, UnicodeDecodeError):
         pass  # missing or unreadable: written below
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    os.replace(private_copy(path, token + "\n"), path)
 
 
 class JsonLines(logging.Formatter):
