@@ -23,6 +23,7 @@ import sqlite_utils
 
 from station.domain import merge
 from station.domain.casework import (
+    CLOSED,
     OUTCOMES,
     centre_settles,
     check_materials,
@@ -982,7 +983,7 @@ class Station:
                           matter=matter)
         ops = [Op("status", "status", value)]
         if current.kind == "application":
-            closing = to in ("completed", "returned", "voided")
+            closing = to in CLOSED
             day = self.today().isoformat() if closing else None
             if closing or current.fields.get("closed_on"):  # a reopen clears it
                 ops.append(Op("set", "closed_on", day))
