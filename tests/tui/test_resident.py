@@ -13,6 +13,14 @@ from tests.tui.conftest import drive, make_app, settle
 from tests.tui.test_record import PERSON, shown, station_case
 
 
+async def open_person(pilot, app, record) -> None:
+    """The record opened, then its person's page (p), as the agent goes there."""
+    app.push_screen(make_record(record))
+    await settle(pilot, app)
+    await pilot.press("p")
+    await settle(pilot, app)
+
+
 def test_resident_page_lists_an_application_and_a_visit(village):
     application = station_case(village)
     visit = village.create("visit", {
@@ -22,10 +30,7 @@ def test_resident_page_lists_an_application_and_a_visit(village):
     app = make_app(village)
 
     async def scenario(pilot):
-        app.push_screen(make_record(application))
-        await settle(pilot, app)
-        await pilot.press("p")
-        await settle(pilot, app)
+        await open_person(pilot, app, application)
         assert isinstance(app.screen, ResidentScreen)
         assert "陈丽" in shown(app, "#resident-name")
         table = app.screen.query_one(DataTable)
@@ -68,10 +73,7 @@ def test_what_a_record_is_about_ends_in_an_ellipsis_at_80_columns_and_shows_whol
     app = make_app(village)
 
     async def scenario(pilot):
-        app.push_screen(make_record(application))
-        await settle(pilot, app)
-        await pilot.press("p")
-        await settle(pilot, app)
+        await open_person(pilot, app, application)
         table = app.screen.query_one(DataTable)
         what = str(table.get_cell(visit, "what"))
         assert what.endswith("…") and what.startswith("elderly: ")
@@ -97,10 +99,7 @@ def test_the_records_use_the_whole_width_of_an_80_column_terminal(village, lang)
     app = make_app(village, lang=lang)
 
     async def scenario(pilot):
-        app.push_screen(make_record(application))
-        await settle(pilot, app)
-        await pilot.press("p")
-        await settle(pilot, app)
+        await open_person(pilot, app, application)
         table = app.screen.query_one(DataTable)
         assert str(table.get_cell(visit, "what")).endswith("…")
         assert table.region.right == app.size.width
@@ -133,10 +132,7 @@ def test_a_record_whose_id_number_is_changed_from_the_page_is_said_to_have_moved
     app = make_app(village, lang=lang)
 
     async def scenario(pilot):
-        app.push_screen(make_record(application))
-        await settle(pilot, app)
-        await pilot.press("p")
-        await settle(pilot, app)
+        await open_person(pilot, app, application)
         page = app.screen
         table = page.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(visit.id))
@@ -200,10 +196,7 @@ def test_a_visit_is_recorded_from_the_residents_page_without_typing_them_again(v
     app = make_app(village, lang="zh")
 
     async def scenario(pilot):
-        app.push_screen(make_record(application))
-        await settle(pilot, app)
-        await pilot.press("p")
-        await settle(pilot, app)
+        await open_person(pilot, app, application)
         page = app.screen
         assert isinstance(page, ResidentScreen)
         await pilot.press("v")
