@@ -925,12 +925,22 @@ def report_cmd(env: Env, month: Month | None, by: str | None, url: str,
     if not isinstance(reply, dict) or "figures" not in reply:
         raise NotACentre(url=url)
     groups = {name: _figures(values) for name, values in reply["figures"].items()}
+    names = _names(reply.get("names"))
     env.emit(reply, lambda: print_figures(env, groups, env.t("分组", by or "centre"),
-                                          settle=SETTLE_AT_CENTRE, by=by))
+                                          settle=SETTLE_AT_CENTRE, by=by, names=names))
 
 
 # where staff see the conflicts behind provisional figures, and who settles each
 SETTLE_AT_CENTRE = ("station centre conflicts", "station centre conflicts")
+
+
+def _names(given: Any) -> dict[str, tuple[str, str]]:
+    """The groups' (Chinese, English) names from a centre's report; an older centre sends
+    none, and a pair not of two strings is left out rather than shown."""
+    if not isinstance(given, dict):
+        return {}
+    return {k: (v[0], v[1]) for k, v in given.items()
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)}
 
 
 def _figures(values: dict[str, Any]) -> Figures:

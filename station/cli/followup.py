@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -140,19 +141,25 @@ WHOLE = ("全部", "all")  # the one group of figures that are not grouped
 UNGROUPED = ("（无，如上门服务）", "(none, e.g. visits)")
 
 
-def group_label(env: Env, name: str, by: str | None) -> str:
+def group_label(env: Env, name: str, by: str | None,
+                names: Mapping[str, Sequence[str]]) -> str:
     """A group's name as the person reads it: the domain names the whole ``all`` and what
-    has nothing to group by ``-``, and a channel by its code; a Chinese table read 'all',
-    'home_visit' and a bare '-'."""
+    has nothing to group by ``-``, a channel by its code, and a matter or department by what
+    the catalogue calls it (``names``); a Chinese table read 'all', 'home_visit' and a bare
+    '-'."""
     if by is None and name == "all":
         return env.t(*WHOLE)
     if name == "-":
         return env.t(*UNGROUPED)
+    if name in names:
+        zh, en = names[name]
+        return env.t(zh, en)
     return choice_label(name, env.lang) if by == "channel" else name
 
 
 def print_figures(env: Env, groups: dict[str, Figures], label: str,
-                  settle: tuple[str, str] = SETTLE_AT_STATION, by: str | None = None) -> None:
+                  settle: tuple[str, str] = SETTLE_AT_STATION, by: str | None = None,
+                  names: Mapping[str, Sequence[str]] | None = None) -> None:
     """The figures as a table, and under it, when cases with open conflicts were counted,
     how many and that their figures may still change. An English header has a line per word,
     so that at 120 columns none is cut ('satisfacti…') to fit the longer ones."""
@@ -162,7 +169,7 @@ def print_figures(env: Env, groups: dict[str, Figures], label: str,
         table.add_column(env.t(zh, en.replace(" ", "\n")), justify="right")
     for name, f in sorted(groups.items()):
         values = f.as_dict()
-        table.add_row(group_label(env, name, by),
+        table.add_row(group_label(env, name, by, names or {}),
                       *[percent(values[k]) if k.endswith("rate") else str(values[k])
                         for k, _, _ in FIGURE_LABELS])
     console().print(table)
@@ -179,7 +186,9 @@ def report_cmd(env: Env, month: Month | None, by: str | None) -> None:
     with unlock(env) as station:
         chosen = month or Month.of(station.today())
         groups = station.report(chosen, by=by)
+        names = station.catalogue.group_names(by, groups)
     data = {"month": str(chosen), "by": by,
             "conflicted": sum(g.conflicted for g in groups.values()),
-            "figures": {k: v.as_dict() for k, v in groups.items()}}
-    env.emit(data, lambda: print_figures(env, groups, env.t("分组", by or "station"), by=by))
+            "figures": {k: v.as_dict() for k, v in groups.items()}, "names": names}
+    env.emit(data, lambda: print_figures(env, groups, env.t("分组", by or "station"), by=by,
+                                         names=names))

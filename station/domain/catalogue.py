@@ -248,6 +248,19 @@ class Catalogue:
         """The matters a bundle covers (empty for an ordinary matter)."""
         return [self._by_code[p] for p in self.get(code).parts]
 
+    def group_names(self, by: str | None, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """The (Chinese, English) name of each figures group that is a matter (keyed by its
+        code) or a department (keyed by its Chinese name, as the centre groups them): a
+        report by matter listed bare codes, and one by department read Chinese under an
+        English table. Groups this catalogue does not name are left out."""
+        if by == "matter":
+            return {k: (f"{k} {m.name_zh}", f"{k} {m.name_en}")
+                    for k in keys if (m := self._by_code.get(k)) is not None}
+        if by == "department":
+            english = {m.department_zh: m.department_en for m in self._matters}
+            return {k: (k, english[k]) for k in keys if k in english}
+        return {}
+
     def search(self, text: str, lang: str | None = None) -> list[Matter]:
         """Matters whose code or name contains ``text``, ignoring case, in file order.
 

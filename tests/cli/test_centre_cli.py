@@ -770,3 +770,30 @@ def test_an_address_the_centre_cannot_listen_on_is_said_as_its_cause(cli_run, tm
         port = str(taken.getsockname()[1])
         rc, _, err = cli_run(*args, "--port", port)
     assert rc == 1 and f"127.0.0.1:{port}" in err and "端口可能已被占用" in err, err
+
+
+def test_the_centre_report_names_departments_and_matters_in_the_staffs_language(
+        start_centre, cli_run, tmp_path, passphrase_file, monkeypatch):
+    """By department, an English table named each department in Chinese (the centre grouped
+    by the Chinese name); by matter, both reports listed bare codes like HJ-001."""
+    monkeypatch.setenv("COLUMNS", "200")  # a name on one line, not wrapped in its cell
+    centre = start_centre()
+    rc, out, err = cli_run("centre", "enroll-code", "V001", "--json", *staff_args(centre))
+    assert rc == 0, err
+    station = new_station(cli_run, tmp_path, passphrase_file)
+    assert cli_run("enroll", json.loads(out)["code"], *station)[0] == 0
+    assert cli_run("sync", *station)[0] == 0
+    said = {(by, lang): cli_run("centre", "report", "--by", by, "--lang", lang,
+                                *staff_args(centre))[1]
+            for by in ("department", "matter") for lang in ("en", "zh")}
+    assert "County Public Security Bureau, Household Registration" in said["department", "en"]
+    assert "县公安局户政管理大队" not in said["department", "en"]
+    assert "县公安局户政管理大队" in said["department", "zh"]
+    assert "HJ-001 Residence permit application" in said["matter", "en"]
+    assert "HJ-001 居住证申领" in said["matter", "zh"]
+    rc, out, _ = cli_run("report", "--by", "matter", "--lang", "en", *station)
+    assert rc == 0 and "HJ-001 Residence permit application" in out
+    rc, out, _ = cli_run("centre", "report", "--by", "department", "--json",
+                         *staff_args(centre))
+    assert json.loads(out)["names"] == {"县公安局户政管理大队": [
+        "县公安局户政管理大队", "County Public Security Bureau, Household Registration Brigade"]}
