@@ -148,7 +148,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("agent", "register", "text", "代办员", "Proxy agent", max_len=50),
         Field("channel", "register", "choice", "渠道", "Channel", choices=CHANNELS),
         Field("materials.received", "orset", "text", "已收材料", "Materials received"),
-        Field("materials.due", "map", "date", "容缺承诺日期", "Missing material due"),
+        Field("materials.due", "map", "date", "容缺承诺日期", "Date promised for missing material"),
         Field("received_on", "register", "date", "受理日期", "Received on"),
         Field("promised_date", "register", "date", "承诺办结时限", "Promised completion"),
         Field("closed_on", "register", "date", "办结日期", "Closed on"),

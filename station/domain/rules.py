@@ -15,7 +15,7 @@ from station.domain.catalogue import MATERIAL_CODE
 from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.chinatime import china_now
 from station.domain.errors import AuthorityRefused, ChangesetError, ValidationError
-from station.domain.records import CONTACT_VIAS, RATINGS, Field, field_for
+from station.domain.records import CONTACT_VIAS, RATINGS, Field, field_for, field_label_pair
 from station.domain.status import LATTICES, VOID
 from station.domain.validate import (
     Problem,
@@ -37,10 +37,6 @@ _MAX_JSON = 2000
 def is_record_id(text: str) -> bool:
     """Whether ``text`` is a record id (a UUID), rather than a receipt number typed for one."""
     return bool(_UUID.match(text))
-
-
-def _label(f: Field) -> tuple[str, str]:
-    return (f.zh, f.en)
 
 
 def _entry_text(entry: dict[str, Any], key: str, label: tuple[str, str], name: str,
@@ -86,11 +82,12 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
         raise ChangesetError(detail=f"{kind} has no field {name!r}")
     if value is None or (value == "" and f.type not in ("bool",)):
         return None
+    label = field_label_pair(kind, name)  # a map field's key named: which material's date
     if f.type != "json":
-        check_scalar(value, label=_label(f), field_name=name)
+        check_scalar(value, label=label, field_name=name)
     match f.type:
         case "text" | "longtext":
-            return check_text(value, label=_label(f), field_name=name, max_len=f.max_len,
+            return check_text(value, label=label, field_name=name, max_len=f.max_len,
                               multiline=f.type == "longtext") or None
         case "id_number":
             return check_id_number(value, today=today, field_name=name)
@@ -98,12 +95,12 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
             return check_mobile(value, field_name=name)
         case "date":
             if strict:
-                return check_date(value, today=today, label=_label(f),
+                return check_date(value, today=today, label=label,
                                   field_name=name).isoformat()
-            return check_date(value, today=today, label=_label(f), field_name=name,
+            return check_date(value, today=today, label=label, field_name=name,
                               past_years=200, future_years=100).isoformat()
         case "datetime":
-            return check_datetime(value, today=today, label=_label(f), field_name=name,
+            return check_datetime(value, today=today, label=label, field_name=name,
                                   plausible=strict).isoformat(timespec="minutes")
         case "bool":
             if isinstance(value, bool):
@@ -115,7 +112,7 @@ def clean_value(kind: str, name: str, value: Any, *, today: dt.date, strict: boo
                 return False
             raise invalid(name, "choice", label_zh=f.zh, label_en=f.en, choices="yes, no")
         case "choice":
-            return check_choice(value, f.choices, label=_label(f), field_name=name)
+            return check_choice(value, f.choices, label=label, field_name=name)
         case "matter":
             text = str(value).strip().upper()
             if not _MATTER.match(text):
@@ -141,7 +138,7 @@ def clean_element(kind: str, name: str, element: Any) -> Any:
             raise invalid(name, "material_code", label_zh=f.zh, label_en=f.en)
         return text
     if f.type == "choice":
-        return check_choice(element, f.choices, label=_label(f), field_name=name)
+        return check_choice(element, f.choices, label=(f.zh, f.en), field_name=name)
     return clean_value(kind, name, element, today=china_now().date())
 
 

@@ -255,3 +255,15 @@ def test_the_report_table_names_its_groups_in_the_persons_language_and_cuts_no_h
     assert [row.split()[0] for row in rows[1:]] == ["（无，如上门服务）", "村站"]
     out = station_cli("report", "--lang", "en", "--by", "channel")[1]
     assert "(none, e.g. visits)" in out and "…" not in out and "satisfaction" in out
+
+
+@pytest.mark.parametrize("lang,said", [
+    ("en", "Date promised for missing material M02 must be a date like 2026-11-23"),
+    ("zh", "容缺承诺日期 M02应为 年-月-日 格式的日期")])
+def test_a_wrong_promised_date_names_the_material_it_is_for(station_cli, case, lang, said):
+    """A case can wait for several missing materials, each with its own promised date; a
+    wrong one read 'Missing material due must be a date', naming neither the material nor
+    what was due."""
+    code, _, err = station_cli("edit", case, "--set", "materials.due.M02=next week",
+                               "--lang", lang)
+    assert code != 0 and said in " ".join(err.split()), err
