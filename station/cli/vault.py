@@ -32,8 +32,11 @@ def kdf_of(fast: bool) -> KdfParams:
 def unlock(env: Env) -> Station:
     """Open the station in ``env.home`` with the agent's passphrase, and merge what an
     unattended sync kept sealed while it was locked. A batch that cannot be merged is said
-    in a sentence (its updates come again with the next sync) and never stops the command."""
+    in a sentence (its updates come again with the next sync) and never stops the command;
+    so is a clock gone back, before any date is taken from it."""
     station = Station.open(env.home, env.passphrase(), agent=env.agent)
+    if note := station.clock_set_back():
+        env.say(*note)
     try:
         merged = merge_kept(station)
     except StationError as exc:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from station.domain.chinatime import china_time
+
 DEFAULT_MAX_SKEW_MS = 24 * 3600 * 1000
 
 
@@ -39,6 +41,20 @@ class HLC(NamedTuple):
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def set_back_note(now_ms: int, latest_ms: int) -> tuple[str, str]:
+    """What to tell a person whose clock has gone back (``Clock.set_back``), in Chinese and
+    English: what it reads, what this station already saw, and to set it before recording
+    work, since the dates it gives are taken from it."""
+    now, latest = china_time(now_ms), china_time(latest_ms)
+    return (f"本机时钟显示 {now}，早于本站已保存的最近一次变更（{latest}）：时钟被调回了"
+            "（如主板电池没电）。请先校准日期和时间再办理业务：受理日期、承诺日期和是否超期"
+            "都按它计算",
+            f"This computer's clock reads {now}, earlier than the latest change this station "
+            f"has saved ({latest}): the clock has gone back (a flat CMOS battery?). Set the "
+            "date and time before recording work: the dates received, promised and overdue "
+            "are counted from it")
 
 
 @dataclass
@@ -72,6 +88,14 @@ class Clock:
             stamp = HLC(self.last.wall, self.last.counter + 1, self.device)
         self.last = stamp
         return stamp
+
+    def set_back(self) -> bool:
+        """Whether the wall clock now reads earlier than this device's latest timestamp by
+        more than the max skew (which is how far ahead an adopted remote one may be): the
+        computer's clock has gone back (a flat CMOS battery puts a laptop years back), and
+        every date taken from it — received, promised, overdue, the receipt number's — would
+        be as far off."""
+        return self.last is not None and self.now() < self.last.wall - self.max_skew_ms
 
     def observe(self, remote: HLC) -> bool:
         """Take a received timestamp into account; False if it was too far ahead to adopt."""

@@ -467,6 +467,13 @@ class Ledger:
                 "held", blob, f"changesets_held|{mark.hex()}|1")])
             report.held += 1
 
+    def clock_set_back(self) -> int | None:
+        """The wall time (ms) of the latest timestamp this station holds when this computer's
+        clock now reads well before it (``Clock.set_back``), else None: a read, for telling
+        the person, that never stops their work."""
+        self._load_clock()
+        return self.clock.last.wall if self.clock.last and self.clock.set_back() else None
+
     def held(self) -> int:
         """How many changesets from the centre wait aside for a version that reads them."""
         return int(self.db.execute("SELECT count(*) FROM changesets_held").fetchone()[0])

@@ -61,6 +61,7 @@ from station.domain.followup import (
     touches_promise,
 )
 from station.domain.gc_pause import paused_gc
+from station.domain.hlc import set_back_note
 from station.domain.records import (
     SCHEMAS,
     choice_code,
@@ -187,6 +188,7 @@ class Dashboard:
     drafts: int
     held: int = 0  # changesets from the centre kept aside, unreadable by this version
     held_since: str | None = None  # when the oldest of them was kept (ISO, UTC)
+    clock_set_back: tuple[str, str] | None = None  # what to say when the clock went back
 
 
 @dataclass
@@ -808,6 +810,13 @@ class Station:
     def today(self) -> dt.date:
         return self.now().date()
 
+    def clock_set_back(self) -> tuple[str, str] | None:
+        """What to tell the person (zh, en) when this computer's clock reads well before the
+        latest change the station holds, so every date it gives is off; None when it is
+        plausible. A warning, never a refusal: the work is still saved and synced."""
+        latest = self.ledger.clock_set_back()
+        return None if latest is None else set_back_note(self.ledger.clock.now(), latest)
+
     # --- records: writing ------------------------------------------------------------------
 
     def prepare(self, kind: str, values: dict[str, Any], *, status: str | None = None,
@@ -1410,7 +1419,8 @@ class Station:
                          conflicts=self.counts()["conflicts"], unsent=self.sync.unsent(),
                          enrolled=self.sync.enrolled(), last_sync=last,
                          clock_offset_ms=offset, drafts=len(self.drafts()),
-                         held=self.ledger.held(), held_since=self.ledger.held_since())
+                         held=self.ledger.held(), held_since=self.ledger.held_since(),
+                         clock_set_back=self.clock_set_back())
 
     # --- conflicts -------------------------------------------------------------------------
 

@@ -126,7 +126,9 @@ class DashboardScreen(ReadingScreen[None]):
         if board.held:
             notes.append(self.t(TEXT["held"]).format(
                 n=board.held, since=when(board.held_since or "", self.station.now().tzinfo)))
-        if abs(board.clock_offset_ms) > CLOCK_WARN_MS:
+        if board.clock_set_back:
+            notes.append(self.t(board.clock_set_back))
+        elif abs(board.clock_offset_ms) > CLOCK_WARN_MS:
             notes.append(self.t(TEXT["clock"]).format(gap=self.t(clock_gap(board.clock_offset_ms))))
         self.query_one("#dash-note", Static).update("\n".join(notes))
         if not board.enrolled:
