@@ -19,6 +19,7 @@ from station.domain.chinatime import china_time
 from station.domain.english import agrees, counted
 from station.domain.records import SCHEMAS, field_for, split_items
 from station.domain.status import LATTICES
+from station.domain.workdays import ESTIMATE
 from station.store.importer import ImportRefused, ImportReport, import_file
 from station.store.projection import Record
 from station.store.service import Station, Summary, current_catalogue
@@ -152,11 +153,13 @@ def print_record(env: Env, record: Record, station: Station) -> None:
                      if record.status.get("reason") else ""))
     from station.tui.screens.values import show  # how the app words each value
 
+    estimate = env.t(*ESTIMATE) if station.promise_estimated(record) else ""
     for name, value in record.fields.items():
         if name == "receipt" or value in (None, [], ""):
             continue
         table.add_row(_label(record.kind, name, env.lang),
-                      _worded(record.kind, name, value, env.lang, station))
+                      _worded(record.kind, name, value, env.lang, station)
+                      + (estimate if name == "promised_date" else ""))
     for conflict in record.conflicts:
         heads = "; ".join(
             f"{show(record.kind, conflict.field, h.value, env.lang, station.catalogue)}"
@@ -187,6 +190,8 @@ def show_cmd(env: Env, ref: str, history: bool) -> None:
     with unlock(env) as station:
         record = station.get(ref)
         data = record.as_dict()
+        if record.kind == "application":
+            data["promised_estimate"] = station.promise_estimated(record)
         changes = station.history(ref) if history else []
         if history:
             data["history"] = changes

@@ -46,7 +46,11 @@ import chinese_calendar
 
 from station.domain.errors import StationError, os_reason
 
-__all__ = ["FALLBACK_HOLIDAYS", "CalendarError", "WorkCalendar", "parse_overrides"]
+__all__ = ["ESTIMATE", "FALLBACK_HOLIDAYS", "CalendarError", "WorkCalendar", "parse_overrides"]
+
+# What follows a date counted over days whose holidays are not published yet, wherever it is
+# shown (the form, the record, the notice the resident takes home, ``station show``).
+ESTIMATE = ("（节假日安排未公布，日期为估算）", " (holidays not yet published: estimate)")
 
 # (month, day) of the statutory holidays that fall on the same solar date every year
 # (全国年节及纪念日放假办法, art. 2, as amended by State Council decree 795 of 2024).
@@ -227,6 +231,12 @@ class WorkCalendar:
         """
         low, high = min(start, end), max(start, end)
         return all(self.is_known(low + timedelta(days=i)) for i in range((high - low).days + 1))
+
+    def estimated(self, start: date, n: int, end: date) -> bool:
+        """Whether ``end`` is the date ``n`` working days after ``start`` counted over a day
+        guessed by the fallback rule: the promise may move once the year's notice is out. A
+        date that is not that count was set by a person, and is what was promised."""
+        return self.add_working_days(start, n) == end and not self.all_known(start, end)
 
     # --- arithmetic -------------------------------------------------------------------
 

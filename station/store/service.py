@@ -810,6 +810,21 @@ class Station:
     def today(self) -> dt.date:
         return self.now().date()
 
+    def promise_estimated(self, record: Record) -> bool:
+        """Whether an application's promised completion date is still an estimate: counted by
+        its matter's time limit over days of a year whose holidays are not published yet
+        (``WorkCalendar.estimated``), so the resident and the agent are told it may move."""
+        fields = record.fields
+        code = fields.get("matter")
+        if record.kind != "application" or code not in self.catalogue:
+            return False
+        try:
+            start = dt.date.fromisoformat(str(fields.get("received_on")))
+            end = dt.date.fromisoformat(str(fields.get("promised_date")))
+        except ValueError:
+            return False
+        return self.calendar.estimated(start, self.catalogue.get(code).time_limit_days, end)
+
     def clock_set_back(self) -> tuple[str, str] | None:
         """What to tell the person (zh, en) when this computer's clock reads well before the
         latest change the station holds, so every date it gives is off; None when it is

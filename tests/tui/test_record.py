@@ -19,6 +19,7 @@ from station.tui.screens.record import RecordScreen
 from station.tui.screens.status_modal import StatusModal
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.record_table import RecordTable
+from tests.store.test_promise_estimate import received_late_in_the_year
 from tests.tui.conftest import drive, footer_cut, footer_text, lines_of, make_app, settle, toasts
 
 PERSON = {"applicant.name": "陈丽", "applicant.id_number": "411525198903023982",
@@ -540,3 +541,18 @@ def test_a_paste_one_over_the_limit_is_refused_in_words_and_saves_nothing(villag
         assert len(village.history(record_id)) == before
 
     drive(app, scenario)
+
+
+def test_a_promise_into_a_year_whose_holidays_are_not_published_reads_as_an_estimate(village):
+    """The form says so the day the case is received; the record says it every day after,
+    until the year's notice is entered."""
+    record = received_late_in_the_year(village, village.now)
+    app = make_app(village, lang="zh")
+
+    async def scenario(pilot):
+        app.push_screen(make_record(record.id))
+        await settle(pilot, app)
+        fields = shown(app, "#record-fields")
+        assert f"{record.fields['promised_date']}（节假日安排未公布，日期为估算）" in fields
+
+    drive(app, scenario, size=(120, 40))

@@ -34,6 +34,7 @@ from station.domain.errors import StationError, TransitionRefused, ValidationErr
 from station.domain.followup import PromiseNeedsReason
 from station.domain.records import CHANNELS, RELATIONSHIPS
 from station.domain.validate import Problem
+from station.domain.workdays import ESTIMATE
 from station.store.projection import Record
 from station.tui.text import UI, choice_label
 from station.tui.widgets.ask import AskModal
@@ -63,7 +64,7 @@ TEXT = {
     "computed": ("按法定时限 {n} 个工作日，自 {start} 起算：{date}{approx}",
                  "Legal limit {n} working days from {start}: {date}{approx}"),
     "at_once": ("即办件，当日办结：{date}", "Done at once, the same day: {date}"),
-    "approx": ("（节假日安排未公布，日期为估算）", " (holidays not yet published: estimate)"),
+    "approx": ESTIMATE,
     "pick_matter": ("选定事项后自动计算", "Computed once a matter is chosen"),
     "reason": ("修改原因", "Reason"),
     "reason_hint": ("修改承诺日期（办结或容缺补齐）时必填，记入备注",

@@ -28,6 +28,7 @@ from textual.widgets import Footer, Header, Input, Label, Static
 
 from station.domain.casework import missing_materials
 from station.domain.errors import StationError, os_reason
+from station.domain.workdays import ESTIMATE
 from station.store.errors import (
     NotAFile,
     OverStationFile,
@@ -142,7 +143,8 @@ def notice_text(station: Station, record: Record, lang: str) -> str:
         lines.append(_t("complete", lang))
     lines.append("")
     promised = str(fields.get("promised_date") or "")
-    lines.extend(wrap(f"{_t('promised', lang)}{colon}{promised or _t('none', lang)}"
+    estimate = pick(ESTIMATE, lang) if station.promise_estimated(record) else ""
+    lines.extend(wrap(f"{_t('promised', lang)}{colon}{promised or _t('none', lang)}{estimate}"
                       + (_t("promised_after", lang) if essential and promised else ""),
                       indent=2))
     lines.append("")

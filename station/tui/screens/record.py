@@ -24,6 +24,7 @@ from station.domain.errors import StationError
 from station.domain.followup import check_rating
 from station.domain.records import PERSON_PREFIX, SCHEMAS
 from station.domain.status import VOID
+from station.domain.workdays import ESTIMATE
 from station.store.projection import Record, is_open
 from station.store.service import Station
 from station.tui.screens.base import ReadingScreen
@@ -185,9 +186,12 @@ class RecordScreen(ReadingScreen[None]):
         table.add_column(ratio=1)  # each value is Wrapped (add_field)
         conflicted = {c.field for c in record.conflicts}
         lang = self.lang
+        estimate = self.station.promise_estimated(record)
 
         def row(name: str, value: Any, *, heading: str | None = None) -> None:
             cell = Text(show(record.kind, name, value, lang, catalogue))
+            if name == "promised_date" and estimate:
+                cell.append(self.t(ESTIMATE), style="italic")
             if name in conflicted:
                 cell.append(self.t(TEXT["conflict"]), style="bold red")
             add_field(table, heading or label(record.kind, name, lang), cell)
