@@ -12,6 +12,7 @@ registered under a since-renamed county still validate.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import unicodedata
@@ -106,6 +107,14 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
     "date_format": (
         "{label_zh}应为 年-月-日 格式的日期（如 2026-11-23）",
         "{label_en} must be a date like 2026-11-23",
+    ),
+    "date_no_month": (
+        "{label_zh} {value} 不是有效日期：没有 {month} 月",
+        "{label_en} {value} is not a real date: there is no month {month}",
+    ),
+    "date_no_day": (
+        "{label_zh} {value} 不是有效日期：{year} 年 {month} 月只有 {days} 天",
+        "{label_en} {value} is not a real date: {month_en} {year} has {days} days",
     ),
     "date_excel": (
         "{label_zh}是 Excel 内部的日期序号，不是日期；请在 Excel 中把这一列设为“日期”格式"
@@ -303,7 +312,10 @@ def check_mobile(value: str, *, field_name: str = "phone") -> str:
 
 # 2024-1-5, 2024/1/5, 2024.1.5 and 2024年1月5日: year first, as dates are written in China
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_YMD_PACKED = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20240105
 _EXCEL_SERIAL = re.compile(r"^\d{5}$")  # days since 1899-12-30: 45296 is 2024-01-05
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
 
 
 def _typed_date(value: object, label: tuple[str, str], field_name: str) -> dt.date:
@@ -316,12 +328,30 @@ def _typed_date(value: object, label: tuple[str, str], field_name: str) -> dt.da
     except ValueError:
         pass
     code = "date_excel" if _EXCEL_SERIAL.match(text) else "date_format"
-    if found := _YMD.match(text):
+    if found := _YMD.match(text) or _YMD_PACKED.match(text):
+        year, month, day = map(int, found.groups())
         try:
-            return dt.date(*map(int, found.groups()))
+            return dt.date(year, month, day)
         except ValueError:
-            pass
+            raise _not_a_day(text, year, month, label, field_name) from None
     raise invalid(field_name, code, label_zh=label[0], label_en=label[1])
+
+
+_NOT_A_DAY = frozenset({"date_no_month", "date_no_day"})
+
+
+def _not_a_day(text: str, year: int, month: int, label: tuple[str, str],
+               field_name: str) -> ValidationError:
+    """A date written the right way that the calendar does not have (2026/2/29, 20261301):
+    which part is wrong, so the person does not retype it as the same impossible day."""
+    if year < dt.MINYEAR:  # year 0000: the shape is wrong, not the month or the day
+        return invalid(field_name, "date_format", label_zh=label[0], label_en=label[1])
+    if not 1 <= month <= 12:
+        return invalid(field_name, "date_no_month", label_zh=label[0], label_en=label[1],
+                       value=text, month=month)
+    return invalid(field_name, "date_no_day", label_zh=label[0], label_en=label[1],
+                   value=text, year=year, month=month, month_en=_MONTHS_EN[month - 1],
+                   days=calendar.monthrange(year, month)[1])
 
 
 def check_date(
@@ -386,7 +416,12 @@ def _typed_datetime(text: str, label: tuple[str, str], field_name: str) -> dt.da
     try:
         day = _typed_date(day_text, label, field_name)
         return dt.datetime.combine(day, dt.time(int(hour), int(minute)))
-    except (ValidationError, ValueError):
+    except ValidationError as exc:
+        if exc.problems[0].code in _NOT_A_DAY:  # the day is impossible: say which part
+            raise
+        raise invalid(field_name, "datetime_format", label_zh=label[0],
+                      label_en=label[1]) from None
+    except ValueError:
         raise invalid(field_name, "datetime_format", label_zh=label[0],
                       label_en=label[1]) from None
 

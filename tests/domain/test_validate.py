@@ -179,7 +179,7 @@ def test_dates_are_read_as_people_write_them_year_first(typed):
 
 
 @pytest.mark.parametrize(("typed", "code"), [
-    ("46361", "date_excel"), ("5/12/2026", "date_format"), ("2026/2/30", "date_format"),
+    ("46361", "date_excel"), ("5/12/2026", "date_format"), ("2026/2/30", "date_no_day"),
 ])
 def test_an_excel_day_number_or_a_day_first_date_is_refused_with_its_reason(typed, code):
     with pytest.raises(ValidationError) as exc:
@@ -188,6 +188,24 @@ def test_an_excel_day_number_or_a_day_first_date_is_refused_with_its_reason(type
     if code == "date_excel":
         assert "format the column as Date" in exc.value.message("en")
         assert "设为“日期”格式" in exc.value.message("zh")
+
+
+@pytest.mark.parametrize(("typed", "zh", "en"), [
+    ("2026/2/29", "2026 年 2 月只有 28 天", "February 2026 has 28 days"),
+    ("2026-02-30", "2026 年 2 月只有 28 天", "February 2026 has 28 days"),
+    ("２０２６年４月３１日", "2026 年 4 月只有 30 天", "April 2026 has 30 days"),
+    ("20261301", "没有 13 月", "there is no month 13"),
+    ("2026-0-10", "没有 0 月", "there is no month 0"),
+])
+def test_a_day_the_calendar_does_not_have_is_said_with_what_is_wrong_in_it(typed, zh, en):
+    """2026/2/29 is written the right way: 'must be a date like 2026-11-23' sent the agent
+    to retype the same impossible day. Which part is wrong is said, for a visit time too."""
+    for check in (check_date, check_datetime):
+        with pytest.raises(ValidationError) as exc:
+            check(typed, today=TODAY, label=("受理日期", "Received on"), field_name="d")
+        assert "不是有效日期" in exc.value.message("zh") and zh in exc.value.message("zh")
+        assert "is not a real date" in exc.value.message("en")
+        assert en in exc.value.message("en")
 
 
 @pytest.mark.parametrize("typed", [
@@ -216,7 +234,7 @@ def test_dates_far_in_the_future_or_past_are_refused():
     day = check_date("2026-12-01", today=TODAY, label=label, field_name="d")
     assert day == dt.date(2026, 12, 1)
     for bad, code in (("2036-01-01", "date_far_future"), ("1800-01-01", "date_far_past"),
-                      ("2026-13-01", "date_format"), ("next week", "date_format")):
+                      ("2026-13-01", "date_no_month"), ("next week", "date_format")):
         with pytest.raises(ValidationError) as exc:
             check_date(bad, today=TODAY, label=label, field_name="d")
         assert problem_code(exc) == code
