@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from station.domain import merge
+from station.domain.english import agrees, counted
 from station.domain.errors import StationError
 from station.domain.records import PERSON_PREFIX, SCHEMAS, field_for
 from station.domain.status import VOID
@@ -132,7 +133,7 @@ class SameIdAsLine(StoreError):
 class ImportRefused(StoreError):
     code = "store.import_refused"
     zh = "{bad} 行有误，未导入任何记录（可加 --skip-bad 只导入正确的行）"
-    en = "{bad} rows are invalid, so nothing was imported (add --skip-bad to import the rest)"
+    en = "{rows} {are} invalid, so nothing was imported (add --skip-bad to import the rest)"
 
 
 @dataclass
@@ -477,7 +478,9 @@ def import_file(station: Station, path: Path, *, default_kind: str = "resident",
             if skip_bad or not report.bad:
                 yield prepared
         if report.bad and not skip_bad:
-            raise ImportRefused(bad=len(report.bad), report=report)
+            bad = len(report.bad)
+            raise ImportRefused(bad=bad, rows=counted(bad, "row"), are=agrees(bad, "is", "are"),
+                                report=report)
 
     with AlreadyImported(station) as seen:
         report.receipts = station.create_many(good(seen), count=total)

@@ -93,7 +93,18 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(station, tmp_path
     assert "check character" in bad[0].message("en")
     assert bad[1].message("zh").startswith("第 5 行")
     assert "--skip-bad" in exc.value.message("en")
+    assert exc.value.message("en").startswith("2 rows are invalid")
     assert station.counts()["residents"] == 0
+
+
+def test_one_bad_row_is_said_as_one_row(station, tmp_path):
+    """A single bad row read '1 rows are invalid'."""
+    path = tmp_path / "residents.csv"
+    path.write_text(CSV + "张三,,12345,,,\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        import_file(station, path)
+    assert exc.value.message("en").startswith("1 row is invalid, so nothing was imported")
+    assert exc.value.message("zh").startswith("1 行有误")
 
 
 def test_skip_bad_imports_the_good_rows(station, tmp_path):
