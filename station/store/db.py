@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import shutil
 import sqlite3
 import weakref
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from station.store.errors import (
     CannotWrite,
     CorruptDatabase,
     DamagedStation,
+    DiskFull,
     FileGone,
     NewerSchema,
     NotAStation,
@@ -40,6 +42,11 @@ DB_NAME = "station.db"
 # SQLite's primary result codes for a disk that refuses, not a damaged file: READONLY,
 # CANTOPEN (no -wal/-shm beside it in a read-only folder), PERM, AUTH.
 REFUSED_BY_DISK = {8, 14, 3, 23}
+SQLITE_FULL = 13
+SQLITE_IOERR = 10
+# Less room than this left on the disk makes an I/O error a full disk: SQLite says "disk
+# I/O error", not "full", when it cannot grow the -shm index it makes on opening.
+NEARLY_FULL_BYTES = 1024 * 1024
 BUSY_TIMEOUT_MS = 15000
 # What the -wal file keeps of its size once a write starts it over. One transaction writes
 # all of a big import into it (a million residents: ~1.4 GB, the size of the database
@@ -87,8 +94,9 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
                 raise CorruptDatabase(path=str(path), detail=row[0],
                                       detail_zh=f"完整性检查未通过：{row[0]}")
     except sqlite3.DatabaseError as exc:
-        if refused_by_disk(exc):
-            raise CannotWrite(path=str(path)) from None
+        refusal = disk_refusal(exc, path)
+        if refusal is not None:
+            raise refusal from None
         raise CorruptDatabase(path=str(path), detail=str(exc),
                               detail_zh=f"SQLite 报告：{exc}") from None
     _OPENED[db] = (path, _identity(path))
@@ -123,7 +131,35 @@ def _check_still_there(db: sqlite_utils.Database) -> None:
 
 def refused_by_disk(exc: sqlite3.Error) -> bool:
     """True when SQLite failed because the disk or its permissions refused."""
-    return ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) in REFUSED_BY_DISK
+    return _primary_code(exc) in REFUSED_BY_DISK
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def disk_full(exc: sqlite3.Error, path: Path) -> bool:
+    """True when SQLite failed because the disk holding ``path`` has no room left."""
+    code = _primary_code(exc)
+    return code == SQLITE_FULL or (code == SQLITE_IOERR and _nearly_full(path.parent))
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def disk_refusal(exc: sqlite3.Error, path: Path) -> DiskFull | CannotWrite | None:
+    """The sentence for an SQLite error the disk caused rather than the file (full,
+    read-only, not allowed), or None: such a file is fine, and calling it corrupt would send
+    the agent to restore an older backup over it."""
+    if disk_full(exc, path):
+        return DiskFull(path=str(path))
+    if refused_by_disk(exc):
+        return CannotWrite(path=str(path))
+    return None
 
 
 def file_of(db: sqlite_utils.Database) -> str:
@@ -210,10 +246,20 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         _check_still_there(db)
         yield db
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error) and refused_by_disk(exc):
-            raise CannotWrite(path=file_of(db)) from None
+        conn.execute("COMMIT")  # on a full disk it is the commit that fails
+    except sqlite3.Error as exc:
+        _roll_back(conn)
+        refusal = disk_refusal(exc, Path(file_of(db)))
+        if refusal is not None:
+            raise refusal from None
         raise
-    conn.execute("COMMIT")
+    except BaseException:
+        _roll_back(conn)
+        raise
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """End a failed transaction, the commit's own failure included: one left open would be
+    joined by the next ``write`` and never committed, its work said to be saved (G1)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

@@ -14,7 +14,9 @@
      ├── SettleChoice      settle needs exactly one of a picked head or a new value
      ├── ConflictChanged   its values changed while a person was choosing among them
      ├── Busy              another process holds the database too long
- ├── FileGone          the open database file was deleted or replaced underneath
+     ├── FileGone          the open database file was deleted or replaced underneath
+     ├── CannotWrite       the disk refuses (read-only, permissions)
+     ├── DiskFull          the disk has no room left for the write
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
           ├── WeakPassphrase    too short to protect residents' data
@@ -90,6 +92,20 @@ class CannotWrite(StoreError):
     zh = "无法读写 {path}：请检查这个文件夹的权限，或 U 盘是否打开了写保护；数据未做任何改动"
     en = ("Cannot read or write {path}: check the folder's permissions, or whether the USB "
           "stick is write-protected; nothing was changed")
+
+
+class DiskFull(StoreError):
+    """The disk holding the station has no room left: the data is fine and the write was
+    rolled back, so the advice is to free space, never to restore a backup (which would
+    bring back an older station)."""
+
+    code = "store.disk_full"
+    zh = ("存放 {path} 的磁盘已满，站点无法写入，这次没有做任何改动；之前保存的数据完好无损。"
+          "请在这个磁盘上腾出空间（清空回收站，把视频等大文件移到别处）后再试")
+    en = ("The disk holding {path} is full, so the station cannot write to it and nothing "
+          "was changed this time; everything saved before is intact. Free some space on that "
+          "disk (empty the recycle bin, move large files such as videos elsewhere), then try "
+          "again")
 
 
 class NotABackup(StoreError):
