@@ -83,8 +83,16 @@ def _backup(db: sqlite_utils.Database, home: Path, into: Path) -> Path:
         raise BackupFailed.writing(exc, path=str(into)) from None
     except sqlite3.Error as exc:  # the copy itself: a full or removed stick
         _drop_part(part)
-        raise BackupFailed(path=str(into), detail=str(exc),
-                           detail_zh=f"SQLite 报告：{exc}") from None
+        raise _copy_failed(exc, into) from None
+
+
+def _copy_failed(exc: sqlite3.Error, into: Path) -> BackupFailed:
+    """Why SQLite could not write the copy: a full stick in words in both languages (SQLite
+    says it in English only), anything else as SQLite said it."""
+    if dbmod.disk_full(exc, into / dbmod.DB_NAME):
+        return BackupFailed.writing(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+                                    path=str(into))
+    return BackupFailed(path=str(into), detail=str(exc), detail_zh=f"SQLite 报告：{exc}")
 
 
 def _sweep_stale(into: Path, station: str) -> None:

@@ -4,6 +4,7 @@ stays encrypted, and goes back only where no station would be overwritten."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from station.cli import cli
 from station.cli.common import run
+from station.store import db as dbmod
 from station.store.backup import backup, restore
 from station.store.check import check
 from station.store.db import db_path
@@ -87,6 +89,35 @@ def test_a_backup_that_cannot_be_written_says_why_and_leaves_no_half(station, ho
         backup(home, not_a_folder)
     assert "不是文件夹" in exc.value.message("zh")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+class _StickFills(sqlite3.Connection):
+    """A connection whose copy onto the stick runs out of room half-way, as SQLite says it
+    when the stick is full."""
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("VACUUM INTO"):
+            Path(args[0][0]).write_bytes(b"SQLite format 3\x00" + bytes(4000))  # half a copy
+            error = sqlite3.OperationalError("database or disk is full")
+            error.sqlite_errorcode = 13  # type: ignore[attr-defined]
+            raise error
+        return super().execute(sql, *args)
+
+
+def test_a_backup_onto_a_full_stick_says_it_is_full_and_leaves_nothing_that_looks_whole(
+        station, home, tmp_path, capsys, monkeypatch):
+    _fill(station)
+    station.close()
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    real = sqlite3.connect
+    monkeypatch.setattr(dbmod.sqlite3, "connect",
+                        lambda *a, **k: real(*a, **k, factory=_StickFills))
+    for lang, said in (("en", "the disk or USB stick is full"), ("zh", "磁盘或 U 盘已满")):
+        assert run(cli, ["backup", str(stick), "--home", str(home), "--lang", lang]) == 1
+        err = capsys.readouterr().err
+        assert said in err and "database or disk is full" not in err
+    assert list(stick.iterdir()) == []
 
 
 def test_backup_and_restore_from_the_command_line(station, home, tmp_path, capsys,
