@@ -32,6 +32,7 @@ from station.store.errors import (
     DamagedStation,
     DiskFull,
     FileGone,
+    ForeignWal,
     NewerSchema,
     NotAStation,
     NotAStationDatabase,
@@ -78,6 +79,8 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
             raise NotAStation(home=str(path.parent))
         _check_file(path)
     try:
+        if check and not create:
+            _quick_check(path)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
         db = sqlite_utils.Database(conn)
@@ -87,12 +90,6 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a big village's hot pages
         conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
-        if check and not create:
-            row = conn.execute("PRAGMA quick_check").fetchone()
-            if row[0] != "ok":
-                conn.close()
-                raise CorruptDatabase(path=str(path), detail=row[0],
-                                      detail_zh=f"完整性检查未通过：{row[0]}")
     except sqlite3.DatabaseError as exc:
         refusal = disk_refusal(exc, path)
         if refusal is not None:
@@ -101,6 +98,48 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
                               detail_zh=f"SQLite 报告：{exc}") from None
     _OPENED[db] = (path, _identity(path))
     return db
+
+
+def _quick_check(path: Path) -> None:
+    """``PRAGMA quick_check`` on a read-only connection, before any connection that may
+    write. A writing connection, as it closes, copies the -wal file into the database: a
+    -wal that does not belong with it (another station's, copied in beside it) would be
+    written into station.db for good, and the station's own pages lost with it."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        _check_wal_is_ours(path, _device(conn))  # a foreign one also fails the check below
+        row = conn.execute("PRAGMA quick_check").fetchone()
+    finally:
+        conn.close()
+    if row[0] != "ok":
+        raise CorruptDatabase(path=str(path), detail=row[0],
+                              detail_zh=f"完整性检查未通过：{row[0]}")
+
+
+def _device(conn: sqlite3.Connection) -> str | None:
+    """The install id a station wrote once, at ``init``, or None where there is none."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='device'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _check_wal_is_ours(path: Path, with_wal: str | None) -> None:
+    """Refuse a -wal file another station wrote: the install id read through it differs
+    from the one in the database file alone. ``init`` writes that id into the file itself,
+    never left in a -wal, so this station's own -wal never changes it."""
+    wal = path.with_name(path.name + "-wal")
+    if with_wal is None or not wal.is_file() or wal.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    try:  # immutable: the file alone, its -wal not read
+        alone = _device(conn)
+    finally:
+        conn.close()
+    if alone is not None and alone != with_wal:
+        raise ForeignWal(wal=str(wal))
 
 
 # the path of each open connection and the file (device, inode) found there, for ``write``

@@ -17,6 +17,7 @@
      ├── FileGone          the open database file was deleted or replaced underneath
      ├── CannotWrite       the disk refuses (read-only, permissions)
      ├── DiskFull          the disk has no room left for the write
+     ├── ForeignWal        another station's -wal file copied in beside the database
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
           ├── WeakPassphrase    too short to protect residents' data
@@ -92,6 +93,21 @@ class CannotWrite(StoreError):
     zh = "无法读写 {path}：请检查这个文件夹的权限，或 U 盘是否打开了写保护；数据未做任何改动"
     en = ("Cannot read or write {path}: check the folder's permissions, or whether the USB "
           "stick is write-protected; nothing was changed")
+
+
+class ForeignWal(StoreError):
+    """A -wal file beside station.db that another station wrote (copied in with a folder of
+    its files): SQLite would replay its pages into this station's file, and the first
+    writing connection to close would keep them there for good."""
+
+    code = "store.foreign_wal"
+    zh = ("站点数据库旁边的 {wal} 属于另一个站点（可能是和别的文件一起复制进来的），站点没有打开，"
+          "也没有做任何改动；请把这个文件移出该文件夹（先保留它：里面可能有那个站点最近保存的数据），"
+          "然后重新打开")
+    en = ("The file {wal} beside the station database belongs to another station (copied in "
+          "with other files?), so the station was not opened and nothing was changed; move "
+          "that file out of the folder (keep it: it may hold that station's newest saves), "
+          "then open the station again")
 
 
 class DiskFull(StoreError):

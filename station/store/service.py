@@ -353,7 +353,7 @@ def current_catalogue(home: Path) -> Catalogue:
     """The station's catalogue without unlocking (it is public reference data)."""
     if not dbmod.db_path(home).exists():
         return shipped_catalogue()
-    db = dbmod.connect(dbmod.db_path(home), check=False)
+    db = dbmod.connect(dbmod.db_path(home))  # checked first: see dbmod._quick_check
     try:
         return _catalogue_in(db) if "meta" in db.table_names() else shipped_catalogue()
     finally:

@@ -10,7 +10,13 @@ import stat
 import pytest
 
 from station.store.db import db_path
-from station.store.errors import CorruptDatabase, NotAStation, StationExists, UnsentWork
+from station.store.errors import (
+    CorruptDatabase,
+    ForeignWal,
+    NotAStation,
+    StationExists,
+    UnsentWork,
+)
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from tests.conftest import PASSPHRASE
@@ -53,6 +59,33 @@ def test_a_corrupt_database_is_refused_untouched(station, home, now):
     assert "corrupt" in exc.value.message("en")
     assert "已损坏" in exc.value.message("zh")
     assert digest(db_path(home)) == before
+
+
+def test_another_stations_wal_copied_beside_a_closed_station_never_gets_into_it(
+        station, home, tmp_path, now):
+    other = tmp_path / "V002"
+    theirs, _ = Station.init(other, station_id="V002", name="红岩村", agent="甲",
+                             passphrase=PASSPHRASE, kdf=FAST_KDF, now=now)
+    for i in range(30):
+        theirs.create("resident", {"resident.name": f"红岩{i}"})
+    ours = [station.create("resident", {"resident.name": f"居民{i}"}).id for i in range(30)]
+    station.close()
+    wal = home / "station.db-wal"
+    wal.write_bytes((other / "station.db-wal").read_bytes())  # theirs is open: it holds frames
+    theirs.close()
+    before = digest(db_path(home))
+    for lang, said in (("en", "belongs to another station"), ("zh", "属于另一个站点")):
+        with pytest.raises(ForeignWal) as refused:  # each time, station.db as it was
+            Station.open(home, PASSPHRASE, now=now)
+        assert said in refused.value.message(lang) and str(wal) in refused.value.message(lang)
+        assert digest(db_path(home)) == before
+    wal.unlink()
+    home.joinpath("station.db-shm").unlink(missing_ok=True)
+    again = Station.open(home, PASSPHRASE, now=now)
+    try:
+        assert {r.id for r in again.list(kind="resident")} == set(ours)
+    finally:
+        again.close()
 
 
 def test_init_over_an_existing_station_needs_force(station, home, now):
