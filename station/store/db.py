@@ -17,6 +17,8 @@ import functools
 import os
 import shutil
 import sqlite3
+import struct
+import sys
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ from station.store.errors import (
     NewerSchema,
     NotAStation,
     NotAStationDatabase,
+    WalMissing,
 )
 from station.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -78,6 +81,7 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
         if not path.exists():
             raise NotAStation(home=str(path.parent))
         _check_file(path)
+        _check_wal_whole(path)
     try:
         if check and not create:
             _quick_check(path)
@@ -98,6 +102,43 @@ def connect(path: Path, *, create: bool = False, check: bool = True) -> sqlite_u
                               detail_zh=f"SQLite 报告：{exc}") from None
     _OPENED[db] = (path, _identity(path))
     return db
+
+
+# SQLite's -shm index, as it lays it out (in the machine's byte order): the first header's
+# isInit byte, the number of frames the -wal holds (mxFrame) and the page size; then how
+# many of those frames are already copied into the database (nBackfill).
+_SHM_HEAD = struct.Struct(("<" if sys.byteorder == "little" else ">") + "12xBxHI")
+_SHM_BACKFILL = struct.Struct(("<" if sys.byteorder == "little" else ">") + "96xI")
+WAL_HEADER, FRAME_HEADER = 32, 24
+
+
+def _check_wal_whole(path: Path) -> None:
+    """Refuse to open a station whose -wal file lost frames not yet copied into it (deleted,
+    or cut short, while it was closed after a crash): SQLite would open the file without
+    them, and the station would show fewer records as if nothing were wrong. The -shm index
+    a crash leaves behind says how many frames the -wal held and how many were copied."""
+    shm = path.with_name(path.name + "-shm")
+    wal = path.with_name(path.name + "-wal")
+    # asked twice: the app closing meanwhile deletes its -wal (all copied), then its -shm
+    if _frames_lost(shm, wal) and _frames_lost(shm, wal):
+        raise WalMissing(wal=str(wal), shm=str(shm))
+
+
+def _frames_lost(shm: Path, wal: Path) -> bool:
+    """Whether the -shm index counts frames not yet copied that the -wal does not hold."""
+    try:
+        with shm.open("rb") as fh:
+            head = fh.read(_SHM_BACKFILL.size)
+        size = wal.stat().st_size if wal.exists() else 0
+    except OSError:
+        return False  # not readable here: SQLite's own opening says why
+    if len(head) < _SHM_BACKFILL.size:
+        return False
+    is_init, page, frames = _SHM_HEAD.unpack_from(head)
+    (copied,) = _SHM_BACKFILL.unpack_from(head)
+    if is_init != 1 or frames <= copied:
+        return False
+    return size < WAL_HEADER + frames * (FRAME_HEADER + (page or 65536))
 
 
 def _quick_check(path: Path) -> None:

@@ -18,6 +18,7 @@
      ├── CannotWrite       the disk refuses (read-only, permissions)
      ├── DiskFull          the disk has no room left for the write
      ├── ForeignWal        another station's -wal file copied in beside the database
+     ├── WalMissing        the -wal file with the newest saves deleted or cut short
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
           ├── WeakPassphrase    too short to protect residents' data
@@ -108,6 +109,25 @@ class ForeignWal(StoreError):
           "with other files?), so the station was not opened and nothing was changed; move "
           "that file out of the folder (keep it: it may hold that station's newest saves), "
           "then open the station again")
+
+
+class WalMissing(StoreError):
+    """The -wal file, which holds the newest saves until SQLite copies them into station.db,
+    was deleted or cut short while the station was closed (after a crash): opening would
+    show the station without those saves as if nothing were wrong."""
+
+    code = "store.wal_missing"
+    zh = ("站点最近保存的数据在 {wal} 里，这个文件不见了或被截短了，站点没有打开，"
+          "也没有做任何改动。"
+          "请把它放回原处（看看回收站，或刚才复制、移动过的地方）后重新打开；如果找不回来，"
+          "请从备份恢复（station restore），或把 {shm} 移出该文件夹，用数据库里已有的数据打开，"
+          "再同步一次，取回已经发送到镇中心的记录")
+    en = ("The newest saves of this station are in {wal}, which is missing or cut short, so "
+          "the station was not opened and nothing was changed. Put that file back (look in "
+          "the recycle bin, or where files were just copied or moved) and open the station "
+          "again; if it cannot be found, restore a backup (station restore), or move {shm} out "
+          "of the folder to open the station with what its database holds, then sync once to "
+          "bring back what already reached the town centre")
 
 
 class DiskFull(StoreError):

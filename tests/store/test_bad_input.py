@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 
 import pytest
@@ -16,6 +17,7 @@ from station.store.errors import (
     NotAStation,
     StationExists,
     UnsentWork,
+    WalMissing,
 )
 from station.store.service import Station
 from station.store.vault import FAST_KDF
@@ -86,6 +88,35 @@ def test_another_stations_wal_copied_beside_a_closed_station_never_gets_into_it(
         assert {r.id for r in again.list(kind="resident")} == set(ours)
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "cut short"])
+def test_a_wal_lost_after_a_crash_is_said_not_opened_as_a_station_with_fewer_records(
+        station, home, tmp_path, now, damage):
+    saved = {station.create("resident", {"resident.name": f"居民{i}"}).id for i in range(5)}
+    crashed, whole = tmp_path / "crashed", tmp_path / "whole"
+    for folder in (crashed, whole):  # the folder as a power cut leaves it: -wal and -shm
+        shutil.copytree(home, folder)
+    wal = crashed / "station.db-wal"
+    if damage == "deleted":
+        wal.unlink()
+    else:
+        os.truncate(wal, wal.stat().st_size // 2)
+    before = digest(db_path(crashed))
+    for lang, said in (("en", "missing or cut short"), ("zh", "不见了或被截短了")):
+        with pytest.raises(WalMissing) as refused:
+            Station.open(crashed, PASSPHRASE, now=now)
+        message = refused.value.message(lang)
+        assert said in message and str(wal) in message and "station restore" in message
+    assert digest(db_path(crashed)) == before
+    station.close()
+    (crashed / "station.db-shm").unlink()  # as the sentence says: what the database holds
+    Station.open(crashed, PASSPHRASE, now=now).close()
+    kept = Station.open(whole, PASSPHRASE, now=now)  # the same crash, its -wal kept
+    try:
+        assert {r.id for r in kept.list(kind="resident")} == saved
+    finally:
+        kept.close()
 
 
 def test_init_over_an_existing_station_needs_force(station, home, now):
