@@ -19,6 +19,7 @@
      ├── DiskFull          the disk has no room left for the write
      ├── ForeignWal        another station's -wal file copied in beside the database
      ├── WalMissing        the -wal file with the newest saves deleted or cut short
+     ├── TransportKeyDamaged  the key file that signs sync requests missing or garbled
      └── VaultError
           ├── WrongPassphrase   no key slot opens with that passphrase
           ├── WeakPassphrase    too short to protect residents' data
@@ -128,6 +129,20 @@ class WalMissing(StoreError):
           "again; if it cannot be found, restore a backup (station restore), or move {shm} out "
           "of the folder to open the station with what its database holds, then sync once to "
           "bring back what already reached the town centre")
+
+
+class TransportKeyDamaged(StoreError):
+    """The key that signs sync requests is missing or garbled: the records are fine, only
+    syncing needs the file back (a backup holds it) or a new enrollment."""
+
+    code = "store.transport_key"
+    zh = ("同步密钥文件 {path} 丢失或已损坏，站点无法同步（记录本身完好）；请从站点最近一次备份"
+          "（station backup 生成的文件夹）中把 transport.key 复制回 {home}，"
+          "或请镇便民服务中心重新发放登记码后运行 station enroll")
+    en = ("The sync key file {path} is missing or damaged, so the station cannot sync (its "
+          "records are fine); copy transport.key from the station's latest backup (the "
+          "folder `station backup` made) back into {home}, or ask the town centre for a new "
+          "enrollment code and run `station enroll`")
 
 
 class DiskFull(StoreError):

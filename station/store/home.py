@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from station.store.errors import TransportKeyDamaged
 from station.wire.keys import Signer
 
 TRANSPORT_KEY = "transport.key"
@@ -79,4 +80,10 @@ def make_transport_key(home: Path) -> Signer:
 
 
 def load_transport_key(home: Path) -> Signer:
-    return Signer.from_bytes(bytes.fromhex((home / TRANSPORT_KEY).read_text().strip()))
+    """The key that signs sync requests; a missing or garbled file is said as that, with
+    where to get it back, rather than as an internal error."""
+    path = home / TRANSPORT_KEY
+    try:
+        return Signer.from_bytes(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        raise TransportKeyDamaged(path=str(path), home=str(home)) from None

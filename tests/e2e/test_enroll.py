@@ -75,3 +75,26 @@ def test_enrolling_when_the_centre_cannot_be_reached_says_the_station_is_not_enr
     with Station.open(tmp_path / "V001", PASSPHRASE) as st:
         assert not st.sync.enrolled()
     assert run(cli, ["enroll", code, *args]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbled"])
+def test_a_lost_sync_key_file_is_said_and_enrolling_again_brings_syncing_back(
+        tmp_path, live_centre, passphrase_file, capsys, damage):
+    village = enrolled(tmp_path, live_centre, "V001")
+    made = village.create("resident", {"resident.name": "王桂英"})
+    village.close()
+    home = tmp_path / "V001"
+    key = home / "transport.key"
+    if damage == "missing":
+        key.unlink()
+    else:
+        key.write_text("not a key\n")
+    args = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    for lang, said in (("en", "is missing or damaged"), ("zh", "丢失或已损坏")):
+        assert run(cli, ["sync", "--lang", lang, *args]) == 1
+        err = capsys.readouterr().err
+        assert said in err and "Internal error" not in err and "内部错误" not in err
+    assert run(cli, ["enroll", live_centre.code("V001"), *args]) == 0, capsys.readouterr().err
+    assert run(cli, ["sync", *args]) == 0, capsys.readouterr().err
+    with Station.open(home, PASSPHRASE) as st:
+        assert st.get(made.id).name == "王桂英" and st.sync.unsent() == 0

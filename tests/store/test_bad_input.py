@@ -16,6 +16,7 @@ from station.store.errors import (
     ForeignWal,
     NotAStation,
     StationExists,
+    TransportKeyDamaged,
     UnsentWork,
     WalMissing,
 )
@@ -117,6 +118,21 @@ def test_a_wal_lost_after_a_crash_is_said_not_opened_as_a_station_with_fewer_rec
         assert {r.id for r in kept.list(kind="resident")} == saved
     finally:
         kept.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbled", "not text"])
+def test_a_missing_or_damaged_sync_key_file_is_named_with_where_to_get_it_back(
+        station, home, damage):
+    key = home / "transport.key"
+    if damage == "missing":
+        key.unlink()
+    else:
+        key.write_bytes(b"\x00\xff" * 20 if damage == "not text" else b"not a key\n")
+    for lang, said in (("en", "is missing or damaged"), ("zh", "丢失或已损坏")):
+        with pytest.raises(TransportKeyDamaged) as refused:
+            station.sync.transport()
+        message = refused.value.message(lang)
+        assert said in message and str(key) in message and "station enroll" in message
 
 
 def test_init_over_an_existing_station_needs_force(station, home, now):
