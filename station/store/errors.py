@@ -81,10 +81,13 @@ class DamagedStation(StoreError):
 
 class CorruptDatabase(StoreError):
     code = "store.corrupt"
-    zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail_zh}）；"
-          "请从备份或同步恢复，文件未做任何改动")
-    en = ("The database file {path} is corrupt or not an SQLite file ({detail}); restore it "
-          "from a backup or re-sync. The file was left untouched")
+    zh = ("数据库文件 {path} 已损坏或不是 SQLite 文件（{detail_zh}），文件未做任何改动。"
+          "请把站点最近的备份恢复到一个新文件夹（station restore 备份文件夹 --home 新文件夹），"
+          "在那里同步一次，取回已经发送到镇中心的记录")
+    en = ("The database file {path} is corrupt or not an SQLite file ({detail}), and was "
+          "left as it was. Restore the station's latest backup into a new folder (station "
+          "restore BACKUP --home NEW-FOLDER) and sync once there, to bring back what already "
+          "reached the town centre")
 
 
 class CannotWrite(StoreError):

@@ -64,6 +64,26 @@ def test_a_corrupt_database_is_refused_untouched(station, home, now):
     assert digest(db_path(home)) == before
 
 
+@pytest.mark.parametrize("damage", ["cut in half", "bytes flipped"])
+def test_a_damaged_database_says_how_to_restore_a_backup(station, home, now, damage):
+    for i in range(60):
+        station.create("resident", {"resident.name": f"居民{i}"})
+    station.close()
+    data = bytearray(db_path(home).read_bytes())
+    if damage == "cut in half":
+        data = data[:len(data) // 2]
+    else:
+        for offset in range(4096 + 100, len(data), 4096):  # a few bytes of every page
+            data[offset:offset + 4] = bytes(b ^ 0x55 for b in data[offset:offset + 4])
+    db_path(home).write_bytes(bytes(data))
+    with pytest.raises(CorruptDatabase) as exc:
+        Station.open(home, PASSPHRASE, now=now)
+    for lang in ("en", "zh"):
+        message = exc.value.message(lang)
+        assert "station restore" in message and str(db_path(home)) in message
+        assert "re-sync" not in message and "从备份或同步恢复" not in message
+
+
 def test_another_stations_wal_copied_beside_a_closed_station_never_gets_into_it(
         station, home, tmp_path, now):
     other = tmp_path / "V002"
