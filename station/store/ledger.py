@@ -50,6 +50,7 @@ from station.store.rows import (
 )
 from station.store.vault import Keys
 from station.wire.codec import decode_changeset, encode_changeset, peek_changeset, unpack_state
+from station.wire.keys import Signer
 
 if TYPE_CHECKING:
     from station.store.prepare import Prepared, Preparer
@@ -168,17 +169,25 @@ def _by_record(items: Iterable[Received]) -> dict[str, list[Received]]:
     return by_record
 
 
+def pinned_sealing(db: sqlite_utils.Database, station: str, signer: Signer) -> Sealing | None:
+    """Sealing for the centre key pinned in the database now (None before enrolling)."""
+    row = db.execute("SELECT value FROM meta WHERE key='centre.seal_public'").fetchone()
+    return None if row is None else Sealing(station, signer, bytes.fromhex(row[0]))
+
+
 class Ledger:
     """Reads and writes changesets and merged records under the vault's keys."""
 
     def __init__(self, db: sqlite_utils.Database, keys: Keys, *, station: str, device: str,
-                 sealing: Sealing | None = None,
+                 signer: Signer | None = None,
                  now_ms: Callable[[], int] | None = None) -> None:
         self.db = db
         self.keys = keys
         self.station = station
         self.device = device
-        self.rows = RowBuilder(keys, sealing)
+        self.signer = signer  # with it, local changes are sealed for the pinned centre
+        self.rows = RowBuilder(keys, None)
+        self.load_sealing()
         self.clock = Clock(device) if now_ms is None else Clock(device, now=now_ms)
         self.on_change: list[Callable[[Record], None]] = []
 
@@ -263,6 +272,15 @@ class Ledger:
             if self.clock.last is None or last > self.clock.last:
                 self.clock.last = last
 
+    def load_sealing(self) -> None:
+        """Seal for the centre pinned now, by whichever process (call inside a transaction,
+        as ``_load_clock``): a ``station enroll`` in another terminal while the app stays
+        open pins a centre, or another one, that a key read at unlock does not know. Saved
+        with that key, the app's work went into no outbox (never sent) or was sealed for a
+        centre that cannot open it."""
+        if self.signer is not None:
+            self.rows.sealing = pinned_sealing(self.db, self.station, self.signer)
+
     def _save_clock(self) -> None:
         assert self.clock.last is not None
         # an UPDATE, not INSERT OR REPLACE: a replace rewrites the key's index page too
@@ -282,6 +300,7 @@ class Ledger:
             state = stored.state if stored else merge.empty(kind, record_id, scope)
             ops = build(state)
             self._load_clock()
+            self.load_sealing()
             cs = Changeset(new_id(), record_id, kind, state["scope"], origin, author,
                            self.clock.tick(), tuple(ops))
             # the centre's own check: what it would refuse (and quarantine) is never saved

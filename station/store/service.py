@@ -110,6 +110,7 @@ from station.store.ledger import (
     ReceiveReport,
     Stored,
     new_id,
+    pinned_sealing,
 )
 from station.store.prepare import Preparer
 from station.store.projection import Record, view
@@ -455,7 +456,7 @@ class Station:
         self.signer = Signer.from_bytes(self._secret("sign"))
         self.seal_key = SealKey.from_bytes(self._secret("seal"))
         self.ledger = Ledger(db, keys, station=self.station_id, device=self.device,
-                             sealing=self._sealing(),
+                             signer=self.signer,
                              now_ms=lambda: int(self.now().timestamp() * 1000))
         self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
         self.sync = SyncState(home, db)
@@ -609,7 +610,7 @@ class Station:
     def refresh(self) -> None:
         """Forget cached reference data another connection may have changed (a pull)."""
         self._catalogue = None
-        self.ledger.rows.sealing = self._sealing()
+        self.ledger.load_sealing()
 
     @staticmethod
     def agents_of(home: Path) -> list[str]:
@@ -640,10 +641,7 @@ class Station:
         return self.keys.open("secrets", row[0], f"secrets|{name}|1")
 
     def _sealing(self) -> Sealing | None:
-        centre = _meta(self.db, "centre.seal_public")
-        if centre is None:
-            return None
-        return Sealing(self.station_id, self.signer, bytes.fromhex(centre))
+        return pinned_sealing(self.db, self.station_id, self.signer)
 
     # --- the centre: enrollment and downlink ------------------------------------------------
 
@@ -663,9 +661,7 @@ class Station:
             if previous is not None and previous.fingerprint != pin.fingerprint:
                 self.sync.set_cursor(0)
             self.sync.set_centre(pin)
-            sealing = self._sealing()
-            assert sealing is not None
-            self.ledger.rows.sealing = sealing
+            self.ledger.load_sealing()
             pending = self.db.execute(
                 "SELECT id, CAST(body AS BLOB) FROM changesets WHERE local=1 AND acked=0 "
                 "AND id NOT IN (SELECT changeset FROM outbox) ORDER BY hlc").fetchall()
@@ -888,10 +884,12 @@ class Station:
         consecutive: the transaction holds the write lock from the first to the last.
         ``count`` is how many are coming, when known: from ``BULK_IMPORT`` on, the other
         cores build the rows while this one validates and writes."""
-        preparer = (Preparer(self.keys.dek, self.ledger.rows.sealing)
-                    if self._preparing and count >= BULK_IMPORT else None)
+        preparer: Preparer | None = None
         try:
             with dbmod.write(self.db):
+                self.ledger.load_sealing()  # as pinned now, if another process enrolled
+                if self._preparing and count >= BULK_IMPORT:
+                    preparer = Preparer(self.keys.dek, self.ledger.rows.sealing)
                 today = self.today()  # once: an import that runs past midnight is one day's
                 run = self.ledger.receipts_after(self.station_id, today)
                 written = self.ledger.create_many(self._new_records(prepared, today), preparer)
