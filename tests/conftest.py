@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,15 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait(timeout=10)
+
+
+def station_cli(*args: str, home: Path, passphrase_file: Path
+                ) -> subprocess.CompletedProcess[str]:
+    """``station ARGS`` on ``home`` in a process of its own, as typed in a second terminal
+    while the app has the station open."""
+    return subprocess.run([sys.executable, "-m", "station", *args, "--home", str(home),
+                           "--passphrase-file", str(passphrase_file), "--lang", "en"],
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 class FakeNow:

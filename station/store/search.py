@@ -33,6 +33,9 @@ MAX_VARIANTS = 4
 # finds the name, and the pinyin initials run on past the dot: abdlamt.
 _NAME_SEPARATORS = dict.fromkeys(map(ord, "·•・‧∙⋅.-"))
 
+# a record's name as read from its row, with the row's version
+Versioned = tuple[int, str]
+
 
 def folded(text: str) -> str:
     """``text`` as keys and queries are compared: NFKC (full-width ｗｇｙ is wgy), lower
@@ -170,19 +173,39 @@ class SharedNames:
     unlock, so the first search does not wait. Changes take the same lock as the build, so a
     record saved while the index is being built waits for it and is then added: nothing saved
     in those seconds goes missing from search.
+
+    It remembers the row version each name was read at, so ``catch_up`` can bring in what
+    another program wrote (an import in a second terminal, a scheduled sync) by decrypting
+    only the records whose version moved, not every name again.
     """
 
     def __init__(self) -> None:
         self._index: NameIndex | None = None
+        self._versions: dict[str, int] = {}  # record id -> row version its name was read at
         self._lock = threading.Lock()
 
-    def get(self, load: Callable[[], dict[str, str]]) -> NameIndex:
+    def get(self, load: Callable[[], dict[str, Versioned]]) -> NameIndex:
         with self._lock:
             if self._index is None:
+                loaded = load()
                 index = NameIndex()
-                index.bulk_load(load())
+                index.bulk_load({rid: name for rid, (_, name) in loaded.items()})
                 self._index = index
+                self._versions = {rid: version for rid, (version, _) in loaded.items()}
             return self._index
+
+    def catch_up(self, versions: Callable[[], dict[str, int]],
+                 load: Callable[[list[str]], dict[str, Versioned]]) -> None:
+        """Re-read the names of the records whose version is not the one indexed (changed
+        or made by another connection); nothing to do before the index is built."""
+        with self._lock:
+            if self._index is None:
+                return
+            stale = [rid for rid, version in versions().items()
+                     if self._versions.get(rid) != version]
+            for rid, (version, name) in load(stale).items():
+                self._index.put(rid, name)
+                self._versions[rid] = version
 
     def put(self, record_id: str, name: str) -> None:
         with self._lock:
@@ -193,3 +216,4 @@ class SharedNames:
         """Many records changed at once (a bulk import): rebuild on next use."""
         with self._lock:
             self._index = None
+            self._versions = {}

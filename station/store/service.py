@@ -115,7 +115,7 @@ from station.store.ledger import (
 from station.store.prepare import Preparer
 from station.store.projection import Record, view
 from station.store.rows import INSERT_OUTBOX, Sealing
-from station.store.search import NameIndex, SharedNames
+from station.store.search import NameIndex, SharedNames, Versioned
 from station.store.syncstate import CentrePin, KeptBatch, SyncState
 from station.store.vault import (
     DEFAULT_KDF,
@@ -285,6 +285,7 @@ BULK_NAMES = 500  # changesets in one downlink batch from which the name index i
 BULK_IMPORT = 2000  # records in one import from which the other cores build the rows (their
 # processes take ~0.5 s to start: as long as building ~2 500 records here)
 RECEIPT_BLOCK = 250  # receipt numbers an import takes in one statement
+LABELS_AT_ONCE = 500  # record ids in one query when the name index catches up
 
 
 def _local_now() -> dt.datetime:
@@ -462,6 +463,7 @@ class Station:
         self.sync = SyncState(home, db)
         self._catalogue: Catalogue | None = None
         self._names = SharedNames()
+        self._names_seen: int | None = None  # PRAGMA data_version when names last caught up
         self._indexing = True  # off while a big downlink batch is merged
         self._due: tuple[tuple[Any, ...], DueLists] | None = None  # see due()
         self._preparing = (os.cpu_count() or 1) > 1
@@ -1178,20 +1180,43 @@ class Station:
 
     @property
     def names(self) -> NameIndex:
-        """The in-memory name index, built on first use (decrypts only the names)."""
+        """The in-memory name index, built on first use (decrypts only the names), and
+        caught up, before it answers, with what any other connection committed since this
+        one last asked: an agent searching in the open app finds the residents a colleague
+        has just imported in another terminal, or a scheduled sync has just brought."""
+        seen = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if seen != self._names_seen:
+            self._names_seen = seen
+            self._names.catch_up(self._record_versions, self._labels)
         return self._names.get(self._load_names)
 
-    def _load_names(self) -> dict[str, str]:
-        names = {}
+    def _record_versions(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT id, version FROM records").fetchall())
+
+    def _load_names(self) -> dict[str, Versioned]:
+        return self._opened_labels(self.db.execute(
+            "SELECT id, version, CAST(label AS BLOB) FROM records"))
+
+    def _labels(self, ids: list[str]) -> dict[str, Versioned]:
+        """The names of records ``ids`` as stored now, with their row versions."""
+        out: dict[str, Versioned] = {}
+        for start in range(0, len(ids), LABELS_AT_ONCE):
+            part = ids[start:start + LABELS_AT_ONCE]
+            out |= self._opened_labels(self.db.execute(
+                "SELECT id, version, CAST(label AS BLOB) FROM records WHERE id IN "
+                f"({','.join('?' * len(part))})", part))
+        return out
+
+    def _opened_labels(self, rows: Iterable[tuple[str, int, bytes]]) -> dict[str, Versioned]:
         # CAST: a ciphertext overwritten with text (SQL outside the app) reads as damaged,
         # never as an error in decoding it
-        for rid, version, label in self.db.execute(
-                "SELECT id, version, CAST(label AS BLOB) FROM records"):
+        names = {}
+        for rid, version, label in rows:
             try:
-                names[rid] = self.keys.open("labels", label,
-                                            f"labels|{rid}|{version}").decode()
+                names[rid] = (version, self.keys.open("labels", label,
+                                                      f"labels|{rid}|{version}").decode())
             except Tampered:
-                names[rid] = "⚠"  # shown as damaged; every other name still loads
+                names[rid] = (version, "⚠")  # shown as damaged; every other name still loads
         return names
 
     def _index_record(self, record: Record) -> None:

@@ -4,19 +4,9 @@ home. The other programs are real processes; the centre is real."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from station.sync.engine import sync_once
+from tests.conftest import station_cli
 from tests.e2e.conftest import enrolled, link, new_station, running_centre
-
-
-def station_cli(*args: str, home: Path, passphrase_file: Path) -> subprocess.CompletedProcess[str]:
-    """``station ARGS`` in a process of its own, as typed in a second terminal."""
-    return subprocess.run([sys.executable, "-m", "station", *args, "--home", str(home),
-                           "--passphrase-file", str(passphrase_file), "--lang", "en"],
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_save_in_the_open_app_after_enrolling_in_another_terminal_reaches_the_centre(

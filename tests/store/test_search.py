@@ -85,10 +85,10 @@ def test_a_name_saved_while_the_index_is_being_built_is_not_missed():
     shared = SharedNames()
     loading, may_finish = threading.Event(), threading.Event()
 
-    def slow_load() -> dict[str, str]:
+    def slow_load() -> dict[str, tuple[int, str]]:
         loading.set()
         may_finish.wait(5)
-        return {"r1": "王桂英"}  # read before the new record was committed
+        return {"r1": (1, "王桂英")}  # read before the new record was committed
 
     builder = threading.Thread(target=lambda: shared.get(slow_load))
     builder.start()
