@@ -786,15 +786,17 @@ class Station:
 
     def remove_agent(self, name: str) -> None:
         """Remove another agent's slot (someone who left); never the last one, nor the one
-        this station was opened with."""
-        agents = self.agents()
-        if name not in agents:
-            raise UnknownAgent(agent=name)
-        if len(agents) == 1:
-            raise LastSlot()
-        if name == self.agent:
-            raise OwnSlot()
+        this station was opened with. The slots are counted inside the transaction that
+        deletes: two agents removing each other at once from two terminals would otherwise
+        each see two slots, and leave none, a station only the recovery key still opens."""
         with dbmod.write(self.db):
+            agents = self.agents()
+            if name not in agents:
+                raise UnknownAgent(agent=name)
+            if len(agents) == 1:
+                raise LastSlot()
+            if name == self.agent:
+                raise OwnSlot()
             self.db.execute("DELETE FROM keyslots WHERE label=? AND kind='agent'", [name])
 
     # --- reference data --------------------------------------------------------------------

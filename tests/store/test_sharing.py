@@ -5,7 +5,15 @@ processes). What they commit must be what the open app finds."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import pytest
+
+from station.store.db import db_path
+from station.store.errors import LastSlot
+from station.store.service import Station
+from station.store.vault import FAST_KDF
 from tests.conftest import station_cli
 
 
@@ -29,3 +37,32 @@ def test_the_open_app_finds_by_name_whom_another_terminal_just_imported_or_renam
     assert [r.name for r in station.search("qiandeming")] == ["钱德明"]
     assert [r.name for r in station.search("王桂")] == ["王桂芳"]
     assert station.search("王桂英") == []
+
+
+# Another process's `station agent remove`, caught between its delete and its commit.
+REMOVING = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+db.execute("DELETE FROM keyslots WHERE label=? AND kind='agent'", [sys.argv[2]])
+print("deleted", flush=True)
+time.sleep(1)
+db.execute("COMMIT")
+"""
+
+
+def test_two_agents_removing_each_other_at_once_leave_one_who_can_unlock(station):
+    """李 and 张 each run ``station agent remove`` for the other at the same moment (or one
+    does it in the app while the other types it in a terminal). One removal must be refused
+    as the last slot; both went through, and no passphrase opened the station any more."""
+    station.add_agent("张建国", "zhang's passphrase", kdf=FAST_KDF)
+    other = subprocess.Popen([sys.executable, "-c", REMOVING, str(db_path(station.home)),
+                              "李春梅"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "deleted"
+        with pytest.raises(LastSlot):
+            station.remove_agent("张建国")
+    finally:
+        assert other.wait(timeout=30) == 0
+    assert Station.agents_of(station.home) == ["张建国"]
+    Station.open(station.home, "zhang's passphrase").close()
