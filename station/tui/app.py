@@ -176,10 +176,11 @@ class StationApp(App[None]):
         """Ctrl+Q. The full forms keep a draft as they close; a small modal keeps none, so
         one with something typed in it asks before the app quits."""
         from station.tui.screens.form_modal import FormModal
+        from station.tui.widgets.form_screen import FormScreen
 
         if isinstance(self.screen, FormModal):
             self.screen.leave(self.exit)
-        else:
+        elif not isinstance(self.screen, FormScreen) or self.screen.kept_for_leaving():
             self.exit()
 
     def action_go(self, where: str) -> None:

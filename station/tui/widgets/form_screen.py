@@ -35,7 +35,7 @@ from station.domain.validate import Problem, check_id_number
 from station.store.projection import Record
 from station.store.service import Draft, Summary
 from station.tui.screens.base import StationScreen
-from station.tui.text import KIND, pick, status_label
+from station.tui.text import KIND, Pair, pick, status_label
 from station.tui.widgets.ask import AskModal
 from station.tui.widgets.form_field import FormField
 from station.tui.widgets.line_input import LineInput
@@ -60,6 +60,10 @@ TEXT = {
             "red lines under them."),
     "fix_one": ("有 1 处需要修改，见下方的红字。", "1 field needs attention: see the red line "
                 "under it."),
+    "not_kept": ("表单还没有保存，也没能暂存：{e}。表单保持打开，填写的内容都还在；请稍后再关闭，"
+                 "或按 Ctrl+S 保存。",
+                 "The form is not saved and could not be kept: {e}. It stays open with "
+                 "everything you typed; close it again in a moment, or save it with Ctrl+S."),
     "saved": ("已保存：{receipt}", "Saved: {receipt}"),
     "failed": ("没能保存：{e}", "Could not save: {e}"),
     "required": ("{label_zh}不能为空", "{label_en} is required"),
@@ -325,14 +329,16 @@ class FormScreen(StationScreen[None]):
             self._timer.stop()
         self._timer = self.set_timer(AUTOSAVE_DELAY, self.keep_draft, name="autosave")
 
-    def keep_draft(self) -> None:
-        """Write the form's state as an encrypted draft if it changed since the last one."""
+    def keep_draft(self) -> StationError | sqlite3.Error | None:
+        """Write the form's state as an encrypted draft if it changed since the last one.
+        Returns why it could not (another program's long write holding the database, a
+        full disk), so that a form being left stays open rather than lose what was typed."""
         self._timer = None
         if self._finished or self._blank is None:
-            return
+            return None
         values = self.snapshot()
         if values == self._kept:
-            return
+            return None
         try:
             if values == self._blank:
                 if self._draft_written:
@@ -343,8 +349,9 @@ class FormScreen(StationScreen[None]):
                 self._draft_written = True
         except (StationError, sqlite3.Error) as exc:  # never lose the form over a draft
             self.log.error(f"draft not kept: {exc!r}")
-            return
+            return exc
         self._kept = values
+        return None
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -357,12 +364,21 @@ class FormScreen(StationScreen[None]):
             self._stop_timer()
             self.keep_draft()
 
-    def action_back(self) -> None:
+    def kept_for_leaving(self) -> bool:
+        """Keep the draft before the form goes (back, or the app quitting). False, said on
+        the form, when it could not be kept: closed then, the form would take what was
+        typed with it, so it stays open."""
         self._stop_timer()
-        if not self._finished:
-            self.keep_draft()
-            if self._draft_written:
-                self.notify(self.t(TEXT["kept"]), timeout=6)
+        trouble = None if self._finished else self.keep_draft()
+        if trouble is not None:
+            self.failed(trouble, TEXT["not_kept"])
+        return trouble is None
+
+    def action_back(self) -> None:
+        if not self.kept_for_leaving():
+            return
+        if not self._finished and self._draft_written:
+            self.notify(self.t(TEXT["kept"]), timeout=6)
         self._finished = True
         self.app.pop_screen()
 
@@ -409,11 +425,13 @@ class FormScreen(StationScreen[None]):
         self.general.display = True
         self.general.scroll_visible()
 
-    def failed(self, error: StationError | sqlite3.Error | OSError) -> None:
-        """A refusal with no field to show it at: the box at the top, and a notification."""
+    def failed(self, error: StationError | sqlite3.Error | OSError,
+               said: Pair = TEXT["failed"]) -> None:
+        """A refusal with no field to show it at: the box at the top, and a notification
+        (``said`` puts the error in its sentence)."""
         text = error.message(self.lang) if isinstance(error, StationError) else str(error)
         self.show_general(text)
-        self.notify(self.t(TEXT["failed"]).format(e=text), severity="error", timeout=8)
+        self.notify(self.t(said).format(e=text), severity="error", timeout=8)
 
     def finish(self, record: Record, *, notice: bool = False, saved: bool = True) -> None:
         """Saved: forget the draft, say so, and go to the record (the notice first)."""

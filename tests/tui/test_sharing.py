@@ -1,0 +1,71 @@
+"""The app open while another program writes to the same station: a long import or a
+repair in a second terminal holds the database's write lock for a while (a real process
+here). Nothing the agent typed may be lost meanwhile."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from station.store.db import db_path
+from station.store.service import Station
+from station.tui.screens.visit_form import VisitFormScreen
+from tests.tui.conftest import drive, make_app, settle, toasts
+from tests.tui.test_application_form import type_into
+
+# What `station import` of a big file does to the others: one write transaction, held.
+WRITING = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("writing", flush=True)
+sys.stdin.readline()
+db.execute("COMMIT")
+"""
+
+
+@contextmanager
+def another_program_writing(station: Station) -> Iterator[None]:
+    """A process holding the station's write lock until the block ends."""
+    other = subprocess.Popen([sys.executable, "-c", WRITING, str(db_path(station.home))],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdin is not None and other.stdout is not None
+    try:
+        assert other.stdout.readline().strip() == "writing"
+        yield
+    finally:
+        other.stdin.write("\n")
+        other.stdin.close()
+        assert other.wait(timeout=30) == 0
+
+
+def test_leaving_a_form_while_another_program_writes_keeps_it_open_with_what_was_typed(
+        village):
+    """Escape (or Ctrl+Q) on a half-filled form keeps it as a draft; while an import in a
+    second terminal held the database longer than the app waits, the draft was not written
+    and the form closed anyway: what the agent typed was gone, without a word."""
+    village.db.conn.execute("PRAGMA busy_timeout=300")  # the app's wait, made short here
+    app = make_app(village, lang="en")
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        assert isinstance(form, VisitFormScreen)
+        with another_program_writing(village):
+            await type_into(pilot, form, "#f-name", "张大爷")
+            for key in ("escape", "ctrl+q"):
+                await pilot.press(key)
+                await settle(pilot, app)
+                assert app.screen is form and app.is_running
+                assert form.query_one("#f-name").value == "张大爷"
+                assert "could not be kept" in toasts(app)[-1]
+                assert "database is in use by another program" in toasts(app)[-1]
+        await pilot.press("escape")  # the other program is done: now it leaves, kept
+        await settle(pilot, app)
+        assert app.screen is not form
+        assert [d.values.get("resident.name") for d in village.drafts()] == ["张大爷"]
+
+    drive(app, scenario, size=(100, 32))
