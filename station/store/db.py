@@ -308,21 +308,19 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 
 @contextmanager
-def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write(db: sqlite_utils.Database, *,
+          wait_ms: int | None = None) -> Iterator[sqlite_utils.Database]:
     """One immediate transaction: committed durably on success, rolled back on any error.
 
     Inside an open transaction (a bulk import), it joins the outer one, so the whole batch
-    commits or rolls back together."""
+    commits or rolls back together. ``wait_ms`` is how long to wait for another program's
+    write to end, when not the connection's usual: a draft kept in the background from the
+    app's UI thread must not freeze the agent's typing for the length of an import."""
     conn = db.conn
     if conn.in_transaction:
         yield db
         return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise Busy() from None
-        raise
+    _begin(conn, wait_ms)
     try:
         _check_still_there(db)
         yield db
@@ -343,3 +341,20 @@ def _roll_back(conn: sqlite3.Connection) -> None:
     joined by the next ``write`` and never committed, its work said to be saved (G1)."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+def _begin(conn: sqlite3.Connection, wait_ms: int | None) -> None:
+    """BEGIN IMMEDIATE, waiting ``wait_ms`` (else the connection's busy timeout) for the
+    write lock; ``Busy`` when another program still holds it."""
+    usual = conn.execute("PRAGMA busy_timeout").fetchone()[0] if wait_ms is not None else None
+    try:
+        if wait_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise Busy() from None
+        raise
+    finally:
+        if usual is not None:
+            conn.execute(f"PRAGMA busy_timeout={int(usual)}")

@@ -1422,9 +1422,11 @@ class Station:
     # --- drafts: unsaved forms survive a closed laptop, encrypted like everything else ----
 
     def save_draft(self, draft_id: str, kind: str, values: dict[str, Any],
-                   record: str | None = None) -> None:
+                   record: str | None = None, *, wait_ms: int | None = None) -> None:
+        """Keep a form's values encrypted; ``wait_ms`` as for ``db.write`` (an autosave
+        gives up soon, raising ``Busy``, and tries again later)."""
         body = self.keys.seal("drafts", merge.dump(values), f"drafts|{draft_id}|1")
-        with dbmod.write(self.db):
+        with dbmod.write(self.db, wait_ms=wait_ms):
             self.db.execute("INSERT OR REPLACE INTO drafts(id, kind, record, updated, body) "
                             "VALUES (?,?,?,?,?)",
                             [draft_id, kind, record, self.now().isoformat(timespec="seconds"),
@@ -1443,8 +1445,8 @@ class Station:
             out.append(Draft(did, kind, record, updated, values))
         return out
 
-    def delete_draft(self, draft_id: str) -> None:
-        with dbmod.write(self.db):
+    def delete_draft(self, draft_id: str, *, wait_ms: int | None = None) -> None:
+        with dbmod.write(self.db, wait_ms=wait_ms):
             self.db.execute("DELETE FROM drafts WHERE id=?", [draft_id])
 
     # --- the dashboard ---------------------------------------------------------------------

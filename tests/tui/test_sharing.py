@@ -4,14 +4,17 @@ here). Nothing the agent typed may be lost meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from station.store.db import db_path
 from station.store.service import Station
 from station.tui.screens.visit_form import VisitFormScreen
+from station.tui.widgets import form_screen
 from tests.tui.conftest import drive, make_app, settle, toasts
 from tests.tui.test_application_form import type_into
 
@@ -66,6 +69,34 @@ def test_leaving_a_form_while_another_program_writes_keeps_it_open_with_what_was
         await pilot.press("escape")  # the other program is done: now it leaves, kept
         await settle(pilot, app)
         assert app.screen is not form
+        assert [d.values.get("resident.name") for d in village.drafts()] == ["张大爷"]
+
+    drive(app, scenario, size=(100, 32))
+
+
+def test_typing_goes_on_while_another_program_writes_and_the_draft_is_kept_after(
+        village, monkeypatch):
+    """The draft autosave a second after the last keystroke ran in the UI thread and waited
+    for the database as a save does (15 s): during an import in a second terminal the form
+    froze in the agent's hands at every pause. It now gives up at once, tries again later,
+    and keeps the draft once the other program is done."""
+    monkeypatch.setattr(form_screen, "AUTOSAVE_RETRY", 0.3)
+    village.db.conn.execute("PRAGMA busy_timeout=6000")  # the app's wait for a save
+    app = make_app(village, lang="en")
+
+    async def scenario(pilot):
+        app.action_go("new_visit")
+        await settle(pilot, app)
+        form = app.screen
+        with another_program_writing(village):
+            await type_into(pilot, form, "#f-name", "张大")
+            start = time.monotonic()
+            await asyncio.sleep(form_screen.AUTOSAVE_DELAY + 0.2)  # the autosave is due
+            await pilot.press("爷")
+            assert time.monotonic() - start < form_screen.AUTOSAVE_DELAY + 3.0  # not 6 s frozen
+            assert village.drafts() == []
+        await asyncio.sleep(form_screen.AUTOSAVE_DELAY + 0.5)
+        await pilot.pause()
         assert [d.values.get("resident.name") for d in village.drafts()] == ["张大爷"]
 
     drive(app, scenario, size=(100, 32))

@@ -32,6 +32,7 @@ from textual.widgets import Checkbox, Input, Select, SelectionList, TextArea
 from station.domain.english import counted
 from station.domain.errors import StationError, ValidationError
 from station.domain.validate import Problem, check_id_number
+from station.store.errors import Busy
 from station.store.projection import Record
 from station.store.service import Draft, Summary
 from station.tui.screens.base import StationScreen
@@ -44,6 +45,8 @@ from station.tui.widgets.matter_picker import MatterPicker
 from station.tui.widgets.prose import Prose
 
 AUTOSAVE_DELAY = 1.0  # seconds after the last keystroke
+AUTOSAVE_WAIT_MS = 200  # for another program's write to end, before trying again later
+AUTOSAVE_RETRY = 5.0  # seconds before that next try
 
 TEXT = {
     "restore_title": ("恢复未保存的表单？", "Restore an unsaved form?"),
@@ -327,12 +330,20 @@ class FormScreen(StationScreen[None]):
             return
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(AUTOSAVE_DELAY, self.keep_draft, name="autosave")
+        self._timer = self.set_timer(AUTOSAVE_DELAY, self._autosave, name="autosave")
 
-    def keep_draft(self) -> StationError | sqlite3.Error | None:
-        """Write the form's state as an encrypted draft if it changed since the last one.
-        Returns why it could not (another program's long write holding the database, a
-        full disk), so that a form being left stays open rather than lose what was typed."""
+    def _autosave(self) -> None:
+        """The draft kept a moment after the last keystroke, in the UI thread: it waits only
+        briefly for another program's write (an import in a second terminal) and tries
+        again a little later, rather than freeze the agent's typing until that one ends."""
+        if isinstance(self.keep_draft(wait_ms=AUTOSAVE_WAIT_MS), Busy):
+            self._timer = self.set_timer(AUTOSAVE_RETRY, self._autosave, name="autosave")
+
+    def keep_draft(self, *, wait_ms: int | None = None) -> StationError | sqlite3.Error | None:
+        """Write the form's state as an encrypted draft if it changed since the last one
+        (``wait_ms`` as for ``db.write``). Returns why it could not (another program's long
+        write holding the database, a full disk), so that a form being left stays open
+        rather than lose what was typed."""
         self._timer = None
         if self._finished or self._blank is None:
             return None
@@ -342,10 +353,11 @@ class FormScreen(StationScreen[None]):
         try:
             if values == self._blank:
                 if self._draft_written:
-                    self.station.delete_draft(self.draft_id)
+                    self.station.delete_draft(self.draft_id, wait_ms=wait_ms)
                     self._draft_written = False
             else:
-                self.station.save_draft(self.draft_id, self.KIND, values, record=self.record_id)
+                self.station.save_draft(self.draft_id, self.KIND, values, record=self.record_id,
+                                        wait_ms=wait_ms)
                 self._draft_written = True
         except (StationError, sqlite3.Error) as exc:  # never lose the form over a draft
             self.log.error(f"draft not kept: {exc!r}")
