@@ -765,23 +765,37 @@ class Station:
     def agents(self) -> list[str]:
         return [s.label for s in _slots(self.db) if s.kind == "agent"]
 
-    def add_agent(self, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
-        name = _check_agent_name(name)
+    def _refuse_existing(self, name: str) -> None:
         if name in self.agents():
             raise AgentExists(agent=name)
+
+    def _refuse_unknown(self, name: str) -> None:
+        if name not in self.agents():
+            raise UnknownAgent(agent=name)
+
+    def add_agent(self, name: str, passphrase: str, kdf: KdfParams = DEFAULT_KDF) -> None:
+        """A key slot for a new agent. Looked up before the passphrase is derived (half a
+        second) and again in the transaction that writes the slot: an ``agent add`` of the
+        same name from another terminal meanwhile had its slot replaced, its passphrase
+        opening nothing though it had been told the agent was added."""
+        name = _check_agent_name(name)
+        self._refuse_existing(name)
         slot = agent_slot(name, passphrase, self.keys.dek, kdf)
         with dbmod.write(self.db):
+            self._refuse_existing(name)
             _save_slot(self.db, slot, self.now())
 
     def change_passphrase(self, new_passphrase: str, *, agent: str | None = None,
                           kdf: KdfParams = DEFAULT_KDF) -> None:
         """A new slot for the agent at today's cost, not the old slot's: a slot made cheap
-        (the demo's, an older version's) becomes as hard to guess as a new one."""
+        (the demo's, an older version's) becomes as hard to guess as a new one. The agent is
+        looked up again in the transaction that writes it: one removed from another
+        terminal meanwhile (someone who left) got a slot back, and a way in."""
         who = agent or self.agent
-        if who not in self.agents():
-            raise UnknownAgent(agent=who)
+        self._refuse_unknown(who)
         slot = agent_slot(who, new_passphrase, self.keys.dek, kdf)
         with dbmod.write(self.db):
+            self._refuse_unknown(who)
             _save_slot(self.db, slot, self.now())
 
     def remove_agent(self, name: str) -> None:
@@ -790,10 +804,8 @@ class Station:
         deletes: two agents removing each other at once from two terminals would otherwise
         each see two slots, and leave none, a station only the recovery key still opens."""
         with dbmod.write(self.db):
-            agents = self.agents()
-            if name not in agents:
-                raise UnknownAgent(agent=name)
-            if len(agents) == 1:
+            self._refuse_unknown(name)
+            if len(self.agents()) == 1:
                 raise LastSlot()
             if name == self.agent:
                 raise OwnSlot()

@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from station.store.db import db_path
-from station.store.errors import LastSlot
+from station.store.errors import AgentExists, LastSlot, UnknownAgent
 from station.store.service import Station
 from station.store.vault import FAST_KDF
-from tests.conftest import station_cli
+from tests.conftest import PASSPHRASE, station_cli
 
 
 def test_the_open_app_finds_by_name_whom_another_terminal_just_imported_or_renamed(
@@ -66,3 +66,50 @@ def test_two_agents_removing_each_other_at_once_leave_one_who_can_unlock(station
         assert other.wait(timeout=30) == 0
     assert Station.agents_of(station.home) == ["张建国"]
     Station.open(station.home, "zhang's passphrase").close()
+
+
+# Another process's `station agent add 张建国`, caught between its new slot and its commit.
+ADDING = """
+import sys, time
+from pathlib import Path
+from station.store import db as dbmod
+from station.store.service import Station, _save_slot
+from station.store.vault import FAST_KDF, agent_slot
+station = Station.open(Path(sys.argv[1]), sys.argv[2])
+slot = agent_slot("张建国", "zhang's first passphrase", station.keys.dek, FAST_KDF)
+with dbmod.write(station.db):
+    _save_slot(station.db, slot, station.now())
+    print("added", flush=True)
+    time.sleep(1)
+"""
+
+
+def test_an_agent_added_from_two_terminals_at_once_keeps_the_first_passphrase(station):
+    """张's slot is being added in one terminal (with the passphrase 张 chose there) while
+    someone adds 张 again in another: the second is refused as existing. It replaced the
+    first slot, and the passphrase 张 had just been told works opened nothing."""
+    other = subprocess.Popen([sys.executable, "-c", ADDING, str(station.home), PASSPHRASE],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "added"
+        with pytest.raises(AgentExists):
+            station.add_agent("张建国", "another passphrase", kdf=FAST_KDF)
+    finally:
+        assert other.wait(timeout=30) == 0
+    Station.open(station.home, "zhang's first passphrase", agent="张建国").close()
+
+
+def test_a_passphrase_changed_while_another_terminal_removes_the_agent_gives_no_way_back(
+        station):
+    """张 left and is being removed in one terminal while a passphrase change for 张 runs
+    in another: the change is refused. It wrote the slot again, and 张 could still unlock."""
+    station.add_agent("张建国", "zhang's passphrase", kdf=FAST_KDF)
+    other = subprocess.Popen([sys.executable, "-c", REMOVING, str(db_path(station.home)),
+                              "张建国"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "deleted"
+        with pytest.raises(UnknownAgent):
+            station.change_passphrase("a new one", agent="张建国", kdf=FAST_KDF)
+    finally:
+        assert other.wait(timeout=30) == 0
+    assert Station.agents_of(station.home) == ["李春梅"]
