@@ -17,6 +17,7 @@ from station.tui.screens.visit_form import VisitFormScreen
 from station.tui.widgets import form_screen
 from tests.tui.conftest import drive, make_app, settle, toasts
 from tests.tui.test_application_form import type_into
+from tests.tui.test_sync import SIZE, centre, enrolled, log_text, wait_for  # noqa: F401
 
 # What `station import` of a big file does to the others: one write transaction, held.
 WRITING = """
@@ -100,3 +101,44 @@ def test_typing_goes_on_while_another_program_writes_and_the_draft_is_kept_after
         assert [d.values.get("resident.name") for d in village.drafts()] == ["张大爷"]
 
     drive(app, scenario, size=(100, 32))
+
+
+# A scheduled `station sync --unattended` under way in another process: it holds the lock.
+SYNCING = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1], blocking=False)
+lock.acquire()
+print("syncing", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_the_sync_screen_says_another_sync_is_under_way_not_to_go_online(
+        tmp_path, centre):  # noqa: F811
+    """Sync pressed in the app while cron's sync runs: the log says another sync is under
+    way, in the app's language, and no more. It went on with the line for a lost link,
+    '联网后再同步即可' (sync once you are online), on a laptop that was online."""
+    village = enrolled(tmp_path, centre, "V001")
+    village.create("resident", {"resident.name": "王桂英"})
+    app = make_app(village, lang="zh")
+    cron = subprocess.Popen([sys.executable, "-c", SYNCING, str(village.home / "sync.lock")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert cron.stdin is not None and cron.stdout is not None
+
+    async def scenario(pilot):
+        await pilot.press("s")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press("s")
+        shown = await wait_for(pilot, screen, "本站的另一次同步正在进行")
+        await settle(pilot, app)
+        assert "联网后" not in log_text(screen) and "Traceback" not in shown
+        assert village.sync.unsent() == 1  # kept for the next sync
+
+    try:
+        assert cron.stdout.readline().strip() == "syncing"
+        drive(app, scenario, size=SIZE)
+    finally:
+        cron.stdin.close()
+        assert cron.wait(timeout=30) == 0

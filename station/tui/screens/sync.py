@@ -35,7 +35,7 @@ from station.store.service import Station
 from station.sync.bundle import export_bundle, export_said, import_bundle, reply_path
 from station.sync.client import link_for
 from station.sync.engine import CLOCK_WARN_MS, Progress, SyncReport, clock_gap, sync_once
-from station.sync.errors import SyncError
+from station.sync.errors import SyncBusy, SyncError
 from station.sync.replies import json_object
 from station.sync.transport import CentreClient, patient
 from station.tui.screens.base import StationScreen
@@ -317,7 +317,9 @@ class SyncScreen(StationScreen[None]):
             why = self.t(TEXT["internal"]).format(e=f"{type(error).__name__}: {error}")
         if what == "sync" and not isinstance(error, Busy):
             self.say(self.t(TEXT["failed"]).format(why=why), "bold red")
-            if isinstance(error, SyncError):  # the centre, not this station, stood in the way
+            # the centre, not this station, stood in the way; another sync under way says
+            # itself that nothing is lost and when to sync again (not "once online")
+            if isinstance(error, SyncError) and not isinstance(error, SyncBusy):
                 self.say(self.t(TEXT["kept"]))
         else:
             self.say(why, "bold red")
