@@ -99,6 +99,7 @@ def test_sync_now_pushes_and_pulls_against_a_real_centre(tmp_path, centre):
         shown = await wait_for(pilot, screen, "Sync done:")
         await settle(pilot, app)
         assert "Sync done: pushed 1, pulled 1, conflicts 0" in shown
+        assert f"Syncing with {centre.url}: 1 change to send" in shown  # not '1 changes'
         assert "Sent 1/1" in shown and "Received" in shown
         assert "Traceback" not in shown
         assert village.sync.unsent() == 0

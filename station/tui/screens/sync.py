@@ -29,6 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, RichLog, Static
 
+from station.domain.english import counted
 from station.domain.errors import StationError
 from station.store.held import HeldChanges
 from station.store.service import Station
@@ -77,7 +78,7 @@ TEXT: dict[str, Pair] = {
     "kept_aside": (" · 本版本无法读取、已单独保存 {n} 条", " · kept aside, unreadable here: {n}"),
     "held": ("被镇中心拒收、已隔离的变更 {id}：{why}",
              "Held back (the centre refused it) {id}: {why}"),
-    "start": ("开始同步：{url}，待发送 {n} 条", "Syncing with {url}: {n} changes to send"),
+    "start": ("开始同步：{url}，待发送 {n} 条", "Syncing with {url}: {changes} to send"),
     "pushed": ("已发送 {done}/{total} 条（{size}）", "Sent {done}/{total} ({size})"),
     "pulled": ("已接收 {done} 条（{size}）", "Received {done} ({size})"),
     "phase_push": ("发送", "Sending"),
@@ -570,7 +571,9 @@ class SyncScreen(StationScreen[None]):
         line.update(text)
 
     def on_sync_screen_started(self, message: Started) -> None:
-        self.say(self.t(TEXT["start"]).format(url=message.url, n=message.unsent), "bold")
+        self.say(self.t(TEXT["start"]).format(url=message.url, n=message.unsent,
+                                              changes=counted(message.unsent, "change")),
+                 "bold")
         if message.unsent:
             self.query_one("#sync-bar", ProgressBar).update(total=message.unsent, progress=0)
 
