@@ -7,15 +7,16 @@ import click
 
 from station.cli.common import Env, common, progress_bar
 from station.cli.vault import unlock
+from station.domain.english import number_words
 from station.domain.errors import StationError
 from station.store.check import UNMENDABLE, CheckReport, check
 
 
 class NeedsRepair(StationError):
     code = "cli.check.needs_repair"
-    zh = "{count} 条记录有问题（见上）；运行 station check --repair 可修复能修复的部分"
-    en = ("{count} records have problems (above); `station check --repair` mends what can be "
-          "mended")
+    zh = "{n} 条记录有问题（见上）；运行 station check --repair 可修复能修复的部分"
+    en = ("{n} record{s} {have} problems (above); `station check --repair` mends what can "
+          "be mended")
 
 
 class CannotMend(StationError):
@@ -81,4 +82,4 @@ def _refuse_unmended(report: CheckReport) -> None:
         raise CannotMend(detail="some changes do not open or are missing (above)",
                          detail_zh="部分变更无法解密或已缺失（见上）")
     if unmended:
-        raise NeedsRepair(count=len(unmended))
+        raise NeedsRepair(**number_words(len(unmended)))

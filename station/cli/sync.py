@@ -39,6 +39,7 @@ from station.cli.common import (
 )
 from station.cli.vault import unlock
 from station.domain.chinatime import china_time
+from station.domain.english import agrees, counted
 from station.domain.errors import StationError
 from station.store.errors import NotAStation
 from station.store.service import Station
@@ -212,7 +213,8 @@ def sync_cmd(env: Env, mode: str, every: int | None, unattended: bool,
     with sync_side(env, unattended) as (sync, station), link_for(sync) as link:
         if retry_refused:
             n = sync.requeue_refused()
-            env.say(f"{n} 条被拒的变更重新排队发送", f"{n} refused changes are queued again")
+            env.say(f"{n} 条被拒的变更重新排队发送",
+                    f"{counted(n, 'refused change')} {agrees(n, 'is', 'are')} queued again")
         if mode == "once":
             with progress_display(env) as progress:
                 try:

@@ -14,3 +14,14 @@ def counted(n: int, noun: str, plural: str = "") -> str:
 def agrees(n: int, one: str, many: str) -> str:
     """The verb (or any word) that goes with ``n``: agrees(1, 'was', 'were') is 'was'."""
     return one if n == 1 else many
+
+
+def number_words(n: int) -> dict[str, object]:
+    """``n`` with the English endings and verbs that agree with it, for a sentence kept as a
+    template beside its Chinese (``{n} change{s} {are} kept``): the places that format one
+    with ``n`` alone said '1 changes are kept' and 'conflict(s)'. Chinese templates ignore
+    the extra words."""
+    one = n == 1
+    return {"n": n, "s": "" if one else "s", "es": "" if one else "es",
+            "are": "is" if one else "are", "have": "has" if one else "have",
+            "were": "was" if one else "were", "vs": "s" if one else ""}

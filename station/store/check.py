@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from station.domain import merge
+from station.domain.english import number_words
 from station.domain.errors import StationError
 from station.store.db import write
 from station.store.ledger import Ledger, Stored
@@ -64,12 +65,12 @@ UNMENDABLE = frozenset({"changesets", "unfounded", "held"})
 # what waits beside the records, for a technician (zh, en), each with its count
 NOTES: dict[str, tuple[str, str]] = {
     "held": ("{n} 项从镇中心收到的变更本版本无法读取，正等待升级 station 后合并",
-             "{n} changes from the town centre wait for a newer version of station to merge"),
+             "{n} change{s} from the town centre wait{vs} for a newer version of station to merge"),
     "set_aside": ("{n} 批损坏的下行数据已放在一边，供技术人员查看；其中的变更已重新下载",
-                  "{n} damaged downlink batches are kept aside for a technician; their "
+                  "{n} damaged downlink batch{es} {are} kept aside for a technician; their "
                   "changes were pulled again"),
     "import_marks": ("{n} 个导入标记指向本机没有的记录：再次导入同一份名单时，这些行会被重新导入",
-                     "{n} import marks name records that are not here: importing the same "
+                     "{n} import mark{s} name{vs} records that are not here: importing the same "
                      "list again would bring those rows in again"),
 }
 # a ciphertext overwritten with text reads as damaged, never as an error decoding it
@@ -106,7 +107,7 @@ class CheckReport:
 
     def note_lines(self) -> list[tuple[str, str]]:
         """Each note as a sentence (zh, en)."""
-        return [(NOTES[code][0].format(n=n), NOTES[code][1].format(n=n))
+        return [(NOTES[code][0].format(n=n), NOTES[code][1].format(**number_words(n)))
                 for code, n in self.notes.items()]
 
     def as_dict(self) -> dict[str, Any]:

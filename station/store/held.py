@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from station.domain.chinatime import china_time
+from station.domain.english import number_words
 
 Pair = tuple[str, str]
 
@@ -35,7 +36,7 @@ _OTHER: Pair = ("本版本无法读取（代码 {code}）", "this version cannot
 TEXT: dict[str, Pair] = {
     "head": ("镇中心发来的 {n} 条更新本版本无法读取，已加密单独保存（最早在 {since}），"
              "其余已正常合并",
-             "{n} changes from the centre cannot be read by this version and are kept aside, "
+             "{n} change{s} from the centre cannot be read by this version and {are} kept aside, "
              "encrypted (the first on {since}); everything else merged"),
     "reason": ("原因：{why}（{n} 条）", "why: {why} ({n})"),
     "receipts": ("涉及的记录：{receipts}", "records: {receipts}"),
@@ -87,8 +88,8 @@ class HeldChanges:
         """What a person is told, one sentence a line ([] when nothing is held)."""
         if not self.items:
             return []
-        lines = [pick(TEXT["head"], lang).format(n=self.count, since=china_time(self.since
-                                                                                  or ""))]
+        since = china_time(self.since or "")
+        lines = [pick(TEXT["head"], lang).format(**number_words(self.count), since=since)]
         for code, n in Counter(h.reason for h in self.items).items():
             lines.append(pick(TEXT["reason"], lang).format(why=reason_words(code, lang), n=n))
         receipts = self.receipts()

@@ -249,7 +249,8 @@ def test_what_waits_beside_the_records_is_counted_for_a_technician_and_left_as_i
     assert run(cli, ["check", *args, "--lang", "en"]) == 0
     err = capsys.readouterr().err
     assert "2 changes from the town centre wait for a newer version" in err
-    assert "1 import marks name records that are not here" in err
+    assert "1 import mark names records that are not here" in err
+    assert "1 damaged downlink batch is kept aside" in err
     for personal in ("王桂英", "11010519491231002X", "13912345678", "赵秀兰"):
         assert personal not in err
 

@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from station.domain.english import number_words
 from station.domain.errors import StationError
 from station.domain.records import field_for
 from station.store.projection import Record
@@ -33,7 +34,7 @@ from station.tui.widgets.prose import Prose
 
 TEXT = {
     "count": ("待处理冲突 {n} 处：同一项在两处被改成了不同的值",
-              "{n} open conflict(s): one field changed differently in two places"),
+              "{n} open conflict{s}: one field changed differently in two places"),
     "none": ("没有待处理的冲突", "No open conflicts"),
     "loading": ("正在读取……", "Loading…"),
     "field": ("项目", "Field"),
@@ -160,7 +161,8 @@ class ConflictsScreen(ReadingScreen[None]):
                           Text(names.get(c.record) or "—"),
                           label(c.kind, c.field, self.lang), str(len(c.heads)), key=c.id)
         self.query_one("#conflicts-count", Static).update(
-            self.t(TEXT["count"]).format(n=len(found)) if found else self.t(TEXT["none"]))
+            self.t(TEXT["count"]).format(**number_words(len(found))) if found
+            else self.t(TEXT["none"]))
         self.query_one("#conflicts-hint").display = bool(found)
         if found:
             table.move_cursor(row=max(0, min(keep, len(found) - 1)))

@@ -16,6 +16,7 @@ from textual.containers import Grid, Vertical
 from textual.events import Click
 from textual.widgets import Footer, Header, Label, Static
 
+from station.domain.english import number_words
 from station.store.service import Dashboard, Station
 from station.sync.engine import CLOCK_WARN_MS, clock_gap
 from station.tui.screens.base import ReadingScreen
@@ -36,11 +37,11 @@ TEXT = {
     "backup": ("备份：按 b", "back up: b"),
     "not_enrolled": ("尚未登记到镇中心", "not enrolled with a centre"),
     "clock": ("{gap}，请校准", "{gap}: please set it"),
-    "drafts": ("有 {n} 份未保存的表单，可在新建时恢复", "{n} unsaved forms can be restored"),
+    "drafts": ("有 {n} 份未保存的表单，可在新建时恢复", "{n} unsaved form{s} can be restored"),
     "loading": ("正在读取……", "Loading…"),
     "held": ("镇中心发来的 {n} 条更新本版本无法读取，已单独保存（最早在 {since}）：请升级 station，"
              "详情按 s",
-             "{n} changes from the centre cannot be read by this version and are kept aside "
+             "{n} change{s} from the centre cannot be read by this version and {are} kept aside "
              "(the first on {since}): update station; s for details"),
     "month_start": ("新的一个月：请先处理本月到期和需联系的件",
                     "A new month: start with what is due and whom to contact"),
@@ -122,10 +123,11 @@ class DashboardScreen(ReadingScreen[None]):
         if dt.date.fromisoformat(board.today).day <= 3 and (board.to_resolve or board.to_contact):
             notes.append(self.t(TEXT["month_start"]))
         if board.drafts:
-            notes.append(self.t(TEXT["drafts"]).format(n=board.drafts))
+            notes.append(self.t(TEXT["drafts"]).format(**number_words(board.drafts)))
         if board.held:
             notes.append(self.t(TEXT["held"]).format(
-                n=board.held, since=when(board.held_since or "", self.station.now().tzinfo)))
+                **number_words(board.held),
+                since=when(board.held_since or "", self.station.now().tzinfo)))
         if board.clock_set_back:
             notes.append(self.t(board.clock_set_back))
         elif abs(board.clock_offset_ms) > CLOCK_WARN_MS:

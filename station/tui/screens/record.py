@@ -20,6 +20,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
 from station.domain.catalogue import Catalogue, Matter
+from station.domain.english import number_words
 from station.domain.errors import StationError
 from station.domain.followup import check_rating
 from station.domain.records import PERSON_PREFIX, SCHEMAS
@@ -38,7 +39,7 @@ NOTICE_MODULE = "station.tui.screens.notice"
 TEXT = {
     "loading": ("正在读取……", "Loading…"),
     "conflicts": ("有 {n} 处冲突待处理（按 c）：{fields}",
-                  "{n} conflicting field(s) to settle (press c): {fields}"),
+                  "{n} conflicting field{s} to settle (press c): {fields}"),
     "followup_due": ("差评待整改（按 f 填写整改情况）",
                      "Poor rating to follow up (press f to say what was done)"),
     "conflict": ("（冲突）", " (conflict)"),
@@ -177,7 +178,8 @@ class RecordScreen(ReadingScreen[None]):
     def conflict_line(self, record: Record) -> Text:
         sep = "、" if self.lang == "zh" else ", "
         fields = sep.join(label(record.kind, c.field, self.lang) for c in record.conflicts)
-        return Text(self.t(TEXT["conflicts"]).format(n=len(record.conflicts), fields=fields))
+        return Text(self.t(TEXT["conflicts"]).format(**number_words(len(record.conflicts)),
+                                                   fields=fields))
 
     def fields_table(self, record: Record, matter: Matter | None,
                      catalogue: Catalogue) -> Table:

@@ -29,7 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, RichLog, Static
 
-from station.domain.english import counted
+from station.domain.english import counted, number_words
 from station.domain.errors import StationError
 from station.store.held import HeldChanges
 from station.store.service import Station
@@ -52,7 +52,7 @@ TEXT: dict[str, Pair] = {
     "retry": ("重发被拒的变更", "Send refused again"),
     "retry_button": ("重发被拒", "Resend"),  # short: five buttons share 80 columns
     "retried": ("{n} 条被拒的变更重新排队，现在发送；仍被拒的会连同原因再次隔离",
-                "{n} refused changes are queued again and sent now; any still refused are "
+                "{n} refused change{s} {are} queued again and sent now; any still refused are "
                 "held back again with the reason"),
     "none_refused": ("没有被镇中心拒收的变更", "Nothing was refused by the centre"),
     "export_to": ("导出到", "Export to"),
@@ -89,7 +89,7 @@ TEXT: dict[str, Pair] = {
     "refused": ("被拒 {id}：{why}", "Refused {id}: {why}"),
     "clock": ("{gap}，请校准时间（同步不受影响）", "{gap}: please set it (sync is not affected)"),
     "conflicts": ("有 {n} 处新的冲突：回到首页按 c 处理",
-                  "{n} new conflicts: press c on the dashboard to settle them"),
+                  "{n} new conflict{s}: press c on the dashboard to settle them"),
     "failed": ("同步没有完成：{why}", "The sync did not finish: {why}"),
     "kept": ("未发送的工作都还在，联网后再同步即可", "Nothing is lost: unsent work stays "
              "until the next sync"),
@@ -608,7 +608,7 @@ class SyncScreen(StationScreen[None]):
             self.say(self.t(TEXT["refused"]).format(id=str(refusal.get("id", "?"))[:13],
                                                     why=why), "yellow")
         if report.conflicts:
-            self.say(self.t(TEXT["conflicts"]).format(n=report.conflicts), "yellow")
+            self.say(self.t(TEXT["conflicts"]).format(**number_words(report.conflicts)), "yellow")
         if message.what == "sync" and report.clock_warning:
             gap = self.t(clock_gap(report.clock_offset_ms))
             self.say(self.t(TEXT["clock"]).format(gap=gap), "yellow")
@@ -617,7 +617,7 @@ class SyncScreen(StationScreen[None]):
             self.probe()
 
     def on_sync_screen_requeued(self, message: Requeued) -> None:
-        self.say(self.t(TEXT["retried"]).format(n=message.count), "bold")
+        self.say(self.t(TEXT["retried"]).format(**number_words(message.count)), "bold")
 
     def on_sync_screen_exported(self, message: Exported) -> None:
         self._release()

@@ -15,11 +15,12 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from station.domain.catalogue import Catalogue, Matter
+from station.domain.english import number_words
 from station.tui.text import pick
 
 TEXT = {
     "search": ("输入事项编码或名称筛选，回车选定", "Type a code or name to filter; Enter chooses"),
-    "days": ("{n} 个工作日", "{n} working days"),
+    "days": ("{n} 个工作日", "{n} working day{s}"),
     "at_once": ("即办", "done at once"),
     "station": ("村站可办结（街社同权）", "decided at the station"),
     "centre": ("村站受理、镇中心办结", "decided at the town centre"),
@@ -37,7 +38,7 @@ def _t(key: str, lang: str) -> str:
 def describe(matter: Matter, lang: str) -> str:
     """Department · time limit · where it is decided (· home service) (· bundle parts)."""
     days = (_t("at_once", lang) if matter.time_limit_days == 0
-            else _t("days", lang).format(n=matter.time_limit_days))
+            else _t("days", lang).format(**number_words(matter.time_limit_days)))
     bits = [matter.department(lang), days, _t(matter.decided_at, lang)]
     if matter.home_service:
         bits.append(_t("home", lang))
