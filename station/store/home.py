@@ -74,7 +74,11 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def make_transport_key(home: Path) -> Signer:
-    signer = Signer.generate()
+    return put_transport_key(home, Signer.generate())
+
+
+def put_transport_key(home: Path, signer: Signer) -> Signer:
+    """Make ``signer`` the key this station's sync requests are signed with."""
     write_private(home / TRANSPORT_KEY, signer.private_bytes().hex().encode() + b"\n")
     return signer
 

@@ -102,7 +102,7 @@ from station.store.errors import (
     UnsentWork,
     WrongPassphrase,
 )
-from station.store.home import CALENDAR_OVERRIDES, make_transport_key
+from station.store.home import CALENDAR_OVERRIDES, make_transport_key, put_transport_key
 from station.store.ledger import (
     Ledger,
     NewRecord,
@@ -299,6 +299,7 @@ def _meta(db: sqlite_utils.Database, key: str) -> str | None:
 
 
 SECRETS = ("sign", "seal")  # the rows init writes to the secrets table
+NEXT = ".next"  # secrets of an enrollment under way: see Station.next_keys
 
 
 def _check_keys(db: sqlite_utils.Database, agent_slots: list[Slot]) -> None:
@@ -439,6 +440,15 @@ def _first_ops(kind: str, name: str, value: Any) -> list[Op]:
     if spec.merge == "log":
         return [Op("append", name, entry) for entry in value]
     return [Op("set", name, value)]
+
+
+@dataclass(frozen=True)
+class EnrollKeys:
+    """The keys a station enrolls with (``Station.next_keys``)."""
+
+    sign: Signer
+    seal: SealKey
+    transport: Signer
 
 
 class Station:
@@ -647,31 +657,84 @@ class Station:
 
     # --- the centre: enrollment and downlink ------------------------------------------------
 
-    def pin_centre(self, pin: CentrePin) -> int:
-        """Trust this centre from now on, and seal every unsent local change to it.
+    def next_keys(self) -> EnrollKeys:
+        """The keys to enroll with: new ones, made at the first try and kept (encrypted under
+        the data key) until an enrollment succeeds, so a try whose reply was lost sends the
+        same keys again, which the centre answers with the same reply.
 
-        Returns how many changes were sealed into the outbox: work done before enrolling,
-        or — when the station moves to a centre with other keys — everything not yet
-        acknowledged, sealed again to the new centre (nothing unsent is ever dropped).
-        Another centre keeps another log, so the cursor into the old one starts again from
-        the beginning of the new one: kept, it skipped as many of the new centre's entries
-        as the old one had sent (its decisions, the others' work in this station's scope)."""
+        Never the keys the station holds: a backup restored onto a replacement laptop
+        (``station restore``) carries the stolen laptop's keys, and enrolled as they were
+        they would be the station's again — the thief's copy could push and pull as if it
+        had never been revoked. The keys in use stay in use until the centre takes the new
+        ones, so a failed enrollment (an expired code) leaves a working station working."""
+        makers = {"sign": Signer.generate, "seal": SealKey.generate,
+                  "transport": Signer.generate}
+        with dbmod.write(self.db):
+            raw = {name: self._next_secret(name, make) for name, make in makers.items()}
+        return EnrollKeys(Signer.from_bytes(raw["sign"]), SealKey.from_bytes(raw["seal"]),
+                          Signer.from_bytes(raw["transport"]))
+
+    def _next_secret(self, name: str, make: Callable[[], Signer | SealKey]) -> bytes:
+        """The pending secret ``name``, made now if there is none (call inside a write)."""
+        row = self.db.execute("SELECT 1 FROM secrets WHERE name=?", [name + NEXT]).fetchone()
+        if row is not None:
+            return self._secret(name + NEXT)
+        raw = make().private_bytes()
+        self._put_secret(name + NEXT, raw)
+        return raw
+
+    def _put_secret(self, name: str, raw: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO secrets(name, body) VALUES (?, ?)",
+                        [name, self.keys.seal("secrets", raw, f"secrets|{name}|1")])
+
+    def pin_centre(self, pin: CentrePin, keys: EnrollKeys) -> int:
+        """Trust this centre from now on, take the keys it registered (``next_keys``), and
+        seal every unsent local change to it, signed with them.
+
+        Returns how many changes were sealed into the outbox for the first time: work done
+        before enrolling. Whatever was already there is sealed again (signed with the new
+        key, and to the new centre's key when the station moves): the centre no longer
+        takes the old key's signature once that laptop is revoked, and nothing unsent is
+        ever dropped. Another centre keeps another log, so the cursor into the old one
+        starts again from the beginning of the new one: kept, it skipped as many of the new
+        centre's entries as the old one had sent (its decisions, the others' work in this
+        station's scope).
+
+        The transport key file is written first: a crash before the commit leaves the new
+        keys pending, and the next ``station enroll`` sends and takes them again."""
+        put_transport_key(self.home, keys.transport)
         with dbmod.write(self.db):
             previous = self.sync.centre() if self.sync.enrolled() else None
-            if previous is not None and previous.seal_public != pin.seal_public:
-                self.db.execute("DELETE FROM outbox")  # sealed to keys nobody can open now
             if previous is not None and previous.fingerprint != pin.fingerprint:
                 self.sync.set_cursor(0)
             self.sync.set_centre(pin)
-            self.ledger.load_sealing()
-            pending = self.db.execute(
+            self._take_keys(keys)
+            return self._reseal_unsent()
+
+    def _take_keys(self, keys: EnrollKeys) -> None:
+        """The pending keys become the station's (call inside a write)."""
+        self._put_secret("sign", keys.sign.private_bytes())
+        self._put_secret("seal", keys.seal.private_bytes())
+        self.db.execute("DELETE FROM secrets WHERE name LIKE ?", ["%" + NEXT])
+        self.signer, self.seal_key = keys.sign, keys.seal
+        self.ledger.signer = keys.sign
+        self.ledger.load_sealing()
+
+    def _reseal_unsent(self) -> int:
+        """Seal and sign every local change the centre has not acknowledged, in place for
+        those in the outbox (a refusal set aside stays set aside); how many were new."""
+        added = 0
+        for cid, body in self.db.execute(
                 "SELECT id, CAST(body AS BLOB) FROM changesets WHERE local=1 AND acked=0 "
-                "AND id NOT IN (SELECT changeset FROM outbox) ORDER BY hlc").fetchall()
-            for cid, body in pending:
-                encoded = self.keys.open("changesets", body, f"changesets|{cid}|1")
-                row = self.ledger.rows.outbox_row(decode_changeset(encoded), encoded)
+                "ORDER BY hlc").fetchall():
+            encoded = self.keys.open("changesets", body, f"changesets|{cid}|1")
+            row = self.ledger.rows.outbox_row(decode_changeset(encoded), encoded)
+            assert row is not None
+            if not self.db.execute("UPDATE outbox SET sealed=? WHERE changeset=?",
+                                   [row[1], cid]).rowcount:
                 self.db.execute(INSERT_OUTBOX, row)
-        return len(pending)
+                added += 1
+        return added
 
     def apply_downlink(self, blob: bytes) -> Downlink:
         """Verify, open and merge a batch from the centre; the cursor moves only after."""

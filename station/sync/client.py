@@ -15,8 +15,6 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from station.store.errors import TransportKeyDamaged
-from station.store.home import make_transport_key
 from station.store.service import Station
 from station.store.syncstate import CentrePin, SyncState
 from station.sync.errors import (
@@ -28,7 +26,7 @@ from station.sync.errors import (
 )
 from station.sync.replies import json_object, strings
 from station.sync.transport import CentreClient
-from station.wire.keys import Signer, fingerprint
+from station.wire.keys import fingerprint
 
 _CODE = re.compile(r"^(https?://[^#\s]+)#([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})/"
                    r"([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$")
@@ -56,26 +54,19 @@ def enroll_link(url: str) -> CentreClient:
                                             stop=stop_after_attempt(3), reraise=True))
 
 
-def _transport_to_register(station: Station) -> Signer:
-    """The station's transport key, or a new one in place of a file lost or garbled:
-    enrolling registers it, which is the way back to syncing (the centre retires the old)."""
-    try:
-        return station.sync.transport()
-    except TransportKeyDamaged:
-        return make_transport_key(station.home)
-
-
 def enroll(station: Station, code: str, client: CentreClient | None = None) -> CentrePin:
-    """Register this station's public keys and pin the centre's; seals earlier work."""
+    """Register new public keys of this station's and pin the centre's; seals earlier work
+    (``Station.next_keys`` says why the keys are new)."""
     url, token, expected = parse_code(code)
     link = client or enroll_link(url)
     try:
         _check_fingerprint_first(link, expected)
+        keys = station.next_keys()
         body = json.dumps({
             "token": token, "station": station.station_id, "device": station.device,
-            "sign_public": station.signer.public_bytes().hex(),
-            "seal_public": station.seal_key.public_bytes().hex(),
-            "transport_public": _transport_to_register(station).public_bytes().hex()}).encode()
+            "sign_public": keys.sign.public_bytes().hex(),
+            "seal_public": keys.seal.public_bytes().hex(),
+            "transport_public": keys.transport.public_bytes().hex()}).encode()
         reply = json_object(link.request("POST", "/v1/enroll", body=body, signed=False,
                                          content_type="application/json"))
         pin = _pin_from(reply, url, expected)
@@ -84,7 +75,7 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     finally:
         if client is None:
             link.close()
-    station.pin_centre(pin)
+    station.pin_centre(pin, keys)
     return pin
 
 
