@@ -35,10 +35,13 @@ def restore_cmd(env: Env, backup_folder: Path) -> None:
     that is newer than the backup. It takes the place of the laptop it was made on: never
     run one backup on two laptops at once (each would take the other's work for its own);
     a second laptop gets its own `station init` and enrollment."""
-    station = restore(backup_folder, env.home)
-    env.emit({"station": station, "home": str(env.home)},
+    done = restore(backup_folder, env.home)
+    station, first = done.station, done.next_receipt
+    env.emit({"station": station, "home": str(env.home), "next_receipt": first},
              lambda: env.say(f"已把站点 {station} 恢复到 {env.home}；用原来的口令打开，"
-                             "再同步一次以取回备份之后的记录",
+                             "再同步一次以取回备份之后的记录。今天新的受理编号从 "
+                             f"{first} 开始，不会与原电脑今天给出的编号重复",
                              f"Restored station {station} into {env.home}; open it with your "
                              "passphrase as before, and sync once to bring back what came "
-                             "after the backup"))
+                             f"after the backup. Today's new receipt numbers start at {first}, "
+                             "so none repeats one the old laptop gave out today"))

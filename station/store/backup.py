@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -43,6 +44,11 @@ from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY, write_private
 ALONGSIDE = (TRANSPORT_KEY, CALENDAR_OVERRIDES)
 
 PART = ".part"
+# The day a backup is put back, the laptop it replaces may have given out receipt numbers
+# the backup never saw (this morning's, synced or not, written on residents' slips). The
+# restored station starts that day's numbers here, far above a village's day of work, so
+# none is given twice; the numbers pulled back from the centre later only push it higher.
+RESTORE_DAY_FIRST = 5001
 # A half-written copy is somebody's backup under way until it is this old: a backup takes
 # minutes, and another laptop's process (the stick moves) cannot be asked whether it lives.
 STALE_AFTER_S = 24 * 3600
@@ -139,10 +145,18 @@ def _free_name(into: Path, name: str) -> Path:
     return target
 
 
-def restore(source: Path, home: Path) -> str:
-    """Put the backup in folder ``source`` into ``home``, which must hold no station;
-    return the station's id. The copy is checked as a station database before it is put
-    in place, and nothing is left in ``home`` if it is not one."""
+@dataclass(frozen=True)
+class Restored:
+    """A station put back: its id, and the receipt number it gives out next today."""
+
+    station: str
+    next_receipt: str
+
+
+def restore(source: Path, home: Path) -> Restored:
+    """Put the backup in folder ``source`` into ``home``, which must hold no station.
+    The copy is checked as a station database before it is put in place, and nothing is
+    left in ``home`` if it is not one."""
     copy = source / dbmod.DB_NAME
     if not copy.is_file():
         raise NotABackup(path=str(source))
@@ -163,6 +177,7 @@ def restore(source: Path, home: Path) -> str:
             out.flush()
             os.fsync(out.fileno())
         station = _station_in(part)  # corrupt, not a station, newer: refused here
+        next_receipt = _clear_of_the_old_laptop(part, station)
         for name in ALONGSIDE:
             if (source / name).is_file() and not (home / name).exists():
                 write_private(home / name, (source / name).read_bytes())
@@ -171,7 +186,7 @@ def restore(source: Path, home: Path) -> str:
         raise RestoreFailed.writing(exc, path=str(home)) from None
     finally:
         _remove(part)
-    return station
+    return Restored(station, next_receipt)
 
 
 def _station_in(path: Path) -> str:
@@ -183,6 +198,23 @@ def _station_in(path: Path) -> str:
         return str(db.execute("SELECT value FROM meta WHERE key='station'").fetchone()[0])
     finally:
         db.close()
+
+
+def _clear_of_the_old_laptop(path: Path, station: str) -> str:
+    """Start today's receipt numbers at ``RESTORE_DAY_FIRST`` (see there); the first one
+    given out next. Written through to the file: its -wal is not moved into place."""
+    day = china_now().strftime("%Y%m%d")
+    db = dbmod.connect(path)
+    try:
+        with dbmod.write(db):
+            (last,) = db.execute(
+                "INSERT INTO receipt_counters(day, n) VALUES (?, ?) ON CONFLICT(day) "
+                "DO UPDATE SET n = max(n, excluded.n) RETURNING n",
+                [day, RESTORE_DAY_FIRST - 1]).fetchone()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return f"{station}-{day}-{last + 1:04d}"
 
 
 def _remove(db_file: Path) -> None:

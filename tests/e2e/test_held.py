@@ -136,7 +136,7 @@ def test_a_restored_station_brings_back_held_set_aside_import_marks_and_drafts_w
     made = backup(bus.home, tmp_path)
     bus.close()
 
-    assert restore(made, tmp_path / "new") == "BUS01"
+    assert restore(made, tmp_path / "new").station == "BUS01"
     restored = Station.open(tmp_path / "new", PASSPHRASE)
     assert [restored.db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
             for t in ("changesets_held", "inbox_set_aside", "import_rows", "drafts")] == beside

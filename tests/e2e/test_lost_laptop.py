@@ -35,7 +35,7 @@ def stolen_and_replaced(tmp_path: Path, centre: LiveCentre) -> tuple[Station, St
     old.create("resident", {"resident.name": "备份后已同步"})
     sync(old)
     centre.staff("/v1/staff/revoke", {"station": "V001"})
-    assert restore(made, tmp_path / "new-laptop") == "V001"
+    assert restore(made, tmp_path / "new-laptop").station == "V001"
     new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
     enroll(new, centre.code("V001"))
     return old, new
@@ -58,4 +58,28 @@ def test_the_stolen_laptop_stays_revoked_once_its_backup_is_enrolled_again(tmp_p
     sync(new)
     assert thief.id not in {s.id for s in new.search("被盗后写的")}
     old.close()
+    new.close()
+
+
+def test_a_replacement_never_gives_out_a_receipt_number_the_stolen_laptop_gave_out(
+        tmp_path, live_centre):
+    """Stolen at noon after a morning's work was synced; last week's backup goes onto the
+    new laptop that afternoon and the agent receives residents before the town's code comes.
+    The backup's counter for today is behind: the new laptop handed out the morning's
+    numbers again, and two residents held the same 受理编号."""
+    old = enrolled(tmp_path, live_centre, "V001")
+    (tmp_path / "usb").mkdir()
+    made = backup(old.home, tmp_path / "usb")
+    morning = [old.create("resident", {"resident.name": f"上午{i}"}) for i in range(2)]
+    sync(old)
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    old.close()
+    restore(made, tmp_path / "new-laptop")
+    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
+    before_enrolling = new.create("resident", {"resident.name": "下午"})
+    enroll(new, live_centre.code("V001"))
+    sync(new)
+    after_syncing = new.create("resident", {"resident.name": "傍晚"})
+    receipts = [new.get(r.id).receipt for r in (*morning, before_enrolling, after_syncing)]
+    assert len(set(receipts)) == 4, receipts
     new.close()

@@ -466,7 +466,7 @@ def test_a_station_restored_from_an_older_backup_gets_back_its_own_later_work(tm
     assert sum(b.new + b.duplicates for b in batches) == 0
     st.close()
     home = tmp_path / "new-laptop"
-    assert restore(made, home) == "V001"
+    assert restore(made, home).station == "V001"
     restored = Station.open(home, PASSPHRASE)
     assert restored.get(in_wal.id).name == "只在预写日志里的记录"
     with pytest.raises(NoSuchRecord):

@@ -4,6 +4,7 @@ stays encrypted, and goes back only where no station would be overwritten."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -47,7 +48,7 @@ def test_a_backup_taken_with_the_station_open_holds_every_save(station, home, tm
     for name, idn, phone in PEOPLE:  # G2: as encrypted as the station itself
         for secret in (name, name[:2], idn, phone):
             assert secret.encode() not in raw
-    assert restore(made, tmp_path / "new") == "V001"
+    assert restore(made, tmp_path / "new").station == "V001"
     with Station.open(tmp_path / "new", PASSPHRASE, now=now) as again:
         assert [again.get(i).name for i in ids] == [p[0] for p in PEOPLE]
     for name in (TRANSPORT_KEY, CALENDAR_OVERRIDES):
@@ -133,7 +134,9 @@ def test_backup_and_restore_from_the_command_line(station, home, tmp_path, capsy
     assert f"Backed up to {made}" in err and "station restore" in err
     new = tmp_path / "new"
     assert run(cli, ["restore", str(made), "--home", str(new)]) == 0
-    assert "Restored station V001" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Restored station V001" in err
+    assert re.search(r"receipt numbers start at V001-\d{8}-5001, so none repeats", err)
     assert run(cli, ["restore", str(made), "--home", str(new), "--lang", "zh"]) == 1
     assert "没有覆盖" in capsys.readouterr().err
     assert run(cli, ["list", "--json", "--home", str(new), "--passphrase-file",

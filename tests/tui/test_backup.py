@@ -49,7 +49,7 @@ def test_b_on_the_dashboard_backs_up_into_the_folder_typed(village, tmp_path):
     (made,) = stick.iterdir()
     raw = (made / "station.db").read_bytes()
     assert names and not any(name.encode() in raw for name in names)  # G2
-    station_id = restore(made, tmp_path / "new-laptop")
+    station_id = restore(made, tmp_path / "new-laptop").station
     again = Station.open(tmp_path / "new-laptop", PASSPHRASE)
     assert station_id == "V001" and {s.name for s in again.list(kind="resident")} == names
     again.close()
