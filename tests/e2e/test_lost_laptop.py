@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from station.cli import cli
+from station.cli.common import run
 from station.store.backup import backup, restore
+from station.store.home import TRANSPORT_KEY
 from station.store.service import Station
 from station.sync.bundle import export_bundle, upload_bundle
 from station.sync.client import enroll
@@ -83,3 +86,30 @@ def test_a_replacement_never_gives_out_a_receipt_number_the_stolen_laptop_gave_o
     receipts = [new.get(r.id).receipt for r in (*morning, before_enrolling, after_syncing)]
     assert len(set(receipts)) == 4, receipts
     new.close()
+
+
+def test_a_backup_copied_without_its_key_file_says_how_to_sync_again(tmp_path, live_centre,
+                                                                     capsys, passphrase_file):
+    """The agent copied only station.db off the stick: the restore works, and the first sync
+    said 'Internal error: FileNotFoundError'. It says which file is missing and the two ways
+    back, and a new code then enrolls and syncs with no record lost."""
+    old = enrolled(tmp_path, live_centre, "V001")
+    kept = old.create("resident", {"resident.name": "备份里的记录"})
+    (tmp_path / "usb").mkdir()
+    made = backup(old.home, tmp_path / "usb")
+    old.close()
+    (made / TRANSPORT_KEY).unlink()  # half copied
+    home = tmp_path / "new-laptop"
+    restore(made, home)
+    args = ["--home", str(home), "--passphrase-file", str(passphrase_file)]
+    for lang, words in (("en", "transport.key"), ("zh", "登记码")):
+        assert run(cli, ["sync", *args, "--lang", lang]) == 1
+        err = capsys.readouterr().err
+        assert words in err and "station enroll" in err and "Internal error" not in err, err
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    assert run(cli, ["enroll", live_centre.code("V001"), *args]) == 0
+    assert run(cli, ["sync", *args]) == 0, capsys.readouterr().err
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    sync(bus)
+    assert bus.get(kept.id).name == "备份里的记录"
+    bus.close()
