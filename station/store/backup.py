@@ -32,7 +32,11 @@ from station.domain.errors import StationError
 from station.store import db as dbmod
 from station.store.errors import (
     BackupFailed,
+    CorruptDatabase,
+    DamagedBackup,
+    DamagedStation,
     NotABackup,
+    NotAStation,
     RestoreFailed,
     RestoreOverStation,
     refuse_nul,
@@ -176,7 +180,7 @@ def restore(source: Path, home: Path) -> Restored:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
-        station = _station_in(part)  # corrupt, not a station, newer: refused here
+        station = _checked_copy(part, copy)
         next_receipt = _clear_of_the_old_laptop(part, station)
         for name in ALONGSIDE:
             if (source / name).is_file() and not (home / name).exists():
@@ -187,6 +191,15 @@ def restore(source: Path, home: Path) -> Restored:
     finally:
         _remove(part)
     return Restored(station, next_receipt)
+
+
+def _checked_copy(part: Path, copy: Path) -> str:
+    """The station id of the copy ``part`` taken of the backup's ``copy``; a damaged copy
+    is said of the backup, a newer one as made by a newer station."""
+    try:
+        return _station_in(part)
+    except (CorruptDatabase, NotAStation, DamagedStation):
+        raise DamagedBackup(path=str(copy)) from None
 
 
 def _station_in(path: Path) -> str:

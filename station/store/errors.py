@@ -2,6 +2,7 @@
 
     StoreError
      ├── NotAStation       the data dir has no station (or the file is not ours)
+     ├── DamagedBackup     a backup's copy is cut short or damaged: nothing restored
      ├── CorruptDatabase   not an SQLite file, or PRAGMA checks failed
      ├── NewerSchema       made by a newer station: refuse rather than guess
      ├── StationExists     init over an existing vault without --force
@@ -167,6 +168,18 @@ class NotABackup(StoreError):
     zh = "{path} 不是 station 的备份：备份是 station backup 生成的文件夹，里面有 station.db"
     en = ("{path} is not a station backup: a backup is the folder `station backup` made, "
           "with station.db in it")
+
+
+class DamagedBackup(StoreError):
+    """The copy in a backup folder does not open as a station (cut short on the stick, or
+    damaged): said of the backup, since the agent is restoring it, not of the temporary
+    file the restore was checking."""
+
+    code = "store.damaged_backup"
+    zh = ("备份里的 {path} 已损坏或只复制了一部分，什么也没有恢复；"
+          "请从 U 盘重新复制整个备份文件夹，或改用更早的一个备份")
+    en = ("The backup's {path} is damaged or was copied only in part, so nothing was restored; "
+          "copy the whole backup folder from the stick again, or use an older backup")
 
 
 class BackupFailed(StoreError):

@@ -18,7 +18,12 @@ from station.store import db as dbmod
 from station.store.backup import backup, restore
 from station.store.check import check
 from station.store.db import db_path
-from station.store.errors import BackupFailed, CorruptDatabase, NotABackup, RestoreOverStation
+from station.store.errors import (
+    BackupFailed,
+    DamagedBackup,
+    NotABackup,
+    RestoreOverStation,
+)
 from station.store.home import CALENDAR_OVERRIDES, TRANSPORT_KEY
 from station.store.service import Station
 from tests.conftest import PASSPHRASE
@@ -66,16 +71,29 @@ def test_a_restore_never_overwrites_a_station(station, home, tmp_path):
     assert db_path(home).read_bytes() == before
 
 
-def test_what_is_not_a_backup_is_refused_and_leaves_nothing(station, home, tmp_path):
+def _damaged_page(body: bytes) -> bytes:
+    return body[:4096] + os.urandom(4096) + body[8192:]
+
+
+def _cut_short(body: bytes) -> bytes:
+    return body[:len(body) // 3]
+
+
+@pytest.mark.parametrize("damage", [_damaged_page, _cut_short])
+def test_what_is_not_a_backup_is_refused_and_leaves_nothing(station, home, tmp_path, damage):
+    """A page damaged on the stick, or the folder copied off it only in part: said of the
+    backup, with what to do. It named the restore's own temporary file and said to 'restore
+    it from a backup', which is what the agent was doing."""
     with pytest.raises(NotABackup):
         restore(tmp_path / "nothing-here", tmp_path / "new")
     made = backup(home, tmp_path)
     station.close()
-    body = bytearray((made / "station.db").read_bytes())
-    body[4096:8192] = os.urandom(4096)  # a damaged page on the stick
-    (made / "station.db").write_bytes(bytes(body))
-    with pytest.raises(CorruptDatabase):
+    (made / "station.db").write_bytes(damage((made / "station.db").read_bytes()))
+    with pytest.raises(DamagedBackup) as exc:
         restore(made, tmp_path / "new")
+    assert str(made / "station.db") in exc.value.message("en")
+    assert "copy the whole backup folder" in exc.value.message("en")
+    assert "重新复制整个备份文件夹" in exc.value.message("zh")
     assert not db_path(tmp_path / "new").exists()
     assert [p.name for p in (tmp_path / "new").iterdir()] == []
 
