@@ -15,16 +15,16 @@ from station.store.home import TRANSPORT_KEY
 from station.store.service import Station
 from station.sync.bundle import export_bundle, upload_bundle
 from station.sync.client import enroll
-from station.sync.engine import sync_once
+from station.sync.engine import SyncReport, sync_once
 from station.sync.errors import Refused
 from station.sync.transport import CentreClient
 from tests.conftest import PASSPHRASE
 from tests.e2e.conftest import LiveCentre, enrolled, link
 
 
-def sync(station: Station) -> None:
+def sync(station: Station) -> SyncReport:
     with link(station) as lk:
-        sync_once(station.sync, lk, station=station)
+        return sync_once(station.sync, lk, station=station)
 
 
 def stolen_and_replaced(tmp_path: Path, centre: LiveCentre) -> tuple[Station, Station]:
@@ -112,4 +112,56 @@ def test_a_backup_copied_without_its_key_file_says_how_to_sync_again(tmp_path, l
     bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
     sync(bus)
     assert bus.get(kept.id).name == "备份里的记录"
+    bus.close()
+
+
+def test_the_replacement_keeps_every_record_once_and_the_others_get_them(tmp_path,
+                                                                         live_centre):
+    """The backup holds one change not yet sent, which the old laptop sent after the backup
+    with a record made later: the replacement sends it again and the centre counts it once,
+    the replacement gets the later record back, and the bus sees every record."""
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    old = enrolled(tmp_path, live_centre, "V001")
+    synced = old.create("resident", {"resident.name": "备份前已同步"})
+    sync(old)
+    in_backup = old.create("resident", {"resident.name": "备份时未发送"})
+    (tmp_path / "usb").mkdir()
+    made = backup(old.home, tmp_path / "usb")
+    later = old.create("resident", {"resident.name": "备份后已同步"})
+    assert sync(old).pushed == 2
+    old.close()
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    restore(made, tmp_path / "new-laptop")
+    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
+    enroll(new, live_centre.code("V001"))
+    report = sync(new)
+    assert (report.pushed, report.duplicates, report.refused) == (0, 1, [])
+    assert new.sync.unsent() == 0
+    assert new.get(later.id).name == "备份后已同步"
+    sync(bus)
+    assert {bus.get(r.id).name for r in (synced, in_backup, later)} == {
+        "备份前已同步", "备份时未发送", "备份后已同步"}
+    new.close()
+    bus.close()
+
+
+def test_work_only_in_the_backup_reaches_the_centre_from_the_replacement(tmp_path,
+                                                                          live_centre):
+    """Stolen before it synced again: what the backup holds unsent is sent by the new
+    laptop, signed with its new keys, although the old laptop's keys are revoked."""
+    bus = enrolled(tmp_path, live_centre, "BUS01", ["V001"])
+    old = enrolled(tmp_path, live_centre, "V001")
+    unsent = old.create("resident", {"resident.name": "只在备份里"})
+    (tmp_path / "usb").mkdir()
+    made = backup(old.home, tmp_path / "usb")
+    old.close()
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    restore(made, tmp_path / "new-laptop")
+    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
+    enroll(new, live_centre.code("V001"))
+    report = sync(new)
+    assert (report.pushed, report.refused) == (1, [])
+    sync(bus)
+    assert bus.get(unsent.id).name == "只在备份里"
+    new.close()
     bus.close()
