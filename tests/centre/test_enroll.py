@@ -32,11 +32,16 @@ GROUP = "[A-Z2-7]{4}"
 CODE = re.compile(rf"^http://127\.0\.0\.1:8700#{GROUP}(-{GROUP}){{3}}/{GROUP}(-{GROUP}){{3}}$")
 
 
-def enroll_body(station, token: str, station_id: str | None = None) -> dict[str, str]:
+def enroll_body(station, token: str, station_id: str | None = None, *,
+                current: bool = False) -> dict[str, str]:
+    """What `station enroll` sends: the keys it is about to take (``Station.next_keys``),
+    or with ``current`` the keys it holds now."""
+    keys = station.next_keys()
+    sign, seal, transport = ((station.signer, station.seal_key, station.sync.transport())
+                             if current else (keys.sign, keys.seal, keys.transport))
     return {"token": token, "station": station_id or station.station_id, "device": station.device,
-            "sign_public": station.signer.public_bytes().hex(),
-            "seal_public": station.seal_key.public_bytes().hex(),
-            "transport_public": station.sync.transport().public_bytes().hex()}
+            "sign_public": sign.public_bytes().hex(), "seal_public": seal.public_bytes().hex(),
+            "transport_public": transport.public_bytes().hex()}
 
 
 def test_a_code_is_url_token_and_the_fingerprint_of_the_centre_keys(centre_app, staff_headers):
@@ -135,11 +140,11 @@ def test_an_enrollment_whose_reply_was_lost_can_be_asked_for_again(centre_app, s
     # nor the same keys once the code has expired, or the station was revoked
     real = centre.now_ms
     centre.now_ms = lambda: real() + 601_000
-    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token)),
+    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token, current=True)),
                     400)["code"] == "centre.bad_code"
     centre.now_ms = real
     centre.revoke("V001")
-    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token)),
+    assert error_of(client.post("/v1/enroll", json=enroll_body(station, token, current=True)),
                     400)["code"] == "centre.bad_code"
     station.close()
     other.close()
