@@ -9,6 +9,7 @@ ours and passing (the database restarting, down, busy or full), the answer is a 
      ├── Unauthenticated 401   missing, malformed or forged request signature
      ├── Replayed        401   a nonce seen before, or a time outside the window
      ├── Revoked         403   the station (or these keys of it) were revoked
+     │    └── Superseded 403   these keys were retired by a later enrollment of it
      ├── Forbidden       403   a staff token that does not match
      ├── NotFound        404   (UnknownReceipt: a decision on a receipt it does not hold)
      ├── SlowBody        408   a request body that stopped arriving before it was complete
@@ -202,6 +203,21 @@ class Revoked(CentreError):
     code = "centre.revoked"
     zh = "站点 {station} 的密钥已被镇中心吊销；请联系镇中心重新登记"
     en = "The keys of station {station} were revoked by the town centre; ask it to enroll you again"
+
+
+class Superseded(Revoked):
+    """Keys retired by a later enrollment of the same station, not by the staff: the
+    replacement of a laptop nobody revoked (the clerk forgot), or the old disk of one set
+    up again. "Revoked by the town centre" sent its agent to ask who had revoked them;
+    the code stays ``centre.revoked``, as the station is refused all the same."""
+
+    zh = ("站点 {station} 已在另一台电脑上（或本机重新安装后）重新登记，这台电脑的旧密钥已停用，"
+          "同步被拒绝；这里的工作没有丢失：如果这台电脑仍是本站，请向镇中心要一个新登记码，"
+          "再运行 station enroll 登记码")
+    en = ("Station {station} was enrolled again on another computer (or after being set up "
+          "again here), so this laptop's old keys were retired and its syncs are refused; "
+          "nothing here is lost: if this laptop is still the station, ask the town centre for "
+          "a new code and run `station enroll CODE`")
 
 
 class Forbidden(CentreError):

@@ -31,11 +31,13 @@ from station.centre.errors import (
     AmbiguousReceipt,
     BadCode,
     BadRequest,
+    CentreError,
     NotAnApplication,
     NotCurrentKeys,
     Replayed,
     Revoked,
     StaffRefused,
+    Superseded,
     Unauthenticated,
     UnknownReceipt,
     WrongStation,
@@ -256,10 +258,7 @@ class Centre:
             raise Unauthenticated("unknown", station=signed.station)
         if not auth.check_signature(signed, row.transport_public, method=method,
                                     target=target, body=body):
-            if any(auth.check_signature(signed, key, method=method, target=target, body=body)
-                   for key in self.repo.retired_keys(signed.station)):
-                raise Revoked(station=signed.station)
-            raise Unauthenticated("signature")
+            raise self._not_current(signed, method=method, target=target, body=body)
         if row.revoked_ms is not None:
             raise Revoked(station=row.id)
         now = self.now_ms()
@@ -269,6 +268,19 @@ class Centre:
             raise Replayed("nonce")
         return row
 
+
+    def _not_current(self, signed: auth.SignedRequest, *, method: str, target: str,
+                     body: bytes) -> CentreError:
+        """Why a request not signed with the station's current key is refused: signed with
+        a key of its that the staff revoked, one a later enrollment retired, or neither."""
+        def signed_with(keys: list[bytes]) -> bool:
+            return any(auth.check_signature(signed, key, method=method, target=target,
+                                            body=body) for key in keys)
+        if signed_with(self.repo.revoked_retired_keys(signed.station)):
+            return Revoked(station=signed.station)
+        if signed_with(self.repo.retired_keys(signed.station)):
+            return Superseded(station=signed.station)
+        return Unauthenticated("signature")
 
     # --- ingest ------------------------------------------------------------------------------
 

@@ -165,3 +165,27 @@ def test_work_only_in_the_backup_reaches_the_centre_from_the_replacement(tmp_pat
     assert bus.get(unsent.id).name == "只在备份里"
     new.close()
     bus.close()
+
+
+def test_a_laptop_replaced_without_being_revoked_is_told_so_not_that_staff_revoked_it(
+        tmp_path, live_centre):
+    """The clerk forgot `station centre revoke`: the replacement's enrollment retires the
+    old laptop's keys all the same. Its agent read 'revoked by the town centre' and went to
+    ask who had revoked them; once the staff do revoke it, that is what it reads."""
+    old = enrolled(tmp_path, live_centre, "V001")
+    (tmp_path / "usb").mkdir()
+    made = backup(old.home, tmp_path / "usb")
+    restore(made, tmp_path / "new-laptop")
+    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
+    enroll(new, live_centre.code("V001"))
+    with pytest.raises(Refused) as exc:
+        sync(old)
+    assert exc.value.params["status"] == 403
+    assert "enrolled again on another computer" in exc.value.message("en")
+    assert "在另一台电脑上" in exc.value.message("zh") and "吊销" not in exc.value.message("zh")
+    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
+    with pytest.raises(Refused) as exc:
+        sync(old)
+    assert "revoked" in exc.value.message("en") and "吊销" in exc.value.message("zh")
+    old.close()
+    new.close()

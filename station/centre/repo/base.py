@@ -470,6 +470,13 @@ class Repository:
         return [bytes(r[0]) for r in self._read(
             "SELECT transport_public FROM retired_keys WHERE station=?", (station,))]
 
+    def revoked_retired_keys(self, station: str) -> list[bytes]:
+        """Transport keys of a station's earlier installs that were revoked (by the staff,
+        before or after the station was enrolled again)."""
+        return [bytes(r[0]) for r in self._read(
+            "SELECT transport_public FROM retired_keys WHERE station=? AND revoked=1",
+            (station,))]
+
     def superseded_sign_keys(self, station: str) -> list[bytes]:
         """Signing keys of a station's earlier installs that were never revoked."""
         return [bytes(r[0]) for r in self._read(
