@@ -657,16 +657,21 @@ class Station:
 
     # --- the centre: enrollment and downlink ------------------------------------------------
 
-    def next_keys(self) -> EnrollKeys:
+    def next_keys(self, code_mark: str = "") -> EnrollKeys:
         """The keys to enroll with: new ones, made at the first try and kept (encrypted under
         the data key) until an enrollment succeeds, so a try whose reply was lost sends the
-        same keys again, which the centre answers with the same reply.
+        same keys again, which the centre answers with the same reply. The code that
+        enrolled the keys in use (``code_mark``, as ``pin_centre`` noted it) gets those: the
+        agent who runs `station enroll` again, unsure the first one went through, is
+        answered as before.
 
         Never the keys the station holds: a backup restored onto a replacement laptop
         (``station restore``) carries the stolen laptop's keys, and enrolled as they were
         they would be the station's again — the thief's copy could push and pull as if it
         had never been revoked. The keys in use stay in use until the centre takes the new
         ones, so a failed enrollment (an expired code) leaves a working station working."""
+        if code_mark and _meta(self.db, "enrolled.code") == code_mark:
+            return EnrollKeys(self.signer, self.seal_key, self.sync.transport())
         makers = {"sign": Signer.generate, "seal": SealKey.generate,
                   "transport": Signer.generate}
         with dbmod.write(self.db):
@@ -687,7 +692,7 @@ class Station:
         self.db.execute("INSERT OR REPLACE INTO secrets(name, body) VALUES (?, ?)",
                         [name, self.keys.seal("secrets", raw, f"secrets|{name}|1")])
 
-    def pin_centre(self, pin: CentrePin, keys: EnrollKeys) -> int:
+    def pin_centre(self, pin: CentrePin, keys: EnrollKeys, code_mark: str = "") -> int:
         """Trust this centre from now on, take the keys it registered (``next_keys``), and
         seal every unsent local change to it, signed with them.
 
@@ -709,6 +714,7 @@ class Station:
                 self.sync.set_cursor(0)
             self.sync.set_centre(pin)
             self._take_keys(keys)
+            _set_meta(self.db, "enrolled.code", code_mark)
             return self._reseal_unsent()
 
     def _take_keys(self, keys: EnrollKeys) -> None:

@@ -8,6 +8,7 @@ reply would find the code used and refuse an enrollment that in fact succeeded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -61,7 +62,8 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     link = client or enroll_link(url)
     try:
         _check_fingerprint_first(link, expected)
-        keys = station.next_keys()
+        mark = hashlib.sha256(token.encode()).hexdigest()  # the code, not kept in clear
+        keys = station.next_keys(mark)
         body = json.dumps({
             "token": token, "station": station.station_id, "device": station.device,
             "sign_public": keys.sign.public_bytes().hex(),
@@ -75,7 +77,7 @@ def enroll(station: Station, code: str, client: CentreClient | None = None) -> C
     finally:
         if client is None:
             link.close()
-    station.pin_centre(pin, keys)
+    station.pin_centre(pin, keys, mark)
     return pin
 
 
