@@ -179,13 +179,13 @@ class Ledger:
     """Reads and writes changesets and merged records under the vault's keys."""
 
     def __init__(self, db: sqlite_utils.Database, keys: Keys, *, station: str, device: str,
-                 signer: Signer | None = None,
+                 signer: Callable[[], Signer] | None = None,
                  now_ms: Callable[[], int] | None = None) -> None:
         self.db = db
         self.keys = keys
         self.station = station
         self.device = device
-        self.signer = signer  # with it, local changes are sealed for the pinned centre
+        self.signer = signer  # the station's key now: local changes sealed for the centre
         self.rows = RowBuilder(keys, None)
         self.load_sealing()
         self.clock = Clock(device) if now_ms is None else Clock(device, now=now_ms)
@@ -275,11 +275,11 @@ class Ledger:
     def load_sealing(self) -> None:
         """Seal for the centre pinned now, by whichever process (call inside a transaction,
         as ``_load_clock``): a ``station enroll`` in another terminal while the app stays
-        open pins a centre, or another one, that a key read at unlock does not know. Saved
-        with that key, the app's work went into no outbox (never sent) or was sealed for a
-        centre that cannot open it."""
+        open pins a centre, or another one, and new station keys, that what was read at
+        unlock does not know. Saved with those, the app's work went into no outbox (never
+        sent), was sealed for a centre that cannot open it, or signed with a retired key."""
         if self.signer is not None:
-            self.rows.sealing = pinned_sealing(self.db, self.station, self.signer)
+            self.rows.sealing = pinned_sealing(self.db, self.station, self.signer())
 
     def _save_clock(self) -> None:
         assert self.clock.last is not None

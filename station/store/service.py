@@ -464,10 +464,9 @@ class Station:
         self.station_id = _meta(db, "station") or ""
         self.station_name = _meta(db, "name") or ""
         self.device = _meta(db, "device") or ""
-        self.signer = Signer.from_bytes(self._secret("sign"))
-        self.seal_key = SealKey.from_bytes(self._secret("seal"))
+        self._own: tuple[tuple[Any, ...], Signer, SealKey] | None = None  # see own_keys
         self.ledger = Ledger(db, keys, station=self.station_id, device=self.device,
-                             signer=self.signer,
+                             signer=lambda: self.signer,
                              now_ms=lambda: int(self.now().timestamp() * 1000))
         self.calendar = WorkCalendar.load(home / CALENDAR_OVERRIDES)
         self.sync = SyncState(home, db)
@@ -655,6 +654,28 @@ class Station:
     def _sealing(self) -> Sealing | None:
         return pinned_sealing(self.db, self.station_id, self.signer)
 
+    def own_keys(self) -> tuple[Signer, SealKey]:
+        """This station's signing and sealing keys as the database holds them now. A
+        ``station enroll`` in another terminal replaces them (``next_keys``): the app open
+        meanwhile, keeping those it read at unlock, signed its saves with a key the centre
+        had retired (refused, never reaching the town) and could not open what the centre
+        sealed to the new one. Decrypted again only when their stored copies change."""
+        rows = self.db.execute("SELECT name, CAST(body AS BLOB) FROM secrets "
+                               "WHERE name IN ('sign', 'seal') ORDER BY name").fetchall()
+        mark = tuple(rows)
+        if self._own is None or self._own[0] != mark:
+            self._own = (mark, Signer.from_bytes(self._secret("sign")),
+                         SealKey.from_bytes(self._secret("seal")))
+        return self._own[1], self._own[2]
+
+    @property
+    def signer(self) -> Signer:
+        return self.own_keys()[0]
+
+    @property
+    def seal_key(self) -> SealKey:
+        return self.own_keys()[1]
+
     # --- the centre: enrollment and downlink ------------------------------------------------
 
     def next_keys(self, code_mark: str = "") -> EnrollKeys:
@@ -722,8 +743,6 @@ class Station:
         self._put_secret("sign", keys.sign.private_bytes())
         self._put_secret("seal", keys.seal.private_bytes())
         self.db.execute("DELETE FROM secrets WHERE name LIKE ?", ["%" + NEXT])
-        self.signer, self.seal_key = keys.sign, keys.seal
-        self.ledger.signer = keys.sign
         self.ledger.load_sealing()
 
     def _reseal_unsent(self) -> int:

@@ -31,5 +31,12 @@ def test_a_save_in_the_open_app_after_enrolling_in_another_terminal_reaches_the_
         with link(bus) as lk:
             sync_once(bus.sync, lk, station=bus)
         assert bus.get(saved.id).name == "登记后的居民"
+        # and the open app, syncing itself, opens what the centre sealed to the new keys
+        visit = bus.create("resident", {"resident.name": "直通车登记的居民"}, scope="V001")
+        with link(bus) as lk:
+            sync_once(bus.sync, lk, station=bus)
+        with link(app) as lk:
+            sync_once(app.sync, lk, station=app)
+        assert app.get(visit.id).name == "直通车登记的居民"
         app.close()
         bus.close()
