@@ -27,6 +27,18 @@ def sync(station: Station) -> SyncReport:
         return sync_once(station.sync, lk, station=station)
 
 
+def replacement(tmp_path: Path, centre: LiveCentre, made: Path, *,
+                revoke: bool = True) -> Station:
+    """The new laptop: ``made`` restored onto it and enrolled with a new code, after the
+    clerk revoked the lost one (unless ``revoke`` is False: the clerk forgot)."""
+    if revoke:
+        centre.staff("/v1/staff/revoke", {"station": "V001"})
+    assert restore(made, tmp_path / "new-laptop").station == "V001"
+    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
+    enroll(new, centre.code("V001"))
+    return new
+
+
 def stolen_and_replaced(tmp_path: Path, centre: LiveCentre) -> tuple[Station, Station]:
     """The old laptop (still in the thief's hands, unlocked) and its replacement: restored
     from a backup taken before its last synced work, revoked at the centre, enrolled anew."""
@@ -37,11 +49,7 @@ def stolen_and_replaced(tmp_path: Path, centre: LiveCentre) -> tuple[Station, St
     made = backup(old.home, tmp_path / "usb")
     old.create("resident", {"resident.name": "备份后已同步"})
     sync(old)
-    centre.staff("/v1/staff/revoke", {"station": "V001"})
-    assert restore(made, tmp_path / "new-laptop").station == "V001"
-    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
-    enroll(new, centre.code("V001"))
-    return old, new
+    return old, replacement(tmp_path, centre, made)
 
 
 def test_the_stolen_laptop_stays_revoked_once_its_backup_is_enrolled_again(tmp_path,
@@ -130,10 +138,7 @@ def test_the_replacement_keeps_every_record_once_and_the_others_get_them(tmp_pat
     later = old.create("resident", {"resident.name": "备份后已同步"})
     assert sync(old).pushed == 2
     old.close()
-    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
-    restore(made, tmp_path / "new-laptop")
-    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
-    enroll(new, live_centre.code("V001"))
+    new = replacement(tmp_path, live_centre, made)
     report = sync(new)
     assert (report.pushed, report.duplicates, report.refused) == (0, 1, [])
     assert new.sync.unsent() == 0
@@ -155,10 +160,7 @@ def test_work_only_in_the_backup_reaches_the_centre_from_the_replacement(tmp_pat
     (tmp_path / "usb").mkdir()
     made = backup(old.home, tmp_path / "usb")
     old.close()
-    live_centre.staff("/v1/staff/revoke", {"station": "V001"})
-    restore(made, tmp_path / "new-laptop")
-    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
-    enroll(new, live_centre.code("V001"))
+    new = replacement(tmp_path, live_centre, made)
     report = sync(new)
     assert (report.pushed, report.refused) == (1, [])
     sync(bus)
@@ -175,9 +177,7 @@ def test_a_laptop_replaced_without_being_revoked_is_told_so_not_that_staff_revok
     old = enrolled(tmp_path, live_centre, "V001")
     (tmp_path / "usb").mkdir()
     made = backup(old.home, tmp_path / "usb")
-    restore(made, tmp_path / "new-laptop")
-    new = Station.open(tmp_path / "new-laptop", PASSPHRASE)
-    enroll(new, live_centre.code("V001"))
+    new = replacement(tmp_path, live_centre, made, revoke=False)
     with pytest.raises(Refused) as exc:
         sync(old)
     assert exc.value.params["status"] == 403

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -51,19 +53,27 @@ db.execute("COMMIT")
 """
 
 
+@contextmanager
+def another_terminal(script: str, *args: str, says: str) -> Iterator[None]:
+    """``script`` run as another program on the station, held where it prints ``says``
+    (inside its transaction) for as long as the block runs, and ended cleanly after."""
+    other = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == says
+        yield
+    finally:
+        assert other.wait(timeout=30) == 0
+
+
 def test_two_agents_removing_each_other_at_once_leave_one_who_can_unlock(station):
     """李 and 张 each run ``station agent remove`` for the other at the same moment (or one
     does it in the app while the other types it in a terminal). One removal must be refused
     as the last slot; both went through, and no passphrase opened the station any more."""
     station.add_agent("张建国", "zhang's passphrase", kdf=FAST_KDF)
-    other = subprocess.Popen([sys.executable, "-c", REMOVING, str(db_path(station.home)),
-                              "李春梅"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "deleted"
-        with pytest.raises(LastSlot):
-            station.remove_agent("张建国")
-    finally:
-        assert other.wait(timeout=30) == 0
+    with another_terminal(REMOVING, str(db_path(station.home)), "李春梅", says="deleted"), \
+            pytest.raises(LastSlot):
+        station.remove_agent("张建国")
     assert Station.agents_of(station.home) == ["张建国"]
     Station.open(station.home, "zhang's passphrase").close()
 
@@ -88,14 +98,9 @@ def test_an_agent_added_from_two_terminals_at_once_keeps_the_first_passphrase(st
     """张's slot is being added in one terminal (with the passphrase 张 chose there) while
     someone adds 张 again in another: the second is refused as existing. It replaced the
     first slot, and the passphrase 张 had just been told works opened nothing."""
-    other = subprocess.Popen([sys.executable, "-c", ADDING, str(station.home), PASSPHRASE],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "added"
-        with pytest.raises(AgentExists):
-            station.add_agent("张建国", "another passphrase", kdf=FAST_KDF)
-    finally:
-        assert other.wait(timeout=30) == 0
+    with another_terminal(ADDING, str(station.home), PASSPHRASE, says="added"), \
+            pytest.raises(AgentExists):
+        station.add_agent("张建国", "another passphrase", kdf=FAST_KDF)
     Station.open(station.home, "zhang's first passphrase", agent="张建国").close()
 
 
@@ -104,12 +109,7 @@ def test_a_passphrase_changed_while_another_terminal_removes_the_agent_gives_no_
     """张 left and is being removed in one terminal while a passphrase change for 张 runs
     in another: the change is refused. It wrote the slot again, and 张 could still unlock."""
     station.add_agent("张建国", "zhang's passphrase", kdf=FAST_KDF)
-    other = subprocess.Popen([sys.executable, "-c", REMOVING, str(db_path(station.home)),
-                              "张建国"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "deleted"
-        with pytest.raises(UnknownAgent):
-            station.change_passphrase("a new one", agent="张建国", kdf=FAST_KDF)
-    finally:
-        assert other.wait(timeout=30) == 0
+    with another_terminal(REMOVING, str(db_path(station.home)), "张建国", says="deleted"), \
+            pytest.raises(UnknownAgent):
+        station.change_passphrase("a new one", agent="张建国", kdf=FAST_KDF)
     assert Station.agents_of(station.home) == ["李春梅"]
