@@ -18,6 +18,7 @@ from station.domain.changeset import CENTRE, Changeset, Op
 from station.domain.errors import ValidationError
 from station.domain.hlc import HLC
 from station.store.errors import CentreSettles, ConflictChanged, NoSuchConflict, SettleChoice
+from station.store.projection import Record
 from station.store.service import Station
 from station.store.vault import FAST_KDF
 from tests.conftest import PASSPHRASE, FakeNow
@@ -40,6 +41,18 @@ def exchange(*stations: Station) -> None:
                 everything[cs.id] = cs
     for st in stations:
         st.ledger.receive(everything.values(), today=st.today())
+
+
+def conflicting(village: Station, bus: Station, field: str, ours: str, theirs: str, *,
+                name: str) -> Record:
+    """A resident the village made and both stations then changed at once, ``field`` to
+    ``ours`` at the village and ``theirs`` on the bus, exchanged: one open conflict."""
+    record = village.create("resident", {"resident.name": name})
+    exchange(village, bus)
+    village.update(record.id, {field: ours})
+    bus.update(record.id, {field: theirs})
+    exchange(village, bus)
+    return record
 
 
 def states(*stations: Station) -> list[bytes]:
@@ -85,11 +98,8 @@ def test_concurrent_edits_conflict_at_both_and_settling_converges(pair):
 
 def test_settling_with_a_new_value(pair):
     village, bus = pair
-    record = village.create("resident", {"resident.name": "赵秀兰"})
-    exchange(village, bus)
-    village.update(record.id, {"resident.address": "青石村一组 1 号"})
-    bus.update(record.id, {"resident.address": "青石村二组 2 号"})
-    exchange(village, bus)
+    record = conflicting(village, bus, "resident.address", "青石村一组 1 号", "青石村二组 2 号",
+                         name="赵秀兰")
     cid = bus.conflicts()[0].id
     with pytest.raises(SettleChoice):
         bus.settle(cid)
@@ -165,7 +175,7 @@ def test_a_settled_value_is_checked_like_a_form_and_never_clears_the_name(pair):
 
 
 def test_a_status_conflict_settles_on_the_outcome_typed_in_chinese_with_its_own_reason(
-        pair, tmp_path, capsys):
+        pair, tmp_path, capsys, passphrase_file):
     village, bus = pair
     matter = next(m for m in village.catalogue if m.decided_at == "station" and not m.is_bundle)
     record = village.create("application", {
@@ -178,9 +188,7 @@ def test_a_status_conflict_settles_on_the_outcome_typed_in_chinese_with_its_own_
     (conflict,) = bus.conflicts()
     assert conflict.heads[0].value["to"] == "returned"  # the bus's later write shows for now
     bus.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "BUS01"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "BUS01"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["conflicts", "settle", conflict.id, "--value", "办结", *common]) == 0
     capsys.readouterr()
     assert run(cli, ["show", record.id, "--json", *common]) == 0
@@ -204,7 +212,8 @@ def two_outcomes(village: Station, bus: Station) -> str:
     return record.id
 
 
-def test_the_months_figures_say_how_many_counted_cases_are_provisional(pair, tmp_path, capsys):
+def test_the_months_figures_say_how_many_counted_cases_are_provisional(
+        pair, tmp_path, capsys, passphrase_file):
     """The month report counted a case in conflict (completed here, returned on the bus) by
     the value shown for now, with no word that its figures may change: the count of such
     cases is in the figures, the JSON, the export, and a sentence under the table."""
@@ -214,9 +223,7 @@ def test_the_months_figures_say_how_many_counted_cases_are_provisional(pair, tmp
     assert (figures.active, figures.completed, figures.conflicted) == (2, 0, 1)  # counted as before
     (conflict,) = bus.conflicts()
     bus.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "BUS01"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "BUS01"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["report", "--json", *common]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["conflicted"] == 1 and data["figures"]["all"]["conflicted"] == 1
@@ -279,17 +286,11 @@ def test_applying_the_same_changesets_twice_changes_nothing(pair):
     assert states(bus) == before
 
 
-def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys):
+def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys, passphrase_file):
     village, bus = pair
-    record = village.create("resident", {"resident.name": "周秀英"})
-    exchange(village, bus)
-    village.update(record.id, {"resident.village_group": "一组"})
-    bus.update(record.id, {"resident.village_group": "二组"})
-    exchange(village, bus)
+    conflicting(village, bus, "resident.village_group", "一组", "二组", name="周秀英")
     village.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["conflicts", "--json", *common]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [c["field"] for c in listed] == ["resident.village_group"]
@@ -301,7 +302,8 @@ def test_the_cli_shows_and_settles_a_conflict(pair, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_the_cli_words_each_competing_value_as_the_app_does(pair, tmp_path, capsys):
+def test_the_cli_words_each_competing_value_as_the_app_does(pair, tmp_path, capsys,
+                                                            passphrase_file):
     village, bus = pair
     matter = next(m for m in village.catalogue if m.decided_at == "station" and not m.is_bundle)
     record = village.create("application", {
@@ -314,9 +316,7 @@ def test_the_cli_words_each_competing_value_as_the_app_does(pair, tmp_path, caps
     bus.update(record.id, {"channel": "home_visit"})
     exchange(village, bus)
     village.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["conflicts", "--lang", "zh", *common]) == 0
     zh = capsys.readouterr().out
     assert "--pick 1: 退回（申请人已迁出本村）  agent-BUS01 @ BUS01-" in zh
@@ -360,7 +360,7 @@ def test_a_receipt_number_used_twice_is_reported_not_guessed(tmp_path):
 
 
 def test_a_pick_by_number_is_refused_when_a_sync_changed_the_list_since_it_was_shown(
-        tmp_path, capsys):
+        tmp_path, capsys, passphrase_file):
     village, bus, third = (make(tmp_path, name, FakeNow()) for name in ("V001", "BUS01", "V002"))
     record = village.create("resident", {"resident.name": "周秀英"})
     exchange(village, bus, third)
@@ -368,9 +368,7 @@ def test_a_pick_by_number_is_refused_when_a_sync_changed_the_list_since_it_was_s
     bus.update(record.id, {"resident.village_group": "二组"})
     third.update(record.id, {"resident.village_group": "三组"})
     exchange(village, bus)
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
     village.close()
     assert run(cli, ["conflicts", "--json", *common]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
@@ -394,7 +392,8 @@ def test_a_pick_by_number_is_refused_when_a_sync_changed_the_list_since_it_was_s
     third.close()
 
 
-def test_a_mark_made_only_of_digits_is_picked_as_a_mark(pair, tmp_path, capsys, monkeypatch):
+def test_a_mark_made_only_of_digits_is_picked_as_a_mark(pair, tmp_path, capsys, monkeypatch,
+                                                       passphrase_file):
     """One mark in about forty is eight digits (hex that happens to have no letter): it
     must still name its value, not be read as a list number far past the end."""
     from station.domain import merge
@@ -402,14 +401,8 @@ def test_a_mark_made_only_of_digits_is_picked_as_a_mark(pair, tmp_path, capsys, 
     monkeypatch.setattr(merge.Head, "tag", property(
         lambda head: str(int(hashlib.sha256(head.op_id.encode()).hexdigest(), 16))[:8]))
     village, bus = pair
-    record = village.create("resident", {"resident.name": "周秀英"})
-    exchange(village, bus)
-    village.update(record.id, {"resident.village_group": "一组"})
-    bus.update(record.id, {"resident.village_group": "二组"})
-    exchange(village, bus)
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(village.home), "--passphrase-file", str(secret)]
+    conflicting(village, bus, "resident.village_group", "一组", "二组", name="周秀英")
+    common = ["--home", str(village.home), "--passphrase-file", str(passphrase_file)]
     (conflict,) = village.conflicts()
     village.close()
     wanted = next(h for h in conflict.heads if h.value == "一组")
@@ -419,18 +412,13 @@ def test_a_mark_made_only_of_digits_is_picked_as_a_mark(pair, tmp_path, capsys, 
     assert json.loads(capsys.readouterr().out)["fields"]["resident.village_group"] == "一组"
 
 
-def test_a_pick_by_number_needs_the_values_listed_first(pair, tmp_path, capsys):
+def test_a_pick_by_number_needs_the_values_listed_first(pair, tmp_path, capsys, passphrase_file):
     village, bus = pair
-    record = village.create("resident", {"resident.name": "周秀英"})
-    exchange(village, bus)
-    village.update(record.id, {"resident.village_group": "一组"})
-    bus.update(record.id, {"resident.village_group": "二组"})
-    exchange(village, bus)
+    record = conflicting(village, bus, "resident.village_group", "一组", "二组",
+                         name="周秀英")
     (conflict,) = village.conflicts()
     village.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["conflicts", "settle", conflict.id, "--pick", "2", "--lang", "zh",
                      *common]) == 1
     assert "请先运行 station conflicts" in capsys.readouterr().err
@@ -461,7 +449,7 @@ def racing_decisions(state: merge.State, wall_ms: int) -> list[Changeset]:
 
 
 def test_disagreeing_centre_decisions_are_said_in_words_and_left_to_the_centre(
-        tmp_path, capsys):
+        tmp_path, capsys, passphrase_file):
     village = make(tmp_path, "V001", FakeNow())
     record = village.create("application", {
         "matter": "HJ-001", "applicant.name": "王桂英", "materials.received": ["M01", "M02"],
@@ -479,9 +467,7 @@ def test_disagreeing_centre_decisions_are_said_in_words_and_left_to_the_centre(
     with pytest.raises(CentreSettles):  # the station may not complete or return HJ-001
         village.settle(found["status"].id, value="办结")
     village.close()
-    secret = tmp_path / "p.txt"
-    secret.write_text(PASSPHRASE, encoding="utf-8")
-    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(secret)]
+    common = ["--home", str(tmp_path / "V001"), "--passphrase-file", str(passphrase_file)]
     assert run(cli, ["conflicts", "--lang", "zh", *common]) == 0
     out = capsys.readouterr().out
     assert "--pick" not in out and "只能由镇中心重新决定" in out and "“结果说明”" in out
