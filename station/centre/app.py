@@ -456,8 +456,7 @@ def create_app(centre: Centre, *, staff_token_hash: bytes,
         except ValueError:
             raise BadField(detail=f"{month} is not a month like 2026-11 (--month)",
                              detail_zh=f"{month} 不是有效的月份，应如 2026-11（--month）") from None
-        groups = await run_in_threadpool(centre.report, chosen, by)
-        names = await run_in_threadpool(lambda: centre.catalogue().group_names(by, groups))
+        groups, names = await run_in_threadpool(centre.report, chosen, by)
         return {"month": str(chosen), "by": by,
                 "conflicted": sum(g.conflicted for g in groups.values()),
                 "figures": {k: v.as_dict() for k, v in groups.items()}, "names": names}

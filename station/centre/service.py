@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import uuid_utils
@@ -91,6 +91,13 @@ MAX_CARRIED_BATCHES = 200
 MAX_CURSOR = 1 << 62
 CATALOGUE_PREFIX = "catalogue:"
 MAX_STAFF = 64  # who decided: a name and a title, as the history shows it
+
+
+class Report(NamedTuple):
+    """The month's figures by group, and each matter or department group's (zh, en) name."""
+
+    groups: dict[str, Figures]
+    names: dict[str, tuple[str, str]]
 
 
 class UnknownStation(StationError):
@@ -586,10 +593,11 @@ class Centre:
             if found:  # else projected by an older centre, and nothing disagrees
                 yield rec, state, found
 
-    def report(self, month: Month, by: str | None = None) -> dict[str, Figures]:
+    def report(self, month: Month, by: str | None = None) -> Report:
         """The month's figures across every station, or grouped by station, matter,
-        department or channel (the same definitions as at a station). A record with an open
-        conflict is counted by its value for now, and counted in ``conflicted`` too."""
+        department or channel (the same definitions as at a station), with the catalogue's
+        names of the matter or department groups. A record with an open conflict is counted
+        by its value for now, and counted in ``conflicted`` too."""
         self.projector.catch_up()
         open_ = {rec.id: len(found) for rec, _, found in self._open_conflicts()}
         facts = [Facts(**{**data, "contact_months": tuple(data["contact_months"]),
@@ -609,7 +617,8 @@ class Centre:
         if by not in keys:
             raise BadRequest(detail="group by station, matter, department or channel",
                              detail_zh="只能按 station、matter、department 或 channel 分组")
-        return figures(facts, month, self._today(), by=keys[by])
+        groups = figures(facts, month, self._today(), by=keys[by])
+        return Report(groups, catalogue.group_names(by, groups))
 
     def find_receipt(self, receipt: str) -> list[CentreRecord]:
         """The records with this receipt number (or id), from an up-to-date view."""
