@@ -664,8 +664,9 @@ class Station:
                                "WHERE name IN ('sign', 'seal') ORDER BY name").fetchall()
         mark = tuple(rows)
         if self._own is None or self._own[0] != mark:
-            self._own = (mark, Signer.from_bytes(self._secret("sign")),
-                         SealKey.from_bytes(self._secret("seal")))
+            raw = {name: self.keys.open("secrets", body, f"secrets|{name}|1")
+                   for name, body in rows}
+            self._own = (mark, Signer.from_bytes(raw["sign"]), SealKey.from_bytes(raw["seal"]))
         return self._own[1], self._own[2]
 
     @property
